@@ -1,0 +1,10 @@
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/client';
+import type { Logger } from '../platform/logger';
+
+/** What activities need from the process that hosts them; created once per worker. */
+export interface ActivityDeps {
+  db: Db;
+  redis: Redis;
+  logger: Logger;
+}

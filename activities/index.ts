@@ -1,0 +1,13 @@
+import type { ActivityDeps } from './deps';
+import { createProbeActivities } from './probe';
+
+/** Builds every activity with its dependencies (STYLE: activities come from a factory). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createProbeActivities(deps),
+  };
+}
+
+/** The activity interface that workflows proxy (imported as a type only). */
+export type Activities = ReturnType<typeof createActivities>;
+export type { ActivityDeps } from './deps';

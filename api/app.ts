@@ -1,0 +1,39 @@
+import express from 'express';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/client';
+import type { Logger } from '../platform/logger';
+import type { TemporalHandle } from '../platform/temporal';
+import { mcpRoutes } from '../mcp/http';
+import { healthRoutes } from './health/health';
+import { requireAuth } from './middleware/auth';
+import type { Authenticator } from './middleware/auth';
+import { errorHandler, notFound } from './middleware/errors';
+import { sessionRoutes } from './session/session';
+
+/** Everything a request handler may use; built once per process by api/main.ts. */
+export interface ApiDeps {
+  /** The root logger; each component takes a child with its own scope. */
+  logger: Logger;
+  temporal: TemporalHandle;
+  namespace: string;
+  db: Db;
+  redis: Redis;
+  authenticate: Authenticator;
+}
+
+/** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
+export const BODY_LIMIT = '256kb';
+
+/** The HTTP application: health, then everything else behind a bearer token. */
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(healthRoutes(deps));
+  const auth = requireAuth(deps.authenticate);
+  app.use('/mcp', auth, mcpRoutes());
+  app.use('/api', auth, express.json({ limit: BODY_LIMIT, strict: true }), sessionRoutes());
+  app.use(notFound);
+  app.use(errorHandler(deps.logger.child({ scope: 'api.http' })));
+  return app;
+}

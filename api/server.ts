@@ -1,0 +1,36 @@
+import { createServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app';
+import type { ApiDeps } from './app';
+import { createSocketServer } from './socket';
+import type { SocketServer } from './socket';
+
+/** A listening API process: HTTP (REST, health, MCP) and socket.io on one port. */
+export interface ApiServer {
+  http: HttpServer;
+  io: SocketServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the API on `host:port` (port 0 picks a free one, as tests do). */
+export async function startApiServer(deps: ApiDeps, host: string, port: number): Promise<ApiServer> {
+  const http = createServer(createApp(deps));
+  const io = createSocketServer(http, deps.authenticate, deps.logger.child({ scope: 'api.socket' }));
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => resolve());
+  });
+  const address = http.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    http,
+    io,
+    url: `http://${shownHost}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/** The repository root: defaults (data folder, local tools) are relative to it. */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+const port = z.coerce
+  .number({ error: 'expected a port number' })
+  .int('expected a whole number')
+  .min(1, 'expected a port between 1 and 65535')
+  .max(65535, 'expected a port between 1 and 65535');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233');
+
+function urlWithScheme(schemes: string[], example: string) {
+  return z.string().refine((value) => {
+    try {
+      return schemes.includes(new URL(value).protocol.replace(/:$/, ''));
+    } catch {
+      return false;
+    }
+  }, `expected a URL like ${example}`);
+}
+
+/** Variables whose values are secrets: never echoed back in errors or logs. */
+export const SECRET_VARIABLES = new Set(['AIWORKER_ADMIN_TOKEN', 'DATABASE_URL', 'REDIS_URL']);
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  AIWORKER_DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, '.data')),
+  AIWORKER_ADMIN_TOKEN: z
+    .string()
+    .min(24, 'must be at least 24 characters (generate one with `openssl rand -hex 24`)')
+    .optional(),
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_DEV_SERVER: z.enum(['auto', 'on', 'off']).default('auto'),
+  DATABASE_URL: urlWithScheme(['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/aiworker').default(
+    'mysql://aiworker:aiworker@127.0.0.1:3306/aiworker',
+  ),
+  REDIS_URL: urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** aiworker's configuration, read once per process from the environment. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Bearer token of the admin; required by the API process, not by the worker. */
+  adminToken: string | undefined;
+  temporal: {
+    address: string;
+    namespace: string;
+    uiPort: number;
+    /** Whether `npm start` runs a local dev server: `auto` does when the address is loopback and nothing answers there. */
+    devServer: 'auto' | 'on' | 'off';
+  };
+  databaseUrl: string;
+  redisUrl: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/**
+ * Validates the environment and returns the typed configuration.
+ * Throws a ConfigError listing every problem at once (never the value of a secret).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        const shown = SECRET_VARIABLES.has(name) ? '(value hidden)' : JSON.stringify(present[name]);
+        return `${name}: ${issue.message}; got ${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: path.resolve(e.AIWORKER_DATA_DIR),
+    adminToken: e.AIWORKER_ADMIN_TOKEN,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      uiPort: e.TEMPORAL_UI_PORT,
+      devServer: e.TEMPORAL_DEV_SERVER,
+    },
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** A URL safe to print: the password (if any) replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/**
+ * Loads the configuration for a process entry point (reading `.env` at the repository root when
+ * there is one), or prints every problem and exits.
+ */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  const dotEnv = path.join(REPO_ROOT, '.env');
+  // Values already in the environment win over the file.
+  if (env === process.env && existsSync(dotEnv)) process.loadEnvFile(dotEnv);
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`aiworker: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

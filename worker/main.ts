@@ -1,0 +1,41 @@
+// `npm run worker`: runs workflows and activities until SIGINT/SIGTERM, then drains and exits.
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { Connection } from '@temporalio/client';
+import { createDb } from '../db/client';
+import { loadConfigOrExit } from '../platform/config';
+import { createLogger } from '../platform/logger';
+import { createRedis } from '../platform/redis';
+import { ensureSearchAttributes } from '../platform/search-attributes';
+import { temporalLogger } from '../platform/temporal-logger';
+import { TASK_QUEUE } from '../contracts/task-queue';
+import { createWorker } from './create-worker';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const root = createLogger(config);
+  const logger = root.child({ scope: 'worker' });
+  Runtime.install({
+    logger: temporalLogger(root.child({ scope: 'worker.sdk' })),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const admin = await Connection.connect({ address: config.temporal.address });
+  const added = await ensureSearchAttributes(admin, config.temporal.namespace).finally(() => admin.close());
+  if (added.length > 0) logger.info({ added }, 'registered search attributes');
+  const db = createDb(config.databaseUrl);
+  const redis = createRedis(config.redisUrl, root.child({ scope: 'worker.redis' }));
+  const { worker, connection } = await createWorker(config, { db, redis, logger: root.child({ scope: 'activities' }) });
+  logger.info({ taskQueue: TASK_QUEUE, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'worker polling');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await db.$disconnect();
+    redis.disconnect();
+    logger.info('worker stopped');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

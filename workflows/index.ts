@@ -1,0 +1,2 @@
+// Every workflow the worker registers. Workflow code is deterministic: see eslint.config.mjs.
+export { workerProbeWorkflow } from './probe';
