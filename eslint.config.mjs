@@ -33,7 +33,10 @@ export default tseslint.config(
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
               message: 'workflow code may import only @temporalio/workflow and types',
             },
-            { group: ['**/db/**', '**/platform/**', 'ioredis', '@prisma/*'], message: 'no I/O in workflows' },
+            {
+              group: ['**/db/**', '**/platform/**', 'ioredis', '@prisma/*'],
+              message: 'no I/O in workflows',
+            },
           ],
         },
       ],
@@ -42,6 +45,14 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      globals: {
+        URL: 'readonly',
+        console: 'readonly',
+        process: 'readonly',
+        module: 'writable',
+        require: 'readonly',
+      },
+    },
   },
 );

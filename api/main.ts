@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'api stopping');
     await server.close();
-    await Promise.allSettled([temporal.connection.close(), db.$disconnect()]);
+    await Promise.allSettled([temporal.close(), db.$disconnect()]);
     redis.disconnect();
     process.exit(0);
   };
@@ -49,6 +49,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`api: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`api: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

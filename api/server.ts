@@ -15,9 +15,17 @@ export interface ApiServer {
 }
 
 /** Starts the API on `host:port` (port 0 picks a free one, as tests do). */
-export async function startApiServer(deps: ApiDeps, host: string, port: number): Promise<ApiServer> {
+export async function startApiServer(
+  deps: ApiDeps,
+  host: string,
+  port: number,
+): Promise<ApiServer> {
   const http = createServer(createApp(deps));
-  const io = createSocketServer(http, deps.authenticate, deps.logger.child({ scope: 'api.socket' }));
+  const io = createSocketServer(
+    http,
+    deps.authenticate,
+    deps.logger.child({ scope: 'api.socket' }),
+  );
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, () => resolve());

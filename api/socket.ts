@@ -8,13 +8,22 @@ export interface SocketData {
   principal: Principal;
 }
 
-export type SocketServer = Server<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
+export type SocketServer = Server<
+  Record<string, never>,
+  Record<string, never>,
+  Record<string, never>,
+  SocketData
+>;
 
 /**
  * The socket.io server on the API's port. A client must authenticate when it connects
  * (`io(url, { auth: { token } })`); the handshake is refused otherwise.
  */
-export function createSocketServer(http: HttpServer, authenticate: Authenticator, logger: Logger): SocketServer {
+export function createSocketServer(
+  http: HttpServer,
+  authenticate: Authenticator,
+  logger: Logger,
+): SocketServer {
   const io: SocketServer = new Server(http, { serveClient: false, cors: { origin: false } });
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;

@@ -5,8 +5,14 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  * Web UI (e.g. `AiworkerTaskState = "needs_input"`). They are a view for people: the product
  * never decides anything from Temporal visibility, which is eventually consistent.
  */
-export const taskStateKey = defineSearchAttributeKey('AiworkerTaskState', SearchAttributeType.KEYWORD);
-export const projectIdKey = defineSearchAttributeKey('AiworkerProjectId', SearchAttributeType.KEYWORD);
+export const taskStateKey = defineSearchAttributeKey(
+  'AiworkerTaskState',
+  SearchAttributeType.KEYWORD,
+);
+export const projectIdKey = defineSearchAttributeKey(
+  'AiworkerProjectId',
+  SearchAttributeType.KEYWORD,
+);
 export const agentIdKey = defineSearchAttributeKey('AiworkerAgentId', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute, as `name=Type` pairs for `temporal server start-dev --search-attribute`. */

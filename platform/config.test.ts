@@ -10,7 +10,12 @@ describe('loadConfig', () => {
       port: 3000,
       dataDir: path.join(REPO_ROOT, '.data'),
       adminToken: undefined,
-      temporal: { address: '127.0.0.1:7233', namespace: 'default', uiPort: 8233, devServer: 'auto' },
+      temporal: {
+        address: '127.0.0.1:7233',
+        namespace: 'default',
+        uiPort: 8233,
+        devServer: 'auto',
+      },
       redisUrl: 'redis://127.0.0.1:6379',
       logLevel: 'info',
     });

@@ -41,10 +41,13 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_DEV_SERVER: z.enum(['auto', 'on', 'off']).default('auto'),
-  DATABASE_URL: urlWithScheme(['mysql', 'mariadb'], 'mysql://user:password@127.0.0.1:3306/aiworker').default(
-    'mysql://aiworker:aiworker@127.0.0.1:3306/aiworker',
+  DATABASE_URL: urlWithScheme(
+    ['mysql', 'mariadb'],
+    'mysql://user:password@127.0.0.1:3306/aiworker',
+  ).default('mysql://aiworker:aiworker@127.0.0.1:3306/aiworker'),
+  REDIS_URL: urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379').default(
+    'redis://127.0.0.1:6379',
   ),
-  REDIS_URL: urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379').default('redis://127.0.0.1:6379'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

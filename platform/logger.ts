@@ -23,7 +23,10 @@ const REDACT = [
 ];
 
 /** The root logger of a process; components take `logger.child({ scope })`. */
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  config: Pick<Config, 'logLevel'>,
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       level: config.logLevel,

@@ -11,7 +11,8 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 
 /** Sends the Temporal SDK's own log lines through the process's pino logger. */
 export function temporalLogger(logger: Logger): TemporalLogger {
-  const log = (level: LogLevel, message: string, meta?: LogMetadata) => logger[LEVELS[level]]({ ...meta }, message);
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) =>
+    logger[LEVELS[level]]({ ...meta }, message);
   return {
     log,
     trace: (message, meta) => log('TRACE', message, meta),

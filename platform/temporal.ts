@@ -5,6 +5,12 @@ import type { Config } from './config';
 export interface TemporalHandle {
   connection: Connection;
   client: Client;
+  /**
+   * A second channel without the client's retry interceptor, for health probes: a probe must give
+   * its answer within its deadline and leave no retry running behind it.
+   */
+  probe: Connection;
+  close(): Promise<void>;
 }
 
 /**
@@ -13,13 +19,25 @@ export interface TemporalHandle {
  */
 export function createTemporalClient(config: Pick<Config, 'temporal'>): TemporalHandle {
   const connection = Connection.lazy({ address: config.temporal.address });
+  const probe = Connection.lazy({ address: config.temporal.address, interceptors: [] });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  return { connection, client };
+  return {
+    connection,
+    client,
+    probe,
+    close: async () => {
+      await Promise.allSettled([connection.close(), probe.close()]);
+    },
+  };
 }
 
 /** Resolves when the Temporal frontend answers within `timeoutMs`; rejects otherwise. */
-export async function pingTemporal(handle: TemporalHandle, namespace: string, timeoutMs = 2000): Promise<void> {
-  await handle.connection.withDeadline(Date.now() + timeoutMs, () =>
-    handle.connection.workflowService.describeNamespace({ namespace }),
+export async function pingTemporal(
+  handle: TemporalHandle,
+  namespace: string,
+  timeoutMs = 2000,
+): Promise<void> {
+  await handle.probe.withDeadline(Date.now() + timeoutMs, () =>
+    handle.probe.workflowService.describeNamespace({ namespace }),
   );
 }

@@ -65,7 +65,11 @@ export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<MigrationReport> {
   const { database, ...server } = mariadbOptions(databaseUrl);
   if (!database) throw new MigrationError('DATABASE_URL names no database (expected …/<database>)');
-  const conn = await mariadb.createConnection({ ...server, multipleStatements: true, connectTimeout: 5000 });
+  const conn = await mariadb.createConnection({
+    ...server,
+    multipleStatements: true,
+    connectTimeout: 5000,
+  });
   try {
     await conn.query(
       `CREATE DATABASE IF NOT EXISTS \`${database.replace(/`/g, '``')}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
@@ -75,7 +79,9 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
       "SELECT GET_LOCK('prisma_migrate', 10) AS got",
     );
     if (Number(lock?.got) !== 1) {
-      throw new MigrationError('another migration run holds the prisma_migrate lock; try again when it has finished');
+      throw new MigrationError(
+        'another migration run holds the prisma_migrate lock; try again when it has finished',
+      );
     }
     try {
       return { database, ...(await applyPending(conn, readMigrations(dir))) };
@@ -138,5 +144,8 @@ async function applyOne(conn: Connection, file: MigrationFile): Promise<void> {
     await conn.query('UPDATE _prisma_migrations SET logs = ? WHERE id = ?', [message, id]);
     throw new MigrationError(`migration ${file.name} failed: ${message}`);
   }
-  await conn.query('UPDATE _prisma_migrations SET finished_at = NOW(3), applied_steps_count = 1 WHERE id = ?', [id]);
+  await conn.query(
+    'UPDATE _prisma_migrations SET finished_at = NOW(3), applied_steps_count = 1 WHERE id = ?',
+    [id],
+  );
 }

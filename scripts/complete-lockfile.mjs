@@ -11,13 +11,44 @@ const packages = lock.packages;
 /** os / cpu / libc of a platform package, read from its name (e.g. `core-linux-arm64-musl`). */
 function platformOf(name) {
   const parts = name.split('/').pop().split('-');
-  const osNames = ['darwin', 'win32', 'linux', 'android', 'freebsd', 'openharmony', 'sunos', 'aix', 'netbsd', 'openbsd'];
-  const cpus = ['x64', 'arm64', 'arm', 'ia32', 'ppc64', 's390x', 'riscv64', 'loong64', 'wasm32', 'mips64el'];
+  const osNames = [
+    'darwin',
+    'win32',
+    'linux',
+    'android',
+    'freebsd',
+    'openharmony',
+    'sunos',
+    'aix',
+    'netbsd',
+    'openbsd',
+  ];
+  const cpus = [
+    'x64',
+    'arm64',
+    'arm',
+    'ia32',
+    'ppc64',
+    's390x',
+    'riscv64',
+    'loong64',
+    'wasm32',
+    'mips64el',
+  ];
   const os = parts.find((p) => osNames.includes(p));
   const cpu = parts.find((p) => cpus.includes(p));
-  const libc = parts.includes('musl') || parts.includes('musleabihf') ? 'musl' : parts.includes('gnu') || parts.includes('gnueabihf') ? 'glibc' : undefined;
+  const libc =
+    parts.includes('musl') || parts.includes('musleabihf')
+      ? 'musl'
+      : parts.includes('gnu') || parts.includes('gnueabihf')
+        ? 'glibc'
+        : undefined;
   if (!os && !cpu) return undefined;
-  return { ...(os ? { os: [os] } : {}), ...(cpu ? { cpu: [cpu] } : {}), ...(libc ? { libc: [libc] } : {}) };
+  return {
+    ...(os ? { os: [os] } : {}),
+    ...(cpu ? { cpu: [cpu] } : {}),
+    ...(libc ? { libc: [libc] } : {}),
+  };
 }
 
 let added = 0;
@@ -27,7 +58,11 @@ for (const [path, pkg] of Object.entries(packages)) {
     if (packages[`${base}/${dep}`] || packages[`node_modules/${dep}`]) continue;
     const platform = platformOf(dep);
     if (!platform || !/^\d+\.\d+\.\d+/.test(range)) continue;
-    packages[`node_modules/${dep}`] = { version: range.replace(/^[~^=]/, ''), optional: true, ...platform };
+    packages[`node_modules/${dep}`] = {
+      version: range.replace(/^[~^=]/, ''),
+      optional: true,
+      ...platform,
+    };
     added += 1;
   }
 }

@@ -37,7 +37,9 @@ function startPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
   ] as const) {
     createInterface({ input: stream }).on('line', (line) => out.write(`${prettyLogLine(line)}\n`));
   }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return { name, child, exited };
 }
 
@@ -81,14 +83,18 @@ async function temporalReachable(address: string): Promise<boolean> {
 
 async function startTemporal(config: Config): Promise<DevServer | null> {
   const { address, devServer, uiPort, namespace } = config.temporal;
-  const wanted = devServer === 'on' || (devServer === 'auto' && isLoopback(address) && !(await temporalReachable(address)));
+  const wanted =
+    devServer === 'on' ||
+    (devServer === 'auto' && isLoopback(address) && !(await temporalReachable(address)));
   if (!wanted) {
     say(`using the Temporal server at ${address}`);
     (await waitForTemporal(address, 60_000)).close().catch(() => undefined);
     return null;
   }
   const [host, port] = [address.replace(/:\d+$/, ''), Number(address.split(':').pop())];
-  say(`starting the Temporal dev server on ${address} (state in ${config.dataDir}/temporal.sqlite)`);
+  say(
+    `starting the Temporal dev server on ${address} (state in ${config.dataDir}/temporal.sqlite)`,
+  );
   return await startDevServer({
     host: host === 'localhost' ? '127.0.0.1' : host,
     port,
@@ -107,7 +113,9 @@ async function waitForReady(url: string, part: Part, timeoutMs = 90_000): Promis
     try {
       const res = await fetch(`${url}/readyz`);
       if (res.ok) return;
-      last = ((await res.json()) as { error?: { message?: string } }).error?.message ?? `HTTP ${res.status}`;
+      last =
+        ((await res.json()) as { error?: { message?: string } }).error?.message ??
+        `HTTP ${res.status}`;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
@@ -165,8 +173,13 @@ async function main(): Promise<void> {
     const apiUrl = `http://${host}:${config.port}`;
     await waitForReady(apiUrl, parts[1]!);
     const probe = await probeWorker(config);
-    say(`worker ${probe.workerIdentity} ran a probe workflow (mysql ${probe.mysql}, redis ${probe.redis})`);
-    const ui = temporal && config.temporal.uiPort ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external server)';
+    say(
+      `worker ${probe.workerIdentity} ran a probe workflow (mysql ${probe.mysql}, redis ${probe.redis})`,
+    );
+    const ui =
+      temporal && config.temporal.uiPort
+        ? `http://127.0.0.1:${config.temporal.uiPort}`
+        : '(external server)';
     process.stdout.write(
       [
         '',

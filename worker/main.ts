@@ -19,12 +19,25 @@ async function main(): Promise<void> {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
   const admin = await Connection.connect({ address: config.temporal.address });
-  const added = await ensureSearchAttributes(admin, config.temporal.namespace).finally(() => admin.close());
+  const added = await ensureSearchAttributes(admin, config.temporal.namespace).finally(() =>
+    admin.close(),
+  );
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const db = createDb(config.databaseUrl);
   const redis = createRedis(config.redisUrl, root.child({ scope: 'worker.redis' }));
-  const { worker, connection } = await createWorker(config, { db, redis, logger: root.child({ scope: 'activities' }) });
-  logger.info({ taskQueue: TASK_QUEUE, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'worker polling');
+  const { worker, connection } = await createWorker(config, {
+    db,
+    redis,
+    logger: root.child({ scope: 'activities' }),
+  });
+  logger.info(
+    {
+      taskQueue: TASK_QUEUE,
+      temporal: config.temporal.address,
+      namespace: config.temporal.namespace,
+    },
+    'worker polling',
+  );
   try {
     await worker.run();
   } finally {
@@ -36,6 +49,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`worker: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(
+    `worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

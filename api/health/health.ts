@@ -19,7 +19,10 @@ export function healthRoutes(deps: ReadinessDeps): Router {
       return;
     }
     const body: ErrorBody & { checks: typeof checks } = {
-      error: { code: 'not_ready', message: `not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down` },
+      error: {
+        code: 'not_ready',
+        message: `not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
+      },
       checks,
     };
     res.status(503).json(body);

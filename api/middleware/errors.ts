@@ -30,9 +30,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   const type = (err as { type?: unknown } | null)?.type;
-  if (type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
+  if (type === 'entity.parse.failed')
+    return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
   if (type === 'entity.too.large') {
-    return new ApiError(413, 'payload_too_large', 'the request body is larger than the server accepts');
+    return new ApiError(
+      413,
+      'payload_too_large',
+      'the request body is larger than the server accepts',
+    );
   }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new ApiError(400, 'invalid_json', 'send the body as UTF-8 JSON');

@@ -16,4 +16,8 @@ const vars: Record<string, string | number> = {
   REDIS_HOST: redis.hostname,
   REDIS_PORT: redis.port || 6379,
 };
-process.stdout.write(Object.entries(vars).map(([k, v]) => `${k}=${quote(v)}`).join('\n') + '\n');
+process.stdout.write(
+  Object.entries(vars)
+    .map(([k, v]) => `${k}=${quote(v)}`)
+    .join('\n') + '\n',
+);

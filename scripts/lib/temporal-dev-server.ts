@@ -99,6 +99,10 @@ export async function waitForTemporal(
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  const why = exited ? 'the Temporal dev server exited during start-up' : `no answer within ${timeoutMs} ms`;
-  throw new Error(`Temporal at ${address}: ${why} (${lastError instanceof Error ? lastError.message : 'not reached'})`);
+  const why = exited
+    ? 'the Temporal dev server exited during start-up'
+    : `no answer within ${timeoutMs} ms`;
+  throw new Error(
+    `Temporal at ${address}: ${why} (${lastError instanceof Error ? lastError.message : 'not reached'})`,
+  );
 }

@@ -17,5 +17,5 @@ module.exports = {
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
   testTimeout: 60_000,
   maxWorkers: 2,
-  reporters: ['default', '<rootDir>/test/harness/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/test/harness/summary-reporter.cjs'],
 };

@@ -1,0 +1,121 @@
+import { io as connectSocket } from 'socket.io-client';
+import { startTestApi } from '../test/support/api';
+import type { TestApi } from '../test/support/api';
+
+describe('the API surface', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  const call = (path: string, init: RequestInit = {}) => fetch(`${api.url}${path}`, init);
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  describe('authentication', () => {
+    it.each([
+      ['no Authorization header', {}],
+      ['a wrong token', bearer('not-the-token-at-all-000000000000')],
+      ['a malformed header', { authorization: 'Token abc' }],
+      ['an empty bearer', { authorization: 'Bearer ' }],
+    ])('refuses %s with 401 and the documented error body', async (_what, headers) => {
+      for (const path of ['/api/session', '/mcp']) {
+        const res = await call(path, { headers: headers as Record<string, string> });
+        expect(res.status).toBe(401);
+        expect(await res.json()).toEqual({
+          error: { code: 'unauthorized', message: expect.stringContaining('Bearer') as string },
+        });
+      }
+    });
+
+    it('accepts the admin token', async () => {
+      const res = await call('/api/session', { headers: bearer(api.adminToken) });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ principal: { kind: 'admin' } });
+    });
+
+    it('keeps unknown routes behind the token too', async () => {
+      expect((await call('/api/nothing-here')).status).toBe(401);
+      const res = await call('/api/nothing-here', { headers: bearer(api.adminToken) });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({
+        error: { code: 'not_found', message: 'no route GET /api/nothing-here' },
+      });
+    });
+  });
+
+  describe('bad requests', () => {
+    const post = (body: string, extra: Record<string, string> = {}) =>
+      call('/api/session', {
+        method: 'POST',
+        headers: { ...bearer(api.adminToken), 'content-type': 'application/json', ...extra },
+        body,
+      });
+
+    it('answers 400 invalid_json for a body that is not JSON', async () => {
+      const res = await post('{"title": ');
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: { code: 'invalid_json', message: 'the request body is not valid JSON' },
+      });
+    });
+
+    it('answers 413 for a body over the limit', async () => {
+      const res = await post(JSON.stringify({ description: 'x'.repeat(300 * 1024) }));
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'payload_too_large',
+      );
+    });
+  });
+
+  it('says plainly that the MCP endpoint is not in this build', async () => {
+    const res = await call('/mcp', { method: 'POST', headers: bearer(api.adminToken) });
+    expect(res.status).toBe(501);
+    expect(await res.json()).toEqual({
+      error: {
+        code: 'not_implemented',
+        message: 'the MCP endpoint is not available in this build yet',
+      },
+    });
+  });
+
+  describe('socket.io', () => {
+    const attempt = (auth: Record<string, unknown>) =>
+      new Promise<string>((resolve) => {
+        const socket = connectSocket(api.url, {
+          auth,
+          transports: ['websocket'],
+          reconnection: false,
+        });
+        socket.on('connect', () => {
+          socket.close();
+          resolve('connected');
+        });
+        socket.on('connect_error', (err) => {
+          socket.close();
+          resolve(err.message);
+        });
+      });
+
+    it('refuses a connection without a valid token', async () => {
+      expect(await attempt({})).toMatch(/^unauthorized/);
+      expect(await attempt({ token: 'wrong' })).toMatch(/^unauthorized/);
+      expect(await attempt({ token: 42 })).toMatch(/^unauthorized/);
+    });
+
+    it('accepts the admin token', async () => {
+      expect(await attempt({ token: api.adminToken })).toBe('connected');
+    });
+  });
+
+  it('never writes a token into its logs', async () => {
+    await call('/api/session', { headers: bearer(api.adminToken) });
+    await call('/api/session', { headers: bearer('a-wrong-token-that-is-secret-too') });
+    const logs = api.logs();
+    expect(logs).not.toContain(api.adminToken);
+    expect(logs).not.toContain('a-wrong-token-that-is-secret-too');
+  });
+});
