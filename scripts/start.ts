@@ -124,15 +124,20 @@ async function waitForReady(url: string, part: Part, timeoutMs = 90_000): Promis
   throw new Error(`the API at ${url} was not ready after ${timeoutMs} ms: ${last}`);
 }
 
-async function probeWorker(config: Config): Promise<WorkerProbeResult> {
+async function probeWorker(config: Config): Promise<WorkerProbeResult & { workflowId: string }> {
   const connection = await waitForTemporal(config.temporal.address, 10_000);
   try {
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    return await client.workflow.execute<() => Promise<WorkerProbeResult>>(WORKER_PROBE_WORKFLOW, {
-      taskQueue: TASK_QUEUE,
-      workflowId: `worker-probe-${Date.now()}`,
-      workflowExecutionTimeout: '2 minutes',
-    });
+    const workflowId = `worker-probe-${Date.now()}`;
+    const result = await client.workflow.execute<() => Promise<WorkerProbeResult>>(
+      WORKER_PROBE_WORKFLOW,
+      {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        workflowExecutionTimeout: '2 minutes',
+      },
+    );
+    return { ...result, workflowId };
   } finally {
     await connection.close();
   }
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
     await waitForReady(apiUrl, parts[1]!);
     const probe = await probeWorker(config);
     say(
-      `worker ${probe.workerIdentity} ran a probe workflow (mysql ${probe.mysql}, redis ${probe.redis})`,
+      `worker ${probe.workerIdentity} ran probe workflow ${probe.workflowId} (mysql ${probe.mysql}, redis ${probe.redis})`,
     );
     const ui =
       temporal && config.temporal.uiPort

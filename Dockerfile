@@ -1,0 +1,12 @@
+# The image the k8s/ Deployments run (api, worker and the migration Job share it).
+# Build: docker build -t aiworker:latest .
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-fund --no-audit
+COPY . .
+RUN bash scripts/prisma-generate.sh
+USER 1000
+ENV HOST=0.0.0.0
+EXPOSE 3000
+CMD ["node", "--import", "tsx", "api/main.ts"]

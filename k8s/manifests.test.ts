@@ -1,0 +1,175 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
+import { CONFIG_VARIABLES, loadConfig, REPO_ROOT } from '../platform/config';
+
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access,
+   @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return,
+   @typescript-eslint/no-unsafe-call -- manifests are untyped YAML */
+
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  [key: string]: any;
+};
+
+function load(file: string): Manifest[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
+    if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+    return doc.toJS() as Manifest;
+  });
+}
+
+const K8S = path.join(REPO_ROOT, 'k8s');
+const kustomization = load(path.join(K8S, 'kustomization.yaml'))[0]!;
+const base = (kustomization.resources as string[]).flatMap((f) => load(path.join(K8S, f)));
+const temporalDev = load(path.join(REPO_ROOT, 'temporal-dev.yaml'));
+const find = (list: Manifest[], kind: string, name: string) => {
+  const m = list.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!m) throw new Error(`no ${kind} ${name}`);
+  return m;
+};
+const container = (d: Manifest) => d.spec.template.spec.containers[0];
+
+describe('k8s/ (kustomize base)', () => {
+  it('lists every manifest file in the folder, and only existing ones', () => {
+    const yamlFiles = readdirSync(K8S).filter(
+      (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
+    );
+    expect([...(kustomization.resources as string[])].sort()).toEqual(yamlFiles.sort());
+  });
+
+  it('has the api and worker Deployments, the api Service, a ConfigMap and a Secret', () => {
+    expect(base.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual(
+      [
+        'ConfigMap/aiworker-config',
+        'Deployment/aiworker-api',
+        'Deployment/aiworker-worker',
+        'Job/aiworker-migrate',
+        'Namespace/aiworker',
+        'Secret/aiworker-secrets',
+        'Service/aiworker-api',
+      ].sort(),
+    );
+  });
+
+  it('uses only environment variable names that the config module reads', () => {
+    const config = find(base, 'ConfigMap', 'aiworker-config');
+    const secret = find(base, 'Secret', 'aiworker-secrets');
+    const names = [...Object.keys(config.data), ...Object.keys(secret.stringData)];
+    for (const name of names) expect(CONFIG_VARIABLES).toContain(name);
+    for (const required of [
+      'TEMPORAL_ADDRESS',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'AIWORKER_ADMIN_TOKEN',
+      'PORT',
+      'HOST',
+    ]) {
+      expect(names).toContain(required);
+    }
+    // Secrets live only in the Secret.
+    for (const secretName of ['AIWORKER_ADMIN_TOKEN', 'DATABASE_URL'])
+      expect(Object.keys(config.data)).not.toContain(secretName);
+  });
+
+  it('holds a ConfigMap the config module accepts, and placeholder secrets it refuses', () => {
+    const config = find(base, 'ConfigMap', 'aiworker-config');
+    const secret = find(base, 'Secret', 'aiworker-secrets');
+    expect(() => loadConfig({ ...config.data, ...secret.stringData })).toThrow(
+      /AIWORKER_ADMIN_TOKEN/,
+    );
+    const parsed = loadConfig({
+      ...config.data,
+      ...secret.stringData,
+      AIWORKER_ADMIN_TOKEN: 'x'.repeat(32),
+    });
+    expect(parsed.host).toBe('0.0.0.0');
+    expect(parsed.temporal.devServer).toBe('off');
+  });
+
+  it('wires every process to the ConfigMap and the Secret and runs the right entry point', () => {
+    for (const [kind, name, entry] of [
+      ['Deployment', 'aiworker-api', 'api/main.ts'],
+      ['Deployment', 'aiworker-worker', 'worker/main.ts'],
+      ['Job', 'aiworker-migrate', 'prisma/migrate.ts'],
+    ] as const) {
+      const c = container(find(base, kind, name));
+      expect(c.command).toContain(entry);
+      expect(c.envFrom).toEqual([
+        { configMapRef: { name: 'aiworker-config' } },
+        { secretRef: { name: 'aiworker-secrets' } },
+      ]);
+    }
+  });
+
+  it('serves the api on the configured port, with probes on /healthz and /readyz', () => {
+    const port = Number(find(base, 'ConfigMap', 'aiworker-config').data.PORT);
+    const api = find(base, 'Deployment', 'aiworker-api');
+    const c = container(api);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: port }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    const service = find(base, 'Service', 'aiworker-api');
+    expect(service.spec.selector).toEqual(api.spec.selector.matchLabels);
+    expect(service.spec.ports[0].targetPort).toBe('http');
+    for (const d of base.filter((m) => m.kind === 'Deployment')) {
+      expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
+    }
+  });
+
+  it('builds with kustomize when kubectl is installed', () => {
+    const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+    if (kubectl.error) {
+      console.warn('kubectl is not installed: the kustomize build check did not run');
+      return;
+    }
+    const out = execFileSync('kubectl', ['kustomize', K8S], { encoding: 'utf8' });
+    const built = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
+    expect(built).toHaveLength(base.length);
+    for (const m of built) {
+      if (m.kind !== 'Namespace') expect((m.metadata as any).namespace).toBe('aiworker');
+    }
+  });
+});
+
+describe('temporal-dev.yaml', () => {
+  const deployment = find(temporalDev, 'Deployment', 'temporal-dev');
+  const c = container(deployment);
+  const args = c.args as string[];
+
+  it('runs the dev server with its Web UI on a volume-backed SQLite file, one pod at a time', () => {
+    expect(args.slice(0, 2)).toEqual(['server', 'start-dev']);
+    expect(args).toEqual(
+      expect.arrayContaining(['--ip=0.0.0.0', '--port=7233', '--ui-ip=0.0.0.0', '--ui-port=8233']),
+    );
+    const dbFile = args.find((a) => a.startsWith('--db-filename='))!.split('=')[1]!;
+    const mount = c.volumeMounts.find((m: any) => dbFile.startsWith(`${m.mountPath}/`));
+    expect(mount).toBeDefined();
+    const volume = deployment.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+    expect(
+      find(temporalDev, 'PersistentVolumeClaim', volume.persistentVolumeClaim.claimName),
+    ).toBeDefined();
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy.type).toBe('Recreate');
+  });
+
+  it("registers aiworker's search attributes", () => {
+    for (const attr of SEARCH_ATTRIBUTES)
+      expect(args).toContain(`--search-attribute=${attr.name}=${attr.type}`);
+  });
+
+  it('exposes gRPC 7233 and the UI 8233 on the Service the ConfigMap points at', () => {
+    const service = find(temporalDev, 'Service', 'temporal-dev');
+    expect(service.spec.ports.map((p: any) => [p.name, p.port])).toEqual([
+      ['grpc', 7233],
+      ['ui', 8233],
+    ]);
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    const address = find(base, 'ConfigMap', 'aiworker-config').data.TEMPORAL_ADDRESS;
+    expect(address).toBe(`${service.metadata.name}:7233`);
+  });
+});

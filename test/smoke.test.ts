@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../platform/config';
+import { freePort } from './support/free-port';
+import { commandOf, descendants, isAlive, isListening } from './support/processes';
+
+/**
+ * What a user gets from `npm start`: the real start script, with the Temporal dev server, the
+ * worker and the API as separate processes; then Ctrl-C, and nothing may be left behind.
+ */
+describe('npm start', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-smoke-'));
+  const token = randomBytes(24).toString('hex');
+  let ports: { api: number; temporal: number; ui: number };
+
+  const started: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  });
+
+  // A failed assertion must not leave a start script (and its servers) running.
+  afterEach(async () => {
+    for (const child of started.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) await stop(child);
+    }
+  });
+
+  function start(): { child: ChildProcess; output: () => string; ready: Promise<void> } {
+    let out = '';
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'start.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          PORT: String(ports.api),
+          TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+          TEMPORAL_UI_PORT: String(ports.ui),
+          TEMPORAL_DEV_SERVER: 'on',
+          AIWORKER_DATA_DIR: dataDir,
+          AIWORKER_ADMIN_TOKEN: token,
+          LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    started.push(child);
+    const ready = new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ctrl-C stops everything')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) =>
+        reject(new Error(`npm start exited with ${code} before it was ready:\n${out}`)),
+      );
+    });
+    return { child, output: () => out, ready };
+  }
+
+  async function stop(child: ChildProcess): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    child.kill('SIGINT');
+    return await exited;
+  }
+
+  async function uiWorkflow(workflowId: string): Promise<{ status?: string } | undefined> {
+    const res = await fetch(
+      `http://127.0.0.1:${ports.ui}/api/v1/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+    );
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { workflowExecutionInfo?: { status?: string } };
+    return body.workflowExecutionInfo;
+  }
+
+  async function survivors(pids: number[], graceMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + graceMs;
+    while (pids.some(isAlive) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    return pids.filter(isAlive).map((pid) => `${pid}: ${commandOf(pid)}`);
+  }
+
+  let firstProbe = '';
+
+  it('starts every part, runs a workflow through the worker, and stops them all on Ctrl-C', async () => {
+    const run = start();
+    await run.ready;
+    const out = run.output();
+    expect(out).toContain(`API and board     http://127.0.0.1:${ports.api}`);
+    expect(out).toContain(`Temporal Web UI   http://127.0.0.1:${ports.ui}`);
+    const probe = /ran probe workflow (worker-probe-\d+) \(mysql up, redis up\)/.exec(out);
+    expect(probe).not.toBeNull();
+    firstProbe = probe![1]!;
+
+    const ready = await fetch(`http://127.0.0.1:${ports.api}/readyz`);
+    expect(ready.status).toBe(200);
+    const session = await fetch(`http://127.0.0.1:${ports.api}/api/session`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(session.status).toBe(200);
+
+    // The Web UI answers and shows the workflow the start-up probe ran.
+    const page = await fetch(`http://127.0.0.1:${ports.ui}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    expect(await uiWorkflow(firstProbe)).toMatchObject({
+      status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
+    });
+
+    const tree = descendants(run.child.pid!);
+    expect(tree.length).toBeGreaterThanOrEqual(3); // temporal, worker, api
+    expect(out).not.toContain(token);
+
+    expect(await stop(run.child)).toBe(0);
+    // Helpers of the children (esbuild's service process) end when their parent's pipes close.
+    expect(await survivors(tree)).toEqual([]);
+    for (const port of Object.values(ports)) expect(await isListening(port)).toBe(false);
+  }, 180_000);
+
+  it('keeps Temporal state in the data folder across a restart', async () => {
+    expect(firstProbe).not.toBe('');
+    const run = start();
+    await run.ready;
+    expect(await uiWorkflow(firstProbe)).toMatchObject({
+      status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
+    });
+    expect(await stop(run.child)).toBe(0);
+  }, 180_000);
+});
