@@ -1,20 +1,8 @@
 import { PrismaMariaDb } from '@prisma/adapter-mariadb';
 import { PrismaClient } from '../generated/prisma/client';
+import { mariadbOptions } from './url';
 
 export type Db = PrismaClient;
-
-/** Connection settings for the mariadb driver, from a `mysql://` or `mariadb://` URL. */
-export function mariadbOptions(databaseUrl: string) {
-  const url = new URL(databaseUrl);
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  return {
-    host: url.hostname,
-    port: url.port ? Number(url.port) : 3306,
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database: database || undefined,
-  };
-}
 
 /**
  * The read model's Prisma client over the MariaDB driver adapter. Only the data-access layer

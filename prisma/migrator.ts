@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import mariadb from 'mariadb';
 import type { Connection } from 'mariadb';
-import { mariadbOptions } from '../db/client';
+import { mariadbOptions } from '../db/url';
 import { MigrationError } from '../platform/errors';
 
 /**

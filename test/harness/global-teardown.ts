@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import mariadb from 'mariadb';
-import { mariadbOptions } from '../../db/client';
+import { mariadbOptions } from '../../db/url';
 import { takeHarness } from './state';
 
 /** Stops the run's Temporal server and drops its database. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mariadb from 'mariadb';
 import type { Connection } from 'mariadb';
-import { mariadbOptions } from '../../db/client';
+import { mariadbOptions } from '../../db/url';
 
 /** A database URL beside the run's database, for tests that need a database of their own. */
 export function scratchDatabaseUrl(tag: string): string {
