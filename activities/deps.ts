@@ -1,3 +1,4 @@
+import type { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { Logger } from '../platform/logger';
@@ -6,5 +7,7 @@ import type { Logger } from '../platform/logger';
 export interface ActivityDeps {
   db: Db;
   redis: Redis;
+  /** Sends socket.io events through Redis to whichever API process holds the client. */
+  emitter: Emitter;
   logger: Logger;
 }

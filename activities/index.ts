@@ -1,10 +1,14 @@
 import type { ActivityDeps } from './deps';
 import { createProbeActivities } from './probe';
+import { createProjectActivities } from './projects';
+import { createProjectionActivities } from './projection';
 
 /** Builds every activity with its dependencies (STYLE: activities come from a factory). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createProbeActivities(deps),
+    ...createProjectionActivities(deps),
+    ...createProjectActivities(deps),
   };
 }
 

@@ -4,11 +4,15 @@ import type { Db } from '../db/client';
 import type { Logger } from '../platform/logger';
 import type { TemporalHandle } from '../platform/temporal';
 import { mcpRoutes } from '../mcp/http';
+import type { ReadCache } from './cache';
+import { eventRoutes } from './events/events';
 import { healthRoutes } from './health/health';
 import { requireAuth } from './middleware/auth';
 import type { Authenticator } from './middleware/auth';
 import { errorHandler, notFound } from './middleware/errors';
+import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
+import { taskRoutes } from './tasks/tasks';
 
 /** Everything a request handler may use; built once per process by api/main.ts. */
 export interface ApiDeps {
@@ -16,8 +20,11 @@ export interface ApiDeps {
   logger: Logger;
   temporal: TemporalHandle;
   namespace: string;
+  taskQueue: string;
+  questionReminderMs: number;
   db: Db;
   redis: Redis;
+  cache: ReadCache;
   authenticate: Authenticator;
 }
 
@@ -32,7 +39,15 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(healthRoutes(deps));
   const auth = requireAuth(deps.authenticate);
   app.use('/mcp', auth, mcpRoutes());
-  app.use('/api', auth, express.json({ limit: BODY_LIMIT, strict: true }), sessionRoutes());
+  app.use(
+    '/api',
+    auth,
+    express.json({ limit: BODY_LIMIT, strict: true }),
+    sessionRoutes(),
+    projectRoutes(deps),
+    taskRoutes(deps),
+    eventRoutes(deps),
+  );
   app.use(notFound);
   app.use(errorHandler(deps.logger.child({ scope: 'api.http' })));
   return app;

@@ -1,10 +1,7 @@
 // `npm run api`: REST, socket.io and the MCP endpoint on one port, until SIGINT/SIGTERM.
-import { createDb } from '../db/client';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
-import { createRedis } from '../platform/redis';
-import { createTemporalClient } from '../platform/temporal';
-import { createAuthenticator } from './middleware/auth';
+import { createApiDeps } from './deps';
 import { startApiServer } from './server';
 
 async function main(): Promise<void> {
@@ -17,21 +14,8 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
-  const temporal = createTemporalClient(config);
-  const db = createDb(config.databaseUrl);
-  const redis = createRedis(config.redisUrl, root.child({ scope: 'api.redis' }));
-  const server = await startApiServer(
-    {
-      logger: root,
-      temporal,
-      namespace: config.temporal.namespace,
-      db,
-      redis,
-      authenticate: createAuthenticator(config.adminToken),
-    },
-    config.host,
-    config.port,
-  );
+  const deps = createApiDeps(config, root, config.adminToken);
+  const server = await startApiServer(deps, config.host, config.port);
   logger.info({ url: server.url }, 'api listening');
 
   let stopping = false;
@@ -40,8 +24,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'api stopping');
     await server.close();
-    await Promise.allSettled([temporal.close(), db.$disconnect()]);
-    redis.disconnect();
+    await deps.close();
     process.exit(0);
   };
   process.on('SIGINT', (s) => void stop(s));

@@ -21,11 +21,8 @@ export async function startApiServer(
   port: number,
 ): Promise<ApiServer> {
   const http = createServer(createApp(deps));
-  const io = createSocketServer(
-    http,
-    deps.authenticate,
-    deps.logger.child({ scope: 'api.socket' }),
-  );
+  const sockets = createSocketServer(http, deps);
+  const io = sockets.io;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, () => resolve());
@@ -36,9 +33,6 @@ export async function startApiServer(
     http,
     io,
     url: `http://${shownHost}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        void io.close(() => resolve());
-      }),
+    close: () => sockets.close(),
   };
 }

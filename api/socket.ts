@@ -1,33 +1,66 @@
 import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
-import type { Logger } from '../platform/logger';
-import type { Authenticator, Principal } from './middleware/auth';
+import { z } from 'zod';
+import type { ErrorBody } from '../contracts/errors';
+import { projectRoom } from '../contracts/events';
+import type { DeliveredEvent } from '../contracts/events';
+import { eventsAfter } from '../db/tasks';
+import type { ApiDeps } from './app';
+import { ApiError } from './errors';
+import { CATCH_UP_LIMIT, delivered } from './events/events';
+import type { Principal } from './middleware/auth';
+import { requireProject } from './projects/projects';
+import { validate } from './validate';
 
 /** Per-connection state socket.io keeps for us. */
 export interface SocketData {
   principal: Principal;
 }
 
+type SubscribeAck = (answer: { ok: true; replayed: number; more: boolean } | ErrorBody) => void;
+
+interface ClientToServer {
+  subscribe(payload: unknown, ack?: SubscribeAck): void;
+  unsubscribe(payload: unknown): void;
+}
+
+type ServerToClient = Record<string, (event: DeliveredEvent) => void>;
+
 export type SocketServer = Server<
-  Record<string, never>,
-  Record<string, never>,
+  ClientToServer,
+  ServerToClient,
   Record<string, never>,
   SocketData
 >;
 
+const subscribePayload = z
+  .object({
+    projectId: z.string().uuid('expected a UUID'),
+    /** Replay the project's events after this `seq` before live ones (catch-up after a lost connection). */
+    afterSeq: z.number().int().min(0).optional(),
+  })
+  .strict();
+
 /**
- * The socket.io server on the API's port. A client must authenticate when it connects
- * (`io(url, { auth: { token } })`); the handshake is refused otherwise.
+ * The socket.io server on the API's port. A client authenticates when it connects
+ * (`io(url, { auth: { token } })`) and joins projects with `subscribe`. Events reach it through
+ * the Redis adapter whichever API process or worker sent them.
  */
 export function createSocketServer(
   http: HttpServer,
-  authenticate: Authenticator,
-  logger: Logger,
-): SocketServer {
+  deps: ApiDeps,
+): { io: SocketServer; close(): Promise<void> } {
+  const logger = deps.logger.child({ scope: 'api.socket' });
   const io: SocketServer = new Server(http, { serveClient: false, cors: { origin: false } });
+  // The subscriber keeps an offline queue so its subscriptions are sent again after a reconnect.
+  const subscriber = deps.redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on('error', () => undefined);
+  io.adapter(createAdapter(deps.redis, subscriber));
+
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-    const principal = authenticate(typeof token === 'string' ? token : undefined);
+    const principal = deps.authenticate(typeof token === 'string' ? token : undefined);
     if (!principal) {
       next(new Error('unauthorized: pass { auth: { token } } with a valid token'));
       return;
@@ -35,8 +68,51 @@ export function createSocketServer(
     socket.data.principal = principal;
     next();
   });
+
   io.on('connection', (socket) => {
-    logger.debug({ socketId: socket.id }, 'socket connected');
+    socket.on('subscribe', async (payload, ack) => {
+      const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
+      try {
+        const { projectId, afterSeq } = validate(subscribePayload, payload, 'body');
+        await requireProject(deps, projectId);
+        // Join first, then replay: an event that lands in between arrives twice, never not at
+        // all; clients drop duplicates by `seq`.
+        await socket.join(projectRoom(projectId));
+        let replayed = 0;
+        let more = false;
+        if (afterSeq !== undefined) {
+          const missed = await eventsAfter(deps.db, projectId, afterSeq, CATCH_UP_LIMIT);
+          for (const e of missed) {
+            const { type, data } = delivered(e);
+            socket.emit(type, data);
+          }
+          replayed = missed.length;
+          more = missed.length === CATCH_UP_LIMIT;
+        }
+        answer({ ok: true, replayed, more });
+      } catch (err) {
+        if (!(err instanceof ApiError)) logger.error({ err }, 'subscribe failed');
+        answer({
+          error:
+            err instanceof ApiError
+              ? { code: err.code, message: err.message }
+              : { code: 'internal', message: 'internal error; the server logged the details' },
+        });
+      }
+    });
+    socket.on('unsubscribe', async (payload) => {
+      const parsed = subscribePayload.pick({ projectId: true }).safeParse(payload);
+      if (parsed.success) await socket.leave(projectRoom(parsed.data.projectId));
+    });
   });
-  return io;
+  return {
+    io,
+    close: () =>
+      new Promise<void>((resolve) => {
+        void io.close(() => {
+          subscriber.disconnect();
+          resolve();
+        });
+      }),
+  };
 }

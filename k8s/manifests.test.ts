@@ -5,10 +5,6 @@ import { parseAllDocuments } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 import { CONFIG_VARIABLES, loadConfig, REPO_ROOT } from '../platform/config';
 
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access,
-   @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return,
-   @typescript-eslint/no-unsafe-call -- manifests are untyped YAML */
-
 type Manifest = {
   apiVersion: string;
   kind: string;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { TASK_QUEUE } from '../contracts/task-queue';
 import { ConfigError } from './errors';
 
 /** The repository root: defaults (data folder, local tools) are relative to it. */
@@ -40,6 +41,7 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).max(200).default(TASK_QUEUE),
   TEMPORAL_DEV_SERVER: z.enum(['auto', 'on', 'off']).default('auto'),
   DATABASE_URL: urlWithScheme(
     ['mysql', 'mariadb'],
@@ -48,6 +50,11 @@ const envSchema = z.object({
   REDIS_URL: urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379').default(
     'redis://127.0.0.1:6379',
   ),
+  AIWORKER_QUESTION_REMINDER_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(1, 'expected at least 1 second')
+    .default(86_400),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -65,11 +72,15 @@ export interface Config {
     address: string;
     namespace: string;
     uiPort: number;
+    /** The task queue workers poll and clients start work on (one per deployment). */
+    taskQueue: string;
     /** Whether `npm start` runs a local dev server: `auto` does when the address is loopback and nothing answers there. */
     devServer: 'auto' | 'on' | 'off';
   };
   databaseUrl: string;
   redisUrl: string;
+  /** How long a question may wait for an answer before the board is reminded (and again after as long). */
+  questionReminderMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -103,10 +114,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       uiPort: e.TEMPORAL_UI_PORT,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
       devServer: e.TEMPORAL_DEV_SERVER,
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    questionReminderMs: e.AIWORKER_QUESTION_REMINDER_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@temporalio/client';
-import { TASK_QUEUE } from '../contracts/task-queue';
 import { WORKER_PROBE_WORKFLOW } from '../contracts/probe';
 import type { WorkerProbeResult } from '../contracts/probe';
 import { loadConfigOrExit, REPO_ROOT } from '../platform/config';
@@ -132,7 +131,7 @@ async function probeWorker(config: Config): Promise<WorkerProbeResult & { workfl
     const result = await client.workflow.execute<() => Promise<WorkerProbeResult>>(
       WORKER_PROBE_WORKFLOW,
       {
-        taskQueue: TASK_QUEUE,
+        taskQueue: config.temporal.taskQueue,
         workflowId,
         workflowExecutionTimeout: '2 minutes',
       },

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
-import { TASK_QUEUE } from '../contracts/task-queue';
 import { createActivities } from '../activities';
 import type { ActivityDeps } from '../activities';
 import type { Config } from '../platform/config';
@@ -22,7 +21,7 @@ export async function createWorker(
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
-    taskQueue: TASK_QUEUE,
+    taskQueue: config.temporal.taskQueue,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(deps),
   });

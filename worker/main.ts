@@ -1,14 +1,12 @@
 // `npm run worker`: runs workflows and activities until SIGINT/SIGTERM, then drains and exits.
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
-import { createDb } from '../db/client';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
-import { createRedis } from '../platform/redis';
 import { ensureSearchAttributes } from '../platform/search-attributes';
 import { temporalLogger } from '../platform/temporal-logger';
-import { TASK_QUEUE } from '../contracts/task-queue';
 import { createWorker } from './create-worker';
+import { createWorkerDeps } from './deps';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -23,16 +21,11 @@ async function main(): Promise<void> {
     admin.close(),
   );
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
-  const db = createDb(config.databaseUrl);
-  const redis = createRedis(config.redisUrl, root.child({ scope: 'worker.redis' }));
-  const { worker, connection } = await createWorker(config, {
-    db,
-    redis,
-    logger: root.child({ scope: 'activities' }),
-  });
+  const deps = createWorkerDeps(config, root);
+  const { worker, connection } = await createWorker(config, deps);
   logger.info(
     {
-      taskQueue: TASK_QUEUE,
+      taskQueue: config.temporal.taskQueue,
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
     },
@@ -42,8 +35,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
-    await db.$disconnect();
-    redis.disconnect();
+    await deps.close();
     logger.info('worker stopped');
   }
 }

@@ -1,2 +1,4 @@
 // Every workflow the worker registers. Workflow code is deterministic: see eslint.config.mjs.
 export { workerProbeWorkflow } from './probe';
+export { taskWorkflow } from './task';
+export { createProjectWorkflow } from './project';

@@ -1,12 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { Logger } from '@temporalio/worker';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../platform/config';
 import { migrate } from '../../prisma/migrator';
 import { startDevServer } from '../../scripts/lib/temporal-dev-server';
+import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { freePort } from '../support/free-port';
 import { saveHarness } from './state';
+
+const quiet = () => undefined;
+const quietBundlerLogger: Logger = {
+  log: quiet,
+  trace: quiet,
+  debug: quiet,
+  info: quiet,
+  warn: quiet,
+  error: quiet,
+};
 
 /**
  * Once per `jest` run: a real Temporal dev server (from the local CLI, on a free port, with its
@@ -34,6 +47,14 @@ export default async function globalSetup(): Promise<void> {
     await temporal.stop();
     throw err;
   }
+  // Workers in tests share one workflow bundle instead of each bundling the code again.
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: quietBundlerLogger,
+  });
+  const bundlePath = path.join(runDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  process.env.AIWORKER_TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.TEMPORAL_ADDRESS = temporal.address;
   process.env.TEMPORAL_DEV_SERVER = 'off';
   process.env.DATABASE_URL = databaseUrl;

@@ -1,0 +1,35 @@
+import { createDb } from '../db/client';
+import type { Config } from '../platform/config';
+import type { Logger } from '../platform/logger';
+import { createRedis } from '../platform/redis';
+import { createTemporalClient } from '../platform/temporal';
+import type { ApiDeps } from './app';
+import { ReadCache } from './cache';
+import { createAuthenticator } from './middleware/auth';
+
+/** Connects everything an API process uses, once; `close` ends it all. */
+export function createApiDeps(
+  config: Pick<Config, 'temporal' | 'databaseUrl' | 'redisUrl' | 'questionReminderMs'>,
+  root: Logger,
+  adminToken: string,
+  opts: { connectionLimit?: number } = {},
+): ApiDeps & { close(): Promise<void> } {
+  const temporal = createTemporalClient(config);
+  const db = createDb(config.databaseUrl, opts);
+  const redis = createRedis(config.redisUrl, root.child({ scope: 'api.redis' }));
+  return {
+    logger: root,
+    temporal,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    questionReminderMs: config.questionReminderMs,
+    db,
+    redis,
+    cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
+    authenticate: createAuthenticator(adminToken),
+    async close() {
+      await Promise.allSettled([temporal.close(), db.$disconnect()]);
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { eventsAfter } from '../../db/tasks';
+import type { LoggedEvent } from '../../db/tasks';
+import type { DeliveredEvent } from '../../contracts/events';
+import type { ApiDeps } from '../app';
+import { requireProject } from '../projects/projects';
+import { validate } from '../validate';
+import { idParams } from '../tasks/schema';
+
+/** Most events one catch-up answer carries; ask again after the last `seq` for more. */
+export const CATCH_UP_LIMIT = 1000;
+
+export const catchUpQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(CATCH_UP_LIMIT).default(CATCH_UP_LIMIT),
+  })
+  .strict();
+
+/** An event of the log as socket.io clients receive it. */
+export function delivered(e: LoggedEvent): { type: LoggedEvent['type']; data: DeliveredEvent } {
+  return {
+    type: e.type,
+    data: { ...e.payload, projectId: e.projectId, seq: e.seq, at: e.at },
+  };
+}
+
+/** `GET /api/projects/:id/events?after=<seq>`: what a client missed, from the event log, oldest first. */
+export function eventRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.get('/projects/:id/events', async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const { after, limit } = validate(catchUpQuery, req.query, 'query');
+    await requireProject(deps, id);
+    const events = await eventsAfter(deps.db, id, after, limit);
+    res.json({ events: events.map(delivered), more: events.length === limit });
+  });
+  return router;
+}

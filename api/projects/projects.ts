@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createProjectBody, PROJECT_NAME_TAKEN, projectWorkflowId } from '../../contracts/project';
+import type { NewProject, ProjectRecord } from '../../contracts/project';
+import { findProject, listProjects } from '../../db/projects';
+import { CACHE } from '../../platform/cache-keys';
+import type { ApiDeps } from '../app';
+import { ConflictError, NotFoundError } from '../errors';
+import { validate } from '../validate';
+import { idParams } from '../tasks/schema';
+
+/** Reads a project through the cache; 404 when there is none. */
+export async function requireProject(deps: ApiDeps, id: string): Promise<ProjectRecord> {
+  const project = await deps.cache.read(
+    {
+      key: CACHE.project.key(id),
+      generation: CACHE.project.generation(id),
+      ttlSeconds: CACHE.project.ttlSeconds,
+    },
+    () => findProject(deps.db, id),
+  );
+  if (!project) throw new NotFoundError(`project ${id} does not exist`);
+  return project;
+}
+
+/** `/api/projects`: create (through a workflow), list, get. */
+export function projectRoutes(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/projects', async (req, res) => {
+    const body = validate(createProjectBody, req.body, 'body');
+    const project: NewProject = {
+      id: randomUUID(),
+      name: body.name,
+      repository: body.repository ?? { provider: 'local' },
+      ...(body.preview ? { preview: body.preview } : {}),
+    };
+    try {
+      const created = await deps.temporal.client.workflow.execute<
+        (p: NewProject) => Promise<ProjectRecord>
+      >('createProjectWorkflow', {
+        workflowId: projectWorkflowId(project.id),
+        taskQueue: deps.taskQueue,
+        args: [project],
+      });
+      res.status(201).json(created);
+    } catch (err) {
+      const cause =
+        err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === PROJECT_NAME_TAKEN)
+        throw new ConflictError(cause.message);
+      throw err;
+    }
+  });
+
+  router.get('/projects', async (_req, res) => {
+    res.json({ projects: await listProjects(deps.db) });
+  });
+
+  router.get('/projects/:id', async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    res.json(await requireProject(deps, id));
+  });
+
+  return router;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { taskStateSchema } from '../../contracts/task-state';
+
+const id = z.string().uuid('expected a UUID');
+const text = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
+
+/** `:id` in a route. */
+export const idParams = z.object({ id });
+
+/** `POST /api/tasks`. */
+export const createTaskBody = z
+  .object({
+    projectId: id,
+    title: text(200),
+    description: z.string().max(20_000, 'at most 20000 characters'),
+    priority: z.number().int().min(-1000).max(1000).optional(),
+  })
+  .strict();
+
+/** `GET /api/tasks?projectId=&state=`. */
+export const listTasksQuery = z
+  .object({ projectId: id.optional(), state: taskStateSchema.optional() })
+  .strict();
+
+/** `POST /api/tasks/:id/respond`. */
+export const respondBody = z.object({ answer: text(20_000), questionId: id.optional() }).strict();
+
+/** `POST /api/tasks/:id/request-changes`. */
+export const requestChangesBody = z.object({ feedback: text(20_000) }).strict();
+
+/** `POST /api/tasks/:id/approve` takes no fields. */
+export const approveBody = z.object({}).strict();
+
+/** `POST /api/tasks/:id/cancel`. */
+export const cancelBody = z.object({ reason: text(500).optional() }).strict();

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import {
+  answerQuestionUpdate,
+  approveTaskUpdate,
+  cancelTaskUpdate,
+  projectionSyncedUpdate,
+  requestChangesUpdate,
+} from '../../contracts/messages';
+import { projectIdKey, taskStateKey } from '../../contracts/search-attributes';
+import { taskWorkflowId } from '../../contracts/task';
+import type { TaskWorkflowInput } from '../../contracts/task';
+import { findTask, listProjectTasks, listTasks } from '../../db/tasks';
+import type { TaskRecord } from '../../db/tasks';
+import { CACHE } from '../../platform/cache-keys';
+import type { taskWorkflow } from '../../workflows/task';
+import type { ApiDeps } from '../app';
+import { NotFoundError } from '../errors';
+import { requireProject } from '../projects/projects';
+import { updateError } from '../temporal-errors';
+import { validate } from '../validate';
+import {
+  approveBody,
+  cancelBody,
+  createTaskBody,
+  idParams,
+  listTasksQuery,
+  requestChangesBody,
+  respondBody,
+} from './schema';
+
+/** Reads a task through the cache; 404 when there is none. */
+export async function requireTask(deps: ApiDeps, id: string): Promise<TaskRecord> {
+  const task = await deps.cache.read(
+    {
+      key: CACHE.task.key(id),
+      generation: CACHE.task.generation(id),
+      ttlSeconds: CACHE.task.ttlSeconds,
+    },
+    () => findTask(deps.db, id),
+  );
+  if (!task) throw new NotFoundError(`task ${id} does not exist`);
+  return task;
+}
+
+/** `/api/tasks`: create (starts the task's workflow), list, get, and the people's transitions. */
+export function taskRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const client = deps.temporal.client;
+
+  router.post('/tasks', async (req, res) => {
+    const body = validate(createTaskBody, req.body, 'body');
+    await requireProject(deps, body.projectId);
+    const taskId = randomUUID();
+    const input: TaskWorkflowInput = {
+      task: {
+        id: taskId,
+        projectId: body.projectId,
+        title: body.title,
+        description: body.description,
+        priority: body.priority ?? 0,
+      },
+      reminderAfterMs: deps.questionReminderMs,
+    };
+    // One round trip starts the workflow and waits until its first projection is in MySQL, so a
+    // GET right after this answer finds the task.
+    await client.workflow.executeUpdateWithStart(projectionSyncedUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof taskWorkflow>('taskWorkflow', {
+        workflowId: taskWorkflowId(taskId),
+        taskQueue: deps.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        typedSearchAttributes: [
+          { key: taskStateKey, value: 'backlog' },
+          { key: projectIdKey, value: body.projectId },
+        ],
+      }),
+    });
+    const task = await requireTask(deps, taskId);
+    res.status(201).json({ taskId, status: task.state, ...task });
+  });
+
+  router.get('/tasks', async (req, res) => {
+    const query = validate(listTasksQuery, req.query, 'query');
+    let tasks: TaskRecord[];
+    if (query.projectId) {
+      const projectId = query.projectId;
+      await requireProject(deps, projectId);
+      const list = await deps.cache.read(
+        {
+          key: CACHE.taskList.key(projectId),
+          generation: CACHE.taskList.generation(projectId),
+          ttlSeconds: CACHE.taskList.ttlSeconds,
+        },
+        () => listProjectTasks(deps.db, projectId),
+      );
+      tasks = (list ?? []).filter((t) => !query.state || t.state === query.state);
+    } else {
+      tasks = await listTasks(deps.db, { state: query.state });
+    }
+    res.json({ tasks });
+  });
+
+  router.get('/tasks/:id', async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    res.json(await requireTask(deps, id));
+  });
+
+  /** Sends one of the people's updates to the task's workflow and answers with the task as it now is. */
+  const transition = (
+    path: string,
+    send: (body: unknown, handle: WorkflowHandle) => Promise<unknown>,
+  ) => {
+    router.post(`/tasks/:id/${path}`, async (req, res) => {
+      const { id } = validate(idParams, req.params, 'params');
+      const before = await requireTask(deps, id);
+      try {
+        await send(req.body, client.workflow.getHandle(taskWorkflowId(id)));
+      } catch (err) {
+        throw updateError(err, () => before.state) ?? err;
+      }
+      res.json(await requireTask(deps, id));
+    });
+  };
+
+  transition('respond', (body, handle) => {
+    const { answer, questionId } = validate(respondBody, body, 'body');
+    return handle.executeUpdate(answerQuestionUpdate, {
+      args: [{ answer, ...(questionId ? { questionId } : {}) }],
+    });
+  });
+  transition('approve', (body, handle) => {
+    validate(approveBody, body, 'body');
+    return handle.executeUpdate(approveTaskUpdate);
+  });
+  transition('request-changes', (body, handle) => {
+    const { feedback } = validate(requestChangesBody, body, 'body');
+    return handle.executeUpdate(requestChangesUpdate, { args: [{ feedback }] });
+  });
+  transition('cancel', (body, handle) => {
+    const { reason } = validate(cancelBody, body, 'body');
+    return handle.executeUpdate(cancelTaskUpdate, { args: [{ ...(reason ? { reason } : {}) }] });
+  });
+
+  return router;
+}

@@ -1,0 +1,39 @@
+import type { TaskState } from './task-state';
+
+/**
+ * Events published to socket.io clients (SPEC.md, "Real-time events"). Every payload also
+ * carries `projectId`, `seq` (position in the project's event log, for catching up) and `at`.
+ */
+export interface EventPayloads {
+  'task:created': { taskId: string; title: string; priority: number };
+  'task:status_changed': { taskId: string; oldState: TaskState; newState: TaskState };
+  'task:needs_input': { taskId: string; questionId: string; question: string };
+  'task:question_answered': { taskId: string; questionId: string };
+  'task:input_reminder': { taskId: string; questionId: string; waitingSince: string };
+  'task:changes_requested': { taskId: string; feedback: string };
+  'task:ready_to_test': { taskId: string; previewUrl: string | null };
+}
+
+export type EventType = keyof EventPayloads;
+
+/** The fields every delivered event carries besides its own. */
+export interface EventEnvelope {
+  projectId: string;
+  seq: number;
+  at: string;
+}
+
+export type DeliveredEvent<T extends EventType = EventType> = EventPayloads[T] & EventEnvelope;
+
+/** An event as the task workflow records it, before it has a project-wide `seq`. */
+export interface RecordedEvent<T extends EventType = EventType> {
+  taskSeq: number;
+  type: T;
+  payload: EventPayloads[T];
+  at: string;
+}
+
+/** The socket.io room of a project's events. */
+export function projectRoom(projectId: string): string {
+  return `project:${projectId}`;
+}

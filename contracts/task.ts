@@ -1,0 +1,58 @@
+import type { TaskState } from './task-state';
+
+/** A question an agent asked about a task, and the person's answer once given. */
+export interface TaskQuestion {
+  id: string;
+  question: string;
+  agentId: string | null;
+  answer: string | null;
+  askedAt: string;
+  answeredAt: string | null;
+}
+
+/** One recorded transition of a task (its workflow's view of history). */
+export interface TaskTransition {
+  seq: number;
+  from: TaskState | null;
+  to: TaskState;
+  reason: string;
+  at: string;
+}
+
+/** Everything the task workflow knows about its task; what `taskViewQuery` answers. */
+export interface TaskView {
+  id: string;
+  projectId: string;
+  title: string;
+  description: string;
+  priority: number;
+  state: TaskState;
+  assignedAgentId: string | null;
+  questions: TaskQuestion[];
+  feedback: string[];
+  branch: string | null;
+  prUrl: string | null;
+  previewUrl: string | null;
+  createdAt: string;
+}
+
+/** What starts a task workflow. `snapshot` is set only when the workflow continues as new. */
+export interface TaskWorkflowInput {
+  task: Pick<TaskView, 'id' | 'projectId' | 'title' | 'description' | 'priority'>;
+  /** How long a question may wait before the board is reminded, in milliseconds. */
+  reminderAfterMs: number;
+  snapshot?: TaskSnapshot;
+}
+
+/** The whole state of a task workflow, carried across continue-as-new. */
+export interface TaskSnapshot {
+  view: TaskView;
+  history: TaskTransition[];
+  /** Last event sequence number used for this task (events are numbered per task). */
+  eventSeq: number;
+}
+
+/** The workflow id of a task's workflow. */
+export function taskWorkflowId(taskId: string): string {
+  return `task-${taskId}`;
+}

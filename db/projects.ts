@@ -1,0 +1,54 @@
+import type { Prisma } from '../generated/prisma/client';
+import type { NewProject, ProjectRecord } from '../contracts/project';
+import type { Db } from './client';
+
+/** Thrown by `insertProject` when another project already has the name. */
+export class ProjectNameTaken extends Error {
+  constructor(name: string) {
+    super(`a project named "${name}" already exists`);
+    this.name = 'ProjectNameTaken';
+  }
+}
+
+type Row = Awaited<ReturnType<Db['project']['findFirstOrThrow']>>;
+
+function present(row: Row): ProjectRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    repository: { provider: row.repoProvider, owner: row.repoOwner, name: row.repoName },
+    preview: (row.previewConfig as Record<string, unknown> | null) ?? null,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** Creates the project row; a second call with the same id returns the existing row (retries are safe). */
+export async function insertProject(db: Db, project: NewProject): Promise<ProjectRecord> {
+  const existing = await db.project.findUnique({ where: { id: project.id } });
+  if (existing) return present(existing);
+  try {
+    const row = await db.project.create({
+      data: {
+        id: project.id,
+        name: project.name,
+        repoProvider: project.repository.provider,
+        repoOwner: project.repository.owner ?? null,
+        repoName: project.repository.name ?? null,
+        previewConfig: (project.preview ?? undefined) as Prisma.InputJsonValue | undefined,
+      },
+    });
+    return present(row);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P2002') throw new ProjectNameTaken(project.name);
+    throw err;
+  }
+}
+
+export async function findProject(db: Db, id: string): Promise<ProjectRecord | undefined> {
+  const row = await db.project.findUnique({ where: { id } });
+  return row ? present(row) : undefined;
+}
+
+export async function listProjects(db: Db): Promise<ProjectRecord[]> {
+  return (await db.project.findMany({ orderBy: { createdAt: 'asc' } })).map(present);
+}

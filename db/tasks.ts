@@ -1,0 +1,181 @@
+import type { RecordedEvent } from '../contracts/events';
+import type { TaskQuestion, TaskView } from '../contracts/task';
+import type { TaskState } from '../contracts/task-state';
+import type { Db } from './client';
+
+/** A task as the read model holds it (what `GET /api/tasks/:id` answers). */
+export interface TaskRecord {
+  id: string;
+  projectId: string;
+  title: string;
+  description: string;
+  priority: number;
+  state: TaskState;
+  assignedAgentId: string | null;
+  branch: string | null;
+  prUrl: string | null;
+  previewUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+  questions: Array<Omit<TaskQuestion, 'agentId'>>;
+}
+
+/** An event of the log with its project-wide position. */
+export interface LoggedEvent extends RecordedEvent {
+  seq: number;
+  projectId: string;
+  taskId: string | null;
+}
+
+/**
+ * Writes one change of a task into the read model, idempotently: the row and its questions only
+ * move forward (a change older than what is stored is ignored), and each event is stored once
+ * (unique per task and `taskSeq`), however often the call is retried. Returns the events with
+ * their positions in the log.
+ */
+export async function applyTaskChange(
+  db: Db,
+  change: { view: TaskView; version: number; events: RecordedEvent[] },
+): Promise<LoggedEvent[]> {
+  const { view, version, events } = change;
+  return await db.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<
+      Array<{ version: number }>
+    >`SELECT version FROM tasks WHERE id = ${view.id} FOR UPDATE`;
+    const fields = {
+      title: view.title,
+      description: view.description,
+      priority: view.priority,
+      state: view.state,
+      assignedAgentId: view.assignedAgentId,
+      branch: view.branch,
+      prUrl: view.prUrl,
+      previewUrl: view.previewUrl,
+      version,
+    };
+    const current = rows[0]?.version;
+    if (current === undefined) {
+      await tx.task.create({
+        data: {
+          id: view.id,
+          projectId: view.projectId,
+          createdAt: new Date(view.createdAt),
+          ...fields,
+        },
+      });
+    } else if (current < version) {
+      await tx.task.update({ where: { id: view.id }, data: fields });
+    }
+    if (current === undefined || current < version) {
+      for (const q of view.questions) {
+        const data = {
+          question: q.question,
+          agentId: q.agentId,
+          answer: q.answer,
+          askedAt: new Date(q.askedAt),
+          answeredAt: q.answeredAt ? new Date(q.answeredAt) : null,
+        };
+        await tx.taskQuestion.upsert({
+          where: { id: q.id },
+          create: { id: q.id, taskId: view.id, ...data },
+          update: data,
+        });
+      }
+    }
+    await tx.taskEvent.createMany({
+      data: events.map((e) => ({
+        projectId: view.projectId,
+        taskId: view.id,
+        taskSeq: e.taskSeq,
+        type: e.type,
+        payload: e.payload,
+        createdAt: new Date(e.at),
+      })),
+      skipDuplicates: true,
+    });
+    const stored = await tx.taskEvent.findMany({
+      where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
+      select: { id: true, taskSeq: true },
+    });
+    const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.id)]));
+    return events.map((e) => ({
+      ...e,
+      seq: seqOf.get(e.taskSeq)!,
+      projectId: view.projectId,
+      taskId: view.id,
+    }));
+  });
+}
+
+type TaskRow = Awaited<ReturnType<typeof findTaskRows>>[number];
+
+function findTaskRows(db: Db, where: { id?: string; projectId?: string; state?: TaskState }) {
+  return db.task.findMany({
+    where,
+    include: { questions: { orderBy: { askedAt: 'asc' } } },
+    orderBy: [{ priority: 'desc' }, { createdAt: 'asc' }],
+  });
+}
+
+function present(row: TaskRow): TaskRecord {
+  return {
+    id: row.id,
+    projectId: row.projectId,
+    title: row.title,
+    description: row.description,
+    priority: row.priority,
+    state: row.state,
+    assignedAgentId: row.assignedAgentId,
+    branch: row.branch,
+    prUrl: row.prUrl,
+    previewUrl: row.previewUrl,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    questions: row.questions.map((q) => ({
+      id: q.id,
+      question: q.question,
+      answer: q.answer,
+      askedAt: q.askedAt.toISOString(),
+      answeredAt: q.answeredAt?.toISOString() ?? null,
+    })),
+  };
+}
+
+/** One task with its questions, or undefined. */
+export async function findTask(db: Db, id: string): Promise<TaskRecord | undefined> {
+  const [row] = await findTaskRows(db, { id });
+  return row ? present(row) : undefined;
+}
+
+/** The tasks of a project, highest priority first, then oldest first. */
+export async function listProjectTasks(db: Db, projectId: string): Promise<TaskRecord[]> {
+  return (await findTaskRows(db, { projectId })).map(present);
+}
+
+/** Tasks across every project, optionally in one state (highest priority, then oldest, first). */
+export async function listTasks(db: Db, filter: { state?: TaskState }): Promise<TaskRecord[]> {
+  return (await findTaskRows(db, filter)).map(present);
+}
+
+/** The project's events after `afterSeq`, oldest first, at most `limit`. */
+export async function eventsAfter(
+  db: Db,
+  projectId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<LoggedEvent[]> {
+  const rows = await db.taskEvent.findMany({
+    where: { projectId, id: { gt: BigInt(afterSeq) } },
+    orderBy: { id: 'asc' },
+    take: limit,
+  });
+  return rows.map((r) => ({
+    seq: Number(r.id),
+    projectId: r.projectId,
+    taskId: r.taskId,
+    taskSeq: r.taskSeq ?? 0,
+    type: r.type as LoggedEvent['type'],
+    payload: r.payload as unknown as LoggedEvent['payload'],
+    at: r.createdAt.toISOString(),
+  }));
+}

@@ -1,0 +1,285 @@
+import type { EventPayloads, EventType, RecordedEvent } from '../contracts/events';
+import type { TaskSnapshot, TaskTransition, TaskView, TaskWorkflowInput } from '../contracts/task';
+import type { TaskState } from '../contracts/task-state';
+
+/** Thrown by a TaskMachine check when the task's state (or owner) does not allow a request. */
+export class TransitionRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransitionRefused';
+  }
+}
+
+/** States from which a task can no longer change. */
+const FINAL: ReadonlySet<TaskState> = new Set(['staging', 'cancelled']);
+
+/** What one change produced: the events to record and publish, in order. */
+export type Change = RecordedEvent[];
+
+/**
+ * A task's state and every rule about how it may change (SPEC.md, "Task lifecycle").
+ * Pure and deterministic: the task workflow owns one, checks requests with `check*` methods in
+ * its update validators and applies them with the matching method in its handlers.
+ */
+export class TaskMachine {
+  private constructor(
+    private readonly view: TaskView,
+    private readonly history: TaskTransition[],
+    private eventSeq: number,
+  ) {}
+
+  static create(input: TaskWorkflowInput, now: Date): { machine: TaskMachine; change: Change } {
+    if (input.snapshot) {
+      const s = input.snapshot;
+      return { machine: new TaskMachine(s.view, s.history, s.eventSeq), change: [] };
+    }
+    const view: TaskView = {
+      ...input.task,
+      state: 'backlog',
+      assignedAgentId: null,
+      questions: [],
+      feedback: [],
+      branch: null,
+      prUrl: null,
+      previewUrl: null,
+      createdAt: now.toISOString(),
+    };
+    const machine = new TaskMachine(view, [], 0);
+    machine.history.push({
+      seq: 1,
+      from: null,
+      to: 'backlog',
+      reason: 'created',
+      at: view.createdAt,
+    });
+    const change = [
+      machine.event(
+        'task:created',
+        { taskId: view.id, title: view.title, priority: view.priority },
+        now,
+      ),
+    ];
+    return { machine, change };
+  }
+
+  get state(): TaskState {
+    return this.view.state;
+  }
+
+  get isFinal(): boolean {
+    return FINAL.has(this.view.state);
+  }
+
+  /** The open question, if the task is waiting for an answer. */
+  get openQuestion() {
+    return this.view.questions.find((q) => q.answer === null);
+  }
+
+  snapshot(): TaskSnapshot {
+    return {
+      view: this.current(),
+      history: this.history.map((h) => ({ ...h })),
+      eventSeq: this.eventSeq,
+    };
+  }
+
+  current(): TaskView {
+    return {
+      ...this.view,
+      questions: this.view.questions.map((q) => ({ ...q })),
+      feedback: [...this.view.feedback],
+    };
+  }
+
+  transitions(): TaskTransition[] {
+    return this.history.map((h) => ({ ...h }));
+  }
+
+  // --- checks: throw TransitionRefused, change nothing -------------------------------------
+
+  checkClaim(agentId: string): void {
+    this.requireState(['backlog', 'changes_requested'], 'be taken');
+    const owner = this.view.assignedAgentId;
+    if (this.view.state === 'changes_requested' && owner && owner !== agentId) {
+      throw new TransitionRefused(`task ${this.view.id} is waiting for changes by agent ${owner}`);
+    }
+  }
+
+  checkRelease(agentId: string): void {
+    this.requireState(['in_progress'], 'be released');
+    this.requireOwner(agentId);
+  }
+
+  checkAsk(agentId: string): void {
+    const open = this.openQuestion;
+    if (open) {
+      throw new TransitionRefused(
+        `task ${this.view.id} is already waiting for an answer to question ${open.id}`,
+      );
+    }
+    this.requireState(['in_progress'], 'get a question');
+    this.requireOwner(agentId);
+  }
+
+  checkAnswer(questionId: string | undefined): void {
+    const open = this.openQuestion;
+    if (!open) {
+      throw new TransitionRefused(
+        `task ${this.view.id} has no question waiting for an answer (it is ${this.view.state})`,
+      );
+    }
+    if (questionId !== undefined && questionId !== open.id) {
+      const known = this.view.questions.some((q) => q.id === questionId);
+      throw new TransitionRefused(
+        known
+          ? `question ${questionId} was already answered; the open question is ${open.id}`
+          : `task ${this.view.id} has no question ${questionId}; the open question is ${open.id}`,
+      );
+    }
+  }
+
+  checkSubmit(agentId: string): void {
+    this.requireState(['in_progress'], 'be submitted for review');
+    this.requireOwner(agentId);
+  }
+
+  checkApprove(): void {
+    this.requireState(['ready_to_test'], 'be approved');
+  }
+
+  checkRequestChanges(): void {
+    this.requireState(['ready_to_test', 'approved'], 'get change requests');
+  }
+
+  checkCancel(): void {
+    if (this.isFinal)
+      throw new TransitionRefused(
+        `task ${this.view.id} is ${this.view.state} and cannot be cancelled`,
+      );
+  }
+
+  checkMarkStaged(): void {
+    this.requireState(['approved'], 'be merged to staging');
+  }
+
+  // --- changes: call only after the matching check ------------------------------------------
+
+  claim(agentId: string, now: Date): Change {
+    this.view.assignedAgentId = agentId;
+    return this.moveTo('in_progress', `taken by agent ${agentId}`, now);
+  }
+
+  release(reason: string, now: Date): Change {
+    this.view.assignedAgentId = null;
+    return this.moveTo('backlog', reason, now);
+  }
+
+  ask(agentId: string, questionId: string, question: string, now: Date): Change {
+    this.view.questions.push({
+      id: questionId,
+      question,
+      agentId,
+      answer: null,
+      askedAt: now.toISOString(),
+      answeredAt: null,
+    });
+    return [
+      ...this.moveTo('needs_input', 'question asked', now),
+      this.event('task:needs_input', { taskId: this.view.id, questionId, question }, now),
+    ];
+  }
+
+  answer(answer: string, now: Date): Change {
+    const open = this.openQuestion!;
+    open.answer = answer;
+    open.answeredAt = now.toISOString();
+    return [
+      this.event('task:question_answered', { taskId: this.view.id, questionId: open.id }, now),
+      ...this.moveTo('in_progress', 'question answered', now),
+    ];
+  }
+
+  remind(now: Date): Change {
+    const open = this.openQuestion!;
+    return [
+      this.event(
+        'task:input_reminder',
+        { taskId: this.view.id, questionId: open.id, waitingSince: open.askedAt },
+        now,
+      ),
+    ];
+  }
+
+  submit(details: { previewUrl?: string; branch?: string; prUrl?: string }, now: Date): Change {
+    if (details.previewUrl !== undefined) this.view.previewUrl = details.previewUrl;
+    if (details.branch !== undefined) this.view.branch = details.branch;
+    if (details.prUrl !== undefined) this.view.prUrl = details.prUrl;
+    return [
+      ...this.moveTo('ready_to_test', 'submitted for review', now),
+      this.event(
+        'task:ready_to_test',
+        { taskId: this.view.id, previewUrl: this.view.previewUrl },
+        now,
+      ),
+    ];
+  }
+
+  approve(now: Date): Change {
+    return this.moveTo('approved', 'approved', now);
+  }
+
+  requestChanges(feedback: string, now: Date): Change {
+    this.view.feedback.push(feedback);
+    return [
+      ...this.moveTo('changes_requested', 'changes requested', now),
+      this.event('task:changes_requested', { taskId: this.view.id, feedback }, now),
+    ];
+  }
+
+  cancel(reason: string, now: Date): Change {
+    return this.moveTo('cancelled', reason, now);
+  }
+
+  markStaged(now: Date): Change {
+    return this.moveTo('staging', 'merged to staging', now);
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  private requireState(allowed: TaskState[], what: string): void {
+    if (!allowed.includes(this.view.state)) {
+      throw new TransitionRefused(
+        `task ${this.view.id} is ${this.view.state}; only a task that is ${allowed.join(' or ')} can ${what}`,
+      );
+    }
+  }
+
+  private requireOwner(agentId: string): void {
+    if (this.view.assignedAgentId !== agentId) {
+      throw new TransitionRefused(`task ${this.view.id} is not assigned to agent ${agentId}`);
+    }
+  }
+
+  private moveTo(to: TaskState, reason: string, now: Date): Change {
+    const from = this.view.state;
+    this.view.state = to;
+    const last = this.history[this.history.length - 1];
+    this.history.push({ seq: (last?.seq ?? 0) + 1, from, to, reason, at: now.toISOString() });
+    return [
+      this.event(
+        'task:status_changed',
+        { taskId: this.view.id, oldState: from, newState: to },
+        now,
+      ),
+    ];
+  }
+
+  private event<T extends EventType>(
+    type: T,
+    payload: EventPayloads[T],
+    now: Date,
+  ): RecordedEvent<T> {
+    this.eventSeq += 1;
+    return { taskSeq: this.eventSeq, type, payload, at: now.toISOString() };
+  }
+}
