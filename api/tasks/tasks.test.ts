@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { claimTaskUpdate } from '../../contracts/messages';
+import { taskWorkflowId } from '../../contracts/task';
+import { startTestApi } from '../../test/support/api';
+import type { TestApi } from '../../test/support/api';
+import { apiClient } from '../../test/support/http';
+import { startTestWorker, uniqueTaskQueue } from '../../test/support/worker';
+
+/** Every refusal gets the documented 4xx and leaves nothing behind. */
+describe('task and project routes refuse bad requests', () => {
+  const taskQueue = uniqueTaskQueue('refusals');
+  let worker: { stop(): Promise<void> };
+  let api: TestApi;
+  let http: ReturnType<typeof apiClient>;
+  let projectId: string;
+  let taskId: string;
+
+  beforeAll(async () => {
+    worker = await startTestWorker({ taskQueue });
+    api = await startTestApi({ taskQueue });
+    http = apiClient(api.url, api.adminToken);
+    projectId = (await http.post('/api/projects', { name: `refusals-${randomUUID()}` })).body.id;
+    taskId = (await http.post('/api/tasks', { projectId, title: 'Existing', description: 'd' }))
+      .body.taskId;
+  });
+  afterAll(async () => {
+    await api.close();
+    await worker.stop();
+  });
+
+  /** Everything a refused request could have changed. */
+  async function footprint() {
+    const db = api.deps.db;
+    return {
+      projects: await db.project.count(),
+      tasks: await db.task.count({ where: { projectId } }),
+      events: await db.taskEvent.count({ where: { projectId } }),
+      task: await db.task.findUnique({
+        where: { id: taskId },
+        select: { state: true, version: true },
+      }),
+      questions: await db.taskQuestion.count({ where: { taskId } }),
+    };
+  }
+
+  const expectRefused = async (
+    call: () => Promise<{ status: number; body: any }>,
+    status: number,
+    code: string,
+    message: string | RegExp,
+  ) => {
+    const before = await footprint();
+    const res = await call();
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message).toMatch(message);
+    expect(Object.keys(res.body)).toEqual(['error']);
+    expect(await footprint()).toEqual(before);
+  };
+
+  describe('POST /api/tasks', () => {
+    it.each([
+      ['a missing title', () => ({ projectId, description: 'd' }), /title: /],
+      ['a wrong-typed title', () => ({ projectId, title: 42, description: 'd' }), /title: /],
+      [
+        'an empty title',
+        () => ({ projectId, title: '   ', description: 'd' }),
+        /title: must not be empty/,
+      ],
+      ['a missing description', () => ({ projectId, title: 't' }), /description: /],
+      [
+        'a fractional priority',
+        () => ({ projectId, title: 't', description: 'd', priority: 1.5 }),
+        /priority: /,
+      ],
+      [
+        'a malformed projectId',
+        () => ({ projectId: 'p-1', title: 't', description: 'd' }),
+        /projectId: expected a UUID/,
+      ],
+      [
+        'an unknown field',
+        () => ({ projectId, title: 't', description: 'd', owner: 'x' }),
+        /owner/,
+      ],
+      ['an array body', () => [1, 2], /body: /],
+    ])('refuses %s with 400 naming the field', async (_what, body, message) => {
+      await expectRefused(() => http.post('/api/tasks', body()), 400, 'validation_failed', message);
+    });
+
+    it('refuses bad JSON with 400', async () => {
+      await expectRefused(
+        () => http.post('/api/tasks', '{"projectId":'),
+        400,
+        'invalid_json',
+        'not valid JSON',
+      );
+    });
+
+    it('refuses an oversized body with 413', async () => {
+      const body = { projectId, title: 't', description: 'x'.repeat(400_000) };
+      await expectRefused(() => http.post('/api/tasks', body), 413, 'payload_too_large', /larger/);
+    });
+
+    it('refuses an unknown project with 404', async () => {
+      const unknown = randomUUID();
+      await expectRefused(
+        () => http.post('/api/tasks', { projectId: unknown, title: 't', description: 'd' }),
+        404,
+        'not_found',
+        `project ${unknown} does not exist`,
+      );
+    });
+
+    it('refuses a caller without a valid token with 401', async () => {
+      const body = { projectId, title: 't', description: 'd' };
+      await expectRefused(
+        () => apiClient(api.url, 'wrong-token').post('/api/tasks', body),
+        401,
+        'unauthorized',
+        /Bearer/,
+      );
+      await expectRefused(
+        () =>
+          fetch(`${api.url}/api/tasks`, { method: 'POST', body: JSON.stringify(body) }).then(
+            async (r) => ({ status: r.status, body: await r.json() }),
+          ),
+        401,
+        'unauthorized',
+        /Bearer/,
+      );
+    });
+  });
+
+  describe('transitions the state does not allow', () => {
+    it('refuses to approve a backlog task with 409 naming the state', async () => {
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/approve`),
+        409,
+        'conflict',
+        `task ${taskId} is backlog; only a task that is ready_to_test can be approved`,
+      );
+    });
+
+    it('refuses to answer a question that was not asked', async () => {
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/respond`, { answer: 'yes' }),
+        409,
+        'conflict',
+        `task ${taskId} has no question waiting for an answer (it is backlog)`,
+      );
+    });
+
+    it('refuses to request changes on a task that is being worked on', async () => {
+      const agent = randomUUID();
+      await api.deps.db.agent.create({
+        data: { id: agent, name: 'a', tokenHash: agent.replace(/-/g, '').padEnd(64, '0') },
+      });
+      const { body } = await http.post('/api/tasks', {
+        projectId,
+        title: 'Worked on',
+        description: 'd',
+      });
+      await api.deps.temporal.client.workflow
+        .getHandle(taskWorkflowId(body.taskId))
+        .executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
+      const res = await http.post(`/api/tasks/${body.taskId}/request-changes`, {
+        feedback: 'more',
+      });
+      expect(res).toEqual({
+        status: 409,
+        body: {
+          error: {
+            code: 'conflict',
+            message: `task ${body.taskId} is in_progress; only a task that is ready_to_test or approved can get change requests`,
+          },
+        },
+      });
+    });
+
+    it('refuses bad transition bodies with 400 before asking the workflow', async () => {
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/respond`, {}),
+        400,
+        'validation_failed',
+        /answer: /,
+      );
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/respond`, { answer: 'x', questionId: 'q' }),
+        400,
+        'validation_failed',
+        /questionId/,
+      );
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/request-changes`, { feedback: '' }),
+        400,
+        'validation_failed',
+        /feedback/,
+      );
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/approve`, { force: true }),
+        400,
+        'validation_failed',
+        /force/,
+      );
+      await expectRefused(
+        () => http.post(`/api/tasks/${taskId}/cancel`, { reason: 7 }),
+        400,
+        'validation_failed',
+        /reason/,
+      );
+    });
+  });
+
+  describe('unknown ids', () => {
+    it('answers 404 for a task that does not exist, whatever the route', async () => {
+      const unknown = randomUUID();
+      for (const call of [
+        () => http.get(`/api/tasks/${unknown}`),
+        () => http.post(`/api/tasks/${unknown}/approve`),
+        () => http.post(`/api/tasks/${unknown}/respond`, { answer: 'x' }),
+        () => http.post(`/api/tasks/${unknown}/cancel`),
+      ]) {
+        await expectRefused(call, 404, 'not_found', `task ${unknown} does not exist`);
+      }
+      await expectRefused(
+        () => http.get('/api/tasks/not-a-uuid'),
+        400,
+        'validation_failed',
+        /id: expected a UUID/,
+      );
+      await expectRefused(
+        () => http.get(`/api/projects/${unknown}`),
+        404,
+        'not_found',
+        `project ${unknown} does not exist`,
+      );
+      await expectRefused(
+        () => http.get(`/api/tasks?projectId=${unknown}`),
+        404,
+        'not_found',
+        /does not exist/,
+      );
+      await expectRefused(
+        () => http.get(`/api/tasks?state=done`),
+        400,
+        'validation_failed',
+        /state: /,
+      );
+    });
+  });
+
+  describe('POST /api/projects', () => {
+    it('refuses a duplicate name with 409 and a bad body with 400', async () => {
+      const name = `dup-${randomUUID()}`;
+      expect((await http.post('/api/projects', { name })).status).toBe(201);
+      await expectRefused(
+        () => http.post('/api/projects', { name }),
+        409,
+        'conflict',
+        `a project named "${name}" already exists`,
+      );
+      await expectRefused(
+        () => http.post('/api/projects', { name: '' }),
+        400,
+        'validation_failed',
+        /name: /,
+      );
+      await expectRefused(
+        () => http.post('/api/projects', { name: 'x', repository: { provider: 'github' } }),
+        400,
+        'validation_failed',
+        /repository.provider/,
+      );
+      await expectRefused(
+        () => http.post('/api/projects', { name: 'x', preview: { port: 70000 } }),
+        400,
+        'validation_failed',
+        /preview.port/,
+      );
+    });
+  });
+});
