@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import {
+  askQuestionUpdate,
+  claimTaskUpdate,
+  markStagedUpdate,
+  submitForReviewUpdate,
+} from '../contracts/messages';
+import { taskWorkflowId } from '../contracts/task';
+import { startTestApi } from './support/api';
+import type { TestApi } from './support/api';
+import { apiClient } from './support/http';
+import { uniqueTaskQueue } from './support/worker';
+import { WorkerProcess } from './support/worker-process';
+
+/**
+ * The worker dies (SIGKILL) while tasks wait on questions and while answers are being applied;
+ * a new worker takes over and every task finishes with nothing lost or duplicated.
+ */
+describe('a killed worker', () => {
+  const taskQueue = uniqueTaskQueue('durability');
+  const worker = new WorkerProcess({ TEMPORAL_TASK_QUEUE: taskQueue });
+  const agent = randomUUID();
+  let api: TestApi;
+  let http: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    await worker.start();
+    api = await startTestApi({ taskQueue });
+    http = apiClient(api.url, api.adminToken);
+    await api.deps.db.agent.create({
+      data: {
+        id: agent,
+        name: 'durable agent',
+        tokenHash: agent.replace(/-/g, '').padEnd(64, '0'),
+      },
+    });
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await api.close();
+  });
+
+  it('loses no question, answer, row or event', async () => {
+    const projectId = (await http.post('/api/projects', { name: `durability-${randomUUID()}` }))
+      .body.id;
+    const tasks: Array<{ id: string; questionId: string }> = [];
+    for (let i = 0; i < 8; i += 1) {
+      const taskId = (
+        await http.post('/api/tasks', { projectId, title: `task ${i}`, description: 'd' })
+      ).body.taskId;
+      const handle = api.deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
+      const questionId = randomUUID();
+      await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
+      await handle.executeUpdate(askQuestionUpdate, {
+        args: [{ agentId: agent, questionId, question: `question ${i}?` }],
+      });
+      tasks.push({ id: taskId, questionId });
+    }
+
+    // Half the answers are on their way when the worker dies; the other half wait through it.
+    const inFlight = tasks
+      .slice(0, 4)
+      .map((t) =>
+        http.post(`/api/tasks/${t.id}/respond`, {
+          answer: `answer for ${t.id}`,
+          questionId: t.questionId,
+        }),
+      );
+    await worker.kill();
+    await worker.start();
+    const answered = await Promise.all(inFlight);
+    for (const res of answered)
+      expect(res).toMatchObject({ status: 200, body: { state: 'in_progress' } });
+    for (const t of tasks.slice(4)) {
+      expect((await http.get(`/api/tasks/${t.id}`)).body.state).toBe('needs_input');
+      expect(
+        (await http.post(`/api/tasks/${t.id}/respond`, { answer: `answer for ${t.id}` })).status,
+      ).toBe(200);
+    }
+
+    // Kill it again in the middle of a burst of transitions, then finish every lifecycle.
+    const handles = tasks.map((t) =>
+      api.deps.temporal.client.workflow.getHandle(taskWorkflowId(t.id)),
+    );
+    const submits = handles.map((h) =>
+      h.executeUpdate(submitForReviewUpdate, { args: [{ agentId: agent }] }),
+    );
+    await worker.kill();
+    await worker.start();
+    await Promise.all(submits);
+    for (const t of tasks) expect((await http.post(`/api/tasks/${t.id}/approve`)).status).toBe(200);
+    await Promise.all(handles.map((h) => h.executeUpdate(markStagedUpdate)));
+    await Promise.all(handles.map((h) => h.result()));
+
+    for (const t of tasks) {
+      const task = (await http.get(`/api/tasks/${t.id}`)).body;
+      expect(task.state).toBe('staging');
+      expect(task.questions).toEqual([
+        expect.objectContaining({ id: t.questionId, answer: `answer for ${t.id}` }),
+      ]);
+      const events = await api.deps.db.taskEvent.findMany({
+        where: { taskId: t.id },
+        orderBy: { id: 'asc' },
+      });
+      expect(events.map((e) => e.type)).toEqual([
+        'task:created',
+        'task:status_changed',
+        'task:status_changed',
+        'task:needs_input',
+        'task:question_answered',
+        'task:status_changed',
+        'task:status_changed',
+        'task:ready_to_test',
+        'task:status_changed',
+        'task:status_changed',
+      ]);
+      expect(events.map((e) => e.taskSeq)).toEqual(events.map((_, i) => i + 1));
+    }
+    expect(await api.deps.db.task.count({ where: { projectId } })).toBe(8);
+    expect(
+      await api.deps.db.taskQuestion.count({ where: { taskId: { in: tasks.map((t) => t.id) } } }),
+    ).toBe(8);
+  }, 180_000);
+});

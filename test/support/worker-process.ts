@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT } from '../../platform/config';
+
+/** `npm run worker` as a real separate process, so a test can SIGKILL it. */
+export class WorkerProcess {
+  private child: ChildProcess | undefined;
+  private output = '';
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  /** Starts the worker and resolves once it polls its task queue. */
+  async start(): Promise<void> {
+    this.output = '';
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, LOG_LEVEL: 'info', ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        this.output += chunk.toString();
+        if (this.output.includes('"worker polling"')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) =>
+        reject(new Error(`worker exited with ${code} during start-up:\n${this.output}`)),
+      );
+    });
+  }
+
+  /** Kills the worker without warning (no drain, no cleanup) and waits until it is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Asks the worker to stop (SIGTERM: it finishes what it runs, then exits). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
