@@ -58,14 +58,12 @@ describe('a killed worker', () => {
     }
 
     // Half the answers are on their way when the worker dies; the other half wait through it.
-    const inFlight = tasks
-      .slice(0, 4)
-      .map((t) =>
-        http.post(`/api/tasks/${t.id}/respond`, {
-          answer: `answer for ${t.id}`,
-          questionId: t.questionId,
-        }),
-      );
+    const inFlight = tasks.slice(0, 4).map((t) =>
+      http.post(`/api/tasks/${t.id}/respond`, {
+        answer: `answer for ${t.id}`,
+        questionId: t.questionId,
+      }),
+    );
     await worker.kill();
     await worker.start();
     const answered = await Promise.all(inFlight);
