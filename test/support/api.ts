@@ -25,6 +25,7 @@ export interface TestApiOptions {
   temporalAddress?: string;
   taskQueue?: string;
   adminToken?: string;
+  questionReminderMs?: number;
 }
 
 /** The run's configuration with a test's overrides. */
@@ -34,6 +35,7 @@ export function testConfig(opts: TestApiOptions = {}): Config {
     ...env,
     databaseUrl: opts.databaseUrl ?? env.databaseUrl,
     redisUrl: opts.redisUrl ?? env.redisUrl,
+    questionReminderMs: opts.questionReminderMs ?? env.questionReminderMs,
     temporal: {
       ...env.temporal,
       address: opts.temporalAddress ?? env.temporal.address,

@@ -28,8 +28,8 @@ export class WorkerProcess {
         this.output += chunk.toString();
         if (this.output.includes('"worker polling"')) resolve();
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       child.once('exit', (code) =>
         reject(new Error(`worker exited with ${code} during start-up:\n${this.output}`)),
       );
