@@ -12,8 +12,10 @@ export function createDb(databaseUrl: string, opts: { connectionLimit?: number }
   const adapter = new PrismaMariaDb({
     ...mariadbOptions(databaseUrl),
     connectionLimit: opts.connectionLimit ?? 10,
-    connectTimeout: 2000,
-    acquireTimeout: 3000,
+    // Give up on an unreachable server before the readiness probe's two seconds, so no attempt
+    // outlives the request that made it.
+    connectTimeout: 1000,
+    acquireTimeout: 1500,
   });
   return new PrismaClient({ adapter });
 }

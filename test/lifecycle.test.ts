@@ -7,6 +7,7 @@ import {
   submitForReviewUpdate,
   taskHistoryQuery,
 } from '../contracts/messages';
+import { agentIdKey, projectIdKey, taskStateKey } from '../contracts/search-attributes';
 import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
@@ -70,6 +71,7 @@ describe('task lifecycle', () => {
       projectId,
       title: 'Add login',
     });
+    const firstRun = (await handle(taskId).describe()).runId;
     // Read your own write.
     expect((await http.get(`/api/tasks/${taskId}`)).body).toMatchObject({
       id: taskId,
@@ -130,6 +132,13 @@ describe('task lifecycle', () => {
     await handle(taskId).executeUpdate(markStagedUpdate);
     expect((await http.get(`/api/tasks/${taskId}`)).body).toMatchObject({ state: 'staging' });
     await handle(taskId).result();
+    // Search attributes follow the task, for filtering in the Web UI.
+    const description = await handle(taskId).describe();
+    expect(description.typedSearchAttributes.get(taskStateKey)).toBe('staging');
+    expect(description.typedSearchAttributes.get(projectIdKey)).toBe(projectId);
+    expect(description.typedSearchAttributes.get(agentIdKey)).toBe(agent);
+    // The test server suggests continue-as-new early: the task crossed into new runs on the way.
+    expect(description.runId).not.toBe(firstRun);
 
     // The workflow's history, the read model's event log and the live events agree.
     const expectedStates = [

@@ -1,10 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
+import { taskWorkflowId } from '../contracts/task';
+import { createDb } from '../db/client';
 import { REPO_ROOT } from '../platform/config';
+import { apiClient } from './support/http';
 import { freePort } from './support/free-port';
 import { commandOf, descendants, isAlive, isListening } from './support/processes';
 
@@ -90,6 +95,27 @@ describe('npm start', () => {
   }
 
   let firstProbe = '';
+  let waitingTaskId = '';
+
+  /** Takes the task and asks a question, as an agent's MCP calls would. */
+  async function askAsAgent(taskId: string): Promise<void> {
+    const agentId = randomUUID();
+    const db = createDb(process.env.DATABASE_URL!, { connectionLimit: 1 });
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      await db.agent.create({
+        data: { id: agentId, name: 'smoke', tokenHash: agentId.replace(/-/g, '').padEnd(64, '0') },
+      });
+      const handle = new Client({ connection }).workflow.getHandle(taskWorkflowId(taskId));
+      await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId }] });
+      await handle.executeUpdate(askQuestionUpdate, {
+        args: [{ agentId, questionId: randomUUID(), question: 'wait?' }],
+      });
+    } finally {
+      await connection.close();
+      await db.$disconnect();
+    }
+  }
 
   it('starts every part, runs a workflow through the worker, and stops them all on Ctrl-C', async () => {
     const run = start();
@@ -116,6 +142,15 @@ describe('npm start', () => {
       status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
     });
 
+    // A task left waiting on a question when everything stops (see the restart test below).
+    const http = apiClient(`http://127.0.0.1:${ports.api}`, token);
+    const projectId = (await http.post('/api/projects', { name: `smoke-${randomUUID()}` })).body.id;
+    waitingTaskId = (
+      await http.post('/api/tasks', { projectId, title: 'survives', description: '' })
+    ).body.taskId;
+    await askAsAgent(waitingTaskId);
+    expect((await http.get(`/api/tasks/${waitingTaskId}`)).body.state).toBe('needs_input');
+
     const tree = descendants(run.child.pid!);
     expect(tree.length).toBeGreaterThanOrEqual(3); // temporal, worker, api
     expect(out).not.toContain(token);
@@ -126,13 +161,21 @@ describe('npm start', () => {
     for (const port of Object.values(ports)) expect(await isListening(port)).toBe(false);
   }, 180_000);
 
-  it('keeps Temporal state in the data folder across a restart', async () => {
+  it('keeps Temporal state in the data folder across a restart of every process', async () => {
     expect(firstProbe).not.toBe('');
     const run = start();
     await run.ready;
     expect(await uiWorkflow(firstProbe)).toMatchObject({
       status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
     });
+    // The question asked before the restart is still waiting, and its answer goes through.
+    const http = apiClient(`http://127.0.0.1:${ports.api}`, token);
+    const answered = await http.post(`/api/tasks/${waitingTaskId}/respond`, {
+      answer: 'still here',
+    });
+    expect(answered.status).toBe(200);
+    expect(answered.body).toMatchObject({ state: 'in_progress' });
+    expect(answered.body.questions[0]).toMatchObject({ answer: 'still here' });
     expect(await stop(run.child)).toBe(0);
   }, 180_000);
 });

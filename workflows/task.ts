@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -29,13 +30,21 @@ import type { TaskView, TaskWorkflowInput } from '../contracts/task';
 import { TaskMachine, TransitionRefused } from './task-machine';
 import type { Change } from './task-machine';
 
-// Projection must eventually succeed (MySQL comes back); it retries without limit, quickly.
-const { projectTaskChange } = proxyActivities<Activities>({
+// Projection and publishing run as local activities: in the worker, inside the workflow task,
+// without a round trip through the Temporal server per step (docs/performance.md). Both are
+// idempotent, so the re-run that follows a worker crash is harmless. Projection must eventually
+// succeed (MySQL comes back): it retries without limit, quickly.
+const { projectTaskChange } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 });
-// Publishing waits for Redis when it is down, so events resume when it returns.
-const { publishTaskEvents } = proxyActivities<Activities>({
+// Publishing is tried once locally; if Redis is down it becomes a regular activity that retries
+// until Redis is back (events resume then) without holding up the workflow's next changes.
+const { publishTaskEvents: publishOnce } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
+  retry: { maximumAttempts: 1 },
+});
+const { publishTaskEvents: publishUntilDelivered } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
 });
@@ -75,7 +84,10 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     inFlight += 1;
     projected = projected.then(async () => {
       const delivered = await projectTaskChange({ view, version, events: change });
-      published = published.then(() => publishTaskEvents({ projectId, taskId, events: delivered }));
+      const events = { projectId, taskId, events: delivered };
+      published = published.then(() =>
+        publishOnce(events).catch(() => publishUntilDelivered(events)),
+      );
       inFlight -= 1;
     });
     return projected;

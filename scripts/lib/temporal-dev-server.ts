@@ -19,6 +19,8 @@ export interface DevServerOptions {
   dbFile: string | null;
   /** File that receives the server's own output; none discards it. */
   logFile?: string;
+  /** Dynamic config values (`--dynamic-config-value KEY=VALUE`), e.g. lower limits for tests. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** A running `temporal server start-dev`. */
@@ -49,6 +51,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(TEMPORAL_BIN, args, { stdio: ['ignore', out, out] });
   if (typeof out === 'number') closeSync(out);

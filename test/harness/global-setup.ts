@@ -11,6 +11,9 @@ import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { freePort } from '../support/free-port';
 import { saveHarness } from './state';
 
+/** History length at which the test server suggests continue-as-new. */
+const CONTINUE_AS_NEW_AFTER_EVENTS = 40;
+
 const quiet = () => undefined;
 const quietBundlerLogger: Logger = {
   log: quiet,
@@ -37,6 +40,9 @@ export default async function globalSetup(): Promise<void> {
     uiPort: null,
     dbFile: path.join(runDir, 'temporal.sqlite'),
     logFile: path.join(runDir, 'temporal.log'),
+    // Temporal suggests continue-as-new after a few dozen events instead of thousands, so every
+    // test that drives a task through its lifecycle also crosses into new runs.
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': CONTINUE_AS_NEW_AFTER_EVENTS },
   });
   const dbUrl = new URL(base.databaseUrl);
   dbUrl.pathname = `/${dbUrl.pathname.slice(1) || 'aiworker'}_test_${randomBytes(4).toString('hex')}`;

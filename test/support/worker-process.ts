@@ -6,6 +6,11 @@ import { REPO_ROOT } from '../../platform/config';
 /** `npm run worker` as a real separate process, so a test can SIGKILL it. */
 export class WorkerProcess {
   private child: ChildProcess | undefined;
+
+  /** The running worker's process id. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
   private output = '';
 
   constructor(private readonly env: Record<string, string>) {}
