@@ -18,6 +18,7 @@ import { createLogger } from '../platform/logger';
 import { migrate } from '../prisma/migrator';
 import { startDevServer } from '../scripts/lib/temporal-dev-server';
 import { TestBoard } from '../test/support/board';
+import { registerTestAgent } from '../test/support/agents';
 import { freePort } from '../test/support/free-port';
 import { apiClient } from '../test/support/http';
 import { dropDatabase } from '../test/support/scratch-db';
@@ -87,10 +88,7 @@ async function main(): Promise<void> {
   const deps = createApiDeps(config, createLogger({ logLevel: 'warn' }), token);
   const api = await startApiServer(deps, '127.0.0.1', 0);
   const http = apiClient(api.url, token);
-  const agent = randomUUID();
-  await deps.db.agent.create({
-    data: { id: agent, name: 'bench', tokenHash: agent.replace(/-/g, '').padEnd(64, '0') },
-  });
+  const agent = await registerTestAgent(deps.db, 'bench');
   const projectId: string = (await http.post('/api/projects', { name: 'bench' })).body.id;
 
   say(

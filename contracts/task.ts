@@ -36,6 +36,22 @@ export interface TaskView {
   createdAt: string;
 }
 
+/** A task as the read model holds it: what `GET /api/tasks/:id` answers. */
+export type TaskRecord = Pick<
+  TaskView,
+  | 'id'
+  | 'projectId'
+  | 'title'
+  | 'description'
+  | 'priority'
+  | 'state'
+  | 'assignedAgentId'
+  | 'branch'
+  | 'prUrl'
+  | 'previewUrl'
+  | 'createdAt'
+> & { updatedAt: string; questions: Array<Omit<TaskQuestion, 'agentId'>> };
+
 /** What starts a task workflow. `snapshot` is set only when the workflow continues as new. */
 export interface TaskWorkflowInput {
   task: Pick<TaskView, 'id' | 'projectId' | 'title' | 'description' | 'priority'>;

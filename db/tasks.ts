@@ -1,24 +1,9 @@
 import type { RecordedEvent } from '../contracts/events';
-import type { TaskQuestion, TaskView } from '../contracts/task';
+import type { TaskRecord, TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
-import type { Db } from './client';
 
-/** A task as the read model holds it (what `GET /api/tasks/:id` answers). */
-export interface TaskRecord {
-  id: string;
-  projectId: string;
-  title: string;
-  description: string;
-  priority: number;
-  state: TaskState;
-  assignedAgentId: string | null;
-  branch: string | null;
-  prUrl: string | null;
-  previewUrl: string | null;
-  createdAt: string;
-  updatedAt: string;
-  questions: Array<Omit<TaskQuestion, 'agentId'>>;
-}
+export type { TaskRecord } from '../contracts/task';
+import type { Db } from './client';
 
 /** An event of the log with its project-wide position. */
 export interface LoggedEvent extends RecordedEvent {

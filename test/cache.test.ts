@@ -3,6 +3,7 @@ import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import { CACHE } from '../platform/cache-keys';
 import { startTestApi } from './support/api';
+import { registerTestAgent } from './support/agents';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
@@ -12,7 +13,7 @@ import { startTestWorker, uniqueTaskQueue } from './support/worker';
 /** The worker and the API on a Redis of their own, so it can be stopped. */
 describe('cache and Redis', () => {
   const taskQueue = uniqueTaskQueue('cache');
-  const agent = randomUUID();
+  let agent: string;
   let redis: PrivateRedis;
   let worker: { stop(): Promise<void> };
   let api: TestApi;
@@ -25,9 +26,7 @@ describe('cache and Redis', () => {
     api = await startTestApi({ taskQueue, redisUrl: redis.url, questionReminderMs: 1000 });
     http = apiClient(api.url, api.adminToken);
     projectId = (await http.post('/api/projects', { name: `cache-${randomUUID()}` })).body.id;
-    await api.deps.db.agent.create({
-      data: { id: agent, name: 'cache agent', tokenHash: agent.replace(/-/g, '').padEnd(64, '0') },
-    });
+    agent = await registerTestAgent(api.deps.db, 'cache agent');
   });
   afterAll(async () => {
     await api.close();

@@ -7,6 +7,7 @@ import {
 } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
+import { registerTestAgent } from './support/agents';
 import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
 import { uniqueTaskQueue } from './support/worker';
@@ -19,7 +20,7 @@ import { WorkerProcess } from './support/worker-process';
 describe('a killed worker', () => {
   const taskQueue = uniqueTaskQueue('durability');
   const worker = new WorkerProcess({ TEMPORAL_TASK_QUEUE: taskQueue });
-  const agent = randomUUID();
+  let agent: string;
   let api: TestApi;
   let http: ReturnType<typeof apiClient>;
 
@@ -27,13 +28,7 @@ describe('a killed worker', () => {
     await worker.start();
     api = await startTestApi({ taskQueue });
     http = apiClient(api.url, api.adminToken);
-    await api.deps.db.agent.create({
-      data: {
-        id: agent,
-        name: 'durable agent',
-        tokenHash: agent.replace(/-/g, '').padEnd(64, '0'),
-      },
-    });
+    agent = await registerTestAgent(api.deps.db, 'durable agent');
   });
   afterAll(async () => {
     await worker.stop();

@@ -10,6 +10,7 @@ import {
 import { agentIdKey, projectIdKey, taskStateKey } from '../contracts/search-attributes';
 import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
+import { registerTestAgent } from './support/agents';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
@@ -26,7 +27,7 @@ describe('task lifecycle', () => {
   let board: TestBoard;
   let http: ReturnType<typeof apiClient>;
   let projectId: string;
-  const agent = randomUUID();
+  let agent: string;
 
   beforeAll(async () => {
     worker = await startTestWorker({ taskQueue });
@@ -35,14 +36,7 @@ describe('task lifecycle', () => {
     const project = await http.post('/api/projects', { name: `lifecycle-${randomUUID()}` });
     expect(project.status).toBe(201);
     projectId = project.body.id;
-    // Agents register through the API once that exists; here the row is made directly.
-    await api.deps.db.agent.create({
-      data: {
-        id: agent,
-        name: 'lifecycle agent',
-        tokenHash: randomUUID().replace(/-/g, '').padEnd(64, '0'),
-      },
-    });
+    agent = await registerTestAgent(api.deps.db, 'lifecycle agent');
     board = await TestBoard.connect(api.url, api.adminToken);
     expect(await board.subscribe(projectId)).toEqual({ ok: true, replayed: 0, more: false });
   });

@@ -10,6 +10,7 @@ import { taskWorkflowId } from '../contracts/task';
 import { createDb } from '../db/client';
 import { REPO_ROOT } from '../platform/config';
 import { apiClient } from './support/http';
+import { registerTestAgent } from './support/agents';
 import { freePort } from './support/free-port';
 import { commandOf, descendants, isAlive, isListening } from './support/processes';
 
@@ -99,13 +100,10 @@ describe('npm start', () => {
 
   /** Takes the task and asks a question, as an agent's MCP calls would. */
   async function askAsAgent(taskId: string): Promise<void> {
-    const agentId = randomUUID();
     const db = createDb(process.env.DATABASE_URL!, { connectionLimit: 1 });
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
-      await db.agent.create({
-        data: { id: agentId, name: 'smoke', tokenHash: agentId.replace(/-/g, '').padEnd(64, '0') },
-      });
+      const agentId = await registerTestAgent(db, 'smoke');
       const handle = new Client({ connection }).workflow.getHandle(taskWorkflowId(taskId));
       await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId }] });
       await handle.executeUpdate(askQuestionUpdate, {

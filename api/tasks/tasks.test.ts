@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { claimTaskUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import { startTestApi } from '../../test/support/api';
+import { registerTestAgent } from '../../test/support/agents';
 import type { TestApi } from '../../test/support/api';
 import { apiClient } from '../../test/support/http';
 import { startTestWorker, uniqueTaskQueue } from '../../test/support/worker';
@@ -152,10 +153,7 @@ describe('task and project routes refuse bad requests', () => {
     });
 
     it('refuses to request changes on a task that is being worked on', async () => {
-      const agent = randomUUID();
-      await api.deps.db.agent.create({
-        data: { id: agent, name: 'a', tokenHash: agent.replace(/-/g, '').padEnd(64, '0') },
-      });
+      const agent = await registerTestAgent(api.deps.db);
       const { body } = await http.post('/api/tasks', {
         projectId,
         title: 'Worked on',
