@@ -1,3 +1,4 @@
+import { createAgentActivities } from './agents';
 import type { ActivityDeps } from './deps';
 import { createProbeActivities } from './probe';
 import { createProjectActivities } from './projects';
@@ -9,6 +10,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProbeActivities(deps),
     ...createProjectionActivities(deps),
     ...createProjectActivities(deps),
+    ...createAgentActivities(deps),
   };
 }
 

@@ -4,10 +4,11 @@ import type { Db } from '../db/client';
 import type { Logger } from '../platform/logger';
 import type { TemporalHandle } from '../platform/temporal';
 import { mcpRoutes } from '../mcp/http';
+import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import { eventRoutes } from './events/events';
 import { healthRoutes } from './health/health';
-import { requireAuth } from './middleware/auth';
+import { requireAdmin, requireAuth } from './middleware/auth';
 import type { Authenticator } from './middleware/auth';
 import { errorHandler, notFound } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
@@ -44,6 +45,8 @@ export function createApp(deps: ApiDeps): express.Express {
     auth,
     express.json({ limit: BODY_LIMIT, strict: true }),
     sessionRoutes(),
+    requireAdmin,
+    agentRoutes(deps),
     projectRoutes(deps),
     taskRoutes(deps),
     eventRoutes(deps),

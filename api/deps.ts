@@ -1,3 +1,4 @@
+import { findAgentByTokenHash } from '../db/agents';
 import { createDb } from '../db/client';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
@@ -26,7 +27,7 @@ export function createApiDeps(
     db,
     redis,
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
-    authenticate: createAuthenticator(adminToken),
+    authenticate: createAuthenticator(adminToken, (hash) => findAgentByTokenHash(db, hash)),
     async close() {
       await Promise.allSettled([temporal.close(), db.$disconnect()]);
       redis.disconnect();

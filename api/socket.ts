@@ -7,8 +7,9 @@ import { projectRoom } from '../contracts/events';
 import type { DeliveredEvent } from '../contracts/events';
 import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './app';
-import { ApiError } from './errors';
+import { ApiError, ForbiddenError } from './errors';
 import { CATCH_UP_LIMIT, delivered } from './events/events';
+import { maySeeProject } from './middleware/auth';
 import type { Principal } from './middleware/auth';
 import { requireProject } from './projects/projects';
 import { validate } from './validate';
@@ -60,13 +61,20 @@ export function createSocketServer(
 
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-    const principal = deps.authenticate(typeof token === 'string' ? token : undefined);
-    if (!principal) {
-      next(new Error('unauthorized: pass { auth: { token } } with a valid token'));
-      return;
-    }
-    socket.data.principal = principal;
-    next();
+    deps.authenticate(typeof token === 'string' ? token : undefined).then(
+      (principal) => {
+        if (!principal) {
+          next(new Error('unauthorized: pass { auth: { token } } with a valid token'));
+          return;
+        }
+        socket.data.principal = principal;
+        next();
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'socket authentication failed');
+        next(new Error('authentication is unavailable; try again shortly'));
+      },
+    );
   });
 
   io.on('connection', (socket) => {
@@ -74,6 +82,9 @@ export function createSocketServer(
       const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
       try {
         const { projectId, afterSeq } = validate(subscribePayload, payload, 'body');
+        if (!maySeeProject(socket.data.principal, projectId)) {
+          throw new ForbiddenError(`project ${projectId} is not one of this agent's projects`);
+        }
         await requireProject(deps, projectId);
         // Join first, then replay: an event that lands in between arrives twice, never not at
         // all; clients drop duplicates by `seq`.

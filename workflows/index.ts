@@ -2,3 +2,4 @@
 export { workerProbeWorkflow } from './probe';
 export { taskWorkflow } from './task';
 export { createProjectWorkflow } from './project';
+export { registerAgentWorkflow } from './agent';
