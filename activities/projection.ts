@@ -1,4 +1,5 @@
-import { projectRoom } from '../contracts/events';
+import { projectRoom, TASK_WAKEUP_CHANNEL } from '../contracts/events';
+import type { TaskWakeup } from '../contracts/events';
 import type { RecordedEvent } from '../contracts/events';
 import type { TaskView } from '../contracts/task';
 import { applyTaskChange } from '../db/tasks';
@@ -43,6 +44,12 @@ export function createProjectionActivities({ db, redis, emitter, logger }: Activ
       for (const e of input.events) {
         room.emit(e.type, { ...e.payload, projectId: input.projectId, seq: e.seq, at: e.at });
       }
+      const wakeup: TaskWakeup = {
+        projectId: input.projectId,
+        taskId: input.taskId,
+        types: input.events.map((e) => e.type),
+      };
+      await redis.publish(TASK_WAKEUP_CHANNEL, JSON.stringify(wakeup));
     },
   };
 }

@@ -71,13 +71,13 @@ describe('the API surface', () => {
     });
   });
 
-  it('says plainly that the MCP endpoint is not in this build', async () => {
+  it('keeps the MCP endpoint for agents', async () => {
     const res = await call('/mcp', { method: 'POST', headers: bearer(api.adminToken) });
-    expect(res.status).toBe(501);
+    expect(res.status).toBe(403);
     expect(await res.json()).toEqual({
       error: {
-        code: 'not_implemented',
-        message: 'the MCP endpoint is not available in this build yet',
+        code: 'forbidden',
+        message: 'MCP tools act as an agent: register one with POST /api/agents and use its token',
       },
     });
   });

@@ -1,9 +1,11 @@
+import type { Emitter } from '@socket.io/redis-emitter';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { Logger } from '../platform/logger';
 import type { TemporalHandle } from '../platform/temporal';
 import { mcpRoutes } from '../mcp/http';
+import type { TaskWakeups } from '../mcp/wakeups';
 import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import { eventRoutes } from './events/events';
@@ -23,10 +25,15 @@ export interface ApiDeps {
   namespace: string;
   taskQueue: string;
   questionReminderMs: number;
+  leaseMs: number;
   db: Db;
   redis: Redis;
   cache: ReadCache;
   authenticate: Authenticator;
+  /** Wakes long-polling MCP calls when tasks change. */
+  wakeups: TaskWakeups;
+  /** Sends socket.io events through Redis to every API process. */
+  emitter: Emitter;
 }
 
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
@@ -39,7 +46,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', false);
   app.use(healthRoutes(deps));
   const auth = requireAuth(deps.authenticate);
-  app.use('/mcp', auth, mcpRoutes());
+  app.use('/mcp', auth, express.json({ limit: BODY_LIMIT, strict: true }), mcpRoutes(deps));
   app.use(
     '/api',
     auth,

@@ -1,5 +1,7 @@
 import { findAgentByTokenHash } from '../db/agents';
+import { Emitter } from '@socket.io/redis-emitter';
 import { createDb } from '../db/client';
+import { TaskWakeups } from '../mcp/wakeups';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import { createRedis } from '../platform/redis';
@@ -10,7 +12,7 @@ import { createAuthenticator } from './middleware/auth';
 
 /** Connects everything an API process uses, once; `close` ends it all. */
 export function createApiDeps(
-  config: Pick<Config, 'temporal' | 'databaseUrl' | 'redisUrl' | 'questionReminderMs'>,
+  config: Pick<Config, 'temporal' | 'databaseUrl' | 'redisUrl' | 'questionReminderMs' | 'leaseMs'>,
   root: Logger,
   adminToken: string,
   opts: { connectionLimit?: number } = {},
@@ -18,17 +20,22 @@ export function createApiDeps(
   const temporal = createTemporalClient(config);
   const db = createDb(config.databaseUrl, opts);
   const redis = createRedis(config.redisUrl, root.child({ scope: 'api.redis' }));
+  const wakeups = new TaskWakeups(redis, root.child({ scope: 'mcp.wakeups' }));
   return {
     logger: root,
     temporal,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     questionReminderMs: config.questionReminderMs,
+    leaseMs: config.leaseMs,
     db,
     redis,
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
     authenticate: createAuthenticator(adminToken, (hash) => findAgentByTokenHash(db, hash)),
+    wakeups,
+    emitter: new Emitter(redis),
     async close() {
+      wakeups.close();
       await Promise.allSettled([temporal.close(), db.$disconnect()]);
       redis.disconnect();
     },

@@ -12,6 +12,7 @@ export interface EventPayloads {
   'task:input_reminder': { taskId: string; questionId: string; waitingSince: string };
   'task:changes_requested': { taskId: string; feedback: string };
   'task:ready_to_test': { taskId: string; previewUrl: string | null };
+  'agent:status': { agentId: string; status: 'working' | 'idle'; currentTaskId: string | null };
 }
 
 export type EventType = keyof EventPayloads;
@@ -36,4 +37,16 @@ export interface RecordedEvent<T extends EventType = EventType> {
 /** The socket.io room of a project's events. */
 export function projectRoom(projectId: string): string {
   return `project:${projectId}`;
+}
+
+/**
+ * Plain Redis channel on which every published task change is announced (`TaskWakeup`), so that
+ * API processes can wake long-polling MCP calls (get_next_task, check_response) at once.
+ */
+export const TASK_WAKEUP_CHANNEL = 'aiworker:task-wakeups';
+
+export interface TaskWakeup {
+  projectId: string;
+  taskId: string;
+  types: EventType[];
 }

@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { TaskTransition, TaskView } from './task';
 
 /**
@@ -49,6 +49,9 @@ export const markStagedUpdate = defineUpdate<TaskView>('markStaged');
 
 /** Resolves once every change so far is in the read model; how `POST /api/tasks` reads its own write. */
 export const projectionSyncedUpdate = defineUpdate<TaskView>('projectionSynced');
+
+/** The assigned agent shows signs of life; it keeps the agent's lease on the task. */
+export const agentHeartbeatSignal = defineSignal<[{ agentId: string }]>('agentHeartbeat');
 
 /** The task as its workflow knows it right now. */
 export const taskViewQuery = defineQuery<TaskView>('taskView');

@@ -57,6 +57,8 @@ export interface TaskWorkflowInput {
   task: Pick<TaskView, 'id' | 'projectId' | 'title' | 'description' | 'priority'>;
   /** How long a question may wait before the board is reminded, in milliseconds. */
   reminderAfterMs: number;
+  /** How long an agent keeps a task in progress without a sign of life, in milliseconds. */
+  leaseMs: number;
   snapshot?: TaskSnapshot;
 }
 

@@ -164,3 +164,29 @@ export async function eventsAfter(
     at: r.createdAt.toISOString(),
   }));
 }
+
+/**
+ * Tasks an agent may take, best first: its own tasks sent back for changes, then backlog tasks
+ * by priority (highest first) and age (oldest first). `projectIds` null means every project.
+ */
+export async function claimCandidates(
+  db: Db,
+  filter: { agentId: string; projectIds: string[] | null; limit: number },
+): Promise<Array<{ id: string; projectId: string }>> {
+  const projects = filter.projectIds ? { projectId: { in: filter.projectIds } } : {};
+  const select = { id: true, projectId: true } as const;
+  const order = [{ priority: 'desc' as const }, { createdAt: 'asc' as const }];
+  const own = await db.task.findMany({
+    where: { ...projects, state: 'changes_requested', assignedAgentId: filter.agentId },
+    orderBy: order,
+    take: filter.limit,
+    select,
+  });
+  const backlog = await db.task.findMany({
+    where: { ...projects, state: 'backlog' },
+    orderBy: order,
+    take: filter.limit,
+    select,
+  });
+  return [...own, ...backlog];
+}

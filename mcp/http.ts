@@ -1,15 +1,57 @@
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { Router } from 'express';
-import { NotImplementedError } from '../api/errors';
+import type { Request } from 'express';
+import type { ApiDeps } from '../api/app';
+import { ApiError, ForbiddenError } from '../api/errors';
+import { projectRoom } from '../contracts/events';
+import { createServer } from './server';
+import { AgentWork } from './work';
 
-/**
- * The Streamable HTTP endpoint for agents. The agent tools (SPEC.md, "MCP") are not in this
- * build yet: the endpoint authenticates and then says so plainly rather than serving an empty
- * tool list that would look like a working server.
- */
-export function mcpRoutes(): Router {
+/** The agent tools over Streamable HTTP at `/mcp` (stateless: one server per request). */
+export function mcpRoutes(deps: ApiDeps): Router {
   const router = Router();
-  router.all('/', (_req, _res, next) => {
-    next(new NotImplementedError('the MCP endpoint is not available in this build yet'));
+  router.post('/', async (req, res) => {
+    const work = new AgentWork(
+      {
+        client: deps.temporal.client,
+        db: deps.db,
+        redis: deps.redis,
+        wakeups: deps.wakeups,
+        emit: (projectId, type, payload) =>
+          deps.emitter
+            .to(projectRoom(projectId))
+            .emit(type, { ...payload, projectId, at: new Date().toISOString() }),
+      },
+      agentOf(req),
+    );
+    const server = createServer(work);
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  });
+  router.all('/', () => {
+    throw new ApiError(
+      405,
+      'method_not_allowed',
+      'this MCP endpoint is stateless: send JSON-RPC requests with POST',
+    );
   });
   return router;
+}
+
+function agentOf(req: Request) {
+  const principal = req.principal;
+  if (principal?.kind !== 'agent') {
+    throw new ForbiddenError(
+      'MCP tools act as an agent: register one with POST /api/agents and use its token',
+    );
+  }
+  return { agentId: principal.agentId, name: principal.name, projectIds: principal.projectIds };
 }

@@ -55,6 +55,11 @@ const envSchema = z.object({
     .int('expected a whole number of seconds')
     .min(1, 'expected at least 1 second')
     .default(86_400),
+  AIWORKER_LEASE_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(1, 'expected at least 1 second')
+    .default(1800),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -81,6 +86,8 @@ export interface Config {
   redisUrl: string;
   /** How long a question may wait for an answer before the board is reminded (and again after as long). */
   questionReminderMs: number;
+  /** How long an agent keeps a task without a sign of life (any MCP call) before it returns to the backlog. */
+  leaseMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -120,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     questionReminderMs: e.AIWORKER_QUESTION_REMINDER_SECONDS * 1000,
+    leaseMs: e.AIWORKER_LEASE_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
   };
 }

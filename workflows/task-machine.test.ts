@@ -5,6 +5,7 @@ const now = new Date('2026-01-01T00:00:00Z');
 const input: TaskWorkflowInput = {
   task: { id: 't1', projectId: 'p1', title: 'T', description: 'D', priority: 0 },
   reminderAfterMs: 1000,
+  leaseMs: 60_000,
 };
 
 function fresh() {

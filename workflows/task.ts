@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  agentHeartbeatSignal,
   answerQuestionUpdate,
   approveTaskUpdate,
   askQuestionUpdate,
@@ -160,6 +161,11 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     await projected;
     return machine.current();
   });
+  // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
+  let lastBeat = 0;
+  setHandler(agentHeartbeatSignal, ({ agentId }) => {
+    if (agentId === machine.current().assignedAgentId) lastBeat += 1;
+  });
   setHandler(taskViewQuery, () => machine.current());
   setHandler(taskHistoryQuery, () => machine.transitions());
 
@@ -173,9 +179,28 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         input.reminderAfterMs,
       );
       if (!moved) await record(machine.remind(new Date()));
+    } else if (machine.state === 'in_progress') {
+      // An agent that stays silent for a whole lease loses the task; it goes back to the backlog.
+      const beat = lastBeat;
+      const agentId = machine.current().assignedAgentId;
+      const moved = await condition(
+        () => lastBeat !== beat || machine.state !== 'in_progress' || shouldContinueAsNew(),
+        input.leaseMs,
+      );
+      if (
+        !moved &&
+        machine.state === 'in_progress' &&
+        machine.current().assignedAgentId === agentId
+      ) {
+        await apply(machine.release(`lease of agent ${agentId} expired`, new Date()));
+      }
     } else {
       await condition(
-        () => machine.isFinal || machine.openQuestion !== undefined || shouldContinueAsNew(),
+        () =>
+          machine.isFinal ||
+          machine.openQuestion !== undefined ||
+          machine.state === 'in_progress' ||
+          shouldContinueAsNew(),
       );
     }
     if (shouldContinueAsNew() && !machine.isFinal) {

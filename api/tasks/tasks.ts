@@ -63,6 +63,7 @@ export function taskRoutes(deps: ApiDeps): Router {
         priority: body.priority ?? 0,
       },
       reminderAfterMs: deps.questionReminderMs,
+      leaseMs: deps.leaseMs,
     };
     // One round trip starts the workflow and waits until its first projection is in MySQL, so a
     // GET right after this answer finds the task.

@@ -26,6 +26,7 @@ export interface TestApiOptions {
   taskQueue?: string;
   adminToken?: string;
   questionReminderMs?: number;
+  leaseMs?: number;
 }
 
 /** The run's configuration with a test's overrides. */
@@ -36,6 +37,7 @@ export function testConfig(opts: TestApiOptions = {}): Config {
     databaseUrl: opts.databaseUrl ?? env.databaseUrl,
     redisUrl: opts.redisUrl ?? env.redisUrl,
     questionReminderMs: opts.questionReminderMs ?? env.questionReminderMs,
+    leaseMs: opts.leaseMs ?? env.leaseMs,
     temporal: {
       ...env.temporal,
       address: opts.temporalAddress ?? env.temporal.address,

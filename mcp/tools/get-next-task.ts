@@ -1,0 +1,53 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AgentWork } from '../work';
+import { toolResult } from './result';
+
+const task = z.object({
+  id: z.string().describe('Task id; pass it to every other tool'),
+  title: z.string(),
+  description: z.string(),
+  projectId: z.string(),
+  cloneUrl: z.string().nullable().describe('Repository to clone; null until the project has one'),
+  branch: z.string().describe('Branch to push your work to'),
+  feedback: z.array(z.string()).describe('Change requests from reviewers, oldest first'),
+  answers: z
+    .array(
+      z.object({ questionId: z.string(), question: z.string(), answer: z.string().nullable() }),
+    )
+    .describe('Questions asked on this task so far and their answers'),
+});
+
+export function registerGetNextTaskTool(server: McpServer, work: AgentWork): void {
+  server.registerTool(
+    'get_next_task',
+    {
+      title: 'Take the next task',
+      description:
+        'Assigns you the next task to work on (your own tasks sent back for changes first, then the highest-priority, ' +
+        'oldest backlog task) and returns everything you need to start. Call it when you have no task in progress. ' +
+        'With waitSeconds it waits for a task to appear instead of returning null at once; do not loop on it quickly.',
+      inputSchema: {
+        projectId: z
+          .string()
+          .uuid()
+          .optional()
+          .describe('Only take a task of this project (one of yours)'),
+        waitSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(60)
+          .optional()
+          .describe('How long to wait for a task when none is ready (0–60)'),
+      },
+      outputSchema: {
+        task: task
+          .nullable()
+          .describe('The task now assigned to you, or null if none appeared in time'),
+      },
+    },
+    async (input, extra) =>
+      toolResult(async () => ({ task: await work.nextTask(input, extra.signal) })),
+  );
+}
