@@ -1,5 +1,8 @@
 import { createAgentActivities } from './agents';
+import { createCleanupActivities } from './cleanup';
+import { createDeliveryActivities } from './delivery';
 import type { ActivityDeps } from './deps';
+import { createMergeActivities } from './merges';
 import { createProbeActivities } from './probe';
 import { createProjectActivities } from './projects';
 import { createProjectionActivities } from './projection';
@@ -11,6 +14,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createProjectionActivities(deps),
     ...createProjectActivities(deps),
     ...createAgentActivities(deps),
+    ...createDeliveryActivities(deps),
+    ...createCleanupActivities(deps),
+    ...createMergeActivities(deps),
   };
 }
 

@@ -9,47 +9,54 @@ import type { ActivityDeps } from './deps';
 
 /** Activities that keep the read model, the cache and the live board in step with task workflows. */
 export function createProjectionActivities({ db, redis, emitter, logger }: ActivityDeps) {
+  /** Invalidates the cache and sends the events to every subscribed board. */
+  async function publish(input: {
+    projectId: string;
+    taskId: string;
+    events: LoggedEvent[];
+  }): Promise<void> {
+    await bumpGenerations(redis, { taskId: input.taskId, projectId: input.projectId });
+    const room = emitter.to(projectRoom(input.projectId));
+    for (const e of input.events) {
+      room.emit(e.type, { ...e.payload, projectId: input.projectId, seq: e.seq, at: e.at });
+    }
+    const wakeup: TaskWakeup = {
+      projectId: input.projectId,
+      taskId: input.taskId,
+      types: input.events.map((e) => e.type),
+    };
+    await redis.publish(TASK_WAKEUP_CHANNEL, JSON.stringify(wakeup));
+  }
+
   return {
     /**
-     * Writes a task's change into MySQL (idempotent; see db/tasks.ts) and invalidates the cached
-     * copies so the next read sees it. A Redis outage does not fail the write: the cache is then
-     * unreachable for readers too, and `publishTaskEvents` invalidates again once Redis is back.
+     * Writes a task's change into MySQL (idempotent; see db/tasks.ts), then invalidates the
+     * cached copies and publishes its events. A Redis outage does not fail the write: it answers
+     * `published: false` and the workflow publishes later with `publishTaskEvents`.
      */
     async projectTaskChange(change: {
       view: TaskView;
       version: number;
       events: RecordedEvent[];
-    }): Promise<LoggedEvent[]> {
-      const logged = await applyTaskChange(db, change);
-      await bumpGenerations(redis, {
-        taskId: change.view.id,
-        projectId: change.view.projectId,
-      }).catch((err: Error) =>
+      /** False while earlier events of the task still wait to be published. */
+      publish: boolean;
+    }): Promise<{ events: LoggedEvent[]; published: boolean }> {
+      const events = await applyTaskChange(db, change);
+      const { id: taskId, projectId } = change.view;
+      if (!change.publish) return { events, published: false };
+      try {
+        await publish({ projectId, taskId, events });
+        return { events, published: true };
+      } catch (err) {
         logger.warn(
-          { taskId: change.view.id, err: err.message },
-          'cache invalidation deferred: redis unreachable',
-        ),
-      );
-      return logged;
+          { taskId, err: (err as Error).message },
+          'publishing deferred: redis unreachable',
+        );
+        return { events, published: false };
+      }
     },
 
-    /** Invalidates the cache and sends the events to every subscribed board; retried until Redis answers. */
-    async publishTaskEvents(input: {
-      projectId: string;
-      taskId: string;
-      events: LoggedEvent[];
-    }): Promise<void> {
-      await bumpGenerations(redis, { taskId: input.taskId, projectId: input.projectId });
-      const room = emitter.to(projectRoom(input.projectId));
-      for (const e of input.events) {
-        room.emit(e.type, { ...e.payload, projectId: input.projectId, seq: e.seq, at: e.at });
-      }
-      const wakeup: TaskWakeup = {
-        projectId: input.projectId,
-        taskId: input.taskId,
-        types: input.events.map((e) => e.type),
-      };
-      await redis.publish(TASK_WAKEUP_CHANNEL, JSON.stringify(wakeup));
-    },
+    /** Invalidates the cache and publishes events; retried by the workflow until Redis answers. */
+    publishTaskEvents: publish,
   };
 }

@@ -34,3 +34,17 @@ export const UNKNOWN_PROJECTS = 'UnknownProjects';
 export function agentWorkflowId(agentId: string): string {
   return `agent-${agentId}`;
 }
+
+/** What `get_next_task` gives an agent: everything it needs to start (SPEC.md, MCP tools). */
+export interface NextTask {
+  id: string;
+  title: string;
+  description: string;
+  projectId: string;
+  /** The repository to clone (credentials, when needed, come with create_branch). */
+  cloneUrl: string | null;
+  branch: string;
+  /** Change requests from reviewers, oldest first. */
+  feedback: string[];
+  answers: Array<{ questionId: string; question: string; answer: string | null }>;
+}

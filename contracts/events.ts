@@ -1,5 +1,8 @@
 import type { TaskState } from './task-state';
 
+/** The agent-driven delivery steps that call the forge or the preview runtime. */
+export type DeliveryStep = 'create_branch' | 'create_pr' | 'trigger_preview';
+
 /**
  * Events published to socket.io clients (SPEC.md, "Real-time events"). Every payload also
  * carries `projectId`, `seq` (position in the project's event log, for catching up) and `at`.
@@ -12,6 +15,18 @@ export interface EventPayloads {
   'task:input_reminder': { taskId: string; questionId: string; waitingSince: string };
   'task:changes_requested': { taskId: string; feedback: string };
   'task:ready_to_test': { taskId: string; previewUrl: string | null };
+  'task:progress': { taskId: string; agentId: string; message: string };
+  'task:branch_created': { taskId: string; branch: string };
+  'task:pr_opened': { taskId: string; prNumber: number; prUrl: string };
+  'task:delivery_failed': { taskId: string; step: DeliveryStep; message: string };
+  'task:merge_started': { taskId: string; mergeId: string };
+  'task:merge_conflict': { taskId: string; mergeId: string; files: string[] };
+  'task:merge_rolled_back': { taskId: string; mergeId: string; reason: string };
+  'preview:removed': { taskId: string | null; name: string; reason: string };
+  'merge:progress': { mergeId: string; state: string; detail: string | null };
+  'deploy:started': { environment: string; taskIds: string[]; mergeId: string };
+  'deploy:completed': { environment: string; url: string | null; mergeId: string };
+  'deploy:failed': { environment: string; reason: string; mergeId: string };
   'agent:status': { agentId: string; status: 'working' | 'idle'; currentTaskId: string | null };
 }
 

@@ -27,10 +27,23 @@ export const answerQuestionUpdate = defineUpdate<
   [{ answer: string; questionId?: string }]
 >('answerQuestion');
 
+/** The assigned agent tells the board how its work is going (no change of state). */
+export const reportProgressUpdate = defineUpdate<void, [{ agentId: string; message: string }]>(
+  'reportProgress',
+);
+
 /** The assigned agent hands the work in for review (`ready_to_test`). */
 export const submitForReviewUpdate = defineUpdate<
   TaskView,
-  [{ agentId: string; previewUrl?: string; branch?: string; prUrl?: string }]
+  [
+    {
+      agentId: string;
+      previewUrl?: string;
+      previewCommit?: string;
+      branch?: string;
+      prUrl?: string;
+    },
+  ]
 >('submitForReview');
 
 /** A person approves the work under review. */
@@ -44,8 +57,39 @@ export const requestChangesUpdate = defineUpdate<TaskView, [{ feedback: string }
 /** A person cancels a task that has not reached staging. */
 export const cancelTaskUpdate = defineUpdate<TaskView, [{ reason?: string }]>('cancelTask');
 
-/** The merge to staging has landed the task's work. */
-export const markStagedUpdate = defineUpdate<TaskView>('markStaged');
+/** The assigned agent asks for its task's branch on the forge (`create_branch`). */
+export const createBranchUpdate = defineUpdate<
+  { branch: string; cloneUrl: string },
+  [{ agentId: string }]
+>('createBranch');
+
+/** The assigned agent opens (or updates) the pull request of its branch (`create_pr`). */
+export const createPullRequestUpdate = defineUpdate<
+  { prNumber: number; prUrl: string },
+  [{ agentId: string; title?: string; description?: string }]
+>('createPullRequest');
+
+/** The assigned agent has its branch deployed as a preview; the task goes to `ready_to_test`. */
+export const triggerPreviewUpdate = defineUpdate<
+  { previewUrl: string; commit: string },
+  [{ agentId: string }]
+>('triggerPreview');
+
+/** A merge batch takes an approved task; answers the task with the commit to merge. */
+export const beginMergeUpdate = defineUpdate<TaskView, [{ mergeId: string }]>('beginMerge');
+
+/** The merge batch could not merge the task without conflicts: back to the agent for changes. */
+export const mergeConflictUpdate = defineUpdate<TaskView, [{ mergeId: string; files: string[] }]>(
+  'mergeConflict',
+);
+
+/** The merge batch gives the task back unmerged (rolled back or failed); it stays approved. */
+export const endMergeUpdate = defineUpdate<TaskView, [{ mergeId: string; reason: string }]>(
+  'endMerge',
+);
+
+/** The merge to staging has landed the task's work and staging is deployed. */
+export const markStagedUpdate = defineUpdate<TaskView, [{ mergeId: string }]>('markStaged');
 
 /** Resolves once every change so far is in the read model; how `POST /api/tasks` reads its own write. */
 export const projectionSyncedUpdate = defineUpdate<TaskView>('projectionSynced');
@@ -59,5 +103,14 @@ export const taskViewQuery = defineQuery<TaskView>('taskView');
 /** Every transition the task went through, in order. */
 export const taskHistoryQuery = defineQuery<TaskTransition[]>('taskHistory');
 
+/** Failure type of a delivery step the forge or preview runtime refused; the message says why. */
+export const DELIVERY_FAILED = 'DeliveryFailed';
+
 /** Failure type of a refused update (ApplicationFailure.type). */
 export const TRANSITION_REFUSED = 'TransitionRefused';
+
+/**
+ * Failure type of an update that reached a run in the middle of continuing as new: nothing was
+ * changed, and the same update sent again reaches the new run (see `executeTaskUpdate`).
+ */
+export const TASK_RESTARTING = 'TaskRestarting';

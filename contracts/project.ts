@@ -6,6 +6,8 @@ export interface ProjectRecord {
   name: string;
   repository: { provider: 'local' | 'gitea'; owner: string | null; name: string | null };
   preview: Record<string, unknown> | null;
+  /** Where agents clone the repository from (credentials, when needed, come with create_branch). */
+  cloneUrl: string | null;
   createdAt: string;
 }
 
@@ -41,6 +43,7 @@ export interface NewProject {
   name: string;
   repository: { provider: 'local' | 'gitea'; owner?: string; name?: string };
   preview?: Record<string, unknown>;
+  cloneUrl?: string;
 }
 
 /** The workflow id of a project's creation. */

@@ -31,8 +31,15 @@ export interface TaskView {
   questions: TaskQuestion[];
   feedback: string[];
   branch: string | null;
+  prNumber: number | null;
   prUrl: string | null;
   previewUrl: string | null;
+  /** The commit the current preview runs. */
+  previewCommit: string | null;
+  /** The commit a person approved (the preview's); the merge to staging merges exactly this. */
+  approvedCommit: string | null;
+  /** The merge batch holding the task while it is merged (and the one that merged it). */
+  mergeId: string | null;
   createdAt: string;
 }
 
@@ -47,8 +54,12 @@ export type TaskRecord = Pick<
   | 'state'
   | 'assignedAgentId'
   | 'branch'
+  | 'prNumber'
   | 'prUrl'
   | 'previewUrl'
+  | 'previewCommit'
+  | 'approvedCommit'
+  | 'mergeId'
   | 'createdAt'
 > & { updatedAt: string; questions: Array<Omit<TaskQuestion, 'agentId'>> };
 

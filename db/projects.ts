@@ -18,6 +18,7 @@ function present(row: Row): ProjectRecord {
     name: row.name,
     repository: { provider: row.repoProvider, owner: row.repoOwner, name: row.repoName },
     preview: (row.previewConfig as Record<string, unknown> | null) ?? null,
+    cloneUrl: row.cloneUrl,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -35,6 +36,7 @@ export async function insertProject(db: Db, project: NewProject): Promise<Projec
         repoOwner: project.repository.owner ?? null,
         repoName: project.repository.name ?? null,
         previewConfig: (project.preview ?? undefined) as Prisma.InputJsonValue | undefined,
+        cloneUrl: project.cloneUrl ?? null,
       },
     });
     return present(row);

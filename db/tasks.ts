@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../contracts/events';
+import type { EventPayloads, EventType, RecordedEvent } from '../contracts/events';
 import type { TaskRecord, TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
 
@@ -34,8 +34,12 @@ export async function applyTaskChange(
       state: view.state,
       assignedAgentId: view.assignedAgentId,
       branch: view.branch,
+      prNumber: view.prNumber,
       prUrl: view.prUrl,
       previewUrl: view.previewUrl,
+      previewCommit: view.previewCommit,
+      approvedCommit: view.approvedCommit,
+      mergeId: view.mergeId,
       version,
     };
     const current = rows[0]?.version;
@@ -112,8 +116,12 @@ function present(row: TaskRow): TaskRecord {
     state: row.state,
     assignedAgentId: row.assignedAgentId,
     branch: row.branch,
+    prNumber: row.prNumber,
     prUrl: row.prUrl,
     previewUrl: row.previewUrl,
+    previewCommit: row.previewCommit,
+    approvedCommit: row.approvedCommit,
+    mergeId: row.mergeId,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     questions: row.questions.map((q) => ({
@@ -154,7 +162,11 @@ export async function eventsAfter(
     orderBy: { id: 'asc' },
     take: limit,
   });
-  return rows.map((r) => ({
+  return rows.map(logged);
+}
+
+function logged(r: Awaited<ReturnType<Db['taskEvent']['findFirstOrThrow']>>): LoggedEvent {
+  return {
     seq: Number(r.id),
     projectId: r.projectId,
     taskId: r.taskId,
@@ -162,7 +174,33 @@ export async function eventsAfter(
     type: r.type as LoggedEvent['type'],
     payload: r.payload as unknown as LoggedEvent['payload'],
     at: r.createdAt.toISOString(),
-  }));
+  };
+}
+
+/** Appends an event that no task workflow numbers (e.g. a preview removed by the clean-up). */
+export async function appendProjectEvent<T extends EventType>(
+  db: Db,
+  event: { projectId: string; taskId: string | null; type: T; payload: EventPayloads[T] },
+): Promise<LoggedEvent> {
+  const row = await db.taskEvent.create({
+    data: {
+      projectId: event.projectId,
+      taskId: event.taskId,
+      type: event.type,
+      payload: event.payload,
+    },
+  });
+  return logged(row);
+}
+
+/** Every event of one task, oldest first (at most `limit`). */
+export async function taskEvents(db: Db, taskId: string, limit: number): Promise<LoggedEvent[]> {
+  const rows = await db.taskEvent.findMany({
+    where: { taskId },
+    orderBy: { id: 'asc' },
+    take: limit,
+  });
+  return rows.map(logged);
 }
 
 /**

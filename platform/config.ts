@@ -28,7 +28,14 @@ function urlWithScheme(schemes: string[], example: string) {
 }
 
 /** Variables whose values are secrets: never echoed back in errors or logs. */
-export const SECRET_VARIABLES = new Set(['AIWORKER_ADMIN_TOKEN', 'DATABASE_URL', 'REDIS_URL']);
+export const SECRET_VARIABLES = new Set([
+  'AIWORKER_ADMIN_TOKEN',
+  'AIWORKER_AGENT_TOKEN',
+  'GITEA_TOKEN',
+  'ARGOCD_TOKEN',
+  'DATABASE_URL',
+  'REDIS_URL',
+]);
 
 const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -38,6 +45,8 @@ const envSchema = z.object({
     .string()
     .min(24, 'must be at least 24 characters (generate one with `openssl rand -hex 24`)')
     .optional(),
+  /** The stdio MCP server acts as the agent holding this token. */
+  AIWORKER_AGENT_TOKEN: z.string().min(1).optional(),
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -61,6 +70,26 @@ const envSchema = z.object({
     .min(1, 'expected at least 1 second')
     .default(1800),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AIWORKER_PUBLIC_URL: urlWithScheme(['http', 'https'], 'https://aiworker.example.com').optional(),
+  PREVIEW_RUNTIME: z.enum(['local', 'kubernetes']).default('local'),
+  PREVIEW_DOMAIN: z.string().min(1).default('preview.localhost'),
+  PREVIEW_INGRESS_CLASS: z.string().min(1).optional(),
+  PREVIEW_TTL_HOURS: z.coerce
+    .number({ error: 'expected a number of hours' })
+    .positive('expected more than 0 hours')
+    .default(72),
+  PREVIEW_CLEANUP_MINUTES: z.coerce
+    .number({ error: 'expected a number of minutes' })
+    .int('expected a whole number of minutes')
+    .min(1, 'expected at least 1 minute')
+    .default(15),
+  GITEA_URL: urlWithScheme(['http', 'https'], 'https://gitea.example.com').optional(),
+  GITEA_TOKEN: z.string().min(1).optional(),
+  GITEA_USERNAME: z.string().min(1).optional(),
+  ARGOCD_URL: urlWithScheme(['http', 'https'], 'https://argocd.example.com').optional(),
+  ARGOCD_TOKEN: z.string().min(1).optional(),
+  ARGOCD_APPLICATION: z.string().min(1).default('{projectId}-staging'),
+  ARGOCD_STAGING_URL: urlWithScheme(['http', 'https'], 'https://staging.example.com').optional(),
 });
 
 /** Every environment variable aiworker reads (the k8s manifests are checked against this list). */
@@ -73,6 +102,8 @@ export interface Config {
   dataDir: string;
   /** Bearer token of the admin; required by the API process, not by the worker. */
   adminToken: string | undefined;
+  /** Token of the agent the stdio MCP server acts for (`npm run mcp:stdio`). */
+  agentToken: string | undefined;
   temporal: {
     address: string;
     namespace: string;
@@ -89,6 +120,22 @@ export interface Config {
   /** How long an agent keeps a task without a sign of life (any MCP call) before it returns to the backlog. */
   leaseMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Where people reach the API and board (links in pull requests); defaults to http://HOST:PORT. */
+  publicUrl: string;
+  previews: {
+    runtime: 'local' | 'kubernetes';
+    /** Kubernetes previews answer at `task-<id>.<domain>`. */
+    domain: string;
+    ingressClass: string | undefined;
+    /** Previews older than this are removed unless their task still needs them. */
+    ttlMs: number;
+    /** How often the clean-up schedule runs. */
+    cleanupEveryMs: number;
+  };
+  /** Set when projects may use Gitea (all three variables). */
+  gitea: { url: string; token: string; username: string } | null;
+  /** Set when staging is deployed with Argo CD (`ARGOCD_URL` and `ARGOCD_TOKEN`). */
+  argocd: { url: string; token: string; application: string; stagingUrl: string | null } | null;
 }
 
 /**
@@ -112,11 +159,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const problems: string[] = [];
+  const giteaSet = [e.GITEA_URL, e.GITEA_TOKEN, e.GITEA_USERNAME].filter((v) => v !== undefined);
+  if (giteaSet.length !== 0 && giteaSet.length !== 3) {
+    problems.push('GITEA_URL, GITEA_TOKEN, GITEA_USERNAME: set all three or none');
+  }
+  if ((e.ARGOCD_URL === undefined) !== (e.ARGOCD_TOKEN === undefined)) {
+    problems.push('ARGOCD_URL, ARGOCD_TOKEN: set both or neither');
+  }
+  if (problems.length) throw new ConfigError(problems);
   return {
     host: e.HOST,
     port: e.PORT,
     dataDir: path.resolve(e.AIWORKER_DATA_DIR),
     adminToken: e.AIWORKER_ADMIN_TOKEN,
+    agentToken: e.AIWORKER_AGENT_TOKEN,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
@@ -129,6 +186,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     questionReminderMs: e.AIWORKER_QUESTION_REMINDER_SECONDS * 1000,
     leaseMs: e.AIWORKER_LEASE_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
+    publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    previews: {
+      runtime: e.PREVIEW_RUNTIME,
+      domain: e.PREVIEW_DOMAIN,
+      ingressClass: e.PREVIEW_INGRESS_CLASS,
+      ttlMs: e.PREVIEW_TTL_HOURS * 3_600_000,
+      cleanupEveryMs: e.PREVIEW_CLEANUP_MINUTES * 60_000,
+    },
+    gitea:
+      e.GITEA_URL && e.GITEA_TOKEN && e.GITEA_USERNAME
+        ? { url: e.GITEA_URL, token: e.GITEA_TOKEN, username: e.GITEA_USERNAME }
+        : null,
+    argocd:
+      e.ARGOCD_URL && e.ARGOCD_TOKEN
+        ? {
+            url: e.ARGOCD_URL,
+            token: e.ARGOCD_TOKEN,
+            application: e.ARGOCD_APPLICATION,
+            stagingUrl: e.ARGOCD_STAGING_URL ?? null,
+          }
+        : null,
   };
 }
 

@@ -3,3 +3,5 @@ export { workerProbeWorkflow } from './probe';
 export { taskWorkflow } from './task';
 export { createProjectWorkflow } from './project';
 export { registerAgentWorkflow } from './agent';
+export { mergeBatchWorkflow, mergeQueueWorkflow } from './merge';
+export { previewCleanupWorkflow } from './preview-cleanup';

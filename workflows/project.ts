@@ -2,12 +2,28 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { NewProject, ProjectRecord } from '../contracts/project';
 
-const { createProjectRecord } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+const { createProjectRecord, ensureProjectRepository } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 20 },
 });
 
-/** Creates a project durably: its record now, its repository and other resources as they are added. */
+/**
+ * Creates a project durably: first its repository on its forge (local: a bare repository with a
+ * `staging` branch), then its record, so a project in the read model always has a repository.
+ */
 export async function createProjectWorkflow(project: NewProject): Promise<ProjectRecord> {
-  return await createProjectRecord(project);
+  const { cloneUrl } = await ensureProjectRepository({
+    id: project.id,
+    repository: {
+      provider: project.repository.provider,
+      owner: project.repository.owner ?? null,
+      name: project.repository.name ?? null,
+    },
+  });
+  return await createProjectRecord({ ...project, cloneUrl: withoutCredentials(cloneUrl) });
+}
+
+/** The clone URL as the read model may keep it: no user name or token. */
+function withoutCredentials(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^@/]*@/, '$1');
 }

@@ -70,14 +70,21 @@ describe('TaskMachine', () => {
     );
     step(
       () => m.checkSubmit('a'),
-      () => m.submit({}, now),
+      () => m.submit({ previewCommit: 'c2' }, now),
     );
     step(
       () => m.checkApprove(),
       () => m.approve(now),
     );
+    expect(m.current().approvedCommit).toBe('c2');
     step(
-      () => m.checkMarkStaged(),
+      () => m.checkBeginMerge('m1'),
+      () => m.beginMerge('m1', now),
+    );
+    expect(refusal(() => m.checkCancel())).toMatch(/being merged to staging by merge m1/);
+    expect(refusal(() => m.checkBeginMerge('m2'))).toMatch(/already being merged by merge m1/);
+    step(
+      () => m.checkMergeOutcome('m1'),
       () => m.markStaged(now),
     );
     expect(m.state).toBe('staging');
@@ -109,7 +116,7 @@ describe('TaskMachine', () => {
     );
     expect(refusal(() => m.checkAsk('a'))).toMatch(/task t1 is backlog/);
     expect(refusal(() => m.checkSubmit('a'))).toMatch(/task t1 is backlog/);
-    expect(refusal(() => m.checkMarkStaged())).toMatch(
+    expect(refusal(() => m.checkBeginMerge('m1'))).toMatch(
       /only a task that is approved can be merged/,
     );
     expect(m.snapshot()).toEqual(before);
@@ -165,8 +172,9 @@ describe('TaskMachine', () => {
     }
     const staged = fresh();
     staged.claim('a', now);
-    staged.submit({}, now);
+    staged.submit({ previewCommit: 'c1' }, now);
     staged.approve(now);
+    staged.beginMerge('m1', now);
     staged.markStaged(now);
     expect(refusal(() => staged.checkCancel())).toBe('task t1 is staging and cannot be cancelled');
   });
@@ -182,5 +190,36 @@ describe('TaskMachine', () => {
       taskSeq: 5,
       type: 'task:input_reminder',
     });
+  });
+
+  it('sends a task whose merge conflicts back to its agent, and lets a failed merge go', () => {
+    const m = fresh();
+    m.claim('a', now);
+    m.submit({ previewCommit: 'c1' }, now);
+    m.approve(now);
+    m.beginMerge('m1', now);
+    m.endMerge('m1', 'staging deploy failed', now);
+    expect(m.current()).toMatchObject({ state: 'approved', mergeId: null, approvedCommit: 'c1' });
+    m.checkBeginMerge('m2');
+    m.beginMerge('m2', now);
+    const change = m.mergeConflict('m2', ['src/app.ts'], now);
+    expect(change.map((e) => e.type)).toEqual([
+      'task:merge_conflict',
+      'task:status_changed',
+      'task:changes_requested',
+    ]);
+    expect(m.current()).toMatchObject({ state: 'changes_requested', assignedAgentId: 'a' });
+    expect(m.current().feedback[0]).toMatch(/conflicts in src\/app.ts/);
+    expect(refusal(() => m.checkClaim('b'))).toMatch(/waiting for changes by agent a/);
+  });
+
+  it('needs a branch before a pull request or a preview', () => {
+    const m = fresh();
+    m.claim('a', now);
+    expect(refusal(() => m.checkDeliver('a', 'create_pr'))).toMatch(/call create_branch/);
+    expect(refusal(() => m.checkDeliver('b', 'create_branch'))).toMatch(/not assigned to agent b/);
+    m.recordBranch('task-t1-feature', now);
+    m.checkDeliver('a', 'trigger_preview');
+    expect(m.recordBranch('task-t1-feature', now)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { EventPayloads, EventType, RecordedEvent } from '../contracts/events';
+import type { DeliveryStep, EventPayloads, EventType, RecordedEvent } from '../contracts/events';
 import type { TaskSnapshot, TaskTransition, TaskView, TaskWorkflowInput } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
 
@@ -40,8 +40,12 @@ export class TaskMachine {
       questions: [],
       feedback: [],
       branch: null,
+      prNumber: null,
       prUrl: null,
       previewUrl: null,
+      previewCommit: null,
+      approvedCommit: null,
+      mergeId: null,
       createdAt: now.toISOString(),
     };
     const machine = new TaskMachine(view, [], 0);
@@ -138,9 +142,25 @@ export class TaskMachine {
     }
   }
 
+  checkProgress(agentId: string): void {
+    this.requireState(['in_progress', 'needs_input'], 'get progress reports');
+    this.requireOwner(agentId);
+  }
+
   checkSubmit(agentId: string): void {
     this.requireState(['in_progress'], 'be submitted for review');
     this.requireOwner(agentId);
+  }
+
+  /** A delivery step (branch, pull request, preview) by the assigned agent while it works. */
+  checkDeliver(agentId: string, step: 'create_pr' | 'trigger_preview' | 'create_branch'): void {
+    this.requireState(['in_progress'], `run ${step}`);
+    this.requireOwner(agentId);
+    if (step !== 'create_branch' && !this.view.branch) {
+      throw new TransitionRefused(
+        `task ${this.view.id} has no branch yet: call create_branch, push your commits, then ${step}`,
+      );
+    }
   }
 
   checkApprove(): void {
@@ -149,6 +169,7 @@ export class TaskMachine {
 
   checkRequestChanges(): void {
     this.requireState(['ready_to_test', 'approved'], 'get change requests');
+    this.requireNotMerging('get change requests');
   }
 
   checkCancel(): void {
@@ -156,10 +177,31 @@ export class TaskMachine {
       throw new TransitionRefused(
         `task ${this.view.id} is ${this.view.state} and cannot be cancelled`,
       );
+    this.requireNotMerging('be cancelled');
   }
 
-  checkMarkStaged(): void {
+  /** A merge batch takes the approved task (a retry by the same batch is accepted again). */
+  checkBeginMerge(mergeId: string): void {
     this.requireState(['approved'], 'be merged to staging');
+    const current = this.view.mergeId;
+    if (current && current !== mergeId) {
+      throw new TransitionRefused(
+        `task ${this.view.id} is already being merged by merge ${current}`,
+      );
+    }
+    if (!this.view.approvedCommit) {
+      throw new TransitionRefused(
+        `task ${this.view.id} has no approved commit (it was approved without a preview)`,
+      );
+    }
+  }
+
+  /** What a merge batch reports back about one of its tasks (merged, conflict, rolled back). */
+  checkMergeOutcome(mergeId: string): void {
+    this.requireState(['approved'], 'get a merge result');
+    if (this.view.mergeId !== mergeId) {
+      throw new TransitionRefused(`task ${this.view.id} is not being merged by merge ${mergeId}`);
+    }
   }
 
   // --- changes: call only after the matching check ------------------------------------------
@@ -199,6 +241,10 @@ export class TaskMachine {
     ];
   }
 
+  progress(agentId: string, message: string, now: Date): Change {
+    return [this.event('task:progress', { taskId: this.view.id, agentId, message }, now)];
+  }
+
   remind(now: Date): Change {
     const open = this.openQuestion!;
     return [
@@ -210,8 +256,29 @@ export class TaskMachine {
     ];
   }
 
-  submit(details: { previewUrl?: string; branch?: string; prUrl?: string }, now: Date): Change {
+  recordBranch(branch: string, now: Date): Change {
+    if (this.view.branch === branch) return [];
+    this.view.branch = branch;
+    return [this.event('task:branch_created', { taskId: this.view.id, branch }, now)];
+  }
+
+  recordPullRequest(pr: { prNumber: number; prUrl: string }, now: Date): Change {
+    if (this.view.prNumber === pr.prNumber && this.view.prUrl === pr.prUrl) return [];
+    this.view.prNumber = pr.prNumber;
+    this.view.prUrl = pr.prUrl;
+    return [this.event('task:pr_opened', { taskId: this.view.id, ...pr }, now)];
+  }
+
+  deliveryFailed(step: DeliveryStep, message: string, now: Date): Change {
+    return [this.event('task:delivery_failed', { taskId: this.view.id, step, message }, now)];
+  }
+
+  submit(
+    details: { previewUrl?: string; previewCommit?: string; branch?: string; prUrl?: string },
+    now: Date,
+  ): Change {
     if (details.previewUrl !== undefined) this.view.previewUrl = details.previewUrl;
+    if (details.previewCommit !== undefined) this.view.previewCommit = details.previewCommit;
     if (details.branch !== undefined) this.view.branch = details.branch;
     if (details.prUrl !== undefined) this.view.prUrl = details.prUrl;
     return [
@@ -225,7 +292,32 @@ export class TaskMachine {
   }
 
   approve(now: Date): Change {
+    // What a person approves is what they tested: the preview's commit.
+    this.view.approvedCommit = this.view.previewCommit;
     return this.moveTo('approved', 'approved', now);
+  }
+
+  beginMerge(mergeId: string, now: Date): Change {
+    if (this.view.mergeId === mergeId) return [];
+    this.view.mergeId = mergeId;
+    return [this.event('task:merge_started', { taskId: this.view.id, mergeId }, now)];
+  }
+
+  mergeConflict(mergeId: string, files: string[], now: Date): Change {
+    this.view.mergeId = null;
+    const feedback = `Merging into staging conflicts in ${files.length ? files.join(', ') : 'some files'}: update your branch from staging, resolve the conflicts, push, and trigger the preview again.`;
+    this.view.approvedCommit = null;
+    this.view.feedback.push(feedback);
+    return [
+      this.event('task:merge_conflict', { taskId: this.view.id, mergeId, files }, now),
+      ...this.moveTo('changes_requested', 'merge conflict', now),
+      this.event('task:changes_requested', { taskId: this.view.id, feedback }, now),
+    ];
+  }
+
+  endMerge(mergeId: string, reason: string, now: Date): Change {
+    this.view.mergeId = null;
+    return [this.event('task:merge_rolled_back', { taskId: this.view.id, mergeId, reason }, now)];
   }
 
   requestChanges(feedback: string, now: Date): Change {
@@ -241,7 +333,8 @@ export class TaskMachine {
   }
 
   markStaged(now: Date): Change {
-    return this.moveTo('staging', 'merged to staging', now);
+    // The task keeps the id of the merge that took it to staging.
+    return this.moveTo('staging', `merged to staging by merge ${this.view.mergeId}`, now);
   }
 
   // --- internals ----------------------------------------------------------------------------
@@ -250,6 +343,14 @@ export class TaskMachine {
     if (!allowed.includes(this.view.state)) {
       throw new TransitionRefused(
         `task ${this.view.id} is ${this.view.state}; only a task that is ${allowed.join(' or ')} can ${what}`,
+      );
+    }
+  }
+
+  private requireNotMerging(what: string): void {
+    if (this.view.state === 'approved' && this.view.mergeId) {
+      throw new TransitionRefused(
+        `task ${this.view.id} is being merged to staging by merge ${this.view.mergeId} and cannot ${what} now`,
       );
     }
   }

@@ -1,10 +1,10 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
   continueAsNew,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -15,39 +15,56 @@ import {
   answerQuestionUpdate,
   approveTaskUpdate,
   askQuestionUpdate,
+  beginMergeUpdate,
   cancelTaskUpdate,
   claimTaskUpdate,
+  createBranchUpdate,
+  createPullRequestUpdate,
+  DELIVERY_FAILED,
+  endMergeUpdate,
   markStagedUpdate,
+  mergeConflictUpdate,
   projectionSyncedUpdate,
   releaseTaskUpdate,
+  reportProgressUpdate,
   requestChangesUpdate,
   submitForReviewUpdate,
   taskHistoryQuery,
+  triggerPreviewUpdate,
   taskViewQuery,
+  TASK_RESTARTING,
   TRANSITION_REFUSED,
 } from '../contracts/messages';
 import { agentIdKey, taskStateKey } from '../contracts/search-attributes';
+import type { DeliveryStep } from '../contracts/events';
 import type { TaskView, TaskWorkflowInput } from '../contracts/task';
 import { TaskMachine, TransitionRefused } from './task-machine';
 import type { Change } from './task-machine';
 
-// Projection and publishing run as local activities: in the worker, inside the workflow task,
-// without a round trip through the Temporal server per step (docs/performance.md). Both are
-// idempotent, so the re-run that follows a worker crash is harmless. Projection must eventually
-// succeed (MySQL comes back): it retries without limit, quickly.
-const { projectTaskChange } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
-});
-// Publishing is tried once locally; if Redis is down it becomes a regular activity that retries
-// until Redis is back (events resume then) without holding up the workflow's next changes.
-const { publishTaskEvents: publishOnce } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '5 seconds',
-  retry: { maximumAttempts: 1 },
-});
-const { publishTaskEvents: publishUntilDelivered } = proxyActivities<Activities>({
+// Projection runs as a regular activity, scheduled only once the change is committed to this
+// workflow's history. (A local activity runs inside the workflow task, before that task is
+// committed: when such a task fails, e.g. a continue-as-new that meets a new signal, the read
+// model would show a change the workflow never recorded.) It is idempotent and must eventually
+// succeed, so it retries without limit; a short timeout lets a new worker take over quickly.
+// The activity also publishes the events; when Redis is down, publishing becomes a retrying
+// activity of its own that does not hold up the next changes.
+const { projectTaskChange, publishTaskEvents } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
+});
+
+// Delivery steps talk to the forge: quick calls, retried a few times for outages. A refusal
+// (ForgeRefusal) is non-retryable and reaches the agent and the board in the forge's words.
+const { ensureTaskBranch, openTaskPullRequest } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+// A preview installs and starts an app (or waits for a rollout): long, with a heartbeat so a
+// dead worker is noticed within a minute.
+const { deployTaskPreview } = proxyActivities<Activities>({
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 3 },
 });
 
 /** Update inputs carry the acting agent's id (the validators' typing needs it spelled out). */
@@ -78,20 +95,45 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   let projected: Promise<void> = Promise.resolve();
   let published: Promise<void> = Promise.resolve();
   let inFlight = 0;
+  let deferred = 0;
   const record = (change: Change): Promise<void> => {
     if (change.length === 0) return projected;
     const view = machine.current();
     const version = change[change.length - 1]!.taskSeq;
     inFlight += 1;
     projected = projected.then(async () => {
-      const delivered = await projectTaskChange({ view, version, events: change });
-      const events = { projectId, taskId, events: delivered };
-      published = published.then(() =>
-        publishOnce(events).catch(() => publishUntilDelivered(events)),
-      );
+      // While an earlier publish waits for Redis, later ones queue behind it to keep the order.
+      const { events: delivered, published: sent } = await projectTaskChange({
+        view,
+        version,
+        events: change,
+        publish: deferred === 0,
+      });
+      if (!sent) {
+        const events = { projectId, taskId, events: delivered };
+        deferred += 1;
+        published = published.then(async () => {
+          await publishTaskEvents(events);
+          deferred -= 1;
+        });
+      }
       inFlight -= 1;
     });
     return projected;
+  };
+  /**
+   * Resolves once no handler runs and every change is projected and published. An update may be
+   * accepted while we wait for the last publish, so the check is made again, with no await
+   * between the final check and the caller's continue-as-new or return: a change accepted in a
+   * closing run is never left unprojected.
+   */
+  const settle = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => allHandlersFinished() && inFlight === 0);
+      const last = published;
+      await last;
+      if (allHandlersFinished() && inFlight === 0 && published === last) return;
+    }
   };
   const apply = async (change: Change): Promise<TaskView> => {
     upsertSearchAttributes([
@@ -104,11 +146,29 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
 
   void record(created);
 
+  // Set, with no await in between, just before this run continues as new or ends. An update that
+  // is validated after that point must change nothing here (its effect would be lost with this
+  // run, while its projection could already have run): it is refused, and the caller sends it
+  // again to the new run.
+  let closing = false;
+  const guard = (check: () => void): void => {
+    if (closing) {
+      throw ApplicationFailure.nonRetryable(
+        'the task workflow is continuing as new; send the update again',
+        TASK_RESTARTING,
+      );
+    }
+    refuseUnless(check);
+  };
+
+  // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
+  let lastBeat = 0;
+
   setHandler(claimTaskUpdate, ({ agentId }) => apply(machine.claim(agentId, new Date())), {
-    validator: ({ agentId }: AgentInput) => refuseUnless(() => machine.checkClaim(agentId)),
+    validator: ({ agentId }: AgentInput) => guard(() => machine.checkClaim(agentId)),
   });
   setHandler(releaseTaskUpdate, ({ reason }) => apply(machine.release(reason, new Date())), {
-    validator: ({ agentId }: AgentInput) => refuseUnless(() => machine.checkRelease(agentId)),
+    validator: ({ agentId }: AgentInput) => guard(() => machine.checkRelease(agentId)),
   });
   setHandler(
     askQuestionUpdate,
@@ -116,7 +176,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       await apply(machine.ask(agentId, questionId, question, new Date()));
       return { questionId };
     },
-    { validator: ({ agentId }: AgentInput) => refuseUnless(() => machine.checkAsk(agentId)) },
+    { validator: ({ agentId }: AgentInput) => guard(() => machine.checkAsk(agentId)) },
   );
   setHandler(
     answerQuestionUpdate,
@@ -127,42 +187,140 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     },
     {
       validator: ({ questionId }: { questionId?: string }) =>
-        refuseUnless(() => machine.checkAnswer(questionId)),
+        guard(() => machine.checkAnswer(questionId)),
     },
+  );
+  setHandler(
+    reportProgressUpdate,
+    async ({ agentId, message }) => {
+      lastBeat += 1;
+      await record(machine.progress(agentId, message, new Date()));
+    },
+    { validator: ({ agentId }: AgentInput) => guard(() => machine.checkProgress(agentId)) },
+  );
+  // One delivery step at a time: a second call while one runs is refused, not run twice.
+  let delivering: DeliveryStep | null = null;
+  const checkDeliver = (agentId: string, step: DeliveryStep) =>
+    guard(() => {
+      machine.checkDeliver(agentId, step);
+      if (delivering) {
+        throw new TransitionRefused(
+          `task ${taskId} is busy with ${delivering}; wait for it to finish before ${step}`,
+        );
+      }
+    });
+  /** Runs a delivery step's activities; a failure is shown on the board and fails only the update. */
+  const deliver = async <T>(step: DeliveryStep, run: () => Promise<T>): Promise<T> => {
+    delivering = step;
+    lastBeat += 1;
+    try {
+      return await run();
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      const message =
+        cause instanceof ApplicationFailure || cause instanceof Error
+          ? cause.message
+          : String(cause);
+      await record(machine.deliveryFailed(step, message, new Date()));
+      throw ApplicationFailure.nonRetryable(`${step} failed: ${message}`, DELIVERY_FAILED);
+    } finally {
+      delivering = null;
+      lastBeat += 1;
+    }
+  };
+  setHandler(
+    createBranchUpdate,
+    ({ agentId: _agent }) =>
+      deliver('create_branch', async () => {
+        const result = await ensureTaskBranch({ projectId, taskId });
+        await apply(machine.recordBranch(result.branch, new Date()));
+        return result;
+      }),
+    { validator: ({ agentId }: AgentInput) => checkDeliver(agentId, 'create_branch') },
+  );
+  setHandler(
+    createPullRequestUpdate,
+    ({ title, description }) =>
+      deliver('create_pr', async () => {
+        const pr = await openTaskPullRequest({ task: machine.current(), title, description });
+        await apply(machine.recordPullRequest(pr, new Date()));
+        return pr;
+      }),
+    { validator: ({ agentId }: AgentInput) => checkDeliver(agentId, 'create_pr') },
+  );
+  setHandler(
+    triggerPreviewUpdate,
+    ({ agentId }) =>
+      deliver('trigger_preview', async () => {
+        const preview = await deployTaskPreview({
+          projectId,
+          taskId,
+          branch: machine.current().branch!,
+        });
+        // A person may have cancelled the task, or its lease may have moved on, meanwhile.
+        refuseUnless(() => machine.checkSubmit(agentId));
+        await apply(
+          machine.submit({ previewUrl: preview.url, previewCommit: preview.commit }, new Date()),
+        );
+        return { previewUrl: preview.url, commit: preview.commit };
+      }),
+    { validator: ({ agentId }: AgentInput) => checkDeliver(agentId, 'trigger_preview') },
   );
   setHandler(
     submitForReviewUpdate,
     ({ agentId: _agent, ...details }) => apply(machine.submit(details, new Date())),
     {
-      validator: ({ agentId }: AgentInput) => refuseUnless(() => machine.checkSubmit(agentId)),
+      validator: ({ agentId }: AgentInput) => guard(() => machine.checkSubmit(agentId)),
     },
   );
   setHandler(approveTaskUpdate, () => apply(machine.approve(new Date())), {
-    validator: () => refuseUnless(() => machine.checkApprove()),
+    validator: () => guard(() => machine.checkApprove()),
   });
   setHandler(
     requestChangesUpdate,
     ({ feedback }) => apply(machine.requestChanges(feedback, new Date())),
     {
-      validator: (_input) => refuseUnless(() => machine.checkRequestChanges()),
+      validator: (_input) => guard(() => machine.checkRequestChanges()),
     },
   );
   setHandler(
     cancelTaskUpdate,
     ({ reason }) => apply(machine.cancel(reason ?? 'cancelled', new Date())),
     {
-      validator: (_input) => refuseUnless(() => machine.checkCancel()),
+      validator: (_input) => guard(() => machine.checkCancel()),
+    },
+  );
+  setHandler(beginMergeUpdate, ({ mergeId }) => apply(machine.beginMerge(mergeId, new Date())), {
+    validator: ({ mergeId }: { mergeId: string }) => guard(() => machine.checkBeginMerge(mergeId)),
+  });
+  setHandler(
+    mergeConflictUpdate,
+    ({ mergeId, files }) => apply(machine.mergeConflict(mergeId, files, new Date())),
+    {
+      validator: ({ mergeId }: { mergeId: string }) =>
+        guard(() => machine.checkMergeOutcome(mergeId)),
+    },
+  );
+  setHandler(
+    endMergeUpdate,
+    ({ mergeId, reason }) => apply(machine.endMerge(mergeId, reason, new Date())),
+    {
+      validator: ({ mergeId }: { mergeId: string }) =>
+        guard(() => machine.checkMergeOutcome(mergeId)),
     },
   );
   setHandler(markStagedUpdate, () => apply(machine.markStaged(new Date())), {
-    validator: () => refuseUnless(() => machine.checkMarkStaged()),
+    validator: ({ mergeId }: { mergeId: string }) =>
+      guard(() => machine.checkMergeOutcome(mergeId)),
   });
-  setHandler(projectionSyncedUpdate, async () => {
-    await projected;
-    return machine.current();
-  });
-  // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
-  let lastBeat = 0;
+  setHandler(
+    projectionSyncedUpdate,
+    async () => {
+      await projected;
+      return machine.current();
+    },
+    { validator: () => guard(() => undefined) },
+  );
   setHandler(agentHeartbeatSignal, ({ agentId }) => {
     if (agentId === machine.current().assignedAgentId) lastBeat += 1;
   });
@@ -189,6 +347,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       );
       if (
         !moved &&
+        delivering === null &&
         machine.state === 'in_progress' &&
         machine.current().assignedAgentId === agentId
       ) {
@@ -204,12 +363,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       );
     }
     if (shouldContinueAsNew() && !machine.isFinal) {
-      await condition(() => allHandlersFinished() && inFlight === 0);
-      await published;
+      await settle();
+      closing = true;
       return await continueAsNew<typeof taskWorkflow>({ ...input, snapshot: machine.snapshot() });
     }
   }
-  await condition(() => allHandlersFinished() && inFlight === 0);
-  await published;
+  await settle();
+  closing = true;
   return machine.current();
 }

@@ -1,0 +1,242 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { enqueueMergeUpdate, mergeQueueQuery, mergeWorkflowId } from '../contracts/merge';
+import type {
+  MergeQueueInput,
+  MergeRequest,
+  MergeState,
+  MergeSummary,
+  MergeTaskRecord,
+  MergeEvent,
+  MergeFields,
+} from '../contracts/merge';
+
+// Projection and the task outcomes are idempotent and must eventually land: retried without limit.
+const { projectMerge, beginTaskMerge, conflictTaskMerge, endTaskMerge, markTaskStaged } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
+  });
+// Forge calls: quick, retried a few times for outages; the forge makes a retried merge a no-op.
+const { stagingHead, mergeTaskPullRequest, resetStaging, teardownTaskPreview } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 10 },
+  });
+// A deploy installs and starts the app (or waits for Argo CD): long, heartbeating so a dead worker
+// is noticed within a minute.
+const { deployStaging } = proxyActivities<Activities>({
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 3 },
+});
+
+/**
+ * One merge batch (SPEC.md, flow 5): takes each task, merges its approved commit into staging in
+ * order (a conflict sends that task back and the others go on), deploys staging, and either marks
+ * the merged tasks staged or puts staging back where it was and gives them back approved. Every
+ * step is projected into the read model; the project's queue runs one batch at a time.
+ */
+export async function mergeBatchWorkflow(request: MergeRequest): Promise<MergeSummary> {
+  const { mergeId, projectId } = request;
+  // Step 1 was the `queued` row written when the request was accepted.
+  let version = 1;
+  let state: MergeState = 'merging';
+  const tasks = new Map<string, MergeTaskRecord & { position: number }>(
+    request.taskIds.map((taskId, position) => [
+      taskId,
+      { taskId, position, result: 'pending', commit: null, detail: null },
+    ]),
+  );
+  const set = (taskId: string, patch: Partial<MergeTaskRecord>) =>
+    tasks.set(taskId, { ...tasks.get(taskId)!, ...patch });
+  const now = () => new Date().toISOString();
+  const save = async (merge: MergeFields, events: MergeEvent[] = []): Promise<void> => {
+    if (merge.state) state = merge.state;
+    version += 1;
+    const progress: MergeEvent = {
+      type: 'merge:progress',
+      payload: { mergeId, state, detail: merge.detail ?? null },
+      at: now(),
+    };
+    await projectMerge({
+      mergeId,
+      projectId,
+      version,
+      merge,
+      tasks: [...tasks.values()],
+      events: [progress, ...events],
+    });
+  };
+
+  await save({ state: 'merging' });
+  const begun: Array<{ taskId: string; prNumber: number; commit: string }> = [];
+  for (const taskId of request.taskIds) {
+    const taken = await beginTaskMerge({ taskId, mergeId });
+    if (!taken.ok) {
+      set(taskId, { result: 'skipped', detail: taken.reason });
+      continue;
+    }
+    const { prNumber, approvedCommit } = taken.view;
+    if (prNumber === null || approvedCommit === null) {
+      const reason = 'the task has no pull request or approved commit to merge';
+      await endTaskMerge({ taskId, mergeId, reason });
+      set(taskId, { result: 'skipped', detail: reason });
+      continue;
+    }
+    begun.push({ taskId, prNumber, commit: approvedCommit });
+  }
+  const baseSha = await stagingHead({ projectId });
+  await save({ baseSha });
+
+  for (const task of begun) {
+    const outcome = await mergeTaskPullRequest({
+      projectId,
+      taskId: task.taskId,
+      prNumber: task.prNumber,
+      commit: task.commit,
+      message: `Merge task ${task.taskId} (merge ${mergeId})`,
+    });
+    if (outcome.merged) {
+      set(task.taskId, { result: 'merged', commit: outcome.mergeSha });
+    } else {
+      await conflictTaskMerge({ taskId: task.taskId, mergeId, files: outcome.conflicts });
+      set(task.taskId, { result: 'conflict', detail: outcome.conflicts.join(', ') });
+    }
+    await save({});
+  }
+
+  const merged = begun.filter((t) => tasks.get(t.taskId)!.result === 'merged');
+  const summary = (): MergeSummary => ({ mergeId, state, tasks: [...tasks.values()] });
+  if (merged.length === 0) {
+    await save({ state: 'failed', detail: 'no task could be merged' });
+    return summary();
+  }
+
+  const headSha = await stagingHead({ projectId });
+  const taskIds = merged.map((t) => t.taskId);
+  await save({ state: 'deploying', headSha }, [
+    {
+      type: 'deploy:started',
+      payload: { environment: 'staging', taskIds, mergeId },
+      at: now(),
+    },
+  ]);
+  let deployed: Awaited<ReturnType<typeof deployStaging>>;
+  try {
+    deployed = await deployStaging({ projectId, commit: headSha });
+  } catch (err) {
+    deployed = { ok: false, reason: `the deployment did not finish: ${(err as Error).message}` };
+  }
+
+  if (deployed.ok) {
+    for (const taskId of taskIds) {
+      await markTaskStaged({ taskId, mergeId });
+      await teardownTaskPreview({ taskId });
+      set(taskId, { result: 'deployed' });
+    }
+    await save({ state: 'completed', environment: deployed.environment, deployUrl: deployed.url }, [
+      {
+        type: 'deploy:completed',
+        payload: { environment: deployed.environment, url: deployed.url, mergeId },
+        at: now(),
+      },
+    ]);
+    return summary();
+  }
+
+  // Roll back: staging returns to its commit before the batch (only if nobody moved it since),
+  // and the old staging is deployed again so the environment serves what staging holds.
+  const reason = `staging did not become healthy: ${deployed.reason}`;
+  await resetStaging({ projectId, to: baseSha, expected: headSha });
+  try {
+    await deployStaging({ projectId, commit: baseSha });
+  } catch (err) {
+    log.warn('redeploying the previous staging failed', { mergeId, err: (err as Error).message });
+  }
+  for (const taskId of taskIds) {
+    await endTaskMerge({ taskId, mergeId, reason });
+    set(taskId, { result: 'rolled_back', detail: reason });
+  }
+  await save({ state: 'rolled_back', detail: reason, environment: 'staging' }, [
+    { type: 'deploy:failed', payload: { environment: 'staging', reason, mergeId }, at: now() },
+  ]);
+  return summary();
+}
+
+/**
+ * A project's merge queue: batches run one after another, each as a child workflow
+ * `merge-<mergeId>`, in the order their requests were accepted. The API adds requests with
+ * update-with-start; the queue carries what is still waiting across continue-as-new.
+ */
+export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> {
+  const pending: MergeRequest[] = [...input.pending];
+  const seen = new Set(pending.map((r) => r.mergeId));
+
+  setHandler(enqueueMergeUpdate, async (request) => {
+    if (seen.has(request.mergeId)) {
+      return {
+        mergeId: request.mergeId,
+        position: pending.findIndex((r) => r.mergeId === request.mergeId),
+      };
+    }
+    seen.add(request.mergeId);
+    // The row exists before the request joins the queue, so the batch always finds it.
+    await projectMerge({
+      mergeId: request.mergeId,
+      projectId: input.projectId,
+      version: 1,
+      merge: { state: 'queued' },
+      tasks: request.taskIds.map((taskId, position) => ({
+        taskId,
+        position,
+        result: 'pending',
+        commit: null,
+        detail: null,
+      })),
+      events: [
+        {
+          type: 'merge:progress',
+          payload: { mergeId: request.mergeId, state: 'queued', detail: null },
+          at: new Date().toISOString(),
+        },
+      ],
+    });
+    pending.push(request);
+    return { mergeId: request.mergeId, position: pending.length - 1 };
+  });
+  setHandler(mergeQueueQuery, () => pending.map((r) => r.mergeId));
+
+  for (;;) {
+    await condition(() => pending.length > 0 || workflowInfo().continueAsNewSuggested);
+    if (workflowInfo().continueAsNewSuggested) {
+      // An accepted request still being written must be carried over, not lost.
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof mergeQueueWorkflow>({
+        projectId: input.projectId,
+        pending,
+      });
+    }
+    const next = pending[0]!;
+    try {
+      await executeChild(mergeBatchWorkflow, {
+        workflowId: mergeWorkflowId(next.mergeId),
+        args: [next],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      // One broken batch must not stop the project's later merges.
+      log.error('merge batch failed', { mergeId: next.mergeId, err: (err as Error).message });
+    }
+    pending.shift();
+  }
+}
