@@ -29,6 +29,17 @@ const find = (list: Manifest[], kind: string, name: string) => {
   return m;
 };
 const container = (d: Manifest) => d.spec.template.spec.containers[0];
+/**
+ * Kinds that live outside any namespace. kustomize 5.5 still stamps the namespace on the admission
+ * policy kinds, which it does not know to be cluster-scoped; kubectl ignores it there.
+ */
+const CLUSTER_SCOPED = [
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+];
 
 describe('k8s/ (kustomize base)', () => {
   it('lists every manifest file in the folder, and only existing ones', () => {
@@ -38,16 +49,21 @@ describe('k8s/ (kustomize base)', () => {
     expect([...(kustomization.resources as string[])].sort()).toEqual(yamlFiles.sort());
   });
 
-  it('has the api and worker Deployments, the api Service, a ConfigMap and a Secret', () => {
+  it("has the api and worker Deployments, the api Service, config, and the worker's RBAC", () => {
     expect(base.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual(
       [
         'ConfigMap/aiworker-config',
+        'ClusterRole/aiworker-worker',
+        'ClusterRoleBinding/aiworker-worker',
         'Deployment/aiworker-api',
         'Deployment/aiworker-worker',
         'Job/aiworker-migrate',
         'Namespace/aiworker',
         'Secret/aiworker-secrets',
         'Service/aiworker-api',
+        'ServiceAccount/aiworker-worker',
+        'ValidatingAdmissionPolicy/aiworker-worker-previews-only',
+        'ValidatingAdmissionPolicyBinding/aiworker-worker-previews-only',
       ].sort(),
     );
   });
@@ -127,8 +143,91 @@ describe('k8s/ (kustomize base)', () => {
     const built = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
     expect(built).toHaveLength(base.length);
     for (const m of built) {
-      if (m.kind !== 'Namespace') expect((m.metadata as any).namespace).toBe('aiworker');
+      if (!CLUSTER_SCOPED.includes(m.kind)) expect((m.metadata as any).namespace).toBe('aiworker');
     }
+    const binding = find(built, 'ClusterRoleBinding', 'aiworker-worker');
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'aiworker-worker', namespace: 'aiworker' },
+    ]);
+  });
+});
+
+describe('k8s/rbac.yaml (what the worker may do in the cluster)', () => {
+  const role = find(base, 'ClusterRole', 'aiworker-worker');
+  const rules = role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  const namespace = find(base, 'Namespace', 'aiworker').metadata.name;
+
+  it('binds the ClusterRole to the service account the worker Deployment runs as', () => {
+    const worker = find(base, 'Deployment', 'aiworker-worker');
+    const account = worker.spec.template.spec.serviceAccountName as string;
+    expect(find(base, 'ServiceAccount', account)).toBeDefined();
+    const binding = find(base, 'ClusterRoleBinding', 'aiworker-worker');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: account, namespace }]);
+    // The api runs as the namespace's default account, which has no rights.
+    expect(find(base, 'Deployment', 'aiworker-api').spec.template.spec.serviceAccountName).toBe(
+      undefined,
+    );
+  });
+
+  it('grants no wildcard, no escalation path and no access to secrets', () => {
+    for (const rule of rules) {
+      for (const list of [rule.apiGroups, rule.resources, rule.verbs])
+        expect(list).not.toContain('*');
+      for (const verb of ['bind', 'impersonate', 'escalate', 'watch', 'deletecollection'])
+        expect(rule.verbs).not.toContain(verb);
+      for (const resource of ['secrets', 'roles', 'rolebindings', 'clusterroles', 'pods/exec'])
+        expect(rule.resources).not.toContain(resource);
+      expect(rule).not.toHaveProperty('nonResourceURLs');
+    }
+  });
+
+  it('grants exactly what the Kubernetes preview runtime sends', () => {
+    const grants = rules
+      .flatMap((r) =>
+        r.apiGroups.flatMap((g) =>
+          r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g ? `${res}.${g}` : res}`)),
+        ),
+      )
+      .sort();
+    expect(grants).toEqual(
+      [
+        'create namespaces',
+        'get namespaces',
+        'list namespaces',
+        'patch namespaces',
+        'delete namespaces',
+        'create deployments.apps',
+        'get deployments.apps',
+        'patch deployments.apps',
+        'create services',
+        'patch services',
+        'create ingresses.networking.k8s.io',
+        'patch ingresses.networking.k8s.io',
+        'list pods',
+      ].sort(),
+    );
+  });
+
+  it("lets the admission policy match the worker's account and bind with Deny", () => {
+    const policy = find(base, 'ValidatingAdmissionPolicy', 'aiworker-worker-previews-only');
+    const [condition] = policy.spec.matchConditions as { expression: string }[];
+    expect(condition!.expression).toContain(`'system:serviceaccount:${namespace}:aiworker-worker'`);
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    const ruled = (policy.spec.matchConstraints.resourceRules as any[]).flatMap(
+      (r) => r.resources as string[],
+    );
+    for (const resource of ['namespaces', 'deployments', 'services', 'ingresses'])
+      expect(ruled).toContain(resource);
+    const binding = find(base, 'ValidatingAdmissionPolicyBinding', 'aiworker-worker-previews-only');
+    expect(binding.spec).toEqual({
+      policyName: policy.metadata.name,
+      validationActions: ['Deny'],
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
+import { ensurePreviewCleanupSchedule } from '../platform/schedules';
 import { ensureSearchAttributes } from '../platform/search-attributes';
 import { temporalLogger } from '../platform/temporal-logger';
 import { createWorker } from './create-worker';
@@ -17,9 +18,12 @@ async function main(): Promise<void> {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
   const admin = await Connection.connect({ address: config.temporal.address });
-  const added = await ensureSearchAttributes(admin, config.temporal.namespace).finally(() =>
-    admin.close(),
-  );
+  const added = await ensureSearchAttributes(admin, config.temporal.namespace);
+  await ensurePreviewCleanupSchedule(admin, {
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    everyMs: config.previews.cleanupEveryMs,
+  }).finally(() => admin.close());
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const deps = createWorkerDeps(config, root);
   const { worker, connection } = await createWorker(config, deps);

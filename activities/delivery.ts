@@ -1,0 +1,139 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { DELIVERY_FAILED } from '../contracts/messages';
+import type { TaskView } from '../contracts/task';
+import { findProject } from '../db/projects';
+import type { ProjectRecord } from '../contracts/project';
+import type { ActivityDeps } from './deps';
+import { ForgeRefusal, repoOf, STAGING_BRANCH, taskBranch } from './forge/forge';
+import type { Forge, RepoRef } from './forge/forge';
+import { PreviewFailed, taskPreviewName } from './preview/runtime';
+
+/**
+ * Runs a delivery step; what retrying cannot fix (the forge refused, the preview cannot start)
+ * fails at once with the forge's or the runtime's own words, for the agent and the board.
+ */
+async function step<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof ForgeRefusal || err instanceof PreviewFailed) {
+      throw ApplicationFailure.nonRetryable(err.message, DELIVERY_FAILED);
+    }
+    throw err;
+  }
+}
+
+/** The pull request description: the task, what was asked and answered, feedback, and the commits. */
+export function describePullRequest(
+  task: TaskView,
+  commits: Array<{ sha: string; subject: string }>,
+  note?: string,
+): string {
+  const lines = [`Task ${task.id}: ${task.title}`, '', task.description];
+  if (note) lines.push('', note);
+  const answered = task.questions.filter((q) => q.answer !== null);
+  if (answered.length) {
+    lines.push('', '## Questions and answers');
+    for (const q of answered) lines.push('', `**Q:** ${q.question}`, `**A:** ${q.answer}`);
+  }
+  if (task.feedback.length) {
+    lines.push('', '## Review feedback addressed');
+    for (const f of task.feedback) lines.push(`- ${f}`);
+  }
+  lines.push('', '## Commits');
+  for (const c of commits) lines.push(`- ${c.sha.slice(0, 12)} ${c.subject}`);
+  return lines.join('\n');
+}
+
+/** Activities of the agent's delivery steps: branch, pull request, preview (SPEC.md, flow 4). */
+export function createDeliveryActivities(deps: ActivityDeps) {
+  const { db, previews } = deps;
+  const forgeFor = (provider: 'local' | 'gitea') => deps.forgeFor(provider);
+  const projectRepo = async (
+    projectId: string,
+  ): Promise<{ project: ProjectRecord; repo: RepoRef; forge: Forge }> => {
+    const project = await findProject(db, projectId);
+    if (!project) throw new ForgeRefusal(`there is no project ${projectId}`);
+    const repo = repoOf(project);
+    return { project, repo, forge: forgeFor(repo.provider) };
+  };
+
+  return {
+    /** Creates the project's repository on its forge (idempotent); answers its clone URL. */
+    async ensureProjectRepository(
+      project: Pick<ProjectRecord, 'id' | 'repository'>,
+    ): Promise<{ cloneUrl: string }> {
+      return await step(() =>
+        forgeFor(project.repository.provider).ensureRepository(repoOf(project)),
+      );
+    },
+
+    /** Creates `task-<id>-feature` from staging unless it exists; answers where to push it. */
+    async ensureTaskBranch(input: {
+      projectId: string;
+      taskId: string;
+    }): Promise<{ branch: string; cloneUrl: string }> {
+      return await step(async () => {
+        const { repo, forge } = await projectRepo(input.projectId);
+        const branch = taskBranch(input.taskId);
+        await forge.createBranch(repo, branch, STAGING_BRANCH);
+        return { branch, cloneUrl: await forge.cloneUrl(repo) };
+      });
+    },
+
+    /** Opens the task's pull request into staging (or updates the open one) with a generated description. */
+    async openTaskPullRequest(input: {
+      task: TaskView;
+      title?: string;
+      description?: string;
+    }): Promise<{ prNumber: number; prUrl: string }> {
+      return await step(async () => {
+        const { task } = input;
+        const { repo, forge } = await projectRepo(task.projectId);
+        const branch = task.branch!;
+        const commits = await forge.commitsBetween(repo, STAGING_BRANCH, branch);
+        if (commits.length === 0) {
+          throw new ForgeRefusal(
+            `branch ${branch} has no commits that staging lacks: commit and push your work first`,
+          );
+        }
+        const pr = await forge.openPullRequest(repo, {
+          head: branch,
+          base: STAGING_BRANCH,
+          title: input.title ?? task.title,
+          body: describePullRequest(task, commits, input.description),
+          taskId: task.id,
+        });
+        return { prNumber: pr.number, prUrl: pr.url };
+      });
+    },
+
+    /** Deploys the head of the task's branch as its preview; answers the URL once it serves. */
+    async deployTaskPreview(input: {
+      projectId: string;
+      taskId: string;
+      branch: string;
+    }): Promise<{ url: string; commit: string }> {
+      return await step(async () => {
+        const { project, repo, forge } = await projectRepo(input.projectId);
+        const commit = await forge.branchHead(repo, input.branch);
+        if (!commit) {
+          throw new ForgeRefusal(`branch ${input.branch} is not on the forge: push it first`);
+        }
+        const info = await previews.deploy(
+          {
+            name: taskPreviewName(input.taskId),
+            projectId: input.projectId,
+            taskId: input.taskId,
+            branch: input.branch,
+            commit,
+            cloneUrl: await forge.cloneUrl(repo),
+            config: project.preview ?? {},
+          },
+          (detail) => Context.current().heartbeat(detail),
+        );
+        return { url: info.url, commit: info.commit };
+      });
+    },
+  };
+}

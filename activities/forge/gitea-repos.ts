@@ -1,0 +1,198 @@
+/**
+ * Repositories and branches on Gitea: reading them, creating a repository (with a first commit
+ * and the `staging` branch) and creating branches, each idempotent so an activity can retry.
+ */
+import type { z } from 'zod';
+import { STAGING_BRANCH, ForgeRefusal } from './forge';
+import type { GiteaClient } from './gitea-client';
+import { GiteaHttpError } from './gitea-client';
+import type { giteaTarget } from './gitea-schemas';
+import { anyBody, branchSchema, pathPart, repositorySchema } from './gitea-schemas';
+
+/** A repository on Gitea, as the forge methods address it. */
+export type GiteaTarget = ReturnType<typeof giteaTarget>;
+
+/** The fields of Gitea's `Repository` the forge uses. */
+export type GiteaRepository = z.infer<typeof repositorySchema>;
+
+/** Whether `err` is Gitea answering `status`. */
+export function isStatus(err: unknown, status: number): err is GiteaHttpError {
+  return err instanceof GiteaHttpError && err.status === status;
+}
+
+/** GET /repos/{owner}/{repo}, or null when Gitea has no such repository. */
+export async function findRepository(
+  client: GiteaClient,
+  t: GiteaTarget,
+): Promise<GiteaRepository | null> {
+  try {
+    return await client.request(
+      `reading repository ${t.full}`,
+      () => client.api.repos.repoGet(pathPart(t.owner), pathPart(t.name)),
+      repositorySchema,
+    );
+  } catch (err) {
+    if (isStatus(err, 404)) return null;
+    throw err;
+  }
+}
+
+/** GET /repos/{owner}/{repo}; refuses when Gitea has no such repository. */
+export async function getRepository(client: GiteaClient, t: GiteaTarget): Promise<GiteaRepository> {
+  const repo = await findRepository(client, t);
+  if (!repo) {
+    throw new ForgeRefusal(
+      `repository ${t.full} not found on Gitea (or "${client.username}" cannot see it)`,
+      404,
+    );
+  }
+  return repo;
+}
+
+/**
+ * GET /repos/{owner}/{repo}/branches/{branch}: its head, or null when there is no such branch.
+ * Gitea answers 404 for a missing repository too, so a 404 is checked against the repository.
+ */
+export async function branchHead(
+  client: GiteaClient,
+  t: GiteaTarget,
+  branch: string,
+): Promise<string | null> {
+  try {
+    const found = await client.request(
+      `reading branch ${branch} of ${t.full}`,
+      () => client.api.repos.repoGetBranch(pathPart(t.owner), pathPart(t.name), pathPart(branch)),
+      branchSchema,
+    );
+    return found.commit.id;
+  } catch (err) {
+    if (!isStatus(err, 404)) throw err;
+    await getRepository(client, t);
+    return null;
+  }
+}
+
+/** A refusal naming the first of `branches` missing from the repository, or null if none is. */
+export async function missingBranch(
+  client: GiteaClient,
+  t: GiteaTarget,
+  branches: string[],
+  advice = '',
+): Promise<ForgeRefusal | null> {
+  for (const branch of branches) {
+    if (!(await branchHead(client, t, branch))) {
+      return new ForgeRefusal(`branch ${branch} does not exist in ${t.full}${advice}`, 404);
+    }
+  }
+  return null;
+}
+
+/**
+ * POST /repos/{owner}/{repo}/branches (`CreateBranchRepoOption`). Gitea answers 409 when the
+ * branch exists (then it is reused as it is) and 404 when the branch to start from does not.
+ */
+export async function createBranch(
+  client: GiteaClient,
+  t: GiteaTarget,
+  branch: string,
+  from: string,
+): Promise<{ created: boolean; sha: string }> {
+  const action = `creating branch ${branch} from ${from} in ${t.full}`;
+  try {
+    // old_branch_name rather than old_ref_name: Gitea answers a missing old_ref_name with a 500.
+    const body = { new_branch_name: branch, old_branch_name: from };
+    const created = await client.request(
+      action,
+      () => client.api.repos.repoCreateBranch(pathPart(t.owner), pathPart(t.name), body),
+      branchSchema,
+    );
+    return { created: true, sha: created.commit.id };
+  } catch (err) {
+    if (isStatus(err, 409)) {
+      const sha = await branchHead(client, t, branch);
+      if (sha) return { created: false, sha };
+      throw err;
+    }
+    if (!isStatus(err, 404)) throw err;
+    const repo = await getRepository(client, t);
+    if (repo.empty) throw emptyRepository(t, repo);
+    throw new ForgeRefusal(
+      `branch ${from} does not exist in ${t.full}, so ${branch} cannot be created from it`,
+      404,
+    );
+  }
+}
+
+function emptyRepository(t: GiteaTarget, repo: GiteaRepository): ForgeRefusal {
+  return new ForgeRefusal(
+    `repository ${t.full} exists on Gitea but has no commits: push a first commit to its default branch "${repo.default_branch}", then try again`,
+  );
+}
+
+/**
+ * Creates the repository under the owner: POST /orgs/{org}/repos when the owner is an
+ * organisation, POST /user/repos when it is the token's own user. `auto_init` gives it a first
+ * commit (a README) so branches can be made from it. A 409 means someone created it meanwhile.
+ */
+async function createRepository(client: GiteaClient, t: GiteaTarget): Promise<GiteaRepository> {
+  const body = {
+    name: t.name,
+    auto_init: true,
+    readme: 'Default',
+    default_branch: 'main',
+    private: true,
+  };
+  const action = `creating repository ${t.full}`;
+  const ownRepo = t.owner.toLowerCase() === client.username.toLowerCase();
+  let isOrg = false;
+  if (!ownRepo) {
+    try {
+      await client.request(
+        `reading organisation ${t.owner}`,
+        () => client.api.orgs.orgGet(pathPart(t.owner)),
+        anyBody,
+      );
+      isOrg = true;
+    } catch (err) {
+      if (!isStatus(err, 404)) throw err;
+      throw new ForgeRefusal(
+        `cannot create repository ${t.full}: "${t.owner}" is not an organisation on Gitea and the token belongs to "${client.username}", who can only create repositories of its own or of an organisation`,
+        404,
+      );
+    }
+  }
+  try {
+    return await client.request(
+      action,
+      () =>
+        isOrg
+          ? client.api.orgs.createOrgRepo(pathPart(t.owner), body)
+          : client.api.user.createCurrentUserRepo(body),
+      repositorySchema,
+    );
+  } catch (err) {
+    if (!isStatus(err, 409)) throw err;
+    return await getRepository(client, t);
+  }
+}
+
+/** Makes sure the repository exists, has a first commit and a `staging` branch. */
+export async function ensureRepository(
+  client: GiteaClient,
+  t: GiteaTarget,
+): Promise<GiteaRepository> {
+  const repo = (await findRepository(client, t)) ?? (await createRepository(client, t));
+  if (repo.empty) throw emptyRepository(t, repo);
+  if (!(await branchHead(client, t, STAGING_BRANCH))) {
+    await createBranch(client, t, STAGING_BRANCH, repo.default_branch);
+  }
+  return repo;
+}
+
+/** `cloneUrl` with `username:token` in it, both URL-encoded. */
+export function withCredentials(cloneUrl: string, username: string, token: string): string {
+  const url = new URL(cloneUrl);
+  url.username = encodeURIComponent(username);
+  url.password = encodeURIComponent(token);
+  return url.toString();
+}
