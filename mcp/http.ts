@@ -3,9 +3,8 @@ import { Router } from 'express';
 import type { Request } from 'express';
 import type { ApiDeps } from '../api/app';
 import { ApiError, ForbiddenError } from '../api/errors';
-import { projectRoom } from '../contracts/events';
 import { createServer } from './server';
-import { AgentWork } from './work';
+import { AgentWork, boardEmitter } from './work';
 
 /** The agent tools over Streamable HTTP at `/mcp` (stateless: one server per request). */
 export function mcpRoutes(deps: ApiDeps): Router {
@@ -17,10 +16,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
         db: deps.db,
         redis: deps.redis,
         wakeups: deps.wakeups,
-        emit: (projectId, type, payload) =>
-          deps.emitter
-            .to(projectRoom(projectId))
-            .emit(type, { ...payload, projectId, at: new Date().toISOString() }),
+        emit: boardEmitter(deps.emitter),
       },
       agentOf(req),
     );

@@ -9,14 +9,21 @@ describe('MCP tools over Streamable HTTP', () => {
   const taskQueue = uniqueTaskQueue('mcp');
   let worker: { stop(): Promise<void> };
   let api: TestApi;
+  /** Same worker and database; tasks created through these have a 1.5 s and a 6 s lease. */
+  let shortLease: TestApi;
+  let sixSecondLease: TestApi;
   let http: ReturnType<typeof apiClient>;
 
   beforeAll(async () => {
     worker = await startTestWorker({ taskQueue });
-    api = await startTestApi({ taskQueue, leaseMs: 1500 });
+    api = await startTestApi({ taskQueue });
+    shortLease = await startTestApi({ taskQueue, leaseMs: 1500 });
+    sixSecondLease = await startTestApi({ taskQueue, leaseMs: 6000 });
     http = apiClient(api.url, api.adminToken);
   });
   afterAll(async () => {
+    await shortLease.close();
+    await sixSecondLease.close();
     await api.close();
     await worker.stop();
   });
@@ -27,9 +34,14 @@ describe('MCP tools over Streamable HTTP', () => {
     const { body } = await http.post('/api/agents', { name: `agent-${randomUUID()}`, projectIds });
     return { id: body.agentId as string, client: await connectAgent(api.url, body.token) };
   };
-  const task = async (projectId: string, title = 't') =>
-    (await http.post('/api/tasks', { projectId, title, description: `do ${title}` })).body
-      .taskId as string;
+  const task = async (projectId: string, title = 't', through = api) =>
+    (
+      await apiClient(through.url, through.adminToken).post('/api/tasks', {
+        projectId,
+        title,
+        description: `do ${title}`,
+      })
+    ).body.taskId as string;
 
   it('lists the agent tools with descriptions and output schemas', async () => {
     const { client } = await agent([await project()]);
@@ -37,7 +49,13 @@ describe('MCP tools over Streamable HTTP', () => {
     expect(tools.map((t) => t.name).sort()).toEqual([
       'ask_user_question',
       'check_response',
+      'create_branch',
+      'create_pr',
       'get_next_task',
+      'heartbeat',
+      'release_task',
+      'report_progress',
+      'trigger_preview',
     ]);
     for (const tool of tools) {
       expect(tool.description!.length).toBeGreaterThan(60);
@@ -87,6 +105,15 @@ describe('MCP tools over Streamable HTTP', () => {
       branch: `task-${taskId}-feature`,
       feedback: [],
       answers: [],
+    });
+    // The board's agents view: who works on what, and when it was last seen.
+    const listed = (await http.get('/api/agents')).body.agents.find(
+      (x: { id: string }) => x.id === a.id,
+    );
+    expect(listed).toMatchObject({
+      status: 'working',
+      currentTaskId: taskId,
+      lastSeenAt: expect.any(String),
     });
     await a.client.close();
   });
@@ -173,7 +200,7 @@ describe('MCP tools over Streamable HTTP', () => {
     const projectId = await project();
     const a = await agent([projectId]);
     const b = await agent([projectId]);
-    const taskId = await task(projectId, 'leased');
+    const taskId = await task(projectId, 'leased', shortLease);
     expect((await callTool(a.client, 'get_next_task', {})).data.task.id).toBe(taskId);
     // a says nothing for longer than the lease (1.5 s here); b waits for work meanwhile.
     const taken = await callTool(b.client, 'get_next_task', { waitSeconds: 30 });
@@ -185,6 +212,53 @@ describe('MCP tools over Streamable HTTP', () => {
       isError: true,
       text: expect.stringContaining(`task ${taskId} is not assigned to you`),
     });
+    await a.client.close();
+    await b.client.close();
+  });
+
+  it('keeps a task while the agent heartbeats, and lets it give the task back', async () => {
+    const projectId = await project();
+    const a = await agent([projectId]);
+    const taskId = await task(projectId, 'kept', sixSecondLease);
+    await callTool(a.client, 'get_next_task', {});
+    for (let i = 0; i < 5; i += 1) {
+      // More than the whole lease passes, with a sign of life every quarter lease.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await callTool(a.client, 'heartbeat', { taskId })).data).toEqual({
+        taskId,
+        state: 'in_progress',
+      });
+    }
+    const released = await callTool(a.client, 'release_task', { taskId, reason: 'cannot finish' });
+    expect(released).toMatchObject({
+      isError: false,
+      data: { taskId, state: 'backlog' },
+    });
+    const task2 = await http.get(`/api/tasks/${taskId}`);
+    expect(task2.body).toMatchObject({ state: 'backlog', assignedAgentId: null });
+    expect((await callTool(a.client, 'release_task', { taskId })).isError).toBe(true);
+    await a.client.close();
+  });
+
+  it('posts progress notes to the board and refuses them from anyone else', async () => {
+    const projectId = await project();
+    const a = await agent([projectId]);
+    const b = await agent([projectId]);
+    const taskId = await task(projectId, 'progress');
+    await callTool(a.client, 'get_next_task', {});
+    expect(
+      await callTool(a.client, 'report_progress', { taskId, message: 'tests pass' }),
+    ).toMatchObject({ isError: false, data: { taskId } });
+    expect(
+      await callTool(b.client, 'report_progress', { taskId, message: 'mine now' }),
+    ).toMatchObject({ isError: true, text: expect.stringContaining('is not assigned to you') });
+    const { body } = await http.get(`/api/tasks/${taskId}/events`);
+    const notes = body.events.filter((e: { type: string }) => e.type === 'task:progress');
+    expect(notes).toEqual([
+      expect.objectContaining({
+        data: expect.objectContaining({ message: 'tests pass', agentId: a.id }),
+      }),
+    ]);
     await a.client.close();
     await b.client.close();
   });

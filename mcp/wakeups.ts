@@ -5,6 +5,14 @@ import type { Logger } from '../platform/logger';
 
 type Waiter = { match: (w: TaskWakeup) => boolean; wake: () => void };
 
+/** A wake-up listener opened before reading the state it guards. */
+export interface Watch {
+  /** Resolves at the first matching change since `watch` was called, or after `ms`. */
+  wait(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Stops listening; call it once done. */
+  close(): void;
+}
+
 /**
  * Wakes long-polling MCP calls when a task changes: one Redis subscription per API process,
  * fanned out to the calls waiting in it. A call re-checks the read model after every wake-up (and
@@ -31,21 +39,39 @@ export class TaskWakeups {
     });
   }
 
-  /** Resolves when a matching change is announced, or after `ms`, whichever comes first. */
-  async next(match: (w: TaskWakeup) => boolean, ms: number, signal?: AbortSignal): Promise<void> {
-    if (ms <= 0) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const waiter: Waiter = { match, wake: done };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(waiter);
-      signal?.addEventListener('abort', done);
-    });
+  /**
+   * Starts listening for matching changes now, before the caller reads the state it may wait
+   * on: a change announced between that read and `wait` still wakes it (no lost wake-up).
+   */
+  watch(match: (w: TaskWakeup) => boolean): Watch {
+    let fired = false;
+    let wake: (() => void) | undefined;
+    const waiter: Waiter = {
+      match,
+      wake: () => {
+        fired = true;
+        wake?.();
+      },
+    };
+    this.waiters.add(waiter);
+    const stop = () => this.waiters.delete(waiter);
+    return {
+      wait: async (ms, signal) => {
+        if (fired || ms <= 0 || signal?.aborted) return;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            wake = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, ms);
+          signal?.addEventListener('abort', done);
+          wake = done;
+        });
+      },
+      close: stop,
+    };
   }
 
   close(): void {

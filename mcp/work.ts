@@ -1,21 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
+import { projectRoom } from '../contracts/events';
 import type { EventPayloads } from '../contracts/events';
 import {
   agentHeartbeatSignal,
   askQuestionUpdate,
   claimTaskUpdate,
+  createBranchUpdate,
+  createPullRequestUpdate,
+  DELIVERY_FAILED,
+  releaseTaskUpdate,
+  reportProgressUpdate,
+  triggerPreviewUpdate,
   TRANSITION_REFUSED,
 } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
+import type { NextTask } from '../contracts/agent';
 import type { Db } from '../db/client';
+import { findProject } from '../db/projects';
 import { claimCandidates, findTask } from '../db/tasks';
 import type { TaskRecord } from '../db/tasks';
 import type { TaskWakeups } from './wakeups';
+import { executeTaskUpdate } from '../platform/task-updates';
 
 /** An expected failure of an agent's call: becomes a tool result with `isError: true`. */
 export class AgentRefusal extends Error {
@@ -42,17 +53,15 @@ export interface AgentWorkDeps {
   emit<T extends keyof EventPayloads>(projectId: string, type: T, payload: EventPayloads[T]): void;
 }
 
-/** What `get_next_task` gives an agent: everything it needs to start. */
-export interface NextTask {
-  id: string;
-  title: string;
-  description: string;
-  projectId: string;
-  /** The repository to clone; null until the project has a forge repository. */
-  cloneUrl: string | null;
-  branch: string;
-  feedback: string[];
-  answers: Array<{ questionId: string; question: string; answer: string | null }>;
+/**
+ * Sends an agent's live events (`agent:status`) to a project's boards. They are not in the event
+ * log: a board that reconnects reads agents' current status from `GET /api/agents`.
+ */
+export function boardEmitter(emitter: Emitter): AgentWorkDeps['emit'] {
+  return (projectId, type, payload) =>
+    emitter
+      .to(projectRoom(projectId))
+      .emit(type, { ...payload, projectId, at: new Date().toISOString() });
 }
 
 /** Deletes a reservation only if this agent still holds it. */
@@ -96,50 +105,76 @@ export class AgentWork {
         : null;
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (;;) {
-      const claimed = await this.tryClaim(projectIds);
-      if (claimed) {
-        await this.setStatus('working', claimed.id, claimed.projectId);
-        return claimed;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) {
-        await this.setStatus('idle', null, null);
-        return null;
-      }
-      await this.deps.wakeups.next(
+      const watch = this.deps.wakeups.watch(
         (w) =>
           (projectIds === null || projectIds.includes(w.projectId)) &&
           w.types.some((t) => t === 'task:created' || t === 'task:status_changed'),
-        left,
-        signal,
       );
+      try {
+        const claimed = await this.tryClaim(projectIds);
+        if (claimed) {
+          await this.setStatus('working', claimed.id, claimed.projectId);
+          return claimed;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted) {
+          await this.setStatus('idle', null, null);
+          return null;
+        }
+        await watch.wait(left, signal);
+      } finally {
+        watch.close();
+      }
     }
   }
 
+  /**
+   * Claims the best candidate this agent can get. Candidates other agents hold or win are
+   * skipped; when every candidate looked at was taken that way, it looks again (the others'
+   * claims have moved on by then) over a wider window, so an agent is not told "nothing to do"
+   * while backlog remains.
+   */
   private async tryClaim(projectIds: string[] | null): Promise<NextTask | null> {
-    const candidates = await claimCandidates(this.deps.db, {
-      agentId: this.agent.agentId,
-      projectIds,
-      limit: 20,
-    });
-    for (const candidate of candidates) {
-      if (!(await this.reserve(candidate.id))) continue;
-      try {
-        const view = await this.deps.client.workflow
-          .getHandle(taskWorkflowId(candidate.id))
-          .executeUpdate(claimTaskUpdate, { args: [{ agentId: this.agent.agentId }] });
-        return presentTask(view);
-      } catch (err) {
-        if (isRefused(err)) continue; // another agent was faster: the workflow said so
-        throw err;
-      } finally {
-        // The workflow has decided; the reservation has done its job.
-        await this.deps.redis
-          .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agent.agentId)
-          .catch(() => undefined);
+    for (let round = 0, limit = 20; round < 8; round += 1, limit = Math.min(limit * 4, 320)) {
+      const candidates = await claimCandidates(this.deps.db, {
+        agentId: this.agent.agentId,
+        projectIds,
+        limit,
+      });
+      let contended = false;
+      for (const candidate of candidates) {
+        const claimed = await this.claim(candidate);
+        if (claimed) return claimed;
+        contended = true;
       }
+      if (!contended) return null;
     }
+    // Still contended: the caller waits for the next change (or answers null at its deadline).
     return null;
+  }
+
+  /** One claim attempt: null when another agent holds or wins the task. */
+  private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
+    if (!(await this.reserve(candidate.id))) return null;
+    try {
+      // Read before claiming: once the workflow has said yes, nothing may fail before the
+      // agent is told, or the task would sit with an agent that never heard of it.
+      const project = await findProject(this.deps.db, candidate.projectId);
+      const view = await executeTaskUpdate(
+        this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id)),
+        claimTaskUpdate,
+        { agentId: this.agent.agentId },
+      );
+      return presentTask(view, project?.cloneUrl ?? null);
+    } catch (err) {
+      if (isRefused(err)) return null; // another agent was faster: the workflow said so
+      throw err;
+    } finally {
+      // The workflow has decided; the reservation has done its job.
+      await this.deps.redis
+        .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agent.agentId)
+        .catch(() => undefined);
+    }
   }
 
   /** Keeps other agents off a candidate for a moment; without Redis every agent just tries. */
@@ -163,14 +198,90 @@ export class AgentWork {
   async ask(input: { taskId: string; question: string }): Promise<{ questionId: string }> {
     await this.ownTask(input.taskId);
     const questionId = randomUUID();
+    return await this.send(input.taskId, (handle) =>
+      executeTaskUpdate(handle, askQuestionUpdate, {
+        agentId: this.agent.agentId,
+        questionId,
+        question: input.question,
+      }),
+    );
+  }
+
+  /** A sign of life: keeps the agent's lease on its task while it works without other calls. */
+  async heartbeat(input: { taskId: string }): Promise<{ taskId: string; state: string }> {
+    const task = await this.ownTask(input.taskId);
+    return { taskId: task.id, state: task.state };
+  }
+
+  /** Creates the task's branch on the forge (or finds it) and says where to push. */
+  async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
+    await this.ownTask(input.taskId);
+    return await this.send(input.taskId, (handle) =>
+      executeTaskUpdate(handle, createBranchUpdate, { agentId: this.agent.agentId }),
+    );
+  }
+
+  /** Opens the task's pull request into staging, or updates the open one. */
+  async createPullRequest(input: {
+    taskId: string;
+    title?: string;
+    description?: string;
+  }): Promise<{ prNumber: number; prUrl: string }> {
+    await this.ownTask(input.taskId);
+    return await this.send(input.taskId, (handle) =>
+      executeTaskUpdate(handle, createPullRequestUpdate, {
+        agentId: this.agent.agentId,
+        ...(input.title ? { title: input.title } : {}),
+        ...(input.description ? { description: input.description } : {}),
+      }),
+    );
+  }
+
+  /** Deploys the branch as a preview and hands the task in for review (`ready_to_test`). */
+  async triggerPreview(input: { taskId: string }): Promise<{ previewUrl: string }> {
+    await this.ownTask(input.taskId);
+    const { previewUrl } = await this.send(input.taskId, (handle) =>
+      executeTaskUpdate(handle, triggerPreviewUpdate, { agentId: this.agent.agentId }),
+    );
+    return { previewUrl };
+  }
+
+  /** Tells the board how the work on the agent's task is going; also a sign of life. */
+  async reportProgress(input: { taskId: string; message: string }): Promise<{ taskId: string }> {
+    await this.ownTask(input.taskId);
+    await this.send(input.taskId, (handle) =>
+      executeTaskUpdate(handle, reportProgressUpdate, {
+        agentId: this.agent.agentId,
+        message: input.message,
+      }),
+    );
+    return { taskId: input.taskId };
+  }
+
+  /** Gives a task back to the backlog, for another agent. */
+  async release(input: {
+    taskId: string;
+    reason?: string;
+  }): Promise<{ taskId: string; state: string }> {
+    await this.ownTask(input.taskId);
+    const reason = `released by agent ${this.agent.agentId}${input.reason ? `: ${input.reason}` : ''}`;
+    const view = await this.send(input.taskId, (handle) =>
+      executeTaskUpdate(handle, releaseTaskUpdate, { agentId: this.agent.agentId, reason }),
+    );
+    await this.setStatus('idle', null, view.projectId);
+    return { taskId: view.id, state: view.state };
+  }
+
+  /** Sends an update to a task's workflow; a refusal by its validator becomes an AgentRefusal. */
+  private async send<T>(
+    taskId: string,
+    update: (handle: WorkflowHandle) => Promise<T>,
+  ): Promise<T> {
     try {
-      return await this.deps.client.workflow
-        .getHandle(taskWorkflowId(input.taskId))
-        .executeUpdate(askQuestionUpdate, {
-          args: [{ agentId: this.agent.agentId, questionId, question: input.question }],
-        });
+      return await update(this.deps.client.workflow.getHandle(taskWorkflowId(taskId)));
     } catch (err) {
-      if (isRefused(err)) throw new AgentRefusal((err as WorkflowUpdateFailedError).cause!.message);
+      if (isRefused(err, TRANSITION_REFUSED) || isRefused(err, DELIVERY_FAILED))
+        throw new AgentRefusal((err as WorkflowUpdateFailedError).cause!.message);
       throw err;
     }
   }
@@ -182,23 +293,38 @@ export class AgentWork {
   ): Promise<{ answered: boolean; answer?: string; questionId: string }> {
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (;;) {
-      const task = await this.ownTask(input.taskId);
-      const question = input.questionId
-        ? task.questions.find((q) => q.id === input.questionId)
-        : task.questions[task.questions.length - 1];
-      if (!question) {
-        throw new AgentRefusal(
-          input.questionId
-            ? `task ${task.id} has no question ${input.questionId}`
-            : `task ${task.id} has no questions; ask one with ask_user_question`,
-        );
+      const watch = this.deps.wakeups.watch((w) => w.taskId === input.taskId);
+      try {
+        const answer = await this.answerOf(input);
+        if (answer.answered) return answer;
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted) return answer;
+        await watch.wait(left, signal);
+      } finally {
+        watch.close();
       }
-      if (question.answer !== null)
-        return { answered: true, answer: question.answer, questionId: question.id };
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) return { answered: false, questionId: question.id };
-      await this.deps.wakeups.next((w) => w.taskId === task.id, left, signal);
     }
+  }
+
+  /** The agent's question on its task and its answer, as the read model has them now. */
+  private async answerOf(input: {
+    taskId: string;
+    questionId?: string;
+  }): Promise<{ answered: boolean; answer?: string; questionId: string }> {
+    const task = await this.ownTask(input.taskId);
+    const question = input.questionId
+      ? task.questions.find((q) => q.id === input.questionId)
+      : task.questions[task.questions.length - 1];
+    if (!question) {
+      throw new AgentRefusal(
+        input.questionId
+          ? `task ${task.id} has no question ${input.questionId}`
+          : `task ${task.id} has no questions; ask one with ask_user_question`,
+      );
+    }
+    if (question.answer !== null)
+      return { answered: true, answer: question.answer, questionId: question.id };
+    return { answered: false, questionId: question.id };
   }
 
   /** The task, if it exists and is assigned to this agent; refreshes the agent's lease on it. */
@@ -244,21 +370,21 @@ export class AgentWork {
   }
 }
 
-function isRefused(err: unknown): boolean {
+function isRefused(err: unknown, type = TRANSITION_REFUSED): boolean {
   return (
     err instanceof WorkflowUpdateFailedError &&
     err.cause instanceof ApplicationFailure &&
-    err.cause.type === TRANSITION_REFUSED
+    err.cause.type === type
   );
 }
 
-function presentTask(view: TaskView): NextTask {
+function presentTask(view: TaskView, cloneUrl: string | null): NextTask {
   return {
     id: view.id,
     title: view.title,
     description: view.description,
     projectId: view.projectId,
-    cloneUrl: null,
+    cloneUrl,
     branch: view.branch ?? `task-${view.id}-feature`,
     feedback: view.feedback,
     answers: view.questions.map((q) => ({

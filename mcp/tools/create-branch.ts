@@ -1,0 +1,23 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AgentWork } from '../work';
+import { toolResult } from './result';
+
+export function registerCreateBranchTool(server: McpServer, work: AgentWork): void {
+  server.registerTool(
+    'create_branch',
+    {
+      title: 'Create the task branch',
+      description:
+        "Creates your task's branch (task-<id>-feature, from staging) on the project's forge, or finds it if it " +
+        'exists, and returns the URL to clone and push with. Call it before you push; then commit, push to that ' +
+        'branch, and call create_pr and trigger_preview.',
+      inputSchema: { taskId: z.string().uuid().describe('Your task (from get_next_task)') },
+      outputSchema: {
+        branch: z.string().describe('The branch to push your commits to'),
+        cloneUrl: z.string().describe('Clone and push with this URL (it may carry credentials)'),
+      },
+    },
+    async (input) => toolResult(() => work.createBranch(input)),
+  );
+}

@@ -1,0 +1,37 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AgentWork } from '../work';
+import { toolResult } from './result';
+
+export function registerCreatePrTool(server: McpServer, work: AgentWork): void {
+  server.registerTool(
+    'create_pr',
+    {
+      title: 'Open the pull request',
+      description:
+        'Opens a pull request from your task branch into staging, with a description generated from the task, ' +
+        'its questions and answers, review feedback and your commits; calling it again updates the open one. ' +
+        'Push your commits first. Then call trigger_preview so a person can test and review.',
+      inputSchema: {
+        taskId: z.string().uuid().describe('Your task'),
+        title: z
+          .string()
+          .trim()
+          .min(1)
+          .max(200)
+          .optional()
+          .describe('PR title; defaults to the task title'),
+        description: z
+          .string()
+          .max(10_000)
+          .optional()
+          .describe('Notes for the reviewer, added to the generated description'),
+      },
+      outputSchema: {
+        prNumber: z.number().int().describe('The pull request number'),
+        prUrl: z.string().describe('Where people read it'),
+      },
+    },
+    async (input) => toolResult(() => work.createPullRequest(input)),
+  );
+}

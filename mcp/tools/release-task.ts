@@ -1,0 +1,22 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AgentWork } from '../work';
+import { toolResult } from './result';
+
+export function registerReleaseTaskTool(server: McpServer, work: AgentWork): void {
+  server.registerTool(
+    'release_task',
+    {
+      title: 'Give a task back',
+      description:
+        'Returns your task to the backlog so another agent can take it, keeping its history. Use it when you cannot ' +
+        'finish the task; not while you wait for an answer (the task waits for you then).',
+      inputSchema: {
+        taskId: z.string().uuid().describe('Your task'),
+        reason: z.string().max(500).optional().describe('Why, for the people on the board'),
+      },
+      outputSchema: { taskId: z.string(), state: z.string() },
+    },
+    async (input) => toolResult(() => work.release(input)),
+  );
+}

@@ -1,0 +1,27 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { AgentWork } from '../work';
+import { toolResult } from './result';
+
+export function registerReportProgressTool(server: McpServer, work: AgentWork): void {
+  server.registerTool(
+    'report_progress',
+    {
+      title: 'Report progress',
+      description:
+        'Posts a short note about your progress on your task to the board (e.g. "tests pass, opening the PR"). ' +
+        'People follow the task through these notes; it also keeps your lease. Use it at milestones, not for every step.',
+      inputSchema: {
+        taskId: z.string().uuid().describe('Your task'),
+        message: z
+          .string()
+          .trim()
+          .min(1)
+          .max(2000)
+          .describe('What you have done or are doing, in a sentence or two'),
+      },
+      outputSchema: { taskId: z.string() },
+    },
+    async (input) => toolResult(() => work.reportProgress(input)),
+  );
+}
