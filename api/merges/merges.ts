@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { enqueueMergeUpdate, mergeQueueWorkflowId } from '../../contracts/merge';
+import type { MergeQueueInput } from '../../contracts/merge';
+import { taskViewQuery } from '../../contracts/messages';
+import { taskWorkflowId } from '../../contracts/task';
+import type { TaskView } from '../../contracts/task';
+import { findMerge, listMerges, tasksInOpenMerges } from '../../db/merges';
+import { findTask } from '../../db/tasks';
+import type { mergeQueueWorkflow } from '../../workflows/merge';
+import type { ApiDeps } from '../app';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { requireProject } from '../projects/projects';
+import { updateError } from '../temporal-errors';
+import { validate } from '../validate';
+import { listMergesQuery, mergeBody, mergeIdParams } from './schema';
+
+/** `/api/merge` and `/api/merges`: merge approved tasks into staging and follow the batches. */
+export function mergeRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const client = deps.temporal.client;
+
+  /** The task as its workflow knows it now (the read model may trail an approval by a moment). */
+  const liveTask = async (taskId: string): Promise<TaskView> => {
+    try {
+      return await client.workflow.getHandle(taskWorkflowId(taskId)).query(taskViewQuery);
+    } catch (err) {
+      throw updateError(err, () => 'finished') ?? err;
+    }
+  };
+
+  router.post('/merge', async (req, res) => {
+    const { taskIds } = validate(mergeBody, req.body, 'body');
+    const records = await Promise.all(taskIds.map((id) => findTask(deps.db, id)));
+    const unknown = taskIds.filter((_, i) => !records[i]);
+    if (unknown.length) throw new NotFoundError(`tasks do not exist: ${unknown.join(', ')}`);
+    const projectIds = new Set(records.map((t) => t!.projectId));
+    if (projectIds.size > 1) {
+      throw new ValidationError(
+        `taskIds: every task must belong to one project; these span ${projectIds.size} projects`,
+      );
+    }
+    const projectId = records[0]!.projectId;
+    await requireProject(deps, projectId);
+
+    // Finished task workflows (staged, cancelled) answer their last view too.
+    const views = await Promise.all(taskIds.map(liveTask));
+    const held = new Map(
+      (await tasksInOpenMerges(deps.db, taskIds)).map((h) => [h.taskId, h.mergeId]),
+    );
+    const offending = views.flatMap((v) => {
+      if (v.state !== 'approved') return [`${v.id} is ${v.state}`];
+      const mergeId = v.mergeId ?? held.get(v.id);
+      return mergeId ? [`${v.id} is already in merge ${mergeId}`] : [];
+    });
+    if (offending.length) {
+      throw new ConflictError(
+        `only approved tasks that are not in a merge can be merged: ${offending.join('; ')}`,
+      );
+    }
+
+    const mergeId = randomUUID();
+    const input: MergeQueueInput = { projectId, pending: [] };
+    await client.workflow.executeUpdateWithStart(enqueueMergeUpdate, {
+      args: [{ mergeId, projectId, taskIds }],
+      updateId: mergeId,
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof mergeQueueWorkflow>(
+        'mergeQueueWorkflow',
+        {
+          workflowId: mergeQueueWorkflowId(projectId),
+          taskQueue: deps.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        },
+      ),
+    });
+    res.status(202).json({ mergeId });
+  });
+
+  router.get('/merges', async (req, res) => {
+    const { projectId } = validate(listMergesQuery, req.query, 'query');
+    await requireProject(deps, projectId);
+    res.json({ merges: await listMerges(deps.db, projectId) });
+  });
+
+  router.get('/merges/:id', async (req, res) => {
+    const { id } = validate(mergeIdParams, req.params, 'params');
+    const merge = await findMerge(deps.db, id);
+    if (!merge) throw new NotFoundError(`merge ${id} does not exist`);
+    res.json(merge);
+  });
+
+  return router;
+}

@@ -1,0 +1,11 @@
+import { z } from 'zod';
+
+export { mergeBody } from '../../contracts/merge';
+
+const id = z.string().uuid('expected a UUID');
+
+/** `:id` in a route. */
+export const mergeIdParams = z.object({ id });
+
+/** `GET /api/merges?projectId=`. */
+export const listMergesQuery = z.object({ projectId: id }).strict();
