@@ -1,0 +1,124 @@
+import { useQuery } from '@tanstack/react-query';
+import { useApi } from '../session/session';
+import { ApiError } from './client';
+import type {
+  AgentLiveStatus,
+  AgentRecord,
+  Merge,
+  ProjectRecord,
+  PullRequest,
+  Task,
+  TimelineEvent,
+} from './types';
+
+/** Query keys in one place, so live events invalidate exactly what they change. */
+export const keys = {
+  projects: ['projects'] as const,
+  tasks: (projectId: string) => ['tasks', projectId] as const,
+  task: (taskId: string) => ['task', taskId] as const,
+  taskEvents: (taskId: string) => ['task-events', taskId] as const,
+  agents: ['agents'] as const,
+  /** Local only: filled by `agent:status` events, never fetched. */
+  agentStatus: ['agent-status'] as const,
+  pulls: (projectId: string) => ['pull', projectId] as const,
+  pull: (projectId: string, number: number) => ['pull', projectId, number] as const,
+  merge: (mergeId: string) => ['merge', mergeId] as const,
+};
+
+export function useProjects() {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.projects,
+    queryFn: async () => (await api.get<{ projects: ProjectRecord[] }>('/api/projects')).projects,
+  });
+}
+
+export function useTasks(projectId: string) {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.tasks(projectId),
+    queryFn: async () =>
+      (await api.get<{ tasks: Task[] }>(`/api/tasks?projectId=${encodeURIComponent(projectId)}`))
+        .tasks,
+  });
+}
+
+export function useTask(taskId: string) {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.task(taskId),
+    queryFn: () => api.get<Task>(`/api/tasks/${encodeURIComponent(taskId)}`),
+  });
+}
+
+export function useTaskEvents(taskId: string) {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.taskEvents(taskId),
+    queryFn: async () =>
+      (
+        await api.get<{ events: TimelineEvent[] }>(
+          `/api/tasks/${encodeURIComponent(taskId)}/events`,
+        )
+      ).events,
+  });
+}
+
+export function useAgents() {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.agents,
+    queryFn: async () => (await api.get<{ agents: AgentRecord[] }>('/api/agents')).agents,
+  });
+}
+
+/** What `agent:status` events said, by agent id (empty until one arrives). */
+export function useAgentStatus() {
+  return useQuery<Record<string, AgentLiveStatus>>({
+    queryKey: keys.agentStatus,
+    queryFn: () => ({}),
+    staleTime: Infinity,
+    gcTime: Infinity,
+  });
+}
+
+/**
+ * A pull request's diff summary from the local forge. Answers null on 404: projects on another
+ * forge (or a build without the route) have no summary, and the task page then just hides it.
+ */
+export function usePull(projectId: string, number: number | null | undefined) {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.pull(projectId, number ?? -1),
+    enabled: typeof number === 'number',
+    queryFn: async () => {
+      try {
+        return await api.get<PullRequest>(
+          `/api/projects/${encodeURIComponent(projectId)}/pulls/${number}`,
+        );
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) return null;
+        throw err;
+      }
+    },
+  });
+}
+
+export const MERGE_ENDED = ['completed', 'failed', 'rolled_back'];
+
+/** A merge, polled until it ends (events make it quicker; polling makes it certain). */
+export function useMerge(mergeId: string | null) {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.merge(mergeId ?? ''),
+    enabled: mergeId !== null,
+    queryFn: () => api.get<Merge>(`/api/merges/${encodeURIComponent(mergeId ?? '')}`),
+    refetchInterval: (query) => {
+      const { data, error } = query.state;
+      if (data && MERGE_ENDED.includes(data.state)) return false;
+      // A refusal (no such merge, no such route) will not change by asking again.
+      if (error instanceof ApiError && error.status >= 400 && error.status < 500) return false;
+      return 2000;
+    },
+  });
+}

@@ -1,0 +1,56 @@
+// Shapes of the API's answers. The shared ones come from contracts/ (types only, so nothing of
+// the server's code reaches the bundle); the rest are the board's view of routes defined elsewhere.
+import type { AgentRecord } from '../../../contracts/agent';
+import type { DeliveredEvent, EventPayloads } from '../../../contracts/events';
+import type { MergeState, MergeTaskRecord, MergeView } from '../../../contracts/merge';
+import type { ProjectRecord } from '../../../contracts/project';
+import type { TaskRecord } from '../../../contracts/task';
+import type { TaskState } from '../../../contracts/task-state';
+
+export type { AgentRecord, MergeState, MergeTaskRecord, ProjectRecord, TaskState };
+
+/** A task as `GET /api/tasks/:id` answers; `prNumber` is set once the task has a pull request on the local forge. */
+export type Task = TaskRecord & { prNumber?: number | null };
+
+export type Principal = { kind: 'admin' } | { kind: 'agent'; agentId: string; name: string };
+
+/** Task, merge and deploy events, as the API publishes them. */
+export type LiveEventPayloads = EventPayloads;
+export type LiveEventType = keyof LiveEventPayloads;
+
+/** An event as socket.io delivers it. `seq` is missing on events that are not in the log (agent:status). */
+export type LiveEvent<T extends LiveEventType = LiveEventType> = LiveEventPayloads[T] & {
+  projectId: string;
+  seq?: number;
+  at: string;
+};
+
+/** An event of a task's timeline (`GET /api/tasks/:id/events`). */
+export interface TimelineEvent {
+  type: keyof EventPayloads;
+  data: DeliveredEvent;
+}
+
+/** `GET /api/merges/:id`. */
+export type Merge = MergeView;
+
+/** `GET /api/projects/:projectId/pulls/:number`: a pull request on the local forge. */
+export interface PullRequest {
+  number: number;
+  title: string;
+  state: string;
+  head: string;
+  base: string;
+  headSha: string;
+  filesChanged: number;
+  additions: number;
+  deletions: number;
+  files: Array<{ path: string; additions: number; deletions: number }>;
+}
+
+/** What the board knows of an agent from `agent:status` events. */
+export interface AgentLiveStatus {
+  status: 'working' | 'idle';
+  currentTaskId: string | null;
+  at: string;
+}

@@ -1,0 +1,70 @@
+import type { DeliveredEvent } from '../../../contracts/events';
+import { useTaskEvents } from '../api/queries';
+import type { TimelineEvent } from '../api/types';
+import { ErrorMessage } from '../ui/error-message';
+import { stateLabel } from '../ui/labels';
+import { formatTime } from '../ui/time';
+
+/** What happened to the task, oldest first, in words. */
+export function Timeline({ taskId }: { taskId: string }) {
+  const events = useTaskEvents(taskId);
+  return (
+    <section aria-label="Timeline">
+      <h3>Timeline</h3>
+      <ErrorMessage error={events.error} prefix="Could not load the timeline" />
+      {events.isPending && <p className="muted">Loading…</p>}
+      {events.data?.length === 0 && <p className="muted">Nothing yet.</p>}
+      <ol className="timeline">
+        {events.data?.map((e) => (
+          <li key={e.data.seq} className={`timeline-${e.type.replace(':', '-')}`}>
+            <span className="timeline-text">{describe(e)}</span>
+            <time dateTime={e.data.at}>{formatTime(e.data.at)}</time>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function describe({ type, data }: TimelineEvent): string {
+  const d = data as Partial<DeliveredEvent<'task:ready_to_test'>> & Record<string, unknown>;
+  // The server may know event types this build does not.
+  const name: string = type;
+  switch (type) {
+    case 'task:created':
+      return 'Created';
+    case 'task:status_changed':
+      return `${stateLabel(String(d.oldState))} → ${stateLabel(String(d.newState))}`;
+    case 'task:needs_input':
+      return `Question: ${String(d.question)}`;
+    case 'task:question_answered':
+      return 'Question answered';
+    case 'task:input_reminder':
+      return 'Reminder: the question is still waiting for an answer';
+    case 'task:changes_requested':
+      return `Changes requested: ${String(d.feedback)}`;
+    case 'task:ready_to_test':
+      return d.previewUrl ? `Ready to test at ${d.previewUrl}` : 'Ready to test';
+    case 'task:progress':
+      return `Progress: ${String(d.message)}`;
+    case 'task:branch_created':
+      return `Branch ${String(d.branch)} created`;
+    case 'task:pr_opened':
+      return `Pull request #${String(d.prNumber)} opened`;
+    case 'task:delivery_failed':
+      return `${String(d.step).replace(/_/g, ' ')} failed: ${String(d.message)}`;
+    case 'task:merge_started':
+      return 'Merging into staging';
+    case 'task:merge_conflict':
+      return `Merge conflict in ${(d.files as string[] | undefined)?.join(', ') ?? 'some files'}`;
+    case 'task:merge_rolled_back':
+      return `Merge rolled back: ${String(d.reason)}`;
+    case 'preview:removed':
+      return `Preview removed: ${String(d.reason)}`;
+    case 'agent:status':
+      return `Agent ${String(d.status)}`;
+    default:
+      // Event types added after this board was built: their name, and their message if any.
+      return typeof d.message === 'string' ? `${name}: ${d.message}` : name;
+  }
+}
