@@ -5,7 +5,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-fund --no-audit
 COPY . .
-RUN bash scripts/prisma-generate.sh
+RUN bash scripts/prisma-generate.sh && npm run build:web
+# The worker merges and reads repositories with git (the Gitea forge and the merge checks).
+RUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*
 USER 1000
 ENV HOST=0.0.0.0
 EXPOSE 3000

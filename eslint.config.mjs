@@ -4,7 +4,18 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'generated/', '.tools/', '.data/', 'coverage/', 'web/dist/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'generated/',
+      '.tools/',
+      '.data/',
+      'coverage/',
+      'web/dist/',
+      // Plain JavaScript apps that tests run as previews; not part of aiworker.
+      'test/fixtures/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -10,12 +10,14 @@ import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import { eventRoutes } from './events/events';
 import { healthRoutes } from './health/health';
+import { mergeRoutes } from './merges/merges';
 import { requireAdmin, requireAuth } from './middleware/auth';
 import type { Authenticator } from './middleware/auth';
 import { errorHandler, notFound } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
 import { taskRoutes } from './tasks/tasks';
+import { webRoutes } from './web/web';
 
 /** Everything a request handler may use; built once per process by api/main.ts. */
 export interface ApiDeps {
@@ -39,7 +41,10 @@ export interface ApiDeps {
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
 export const BODY_LIMIT = '256kb';
 
-/** The HTTP application: health, then everything else behind a bearer token. */
+/**
+ * The HTTP application: health, the API and MCP behind a bearer token, then the board's static
+ * files (public: the board asks for the token and sends it with every API call).
+ */
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -56,8 +61,10 @@ export function createApp(deps: ApiDeps): express.Express {
     agentRoutes(deps),
     projectRoutes(deps),
     taskRoutes(deps),
+    mergeRoutes(deps),
     eventRoutes(deps),
   );
+  app.use(webRoutes());
   app.use(notFound);
   app.use(errorHandler(deps.logger.child({ scope: 'api.http' })));
   return app;

@@ -23,6 +23,7 @@ import { freePort } from '../test/support/free-port';
 import { apiClient } from '../test/support/http';
 import { dropDatabase } from '../test/support/scratch-db';
 import { WorkerProcess } from '../test/support/worker-process';
+import { executeTaskUpdate } from '../platform/task-updates';
 
 const CREATE = Number(process.env.BENCH_CREATE ?? 1000);
 const ANSWERS = Number(process.env.BENCH_ANSWERS ?? 500);
@@ -126,9 +127,11 @@ async function main(): Promise<void> {
   const asked = createdIds.slice(0, ANSWERS);
   await pool(asked.length, CONCURRENCY, async (i) => {
     const handle = client.workflow.getHandle(taskWorkflowId(asked[i]!));
-    await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
-    await handle.executeUpdate(askQuestionUpdate, {
-      args: [{ agentId: agent, questionId: randomUUID(), question: 'q' }],
+    await executeTaskUpdate(handle, claimTaskUpdate, { agentId: agent });
+    await executeTaskUpdate(handle, askQuestionUpdate, {
+      agentId: agent,
+      questionId: randomUUID(),
+      question: 'q',
     });
   });
   const latencies: number[] = [];
@@ -162,9 +165,11 @@ async function main(): Promise<void> {
       await http.post('/api/tasks', { projectId, title: 'idle', description: 'idle' })
     ).body.taskId;
     const handle = client.workflow.getHandle(taskWorkflowId(taskId));
-    await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
-    await handle.executeUpdate(askQuestionUpdate, {
-      args: [{ agentId: agent, questionId: randomUUID(), question: 'q' }],
+    await executeTaskUpdate(handle, claimTaskUpdate, { agentId: agent });
+    await executeTaskUpdate(handle, askQuestionUpdate, {
+      agentId: agent,
+      questionId: randomUUID(),
+      question: 'q',
     });
   });
   await new Promise((r) => setTimeout(r, 5000));

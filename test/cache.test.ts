@@ -9,6 +9,7 @@ import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
 import { PrivateRedis } from './support/redis-server';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
+import { executeTaskUpdate } from '../platform/task-updates';
 
 /** The worker and the API on a Redis of their own, so it can be stopped. */
 describe('cache and Redis', () => {
@@ -37,9 +38,11 @@ describe('cache and Redis', () => {
   const handle = (taskId: string) =>
     api.deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
   const askOn = async (taskId: string) => {
-    await handle(taskId).executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
-    await handle(taskId).executeUpdate(askQuestionUpdate, {
-      args: [{ agentId: agent, questionId: randomUUID(), question: '?' }],
+    await executeTaskUpdate(handle(taskId), claimTaskUpdate, { agentId: agent });
+    await executeTaskUpdate(handle(taskId), askQuestionUpdate, {
+      agentId: agent,
+      questionId: randomUUID(),
+      question: '?',
     });
   };
 

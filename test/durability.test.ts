@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   askQuestionUpdate,
   claimTaskUpdate,
+  beginMergeUpdate,
   markStagedUpdate,
   submitForReviewUpdate,
 } from '../contracts/messages';
@@ -12,6 +13,7 @@ import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
+import { executeTaskUpdate } from '../platform/task-updates';
 
 /**
  * The worker dies (SIGKILL) while tasks wait on questions and while answers are being applied;
@@ -45,9 +47,11 @@ describe('a killed worker', () => {
       ).body.taskId;
       const handle = api.deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
       const questionId = randomUUID();
-      await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
-      await handle.executeUpdate(askQuestionUpdate, {
-        args: [{ agentId: agent, questionId, question: `question ${i}?` }],
+      await executeTaskUpdate(handle, claimTaskUpdate, { agentId: agent });
+      await executeTaskUpdate(handle, askQuestionUpdate, {
+        agentId: agent,
+        questionId,
+        question: `question ${i}?`,
       });
       tasks.push({ id: taskId, questionId });
     }
@@ -76,13 +80,18 @@ describe('a killed worker', () => {
       api.deps.temporal.client.workflow.getHandle(taskWorkflowId(t.id)),
     );
     const submits = handles.map((h) =>
-      h.executeUpdate(submitForReviewUpdate, { args: [{ agentId: agent }] }),
+      executeTaskUpdate(h, submitForReviewUpdate, { agentId: agent, previewCommit: 'c0ffee' }),
     );
     await worker.kill();
     await worker.start();
     await Promise.all(submits);
     for (const t of tasks) expect((await http.post(`/api/tasks/${t.id}/approve`)).status).toBe(200);
-    await Promise.all(handles.map((h) => h.executeUpdate(markStagedUpdate)));
+    await Promise.all(
+      handles.map(async (h) => {
+        await executeTaskUpdate(h, beginMergeUpdate, { mergeId: 'merge-1' });
+        await executeTaskUpdate(h, markStagedUpdate, { mergeId: 'merge-1' });
+      }),
+    );
     await Promise.all(handles.map((h) => h.result()));
 
     for (const t of tasks) {
@@ -105,6 +114,7 @@ describe('a killed worker', () => {
         'task:status_changed',
         'task:ready_to_test',
         'task:status_changed',
+        'task:merge_started',
         'task:status_changed',
       ]);
       expect(events.map((e) => e.taskSeq)).toEqual(events.map((_, i) => i + 1));

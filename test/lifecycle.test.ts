@@ -3,6 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import {
   askQuestionUpdate,
   claimTaskUpdate,
+  beginMergeUpdate,
   markStagedUpdate,
   submitForReviewUpdate,
   taskHistoryQuery,
@@ -15,6 +16,7 @@ import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
+import { executeTaskUpdate } from '../platform/task-updates';
 
 /**
  * A task through every state over HTTP and socket.io against the real stack. The agent's side
@@ -73,10 +75,12 @@ describe('task lifecycle', () => {
       questions: [],
     });
 
-    await handle(taskId).executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
+    await executeTaskUpdate(handle(taskId), claimTaskUpdate, { agentId: agent });
     const questionId = randomUUID();
-    await handle(taskId).executeUpdate(askQuestionUpdate, {
-      args: [{ agentId: agent, questionId, question: 'Which hash?' }],
+    await executeTaskUpdate(handle(taskId), askQuestionUpdate, {
+      agentId: agent,
+      questionId,
+      question: 'Which hash?',
     });
     const asked = await http.get(`/api/tasks/${taskId}`);
     expect(asked.body).toMatchObject({ state: 'needs_input', assignedAgentId: agent });
@@ -102,10 +106,10 @@ describe('task lifecycle', () => {
       answeredAt: expect.any(String),
     });
 
-    await handle(taskId).executeUpdate(submitForReviewUpdate, {
-      args: [
-        { agentId: agent, previewUrl: 'http://localhost:4100', branch: `task-${taskId}-feature` },
-      ],
+    await executeTaskUpdate(handle(taskId), submitForReviewUpdate, {
+      agentId: agent,
+      previewUrl: 'http://localhost:4100',
+      branch: `task-${taskId}-feature`,
     });
     expect((await http.get(`/api/tasks/${taskId}`)).body).toMatchObject({
       state: 'ready_to_test',
@@ -118,12 +122,16 @@ describe('task lifecycle', () => {
     ).toMatchObject({
       state: 'changes_requested',
     });
-    await handle(taskId).executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
-    await handle(taskId).executeUpdate(submitForReviewUpdate, { args: [{ agentId: agent }] });
+    await executeTaskUpdate(handle(taskId), claimTaskUpdate, { agentId: agent });
+    await executeTaskUpdate(handle(taskId), submitForReviewUpdate, {
+      agentId: agent,
+      previewCommit: 'c0ffee',
+    });
     expect((await http.post(`/api/tasks/${taskId}/approve`)).body).toMatchObject({
       state: 'approved',
     });
-    await handle(taskId).executeUpdate(markStagedUpdate);
+    await executeTaskUpdate(handle(taskId), beginMergeUpdate, { mergeId: 'merge-1' });
+    await executeTaskUpdate(handle(taskId), markStagedUpdate, { mergeId: 'merge-1' });
     expect((await http.get(`/api/tasks/${taskId}`)).body).toMatchObject({ state: 'staging' });
     await handle(taskId).result();
     // Search attributes follow the task, for filtering in the Web UI.
@@ -172,6 +180,7 @@ describe('task lifecycle', () => {
       'task:status_changed',
       'task:ready_to_test',
       'task:status_changed',
+      'task:merge_started',
       'task:status_changed',
     ]);
     const lastSeq = log[log.length - 1].data.seq;
@@ -191,9 +200,11 @@ describe('task lifecycle', () => {
       description: '',
     });
     const taskId: string = body.taskId;
-    await handle(taskId).executeUpdate(claimTaskUpdate, { args: [{ agentId: agent }] });
-    await handle(taskId).executeUpdate(askQuestionUpdate, {
-      args: [{ agentId: agent, questionId: randomUUID(), question: '?' }],
+    await executeTaskUpdate(handle(taskId), claimTaskUpdate, { agentId: agent });
+    await executeTaskUpdate(handle(taskId), askQuestionUpdate, {
+      agentId: agent,
+      questionId: randomUUID(),
+      question: '?',
     });
     expect(
       (await http.post(`/api/tasks/${taskId}/cancel`, { reason: 'not needed' })).body,

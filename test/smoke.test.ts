@@ -13,6 +13,7 @@ import { apiClient } from './support/http';
 import { registerTestAgent } from './support/agents';
 import { freePort } from './support/free-port';
 import { commandOf, descendants, isAlive, isListening } from './support/processes';
+import { executeTaskUpdate } from '../platform/task-updates';
 
 /**
  * What a user gets from `npm start`: the real start script, with the Temporal dev server, the
@@ -105,9 +106,11 @@ describe('npm start', () => {
     try {
       const agentId = await registerTestAgent(db, 'smoke');
       const handle = new Client({ connection }).workflow.getHandle(taskWorkflowId(taskId));
-      await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId }] });
-      await handle.executeUpdate(askQuestionUpdate, {
-        args: [{ agentId, questionId: randomUUID(), question: 'wait?' }],
+      await executeTaskUpdate(handle, claimTaskUpdate, { agentId });
+      await executeTaskUpdate(handle, askQuestionUpdate, {
+        agentId,
+        questionId: randomUUID(),
+        question: 'wait?',
       });
     } finally {
       await connection.close();

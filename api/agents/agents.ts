@@ -43,8 +43,39 @@ export function agentRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/agents', async (_req, res) => {
-    res.json({ agents: await listAgents(deps.db) });
+    const agents = await listAgents(deps.db);
+    res.json({ agents: await withLiveStatus(deps, agents) });
   });
 
   return router;
+}
+
+/** What the MCP server keeps in `agent:{id}:status` (30 s) while an agent is active. */
+interface LiveStatus {
+  status: 'working' | 'idle';
+  currentTaskId: string | null;
+  at: string;
+}
+
+/**
+ * Adds each agent's live status from Redis: `status` is `offline` once its key has expired, and
+ * `lastSeenAt` is its last MCP call. Without Redis the list still answers, without live status.
+ */
+async function withLiveStatus(deps: ApiDeps, agents: AgentRecord[]) {
+  let live: Array<string | null> = [];
+  if (agents.length) {
+    live = await deps.redis
+      .mget(agents.map((a) => `agent:${a.id}:status`))
+      .catch(() => agents.map(() => null));
+  }
+  return agents.map((agent, i) => {
+    const raw = live[i];
+    const status = raw ? (JSON.parse(raw) as LiveStatus) : null;
+    return {
+      ...agent,
+      status: status?.status ?? 'offline',
+      currentTaskId: status?.currentTaskId ?? null,
+      lastSeenAt: status?.at ?? agent.lastSeenAt,
+    };
+  });
 }

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { eventsAfter } from '../../db/tasks';
+import { eventsAfter, taskEvents } from '../../db/tasks';
 import type { LoggedEvent } from '../../db/tasks';
 import type { DeliveredEvent } from '../../contracts/events';
 import type { ApiDeps } from '../app';
 import { requireProject } from '../projects/projects';
+import { requireTask } from '../tasks/tasks';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
 
@@ -35,6 +36,13 @@ export function eventRoutes(deps: ApiDeps): Router {
     await requireProject(deps, id);
     const events = await eventsAfter(deps.db, id, after, limit);
     res.json({ events: events.map(delivered), more: events.length === limit });
+  });
+  /** `GET /api/tasks/:id/events`: the task's own events, oldest first (its timeline on the board). */
+  router.get('/tasks/:id/events', async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    await requireTask(deps, id);
+    const events = await taskEvents(deps.db, id, CATCH_UP_LIMIT);
+    res.json({ events: events.map(delivered) });
   });
   return router;
 }

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { z } from 'zod';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createProjectBody, PROJECT_NAME_TAKEN, projectWorkflowId } from '../../contracts/project';
 import type { NewProject, ProjectRecord } from '../../contracts/project';
+import { DELIVERY_FAILED } from '../../contracts/messages';
 import { findProject, listProjects } from '../../db/projects';
+import { findPullRequest } from '../../db/pull-requests';
 import { CACHE } from '../../platform/cache-keys';
 import type { ApiDeps } from '../app';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
 
@@ -51,6 +54,8 @@ export function projectRoutes(deps: ApiDeps): Router {
         err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
       if (cause instanceof ApplicationFailure && cause.type === PROJECT_NAME_TAKEN)
         throw new ConflictError(cause.message);
+      if (cause instanceof ApplicationFailure && cause.type === DELIVERY_FAILED)
+        throw new ValidationError(`repository: ${cause.message}`);
       throw err;
     }
   });
@@ -64,5 +69,21 @@ export function projectRoutes(deps: ApiDeps): Router {
     res.json(await requireProject(deps, id));
   });
 
+  /** A pull request of the local forge: its branches, state and diff summary. */
+  router.get('/projects/:id/pulls/:number', async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const { number } = validate(pullParams, req.params, 'params');
+    await requireProject(deps, id);
+    const pr = await findPullRequest(deps.db, id, number);
+    if (!pr) throw new NotFoundError(`project ${id} has no pull request ${number}`);
+    const { headBranch, baseBranch, ...rest } = pr;
+    res.json({ ...rest, head: headBranch, base: baseBranch });
+  });
+
   return router;
 }
+
+const pullParams = z.object({
+  id: z.string(),
+  number: z.coerce.number({ error: 'expected a number' }).int().min(1, 'expected 1 or more'),
+});

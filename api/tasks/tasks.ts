@@ -30,6 +30,7 @@ import {
   requestChangesBody,
   respondBody,
 } from './schema';
+import { executeTaskUpdate } from '../../platform/task-updates';
 
 /** Reads a task through the cache; 404 when there is none. */
 export async function requireTask(deps: ApiDeps, id: string): Promise<TaskRecord> {
@@ -128,21 +129,22 @@ export function taskRoutes(deps: ApiDeps): Router {
 
   transition('respond', (body, handle) => {
     const { answer, questionId } = validate(respondBody, body, 'body');
-    return handle.executeUpdate(answerQuestionUpdate, {
-      args: [{ answer, ...(questionId ? { questionId } : {}) }],
+    return executeTaskUpdate(handle, answerQuestionUpdate, {
+      answer,
+      ...(questionId ? { questionId } : {}),
     });
   });
   transition('approve', (body, handle) => {
     validate(approveBody, body, 'body');
-    return handle.executeUpdate(approveTaskUpdate);
+    return executeTaskUpdate(handle, approveTaskUpdate);
   });
   transition('request-changes', (body, handle) => {
     const { feedback } = validate(requestChangesBody, body, 'body');
-    return handle.executeUpdate(requestChangesUpdate, { args: [{ feedback }] });
+    return executeTaskUpdate(handle, requestChangesUpdate, { feedback });
   });
   transition('cancel', (body, handle) => {
     const { reason } = validate(cancelBody, body, 'body');
-    return handle.executeUpdate(cancelTaskUpdate, { args: [{ ...(reason ? { reason } : {}) }] });
+    return executeTaskUpdate(handle, cancelTaskUpdate, { ...(reason ? { reason } : {}) });
   });
 
   return router;

@@ -27,6 +27,8 @@ export interface TestApiOptions {
   adminToken?: string;
   questionReminderMs?: number;
   leaseMs?: number;
+  /** MySQL connections of the API (default 3; tests with many agents at once need more). */
+  connectionLimit?: number;
 }
 
 /** The run's configuration with a test's overrides. */
@@ -57,7 +59,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     },
   });
   const deps = createApiDeps(config, createLogger({ logLevel: 'debug' }, sink), adminToken, {
-    connectionLimit: 3,
+    connectionLimit: opts.connectionLimit ?? 3,
   });
   const server = await startApiServer(deps, '127.0.0.1', 0);
   return {

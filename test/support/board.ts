@@ -5,7 +5,7 @@ import type { DeliveredEvent, EventEnvelope, EventType } from '../../contracts/e
 /** An event as a test looks at it: its name plus every field it carried. */
 export type SeenEvent = EventEnvelope & {
   type: EventType;
-  taskId?: string;
+  taskId?: string | null;
   [field: string]: unknown;
 };
 
