@@ -4,6 +4,7 @@ import type { TaskView } from '../contracts/task';
 import { findProject } from '../db/projects';
 import type { ProjectRecord } from '../contracts/project';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 import { ForgeRefusal, repoOf, STAGING_BRANCH, taskBranch } from './forge/forge';
 import type { Forge, RepoRef } from './forge/forge';
 import { PreviewFailed, taskPreviewName } from './preview/runtime';
@@ -14,7 +15,7 @@ import { PreviewFailed, taskPreviewName } from './preview/runtime';
  */
 async function step<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return await run();
+    return await whileBeating(run);
   } catch (err) {
     if (err instanceof ForgeRefusal || err instanceof PreviewFailed) {
       throw ApplicationFailure.nonRetryable(err.message, DELIVERY_FAILED);

@@ -18,6 +18,7 @@ import { findProject } from '../db/projects';
 import { executeTaskUpdate } from '../platform/task-updates';
 import { DeployFailed, DeployRefused } from './deploy/deployer';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 import { ForgeRefusal, repoOf, STAGING_BRANCH } from './forge/forge';
 import type { Forge, MergeOutcome, RepoRef } from './forge/forge';
 import { taskPreviewName } from './preview/runtime';
@@ -45,7 +46,7 @@ export function createMergeActivities(deps: ActivityDeps) {
   };
   const forgeStep = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
-      return await run();
+      return await whileBeating(run);
     } catch (err) {
       if (err instanceof ForgeRefusal)
         throw ApplicationFailure.nonRetryable(err.message, MERGE_REFUSED);
@@ -180,28 +181,28 @@ export function createMergeActivities(deps: ActivityDeps) {
       { ok: true; environment: string; url: string | null } | { ok: false; reason: string }
     > {
       const ctx = Context.current();
-      ctx.heartbeat('starting');
-      const beat = setInterval(() => ctx.heartbeat('deploying'), 5_000);
       try {
-        const result = await staging.deploy({
-          projectId: input.projectId,
-          commit: input.commit,
-          progress: (detail) => ctx.heartbeat(detail),
-        });
+        const result = await whileBeating(
+          () =>
+            staging.deploy({
+              projectId: input.projectId,
+              commit: input.commit,
+              progress: (detail) => ctx.heartbeat(detail),
+            }),
+          'deploying',
+        );
         return { ok: true, ...result };
       } catch (err) {
         if (err instanceof DeployFailed || err instanceof DeployRefused)
           return { ok: false, reason: err.message };
         throw err;
-      } finally {
-        clearInterval(beat);
       }
     },
 
     /** Removes a staged task's preview; it has nothing left to show. */
     async teardownTaskPreview(input: { taskId: string }): Promise<void> {
       try {
-        await previews.teardown(taskPreviewName(input.taskId));
+        await whileBeating(() => previews.teardown(taskPreviewName(input.taskId)));
       } catch (err) {
         // A preview left behind is removed by the TTL sweep; it must not fail a deployed batch.
         logger.warn(

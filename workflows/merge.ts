@@ -26,17 +26,20 @@ const { projectMerge, beginTaskMerge, conflictTaskMerge, endTaskMerge, markTaskS
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
   });
-// Forge calls: quick, retried a few times for outages; the forge makes a retried merge a no-op.
+// Forge calls and preview teardown: quick, retried a few times for outages; the forge makes a
+// retried merge a no-op. They heartbeat, so a worker that dies mid-step is noticed in 20 seconds
+// rather than at the 2-minute timeout.
 const { stagingHead, mergeTaskPullRequest, resetStaging, teardownTaskPreview } =
   proxyActivities<Activities>({
     startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '20 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 10 },
   });
 // A deploy installs and starts the app (or waits for Argo CD): long, heartbeating so a dead worker
-// is noticed within a minute.
+// is noticed within 20 seconds.
 const { deployStaging } = proxyActivities<Activities>({
   startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 3 },
 });
 

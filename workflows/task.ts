@@ -55,15 +55,17 @@ const { projectTaskChange, publishTaskEvents } = proxyActivities<Activities>({
 
 // Delivery steps talk to the forge: quick calls, retried a few times for outages. A refusal
 // (ForgeRefusal) is non-retryable and reaches the agent and the board in the forge's words.
+// They heartbeat, so a worker that dies mid-step is noticed in 20 seconds, not 2 minutes.
 const { ensureTaskBranch, openTaskPullRequest } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
 // A preview installs and starts an app (or waits for a rollout): long, with a heartbeat so a
-// dead worker is noticed within a minute.
+// dead worker is noticed within 20 seconds.
 const { deployTaskPreview } = proxyActivities<Activities>({
   startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 3 },
 });
 
