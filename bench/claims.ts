@@ -5,24 +5,12 @@
 //
 //   npm run bench:claims               (defaults: 300 tasks per round, 1/10/50/100 agents, 200 answers)
 //   BENCH_TASKS=200 BENCH_AGENTS=1,10,50 BENCH_ANSWERS=200 npm run bench:claims
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import mariadb from 'mariadb';
-import { createApiDeps } from '../api/deps';
-import { startApiServer } from '../api/server';
 import { mariadbOptions } from '../db/url';
-import { loadConfig } from '../platform/config';
-import { createLogger } from '../platform/logger';
-import { migrate } from '../prisma/migrator';
-import { startDevServer } from '../scripts/lib/temporal-dev-server';
-import { freePort } from '../test/support/free-port';
-import { apiClient } from '../test/support/http';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
-import { dropDatabase } from '../test/support/scratch-db';
-import { WorkerProcess } from '../test/support/worker-process';
+import { machine, p50p99, pool, runBench, say } from './stack';
 
 // 1,000 per round (BENCH_TASKS=1000) would spend over half an hour creating backlogs on two shared
 // cores (4-6 tasks/s); 300 keeps the default run within about fifteen minutes.
@@ -34,33 +22,6 @@ const AGENTS = (process.env.BENCH_AGENTS ?? '1,10,50,100')
 const ANSWERS = Number(process.env.BENCH_ANSWERS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function p50p99(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  return `p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`;
-}
-
-/** Runs `count` jobs, `concurrency` at a time; returns the seconds it took. */
-async function pool(
-  count: number,
-  concurrency: number,
-  job: (i: number) => Promise<void>,
-): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await job(next++);
-    }),
-  );
-  return (performance.now() - started) / 1000;
-}
-
 /** How many ids occur more than once. */
 function countRepeated(ids: string[]): number {
   const seen = new Map<string, number>();
@@ -68,230 +29,161 @@ function countRepeated(ids: string[]): number {
   return [...seen.values()].filter((n) => n > 1).length;
 }
 
-/** Undo steps run last-in first-out, whether the run succeeds or fails. */
-const cleanups: Array<() => Promise<unknown>> = [];
+runBench(
+  async ({ deps, apiUrl, http, databaseUrl, onClose }) => {
+    const clients: McpClient[] = [];
+    onClose(() => Promise.all(clients.splice(0).map((c) => c.close())));
 
-async function cleanUp(): Promise<void> {
-  for (const step of cleanups.reverse()) {
-    await step().catch((err: unknown) => say(`cleanup: ${String(err)}`));
-  }
-  cleanups.length = 0;
-}
-
-async function main(): Promise<void> {
-  const base = loadConfig(process.env);
-  const runDir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-bench-'));
-  cleanups.push(() => Promise.resolve(rmSync(runDir, { recursive: true, force: true })));
-  const temporal = await startDevServer({
-    host: '127.0.0.1',
-    port: await freePort(),
-    namespace: 'default',
-    uiPort: null,
-    dbFile: path.join(runDir, 'temporal.sqlite'),
-  });
-  cleanups.push(() => temporal.stop());
-  const dbUrl = new URL(base.databaseUrl);
-  dbUrl.pathname = `${dbUrl.pathname}_bench_${randomBytes(3).toString('hex')}`;
-  const databaseUrl = dbUrl.toString();
-  cleanups.push(() => dropDatabase(databaseUrl));
-  await migrate(databaseUrl);
-  const taskQueue = `bench-${randomBytes(3).toString('hex')}`;
-  const worker = new WorkerProcess({
-    TEMPORAL_ADDRESS: temporal.address,
-    DATABASE_URL: databaseUrl,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-  });
-  cleanups.push(() => worker.stop());
-  await worker.start();
-  const config = {
-    ...base,
-    databaseUrl,
-    // A round with one agent takes minutes; a lease running out mid-round would put tasks back
-    // in the backlog and count as a (legitimate) second assignment.
-    leaseMs: 3600_000,
-    temporal: { ...base.temporal, address: temporal.address, taskQueue },
-  };
-  const token = randomBytes(24).toString('hex');
-  const deps = createApiDeps(config, createLogger({ logLevel: 'warn' }), token);
-  cleanups.push(() => deps.close());
-  const api = await startApiServer(deps, '127.0.0.1', 0);
-  cleanups.push(() => api.close());
-  const http = apiClient(api.url, token);
-  const clients: McpClient[] = [];
-  cleanups.push(() => Promise.all(clients.splice(0).map((c) => c.close())));
-
-  const project = async (name: string): Promise<string> =>
-    (await http.post('/api/projects', { name: `${name}-${randomUUID()}` })).body.id;
-  const agent = async (projectId: string) => {
-    const { body } = await http.post('/api/agents', {
-      name: `bench-${randomUUID()}`,
-      projectIds: [projectId],
-    });
-    const client = await connectAgent(api.url, body.token);
-    clients.push(client);
-    return { id: body.agentId as string, client };
-  };
-  const createTasks = async (projectId: string, count: number): Promise<number> =>
-    pool(count, CONCURRENCY, async (i) => {
-      const res = await http.post('/api/tasks', {
-        projectId,
-        title: `bench ${i}`,
-        description: 'bench',
+    const project = async (name: string): Promise<string> =>
+      (await http.post('/api/projects', { name: `${name}-${randomUUID()}` })).body.id;
+    const agent = async (projectId: string) => {
+      const { body } = await http.post('/api/agents', {
+        name: `bench-${randomUUID()}`,
+        projectIds: [projectId],
       });
-      if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
-    });
+      const client = await connectAgent(apiUrl, body.token);
+      clients.push(client);
+      return { id: body.agentId as string, client };
+    };
+    const createTasks = async (projectId: string, count: number): Promise<number> =>
+      pool(count, CONCURRENCY, async (i) => {
+        const res = await http.post('/api/tasks', {
+          projectId,
+          title: `bench ${i}`,
+          description: 'bench',
+        });
+        if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
+      });
 
-  say(
-    `machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}; Temporal dev server (SQLite file), MariaDB, Redis on this machine`,
-  );
-  say(
-    `sizes: ${TASKS} backlog tasks per round, agents ${AGENTS.join('/')}, ${ANSWERS} answers, tasks created ${CONCURRENCY} at a time`,
-  );
-
-  // 1. get_next_task over MCP: each round, a fresh project and backlog, fresh agents.
-  for (const n of AGENTS) {
-    const projectId = await project(`claims-${n}`);
-    const createSeconds = await createTasks(projectId, TASKS);
-    const agents = await Promise.all(Array.from({ length: n }, () => agent(projectId)));
-    const claims: Array<{ agentId: string; taskId: string }> = [];
-    const latencies: number[] = [];
-    const started = performance.now();
-    await Promise.all(
-      agents.map(async (a) => {
-        for (;;) {
-          const t0 = performance.now();
-          const res = await callTool(a.client, 'get_next_task', {});
-          const ms = performance.now() - t0;
-          if (res.isError) throw new Error(`get_next_task failed: ${res.text}`);
-          if (!res.data.task) return;
-          latencies.push(ms);
-          claims.push({ agentId: a.id, taskId: res.data.task.id });
-        }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    // The read model must agree with what the agents were told: every task in progress, held by
-    // the one agent whose claim returned it.
-    const rows = await deps.db.task.findMany({
-      where: { projectId },
-      select: { id: true, state: true, assignedAgentId: true },
-    });
-    const claimedBy = new Map(claims.map((c) => [c.taskId, c.agentId]));
-    const disagreeing = rows.filter(
-      (r) => r.state !== 'in_progress' || r.assignedAgentId !== claimedBy.get(r.id),
-    ).length;
+    say(machine());
     say(
-      `get_next_task, ${String(n).padStart(3)} agents: ${(claims.length / seconds).toFixed(1)} claims/s, ${p50p99(latencies)}; ` +
-        `${claims.length}/${TASKS} claimed, assigned twice ${countRepeated(claims.map((c) => c.taskId))}, ` +
-        `read model disagreeing ${disagreeing} (backlog created at ${(TASKS / createSeconds).toFixed(1)} tasks/s)`,
+      `sizes: ${TASKS} backlog tasks per round, agents ${AGENTS.join('/')}, ${ANSWERS} answers, tasks created ${CONCURRENCY} at a time`,
     );
-    await Promise.all(agents.map((a) => a.client.close()));
-    clients.splice(0);
-  }
 
-  // 2. The seed's claim: read the oldest backlog row, then update it, with nothing stopping two
-  // connections from reading the same row in between.
-  const dbOptions = mariadbOptions(databaseUrl);
-  const admin = await mariadb.createConnection(dbOptions);
-  cleanups.push(() => admin.end());
-  await admin.query(
-    `CREATE TABLE seed_claims (
+    // 1. get_next_task over MCP: each round, a fresh project and backlog, fresh agents.
+    for (const n of AGENTS) {
+      const projectId = await project(`claims-${n}`);
+      const createSeconds = await createTasks(projectId, TASKS);
+      const agents = await Promise.all(Array.from({ length: n }, () => agent(projectId)));
+      const claims: Array<{ agentId: string; taskId: string }> = [];
+      const latencies: number[] = [];
+      const started = performance.now();
+      await Promise.all(
+        agents.map(async (a) => {
+          for (;;) {
+            const t0 = performance.now();
+            const res = await callTool(a.client, 'get_next_task', {});
+            const ms = performance.now() - t0;
+            if (res.isError) throw new Error(`get_next_task failed: ${res.text}`);
+            if (!res.data.task) return;
+            latencies.push(ms);
+            claims.push({ agentId: a.id, taskId: res.data.task.id });
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      // The read model must agree with what the agents were told: every task in progress, held by
+      // the one agent whose claim returned it.
+      const rows = await deps.db.task.findMany({
+        where: { projectId },
+        select: { id: true, state: true, assignedAgentId: true },
+      });
+      const claimedBy = new Map(claims.map((c) => [c.taskId, c.agentId]));
+      const disagreeing = rows.filter(
+        (r) => r.state !== 'in_progress' || r.assignedAgentId !== claimedBy.get(r.id),
+      ).length;
+      say(
+        `get_next_task, ${String(n).padStart(3)} agents: ${(claims.length / seconds).toFixed(1)} claims/s, ${p50p99(latencies)}; ` +
+          `${claims.length}/${TASKS} claimed, assigned twice ${countRepeated(claims.map((c) => c.taskId))}, ` +
+          `read model disagreeing ${disagreeing} (backlog created at ${(TASKS / createSeconds).toFixed(1)} tasks/s)`,
+      );
+      await Promise.all(agents.map((a) => a.client.close()));
+      clients.splice(0);
+    }
+
+    // 2. The seed's claim: read the oldest backlog row, then update it, with nothing stopping two
+    // connections from reading the same row in between.
+    const dbOptions = mariadbOptions(databaseUrl);
+    const admin = await mariadb.createConnection(dbOptions);
+    onClose(() => admin.end());
+    await admin.query(
+      `CREATE TABLE seed_claims (
        id VARCHAR(36) PRIMARY KEY,
        state VARCHAR(20) NOT NULL,
        agent VARCHAR(36) NULL,
        created_at DATETIME(3) NOT NULL,
        KEY by_state (state, created_at)
      )`,
-  );
-  for (const n of AGENTS) {
-    await admin.query('DELETE FROM seed_claims');
-    const epoch = Date.now();
-    const rows = Array.from({ length: TASKS }, (_, i) => [
-      randomUUID(),
-      'backlog',
-      new Date(epoch + i),
-    ]);
-    await admin.batch('INSERT INTO seed_claims (id, state, created_at) VALUES (?, ?, ?)', rows);
-    const conns = await Promise.all(
-      Array.from({ length: n }, () => mariadb.createConnection(dbOptions)),
     );
-    const claimed: string[] = [];
-    const started = performance.now();
-    await Promise.all(
-      conns.map(async (conn, i) => {
-        const agentId = `agent-${i}`;
-        for (;;) {
-          const found: Array<{ id: string }> = await conn.query(
-            "SELECT id FROM seed_claims WHERE state = 'backlog' ORDER BY created_at LIMIT 1",
-          );
-          if (found.length === 0) return;
-          await conn.query("UPDATE seed_claims SET state = 'in_progress', agent = ? WHERE id = ?", [
-            agentId,
-            found[0]!.id,
-          ]);
-          claimed.push(found[0]!.id);
-        }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    await Promise.all(conns.map((c) => c.end()));
-    const twice = countRepeated(claimed);
-    say(
-      `seed SELECT-then-UPDATE, ${String(n).padStart(3)} connections: ${(claimed.length / seconds).toFixed(0)} claims/s; ` +
-        `${claimed.length} claims for ${TASKS} rows, ${twice} rows assigned more than once`,
-    );
-  }
-
-  // 3. Answer → check_response: the agent waits; the person answers through the API.
-  const answerProject = await project('answers');
-  await createTasks(answerProject, ANSWERS);
-  const asker = await agent(answerProject);
-  const wakeups: number[] = [];
-  for (let i = 0; i < ANSWERS; i += 1) {
-    const next = await callTool(asker.client, 'get_next_task', {});
-    const taskId: string = next.data.task.id;
-    const asked = await callTool(asker.client, 'ask_user_question', { taskId, question: 'q' });
-    if (asked.isError) throw new Error(`ask_user_question failed: ${asked.text}`);
-    const waiting = callTool(asker.client, 'check_response', {
-      taskId,
-      questionId: asked.data.questionId,
-      waitSeconds: 30,
-    });
-    // Let the call reach its wait, so the answer has to wake it rather than be read at once.
-    await new Promise((r) => setTimeout(r, 150));
-    const t0 = performance.now();
-    const res = await http.post(`/api/tasks/${taskId}/respond`, { answer: 'a' });
-    if (res.status >= 300) throw new Error(`respond failed: ${JSON.stringify(res.body)}`);
-    const got = await waiting;
-    if (!got.data?.answered)
-      throw new Error(`check_response did not return the answer: ${got.text}`);
-    wakeups.push(performance.now() - t0);
-  }
-  say(
-    `answer → check_response (waitSeconds 30) returns answered: ${p50p99(wakeups)} (${wakeups.length} answers one after another)`,
-  );
-}
-
-main()
-  .then(
-    async () => {
-      await cleanUp();
-      process.exit(0);
-    },
-    async (err: unknown) => {
-      process.stderr.write(
-        `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    for (const n of AGENTS) {
+      await admin.query('DELETE FROM seed_claims');
+      const epoch = Date.now();
+      const rows = Array.from({ length: TASKS }, (_, i) => [
+        randomUUID(),
+        'backlog',
+        new Date(epoch + i),
+      ]);
+      await admin.batch('INSERT INTO seed_claims (id, state, created_at) VALUES (?, ?, ?)', rows);
+      const conns = await Promise.all(
+        Array.from({ length: n }, () => mariadb.createConnection(dbOptions)),
       );
-      await cleanUp();
-      process.exit(1);
-    },
-  )
-  .catch(() => process.exit(1));
+      const claimed: string[] = [];
+      const started = performance.now();
+      await Promise.all(
+        conns.map(async (conn, i) => {
+          const agentId = `agent-${i}`;
+          for (;;) {
+            const found: Array<{ id: string }> = await conn.query(
+              "SELECT id FROM seed_claims WHERE state = 'backlog' ORDER BY created_at LIMIT 1",
+            );
+            if (found.length === 0) return;
+            await conn.query(
+              "UPDATE seed_claims SET state = 'in_progress', agent = ? WHERE id = ?",
+              [agentId, found[0]!.id],
+            );
+            claimed.push(found[0]!.id);
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      await Promise.all(conns.map((c) => c.end()));
+      const twice = countRepeated(claimed);
+      say(
+        `seed SELECT-then-UPDATE, ${String(n).padStart(3)} connections: ${(claimed.length / seconds).toFixed(0)} claims/s; ` +
+          `${claimed.length} claims for ${TASKS} rows, ${twice} rows assigned more than once`,
+      );
+    }
 
-// Ctrl-C still stops the worker and the Temporal server and drops the scratch database.
-process.once('SIGINT', () => {
-  void cleanUp().finally(() => process.exit(130));
-});
+    // 3. Answer → check_response: the agent waits; the person answers through the API.
+    const answerProject = await project('answers');
+    await createTasks(answerProject, ANSWERS);
+    const asker = await agent(answerProject);
+    const wakeups: number[] = [];
+    for (let i = 0; i < ANSWERS; i += 1) {
+      const next = await callTool(asker.client, 'get_next_task', {});
+      const taskId: string = next.data.task.id;
+      const asked = await callTool(asker.client, 'ask_user_question', { taskId, question: 'q' });
+      if (asked.isError) throw new Error(`ask_user_question failed: ${asked.text}`);
+      const waiting = callTool(asker.client, 'check_response', {
+        taskId,
+        questionId: asked.data.questionId,
+        waitSeconds: 30,
+      });
+      // Let the call reach its wait, so the answer has to wake it rather than be read at once.
+      await new Promise((r) => setTimeout(r, 150));
+      const t0 = performance.now();
+      const res = await http.post(`/api/tasks/${taskId}/respond`, { answer: 'a' });
+      if (res.status >= 300) throw new Error(`respond failed: ${JSON.stringify(res.body)}`);
+      const got = await waiting;
+      if (!got.data?.answered)
+        throw new Error(`check_response did not return the answer: ${got.text}`);
+      wakeups.push(performance.now() - t0);
+    }
+    say(
+      `answer → check_response (waitSeconds 30) returns answered: ${p50p99(wakeups)} (${wakeups.length} answers one after another)`,
+    );
+  },
+  // A round with one agent takes minutes; a lease running out mid-round would put tasks back in
+  // the backlog and count as a (legitimate) second assignment.
+  { leaseMs: 3600_000 },
+);

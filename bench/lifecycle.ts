@@ -4,33 +4,20 @@
 //
 //   npm run bench:lifecycle            (defaults: 1000 creations, 500 answers, 5000 waiting tasks)
 //   BENCH_CREATE=200 BENCH_ANSWERS=100 BENCH_IDLE=500 npm run bench:lifecycle
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { startApiServer } from '../api/server';
-import { createApiDeps } from '../api/deps';
 import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
-import { loadConfig } from '../platform/config';
-import { createLogger } from '../platform/logger';
-import { migrate } from '../prisma/migrator';
-import { startDevServer } from '../scripts/lib/temporal-dev-server';
-import { TestBoard } from '../test/support/board';
-import { registerTestAgent } from '../test/support/agents';
-import { freePort } from '../test/support/free-port';
-import { apiClient } from '../test/support/http';
-import { dropDatabase } from '../test/support/scratch-db';
-import { WorkerProcess } from '../test/support/worker-process';
 import { executeTaskUpdate } from '../platform/task-updates';
+import { registerTestAgent } from '../test/support/agents';
+import { TestBoard } from '../test/support/board';
+import { machine, percentile, pool, runBench, say } from './stack';
 
 const CREATE = Number(process.env.BENCH_CREATE ?? 1000);
 const ANSWERS = Number(process.env.BENCH_ANSWERS ?? 500);
 const IDLE = Number(process.env.BENCH_IDLE ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -38,63 +25,11 @@ function rssMiB(pid: number): number {
   return Math.round(kb / 1024);
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Runs `count` jobs, `concurrency` at a time; returns the seconds it took. */
-async function pool(
-  count: number,
-  concurrency: number,
-  job: (i: number) => Promise<void>,
-): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await job(next++);
-    }),
-  );
-  return (performance.now() - started) / 1000;
-}
-
-async function main(): Promise<void> {
-  const base = loadConfig(process.env);
-  const runDir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-bench-'));
-  const temporal = await startDevServer({
-    host: '127.0.0.1',
-    port: await freePort(),
-    namespace: 'default',
-    uiPort: null,
-    dbFile: path.join(runDir, 'temporal.sqlite'),
-  });
-  const dbUrl = new URL(base.databaseUrl);
-  dbUrl.pathname = `${dbUrl.pathname}_bench_${randomBytes(3).toString('hex')}`;
-  const databaseUrl = dbUrl.toString();
-  await migrate(databaseUrl);
-  const taskQueue = `bench-${randomBytes(3).toString('hex')}`;
-  const env = {
-    TEMPORAL_ADDRESS: temporal.address,
-    DATABASE_URL: databaseUrl,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-  };
-  const worker = new WorkerProcess(env);
-  await worker.start();
-  const config = {
-    ...base,
-    databaseUrl,
-    temporal: { ...base.temporal, address: temporal.address, taskQueue },
-  };
-  const token = randomBytes(24).toString('hex');
-  const deps = createApiDeps(config, createLogger({ logLevel: 'warn' }), token);
-  const api = await startApiServer(deps, '127.0.0.1', 0);
-  const http = apiClient(api.url, token);
+runBench(async ({ temporal, worker, taskQueue, deps, apiUrl, token, http, onClose }) => {
   const agent = await registerTestAgent(deps.db, 'bench');
   const projectId: string = (await http.post('/api/projects', { name: 'bench' })).body.id;
 
-  say(
-    `machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; Temporal dev server (SQLite file), MariaDB, Redis on this machine`,
-  );
+  say(machine());
 
   // 1. Creation: POST /api/tasks (workflow started + first projection in MySQL) vs bare starts.
   const createdIds: string[] = [];
@@ -104,6 +39,7 @@ async function main(): Promise<void> {
     createdIds.push(res.body.taskId);
   });
   const connection = await Connection.connect({ address: temporal.address });
+  onClose(() => connection.close());
   const client = new Client({ connection });
   const bareSeconds = await pool(CREATE, CONCURRENCY, async (i) => {
     await client.workflow.start('benchEmptyWorkflow', {
@@ -122,7 +58,7 @@ async function main(): Promise<void> {
   say(`creation: ratio ${(apiRate / bareRate).toFixed(2)}`);
 
   // 2. Answer → event latency, one answer at a time.
-  const board = await TestBoard.connect(api.url, token);
+  const board = await TestBoard.connect(apiUrl, token);
   await board.subscribe(projectId);
   const asked = createdIds.slice(0, ANSWERS);
   await pool(asked.length, CONCURRENCY, async (i) => {
@@ -178,21 +114,4 @@ async function main(): Promise<void> {
   say(
     `idle: worker RSS ${before.worker} → ${after.worker} MiB; Temporal dev server RSS ${before.temporal} → ${after.temporal} MiB`,
   );
-
-  await connection.close();
-  await api.close();
-  await deps.close();
-  await worker.stop();
-  await temporal.stop();
-  await dropDatabase(databaseUrl);
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(
-      `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+});

@@ -1,0 +1,155 @@
+/**
+ * What every benchmark needs: its own Temporal dev server, scratch database, worker process and
+ * in-process API, torn down (last started, first stopped) however the run ends, Ctrl-C included.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createApiDeps } from '../api/deps';
+import { startApiServer } from '../api/server';
+import { loadConfig } from '../platform/config';
+import type { Config } from '../platform/config';
+import { createLogger } from '../platform/logger';
+import { migrate } from '../prisma/migrator';
+import { startDevServer } from '../scripts/lib/temporal-dev-server';
+import type { DevServer } from '../scripts/lib/temporal-dev-server';
+import { freePort } from '../test/support/free-port';
+import { apiClient } from '../test/support/http';
+import { dropDatabase } from '../test/support/scratch-db';
+import { WorkerProcess } from '../test/support/worker-process';
+
+export const say = (line: string) => process.stdout.write(`${line}\n`);
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function p50p99(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`;
+}
+
+/** Runs `count` jobs, `concurrency` at a time; returns the seconds it took. */
+export async function pool(
+  count: number,
+  concurrency: number,
+  job: (i: number) => Promise<void>,
+): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
+  return (performance.now() - started) / 1000;
+}
+
+export function machine(): string {
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+  return `machine: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${load}; Temporal dev server (SQLite file), MariaDB, Redis on this machine`;
+}
+
+export interface BenchStack {
+  temporal: DevServer;
+  worker: WorkerProcess;
+  databaseUrl: string;
+  taskQueue: string;
+  config: Config;
+  deps: ReturnType<typeof createApiDeps>;
+  apiUrl: string;
+  token: string;
+  http: ReturnType<typeof apiClient>;
+  /** Adds an undo step, run before the stack's own. */
+  onClose(step: () => Promise<unknown>): void;
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+
+async function cleanUp(): Promise<void> {
+  for (const step of cleanups.reverse()) {
+    await step().catch((err: unknown) => say(`cleanup: ${String(err)}`));
+  }
+  cleanups.length = 0;
+}
+
+/** Starts the stack; `overrides` adjust the API's config (e.g. a longer lease). */
+async function startStack(overrides: Partial<Config>): Promise<BenchStack> {
+  const base = loadConfig(process.env);
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-bench-'));
+  cleanups.push(() => Promise.resolve(rmSync(runDir, { recursive: true, force: true })));
+  const temporal = await startDevServer({
+    host: '127.0.0.1',
+    port: await freePort(),
+    namespace: 'default',
+    uiPort: null,
+    dbFile: path.join(runDir, 'temporal.sqlite'),
+  });
+  cleanups.push(() => temporal.stop());
+  const dbUrl = new URL(base.databaseUrl);
+  dbUrl.pathname = `${dbUrl.pathname}_bench_${randomBytes(3).toString('hex')}`;
+  const databaseUrl = dbUrl.toString();
+  cleanups.push(() => dropDatabase(databaseUrl));
+  await migrate(databaseUrl);
+  const taskQueue = `bench-${randomBytes(3).toString('hex')}`;
+  const worker = new WorkerProcess({
+    TEMPORAL_ADDRESS: temporal.address,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+  });
+  cleanups.push(() => worker.stop());
+  await worker.start();
+  const config: Config = {
+    ...base,
+    ...overrides,
+    databaseUrl,
+    temporal: { ...base.temporal, address: temporal.address, taskQueue },
+  };
+  const token = randomBytes(24).toString('hex');
+  const deps = createApiDeps(config, createLogger({ logLevel: 'warn' }), token);
+  cleanups.push(() => deps.close());
+  const api = await startApiServer(deps, '127.0.0.1', 0);
+  cleanups.push(() => api.close());
+  return {
+    temporal,
+    worker,
+    databaseUrl,
+    taskQueue,
+    config,
+    deps,
+    apiUrl: api.url,
+    token,
+    http: apiClient(api.url, token),
+    onClose: (step) => cleanups.push(step),
+  };
+}
+
+/** Runs a benchmark on a fresh stack and exits 0 or 1 once everything it started is stopped. */
+export function runBench(
+  body: (stack: BenchStack) => Promise<void>,
+  overrides: Partial<Config> = {},
+): void {
+  process.once('SIGINT', () => {
+    void cleanUp().finally(() => process.exit(130));
+  });
+  startStack(overrides)
+    .then(body)
+    .then(
+      async () => {
+        await cleanUp();
+        process.exit(0);
+      },
+      async (err: unknown) => {
+        process.stderr.write(
+          `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        );
+        await cleanUp();
+        process.exit(1);
+      },
+    )
+    .catch(() => process.exit(1));
+}
