@@ -106,15 +106,18 @@ describe('the whole story on one machine', () => {
         });
     });
     const previewUrls = new Map<string, string>();
+    const approved = new Set<string>();
     const approvals = new Promise<void>((resolve, reject) => {
       board!.socket.on('task:ready_to_test', (e: { taskId: string; previewUrl: string }) => {
         void (async () => {
           const page = await fetch(e.previewUrl);
           expect(page.status).toBe(200);
           previewUrls.set(e.taskId, e.previewUrl);
-          const approved = await http.post(`/api/tasks/${e.taskId}/approve`);
-          expect(approved.body).toMatchObject({ state: 'approved' });
-          if (taskIds.every((id) => previewUrls.has(id))) resolve();
+          const answer = await http.post(`/api/tasks/${e.taskId}/approve`);
+          expect(answer.body).toMatchObject({ state: 'approved' });
+          // Done once every approval has been answered, not merely sent.
+          approved.add(e.taskId);
+          if (taskIds.every((id) => approved.has(id))) resolve();
         })().catch(reject);
       });
     });
