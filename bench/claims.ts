@@ -3,7 +3,7 @@
 // design (SELECT then UPDATE without locking) on the same MariaDB for comparison, and how soon
 // an agent waiting in `check_response` gets a person's answer.
 //
-//   npm run bench:claims               (defaults: 300 tasks per round, 1/10/50/100 agents, 200 answers)
+//   npm run bench:claims               (defaults: 1,000 tasks per round, 1/10/50/100 agents, 200 answers)
 //   BENCH_TASKS=200 BENCH_AGENTS=1,10,50 BENCH_ANSWERS=200 npm run bench:claims
 import { randomUUID } from 'node:crypto';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,9 +12,8 @@ import { mariadbOptions } from '../db/url';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
 import { machine, p50p99, pool, runBench, say } from './stack';
 
-// 1,000 per round (BENCH_TASKS=1000) would spend over half an hour creating backlogs on two shared
-// cores (4-6 tasks/s); 300 keeps the default run within about fifteen minutes.
-const TASKS = Number(process.env.BENCH_TASKS ?? 300);
+// About 9 minutes on two quiet cores, most of it creating the four backlogs.
+const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
 const AGENTS = (process.env.BENCH_AGENTS ?? '1,10,50,100')
   .split(',')
   .map((n) => Number(n.trim()))
