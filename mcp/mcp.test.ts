@@ -171,12 +171,36 @@ describe('MCP tools over Streamable HTTP', () => {
       isError: true,
       text: expect.stringContaining(`project ${other} is not one of your projects`),
     });
-    await callTool(a.client, 'ask_user_question', { taskId, question: 'first?' });
+    const first = await callTool(a.client, 'ask_user_question', { taskId, question: 'first?' });
     expect(
       await callTool(a.client, 'ask_user_question', { taskId, question: 'second?' }),
     ).toMatchObject({
       isError: true,
       text: expect.stringMatching(/already waiting for an answer to question/),
+    });
+    const unknownQuestion = randomUUID();
+    expect(
+      await callTool(a.client, 'check_response', { taskId, questionId: unknownQuestion }),
+    ).toMatchObject({
+      isError: true,
+      text: `task ${taskId} has no question ${unknownQuestion}; your latest question on it is ${first.data.questionId} (leave out questionId to get it)`,
+    });
+    for (const [tool, args] of [
+      ['create_branch', { taskId }],
+      ['create_pr', { taskId, title: 'mine now' }],
+      ['trigger_preview', { taskId }],
+    ] as const) {
+      expect(await callTool(b.client, tool, args)).toMatchObject({
+        isError: true,
+        text: `task ${taskId} is not assigned to you; your tasks are none (take one with get_next_task)`,
+      });
+    }
+    expect((await http.get(`/api/tasks/${taskId}`)).body).toMatchObject({
+      state: 'needs_input',
+      assignedAgentId: a.id,
+      branch: null,
+      prUrl: null,
+      previewUrl: null,
     });
     const badArgs = await a.client
       .callTool({ name: 'check_response', arguments: { taskId: 'nope' } })
@@ -261,5 +285,87 @@ describe('MCP tools over Streamable HTTP', () => {
     ]);
     await a.client.close();
     await b.client.close();
+  });
+
+  describe('on a task a person cancelled', () => {
+    const cancelled = (taskId: string) =>
+      `task ${taskId} was cancelled: stop working on it and take another with get_next_task`;
+
+    /** A task taken by a new agent, with a question open, then cancelled by a person. */
+    const cancelledTask = async () => {
+      const projectId = await project();
+      const a = await agent([projectId]);
+      const taskId = await task(projectId, 'cancelled');
+      expect((await callTool(a.client, 'get_next_task', {})).data.task.id).toBe(taskId);
+      await callTool(a.client, 'ask_user_question', { taskId, question: 'keep going?' });
+      const res = await http.post(`/api/tasks/${taskId}/cancel`, { reason: 'not needed' });
+      expect(res.body).toMatchObject({ state: 'cancelled', assignedAgentId: a.id });
+      return { a, taskId };
+    };
+
+    it('refuses every tool of the agent with a message saying so, and changes nothing', async () => {
+      const { a, taskId } = await cancelledTask();
+      const before = (await http.get(`/api/tasks/${taskId}`)).body;
+      const eventsBefore = (await http.get(`/api/tasks/${taskId}/events`)).body.events;
+      const calls: Array<[string, Record<string, unknown>]> = [
+        ['ask_user_question', { taskId, question: 'still there?' }],
+        ['report_progress', { taskId, message: 'almost done' }],
+        ['heartbeat', { taskId }],
+        ['create_branch', { taskId }],
+        ['create_pr', { taskId }],
+        ['trigger_preview', { taskId }],
+        ['release_task', { taskId, reason: 'giving up' }],
+        ['check_response', { taskId }],
+        ['check_response', { taskId, waitSeconds: 5 }],
+      ];
+      for (const [tool, args] of calls) {
+        expect({ tool, ...(await callTool(a.client, tool, args)) }).toMatchObject({
+          tool,
+          isError: true,
+          text: cancelled(taskId),
+        });
+      }
+      expect((await http.get(`/api/tasks/${taskId}`)).body).toEqual(before);
+      expect((await http.get(`/api/tasks/${taskId}/events`)).body.events).toEqual(eventsBefore);
+      await a.client.close();
+    });
+
+    it('wakes a check_response waiting for an answer and refuses it', async () => {
+      const projectId = await project();
+      const a = await agent([projectId]);
+      const taskId = await task(projectId, 'cancelled while waiting');
+      await callTool(a.client, 'get_next_task', {});
+      const asked = await callTool(a.client, 'ask_user_question', { taskId, question: 'which?' });
+      const waiting = callTool(a.client, 'check_response', {
+        taskId,
+        questionId: asked.data.questionId,
+        waitSeconds: 30,
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      await http.post(`/api/tasks/${taskId}/cancel`);
+      expect(await waiting).toMatchObject({ isError: true, text: cancelled(taskId) });
+      await a.client.close();
+    });
+
+    it('says so when the update reaches the closed workflow before the read model shows the cancel', async () => {
+      const { a, taskId } = await cancelledTask();
+      // The read model says the task is still being worked on, as it would for a call that read
+      // it just before the cancel: the update then meets the task's closed workflow.
+      await api.deps.db.task.update({ where: { id: taskId }, data: { state: 'in_progress' } });
+      try {
+        for (const [tool, args] of [
+          ['report_progress', { taskId, message: 'almost done' }],
+          ['release_task', { taskId }],
+        ] as const) {
+          expect(await callTool(a.client, tool, args)).toMatchObject({
+            isError: true,
+            text: cancelled(taskId),
+          });
+        }
+      } finally {
+        await api.deps.db.task.update({ where: { id: taskId }, data: { state: 'cancelled' } });
+      }
+      await a.client.close();
+    });
   });
 });

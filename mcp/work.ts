@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
@@ -20,6 +20,7 @@ import {
 } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
+import type { TaskState } from '../contracts/task-state';
 import type { NextTask } from '../contracts/agent';
 import type { Db } from '../db/client';
 import { findProject } from '../db/projects';
@@ -168,6 +169,7 @@ export class AgentWork {
       return presentTask(view, project?.cloneUrl ?? null);
     } catch (err) {
       if (isRefused(err)) return null; // another agent was faster: the workflow said so
+      if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
       throw err;
     } finally {
       // The workflow has decided; the reservation has done its job.
@@ -272,18 +274,55 @@ export class AgentWork {
     return { taskId: view.id, state: view.state };
   }
 
-  /** Sends an update to a task's workflow; a refusal by its validator becomes an AgentRefusal. */
+  /**
+   * Sends an update to a task's workflow; a refusal by it becomes an AgentRefusal. The task may
+   * end between `ownTask` and the update: the workflow then refuses, or has closed, and the agent
+   * is told the task ended, as `ownTask` would have told it.
+   */
   private async send<T>(
     taskId: string,
     update: (handle: WorkflowHandle) => Promise<T>,
   ): Promise<T> {
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
     try {
-      return await update(this.deps.client.workflow.getHandle(taskWorkflowId(taskId)));
+      return await update(handle);
     } catch (err) {
-      if (isRefused(err, TRANSITION_REFUSED) || isRefused(err, DELIVERY_FAILED))
-        throw new AgentRefusal((err as WorkflowUpdateFailedError).cause!.message);
+      if (isRefused(err, TRANSITION_REFUSED) || isRefused(err, DELIVERY_FAILED)) {
+        throw (
+          (await this.endedRefusal(taskId)) ??
+          new AgentRefusal((err as WorkflowUpdateFailedError).cause!.message)
+        );
+      }
+      if (isClosed(err)) {
+        throw (
+          (await this.endedRefusal(taskId, handle)) ??
+          new AgentRefusal(
+            `task ${taskId} has ended and can no longer change; take another with get_next_task`,
+          )
+        );
+      }
       throw err;
     }
+  }
+
+  /**
+   * The refusal for a task that was cancelled or merged, if it was. A closed workflow has
+   * projected its last change before closing, but a read model restored from a backup may lag:
+   * then the workflow's own last view decides.
+   */
+  private async endedRefusal(
+    taskId: string,
+    closed?: WorkflowHandle,
+  ): Promise<AgentRefusal | null> {
+    let state = (await findTask(this.deps.db, taskId).catch(() => null))?.state;
+    if (closed && !endedMessage(taskId, state)) {
+      state = await closed.result().then(
+        (view: TaskView) => view.state,
+        () => state,
+      );
+    }
+    const message = endedMessage(taskId, state);
+    return message ? new AgentRefusal(message) : null;
   }
 
   /** The answer to the agent's question, waiting up to `waitSeconds` for it. */
@@ -316,10 +355,11 @@ export class AgentWork {
       ? task.questions.find((q) => q.id === input.questionId)
       : task.questions[task.questions.length - 1];
     if (!question) {
+      const latest = task.questions[task.questions.length - 1];
       throw new AgentRefusal(
-        input.questionId
-          ? `task ${task.id} has no question ${input.questionId}`
-          : `task ${task.id} has no questions; ask one with ask_user_question`,
+        !latest
+          ? `task ${task.id} has no questions; ask one with ask_user_question`
+          : `task ${task.id} has no question ${input.questionId}; your latest question on it is ${latest.id} (leave out questionId to get it)`,
       );
     }
     if (question.answer !== null)
@@ -327,7 +367,11 @@ export class AgentWork {
     return { answered: false, questionId: question.id };
   }
 
-  /** The task, if it exists and is assigned to this agent; refreshes the agent's lease on it. */
+  /**
+   * The task, if it exists, is assigned to this agent and has not ended; refreshes the agent's
+   * lease on it. A cancelled or merged task keeps its agent, so the end is checked here, before
+   * anything is sent to its (closed) workflow.
+   */
   private async ownTask(taskId: string): Promise<TaskRecord> {
     const task = await findTask(this.deps.db, taskId);
     if (!task) throw new AgentRefusal(`there is no task ${taskId}`);
@@ -343,6 +387,8 @@ export class AgentWork {
         `task ${taskId} is not assigned to you; your tasks are ${mine.length ? mine.map((t) => t.id).join(', ') : 'none (take one with get_next_task)'}`,
       );
     }
+    const ended = endedMessage(taskId, task.state);
+    if (ended) throw new AgentRefusal(ended);
     await this.deps.client.workflow
       .getHandle(taskWorkflowId(taskId))
       .signal(agentHeartbeatSignal, { agentId: this.agent.agentId })
@@ -376,6 +422,23 @@ function isRefused(err: unknown, type = TRANSITION_REFUSED): boolean {
     err.cause instanceof ApplicationFailure &&
     err.cause.type === type
   );
+}
+
+/** An update that found the task's workflow closed (cancelled or merged since it was read). */
+function isClosed(err: unknown): boolean {
+  return (
+    err instanceof WorkflowNotFoundError ||
+    (err instanceof Error && /workflow execution already completed/i.test(err.message))
+  );
+}
+
+/** What to tell an agent that calls on a task which has ended; null while the task is open. */
+function endedMessage(taskId: string, state: TaskState | undefined): string | null {
+  if (state === 'cancelled')
+    return `task ${taskId} was cancelled: stop working on it and take another with get_next_task`;
+  if (state === 'staging')
+    return `task ${taskId} is merged to staging; nothing more to do on it (take another with get_next_task)`;
+  return null;
 }
 
 function presentTask(view: TaskView, cloneUrl: string | null): NextTask {

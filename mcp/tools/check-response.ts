@@ -10,7 +10,8 @@ export function registerCheckResponseTool(server: McpServer, work: AgentWork): v
       title: 'Get the answer to your question',
       description:
         'Returns the answer to a question you asked with ask_user_question. With waitSeconds it returns the moment ' +
-        'the person answers, or answered: false when the time is up (call it again to keep waiting).',
+        'the person answers, or answered: false when the time is up (call it again to keep waiting). If a person ' +
+        'cancels the task, it returns an error at once: stop working on that task.',
       inputSchema: {
         taskId: z.string().uuid().describe('Your task'),
         questionId: z
