@@ -1,68 +1,157 @@
 // `aiworker-mcp` (`npm run mcp:stdio`): the agent tools over stdio, for MCP clients that launch a
-// command instead of calling /mcp. The agent's token comes from AIWORKER_AGENT_TOKEN. stdout
-// carries the protocol, so every log line goes to stderr.
+// command instead of calling /mcp. It is a relay, not a second MCP server: it serves MCP on
+// stdin/stdout and forwards every tool call, as an MCP client, to the API's Streamable HTTP
+// endpoint `${AIWORKER_URL}/mcp` with the agent's token (AIWORKER_AGENT_TOKEN) as a bearer token.
+// Why: whatever launches this command (an agent's MCP configuration) should hold no more than the
+// agent's own token. Talking to Temporal, MariaDB and Redis directly would need their credentials,
+// which bypass authentication altogether; through the API, the agent gets exactly what /mcp allows.
+// The tools are the API's (listed once at start), so the local server is the low-level `Server`
+// with raw list/call handlers. stdout carries the protocol: every log line goes to stderr.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { Emitter } from '@socket.io/redis-emitter';
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import pino from 'pino';
-import { tokenHash } from '../api/middleware/auth';
-import { findAgentByTokenHash } from '../db/agents';
-import { createDb } from '../db/client';
-import { loadConfigOrExit } from '../platform/config';
+import type { Config } from '../platform/config';
 import { createLogger } from '../platform/logger';
-import { createRedis } from '../platform/redis';
-import { createTemporalClient } from '../platform/temporal';
-import { createServer } from './server';
-import { TaskWakeups } from './wakeups';
-import { AgentWork, boardEmitter } from './work';
+
+const DEFAULT_URL = 'http://127.0.0.1:3000';
+/** How long start-up may wait for the API to answer before calling it unreachable. */
+const START_TIMEOUT_MS = 15_000;
+/**
+ * get_next_task and check_response wait up to 60 s (`waitSeconds` max in mcp/tools/*.ts): a
+ * forwarded call may take that long plus the work around it, well past the SDK's 60 s default.
+ */
+const CALL_TIMEOUT_MS = (60 + 30) * 1000;
 
 function fail(message: string): never {
   process.stderr.write(`aiworker-mcp: ${message}\n`);
   process.exit(1);
 }
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit();
-  const root = createLogger(config, pino.destination(2));
-  const logger = root.child({ scope: 'mcp.stdio' });
-  if (!config.agentToken) {
-    fail('set AIWORKER_AGENT_TOKEN to the token an agent got from POST /api/agents');
+/** One line saying why start-up could not talk to the API; never includes the token. */
+function startFailure(err: unknown, endpoint: string, token: string): string {
+  if (err instanceof StreamableHTTPError && err.code === 401) {
+    return `the API at ${endpoint} refused AIWORKER_AGENT_TOKEN (401): it does not belong to a registered agent`;
   }
-  const temporal = createTemporalClient(config);
-  const db = createDb(config.databaseUrl, { connectionLimit: 3 });
-  const redis = createRedis(config.redisUrl, root.child({ scope: 'mcp.redis' }));
-  const wakeups = new TaskWakeups(redis, root.child({ scope: 'mcp.wakeups' }));
-  const emitter = new Emitter(redis);
-  const agent = await findAgentByTokenHash(db, tokenHash(config.agentToken));
-  if (!agent) fail('AIWORKER_AGENT_TOKEN does not belong to a registered agent');
+  if (err instanceof StreamableHTTPError && err.code === 403) {
+    return `the API at ${endpoint} refused AIWORKER_AGENT_TOKEN (403): it is not an agent's token (register one with POST /api/agents)`;
+  }
+  if (err instanceof StreamableHTTPError) {
+    return `the API at ${endpoint} answered ${err.code ?? 'an error'}; is AIWORKER_URL the aiworker API?`;
+  }
+  if (err instanceof McpError && err.code === (ErrorCode.RequestTimeout as number)) {
+    return `cannot reach the aiworker API at ${endpoint} (no answer in ${START_TIMEOUT_MS / 1000} s); is it running?`;
+  }
+  const cause = err instanceof Error ? (err.cause as Error & { code?: string }) : undefined;
+  // A malformed token can end up in fetch's own message (an invalid header value).
+  const reason = (
+    cause?.code ??
+    cause?.message ??
+    (err instanceof Error ? err.message : String(err))
+  )
+    .split(token)
+    .join('[AIWORKER_AGENT_TOKEN]');
+  return `cannot reach the aiworker API at ${endpoint} (${reason}); start it (npm start) or set AIWORKER_URL`;
+}
 
-  const work = new AgentWork(
-    {
-      client: temporal.client,
-      db,
-      redis,
-      wakeups,
-      emit: boardEmitter(emitter),
-    },
-    { agentId: agent.id, name: agent.name, projectIds: agent.projectIds },
+async function listAllTools(client: Client): Promise<Tool[]> {
+  const tools: Tool[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : undefined, {
+      timeout: START_TIMEOUT_MS,
+    });
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tools;
+}
+
+/** LOG_LEVEL if pino knows it: the API's other settings are none of this process's business. */
+function logLevel(): Config['logLevel'] {
+  const level = process.env.LOG_LEVEL ?? 'info';
+  return level === 'silent' || level in pino.levels.values ? (level as Config['logLevel']) : 'info';
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger({ logLevel: logLevel() }, pino.destination(2)).child({
+    scope: 'mcp.stdio',
+  });
+  const token = process.env.AIWORKER_AGENT_TOKEN;
+  if (!token) fail('set AIWORKER_AGENT_TOKEN to the token an agent got from POST /api/agents');
+  if (/\s/.test(token)) fail('AIWORKER_AGENT_TOKEN contains whitespace; copy the token exactly');
+  let endpoint: URL;
+  try {
+    endpoint = new URL(`${(process.env.AIWORKER_URL || DEFAULT_URL).replace(/\/+$/, '')}/mcp`);
+  } catch {
+    fail(`AIWORKER_URL is not a URL (expected something like ${DEFAULT_URL})`);
+  }
+
+  const client = new Client({ name: 'aiworker-mcp-stdio', version: '0.1.0' });
+  try {
+    await client.connect(
+      new StreamableHTTPClientTransport(endpoint, {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+      { timeout: START_TIMEOUT_MS },
+    );
+  } catch (err) {
+    fail(startFailure(err, endpoint.href, token));
+  }
+  let tools: Tool[];
+  try {
+    tools = await listAllTools(client);
+  } catch (err) {
+    fail(startFailure(err, endpoint.href, token));
+  }
+
+  // Set only now: start-up failures are reported once, by fail().
+  client.onerror = (err) =>
+    logger.warn({ err: err.message.split(token).join('[AIWORKER_AGENT_TOKEN]') }, 'API error');
+  const server = new Server(client.getServerVersion() ?? { name: 'aiworker', version: '0.1.0' }, {
+    capabilities: { tools: {} },
+    instructions: client.getInstructions(),
+  });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  // The remote result goes back unchanged: request() rather than callTool(), which would check
+  // structuredContent against the schema and turn a mismatch into a protocol error here.
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    client.request(
+      {
+        method: 'tools/call',
+        params: { name: request.params.name, arguments: request.params.arguments },
+      },
+      CallToolResultSchema,
+      { signal: extra.signal, timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true },
+    ),
   );
-  const server = createServer(work);
-  const transport = new StdioServerTransport();
+
   let closing = false;
   const close = async () => {
     if (closing) return;
     closing = true;
-    await server.close();
-    wakeups.close();
-    await Promise.allSettled([temporal.close(), db.$disconnect()]);
-    redis.disconnect();
+    await Promise.allSettled([server.close(), client.close()]);
     process.exit(0);
   };
+  const transport = new StdioServerTransport();
   transport.onclose = () => void close();
   process.stdin.on('end', () => void close());
   process.on('SIGINT', () => void close());
   process.on('SIGTERM', () => void close());
   await server.connect(transport);
-  logger.info({ agentId: agent.id }, 'serving MCP over stdio');
+  logger.info({ api: endpoint.href, tools: tools.length }, 'relaying MCP over stdio to the API');
 }
 
 main().catch((err: unknown) =>

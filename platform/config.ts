@@ -30,6 +30,7 @@ function urlWithScheme(schemes: string[], example: string) {
 /** Variables whose values are secrets: never echoed back in errors or logs. */
 export const SECRET_VARIABLES = new Set([
   'AIWORKER_ADMIN_TOKEN',
+  // Not configuration of these processes, but read by bin/aiworker-mcp and `npm run agent`.
   'AIWORKER_AGENT_TOKEN',
   'GITEA_TOKEN',
   'ARGOCD_TOKEN',
@@ -45,8 +46,6 @@ const envSchema = z.object({
     .string()
     .min(24, 'must be at least 24 characters (generate one with `openssl rand -hex 24`)')
     .optional(),
-  /** The stdio MCP server acts as the agent holding this token. */
-  AIWORKER_AGENT_TOKEN: z.string().min(1).optional(),
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -102,8 +101,6 @@ export interface Config {
   dataDir: string;
   /** Bearer token of the admin; required by the API process, not by the worker. */
   adminToken: string | undefined;
-  /** Token of the agent the stdio MCP server acts for (`npm run mcp:stdio`). */
-  agentToken: string | undefined;
   temporal: {
     address: string;
     namespace: string;
@@ -173,7 +170,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     dataDir: path.resolve(e.AIWORKER_DATA_DIR),
     adminToken: e.AIWORKER_ADMIN_TOKEN,
-    agentToken: e.AIWORKER_AGENT_TOKEN,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
