@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { io as connectSocket } from 'socket.io-client';
 import { startTestApi } from '../test/support/api';
 import type { TestApi } from '../test/support/api';
@@ -60,6 +61,36 @@ describe('the API surface', () => {
       expect(await res.json()).toEqual({
         error: { code: 'invalid_json', message: 'the request body is not valid JSON' },
       });
+    });
+
+    it.each([
+      ['text/plain', '{"answer": "yes"}'],
+      ['application/x-www-form-urlencoded', 'answer=yes'],
+      [undefined, 'answer=yes'],
+    ])('answers 415 for a body sent as %s, before any route runs', async (type, body) => {
+      const headers: Record<string, string> = bearer(api.adminToken);
+      const res = await call('/api/session', {
+        method: 'POST',
+        headers: type ? { ...headers, 'content-type': type } : headers,
+        body: type ? body : new Blob([body]),
+      });
+      expect(res.status).toBe(415);
+      expect(await res.json()).toEqual({
+        error: {
+          code: 'unsupported_media_type',
+          message: 'send the body as JSON, with the header Content-Type: application/json',
+        },
+      });
+    });
+
+    it('takes a bodiless POST (approve, cancel) without a content type', async () => {
+      const id = randomUUID();
+      const res = await call(`/api/tasks/${id}/cancel`, {
+        method: 'POST',
+        headers: bearer(api.adminToken),
+      });
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
     });
 
     it('answers 413 for a body over the limit', async () => {

@@ -13,7 +13,7 @@ import { healthRoutes } from './health/health';
 import { mergeRoutes } from './merges/merges';
 import { requireAdmin, requireAuth } from './middleware/auth';
 import type { Authenticator } from './middleware/auth';
-import { errorHandler, notFound } from './middleware/errors';
+import { errorHandler, notFound, requireJsonBody } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
 import { taskRoutes } from './tasks/tasks';
@@ -51,10 +51,17 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', false);
   app.use(healthRoutes(deps));
   const auth = requireAuth(deps.authenticate);
-  app.use('/mcp', auth, express.json({ limit: BODY_LIMIT, strict: true }), mcpRoutes(deps));
+  app.use(
+    '/mcp',
+    auth,
+    requireJsonBody,
+    express.json({ limit: BODY_LIMIT, strict: true }),
+    mcpRoutes(deps),
+  );
   app.use(
     '/api',
     auth,
+    requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
     sessionRoutes(),
     requireAdmin,

@@ -53,10 +53,3 @@ export class NotReadyError extends ApiError {
     super(503, 'not_ready', message);
   }
 }
-
-/** A route that is declared in the contract but not available in this build (501). */
-export class NotImplementedError extends ApiError {
-  constructor(message: string) {
-    super(501, 'not_implemented', message);
-  }
-}

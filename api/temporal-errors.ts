@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TRANSITION_REFUSED } from '../contracts/messages';
 import { ConflictError, NotReadyError } from './errors';
 import type { ApiError } from './errors';
+import { isTemporalUnreachable } from './middleware/errors';
 
 /**
  * Turns what the Temporal client threw for an update into the API's answer: a refused transition
@@ -18,11 +19,7 @@ export function updateError(err: unknown, finalState: () => string): ApiError | 
   }
   if (err instanceof WorkflowNotFoundError)
     return new ConflictError(`the task is ${finalState()} and can no longer change`);
-  if (isUnavailable(err)) return new NotReadyError('Temporal is unreachable; try again shortly');
+  if (isTemporalUnreachable(err))
+    return new NotReadyError('Temporal is unreachable; try again shortly');
   return undefined;
-}
-
-function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: number } | null)?.code;
-  return code === 14 /* UNAVAILABLE */ || code === 4; /* DEADLINE_EXCEEDED */
 }

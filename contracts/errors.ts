@@ -10,15 +10,15 @@ export const ERROR_CODES = [
   'method_not_allowed',
   'conflict',
   'payload_too_large',
+  'unsupported_media_type',
   'rate_limited',
   'not_ready',
-  'not_implemented',
   'internal',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Body of every error answer: `{ error: { code, message } }` (SPEC.md, "Contracts"). */
+/** Body of every error answer: `{ error: { code, message } }` (README, "HTTP API"). */
 export const errorBodySchema = z.object({
   error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }),
 });

@@ -24,6 +24,15 @@ function present(row: Row): ProjectRecord {
 }
 
 /** Creates the project row; a second call with the same id returns the existing row (retries are safe). */
+/** Refuses a name that another project has; the unique index stays the final word. */
+export async function requireProjectNameFree(db: Db, project: NewProject): Promise<void> {
+  const holder = await db.project.findUnique({
+    where: { name: project.name },
+    select: { id: true },
+  });
+  if (holder && holder.id !== project.id) throw new ProjectNameTaken(project.name);
+}
+
 export async function insertProject(db: Db, project: NewProject): Promise<ProjectRecord> {
   const existing = await db.project.findUnique({ where: { id: project.id } });
   if (existing) return present(existing);

@@ -270,6 +270,27 @@ describe('merge to staging', () => {
     );
   });
 
+  it('puts a task in one batch when several requests for it arrive at once', async () => {
+    const project = await createProject();
+    const task = await approvedTask(project, { 'c.txt': 'c\n' });
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => http.post('/api/merge', { taskIds: [task.taskId] })),
+    );
+    const accepted = answers.filter((a) => a.status === 202);
+    expect(accepted).toHaveLength(1);
+    for (const refused of answers.filter((a) => a.status !== 202)) {
+      expect(refused.status).toBe(409);
+      // Refused by the API's check or by the queue; or, when it came late, because the task
+      // had already been merged.
+      expect(refused.body.error.message).toMatch(
+        new RegExp(`${task.taskId} is (already in merge|staging)`),
+      );
+    }
+    expect((await waitForMerge(accepted[0]!.body.mergeId)).state).toBe('completed');
+    const list = await http.get(`/api/merges?projectId=${project.projectId}`);
+    expect(list.body.merges).toHaveLength(1);
+  });
+
   it('rolls staging back when the deployment fails', async () => {
     const project = await createProject('node -e "process.exit(3)"');
     const a = await approvedTask(project, { 'a.txt': 'a\n' });

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -10,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { enqueueMergeUpdate, mergeQueueQuery, mergeWorkflowId } from '../contracts/merge';
+import { TRANSITION_REFUSED } from '../contracts/messages';
 import type {
   MergeQueueInput,
   MergeRequest,
@@ -44,7 +46,7 @@ const { deployStaging } = proxyActivities<Activities>({
 });
 
 /**
- * One merge batch (SPEC.md, flow 5): takes each task, merges its approved commit into staging in
+ * One merge batch (merging to staging: docs/architecture.md, "Agents, delivery and merges"): takes each task, merges its approved commit into staging in
  * order (a conflict sends that task back and the others go on), deploys staging, and either marks
  * the merged tasks staged or puts staging back where it was and gives them back approved. Every
  * step is projected into the read model; the project's queue runs one batch at a time.
@@ -184,39 +186,62 @@ export async function mergeBatchWorkflow(request: MergeRequest): Promise<MergeSu
 export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> {
   const pending: MergeRequest[] = [...input.pending];
   const seen = new Set(pending.map((r) => r.mergeId));
+  // Which queued or running batch holds each task: a task joins one batch at a time, even when
+  // two requests for it pass the API's checks at the same moment.
+  const holder = new Map(pending.flatMap((r) => r.taskIds.map((t) => [t, r.mergeId] as const)));
 
-  setHandler(enqueueMergeUpdate, async (request) => {
-    if (seen.has(request.mergeId)) {
-      return {
+  setHandler(
+    enqueueMergeUpdate,
+    async (request) => {
+      if (seen.has(request.mergeId)) {
+        return {
+          mergeId: request.mergeId,
+          position: pending.findIndex((r) => r.mergeId === request.mergeId),
+        };
+      }
+      seen.add(request.mergeId);
+      // Before the first await, so the next request's validator already sees these tasks.
+      for (const taskId of request.taskIds) holder.set(taskId, request.mergeId);
+      // The row exists before the request joins the queue, so the batch always finds it.
+      await projectMerge({
         mergeId: request.mergeId,
-        position: pending.findIndex((r) => r.mergeId === request.mergeId),
-      };
-    }
-    seen.add(request.mergeId);
-    // The row exists before the request joins the queue, so the batch always finds it.
-    await projectMerge({
-      mergeId: request.mergeId,
-      projectId: input.projectId,
-      version: 1,
-      merge: { state: 'queued' },
-      tasks: request.taskIds.map((taskId, position) => ({
-        taskId,
-        position,
-        result: 'pending',
-        commit: null,
-        detail: null,
-      })),
-      events: [
-        {
-          type: 'merge:progress',
-          payload: { mergeId: request.mergeId, state: 'queued', detail: null },
-          at: new Date().toISOString(),
-        },
-      ],
-    });
-    pending.push(request);
-    return { mergeId: request.mergeId, position: pending.length - 1 };
-  });
+        projectId: input.projectId,
+        version: 1,
+        merge: { state: 'queued' },
+        tasks: request.taskIds.map((taskId, position) => ({
+          taskId,
+          position,
+          result: 'pending',
+          commit: null,
+          detail: null,
+        })),
+        events: [
+          {
+            type: 'merge:progress',
+            payload: { mergeId: request.mergeId, state: 'queued', detail: null },
+            at: new Date().toISOString(),
+          },
+        ],
+      });
+      pending.push(request);
+      return { mergeId: request.mergeId, position: pending.length - 1 };
+    },
+    {
+      validator: (request: MergeRequest) => {
+        if (seen.has(request.mergeId)) return;
+        const held = request.taskIds.flatMap((taskId) => {
+          const mergeId = holder.get(taskId);
+          return mergeId ? [`${taskId} is already in merge ${mergeId}`] : [];
+        });
+        if (held.length) {
+          throw ApplicationFailure.nonRetryable(
+            `only approved tasks that are not in a merge can be merged: ${held.join('; ')}`,
+            TRANSITION_REFUSED,
+          );
+        }
+      },
+    },
+  );
   setHandler(mergeQueueQuery, () => pending.map((r) => r.mergeId));
 
   for (;;) {
@@ -241,5 +266,8 @@ export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> 
       log.error('merge batch failed', { mergeId: next.mergeId, err: (err as Error).message });
     }
     pending.shift();
+    for (const taskId of next.taskIds) {
+      if (holder.get(taskId) === next.mergeId) holder.delete(taskId);
+    }
   }
 }

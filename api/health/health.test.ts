@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { apiClient } from '../../test/support/http';
 import { startTestApi } from '../../test/support/api';
 import type { TestApi } from '../../test/support/api';
 import { PrivateRedis } from '../../test/support/redis-server';
@@ -70,6 +72,27 @@ describe('health endpoints', () => {
   });
 });
 
+describe('a route whose dependency is down', () => {
+  it('answers 503 when Temporal does not answer, and creates nothing', async () => {
+    const { freePort } = await import('../../test/support/free-port');
+    const api = await startTestApi({ temporalAddress: `127.0.0.1:${await freePort()}` });
+    try {
+      const name = `unreachable-${randomUUID()}`;
+      // The Temporal client retries for about twenty seconds before it gives up.
+      const res = await apiClient(api.url, api.adminToken).post('/api/projects', { name });
+      expect(res).toEqual({
+        status: 503,
+        body: {
+          error: { code: 'not_ready', message: 'Temporal is unreachable; try again shortly' },
+        },
+      });
+      expect(await api.deps.db.project.count({ where: { name } })).toBe(0);
+    } finally {
+      await api.close();
+    }
+  }, 90_000);
+});
+
 describe('/readyz with several dependencies down', () => {
   it('names each one that does not answer', async () => {
     const { freePort } = await import('../../test/support/free-port');
@@ -88,6 +111,15 @@ describe('/readyz with several dependencies down', () => {
       expect(body).toMatchObject({
         error: { code: 'not_ready', message: 'not ready: temporal, mysql are down' },
         checks: { temporal: 'down', mysql: 'down', redis: 'up' },
+      });
+
+      // A route that needs the database answers 503 in words, not 500.
+      const http = apiClient(api.url, api.adminToken);
+      expect(await http.get('/api/projects')).toEqual({
+        status: 503,
+        body: {
+          error: { code: 'not_ready', message: 'the database is unreachable; try again shortly' },
+        },
       });
     } finally {
       await api.close();

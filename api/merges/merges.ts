@@ -62,19 +62,24 @@ export function mergeRoutes(deps: ApiDeps): Router {
 
     const mergeId = randomUUID();
     const input: MergeQueueInput = { projectId, pending: [] };
-    await client.workflow.executeUpdateWithStart(enqueueMergeUpdate, {
-      args: [{ mergeId, projectId, taskIds }],
-      updateId: mergeId,
-      startWorkflowOperation: new WithStartWorkflowOperation<typeof mergeQueueWorkflow>(
-        'mergeQueueWorkflow',
-        {
-          workflowId: mergeQueueWorkflowId(projectId),
-          taskQueue: deps.taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        },
-      ),
-    });
+    try {
+      // The queue refuses a task that another request put in a batch since the checks above.
+      await client.workflow.executeUpdateWithStart(enqueueMergeUpdate, {
+        args: [{ mergeId, projectId, taskIds }],
+        updateId: mergeId,
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof mergeQueueWorkflow>(
+          'mergeQueueWorkflow',
+          {
+            workflowId: mergeQueueWorkflowId(projectId),
+            taskQueue: deps.taskQueue,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          },
+        ),
+      });
+    } catch (err) {
+      throw updateError(err, () => 'finished') ?? err;
+    }
     res.status(202).json({ mergeId });
   });
 

@@ -1,7 +1,8 @@
+import { ServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
 import type { Logger } from '../../platform/logger';
-import { ApiError, NotFoundError } from '../errors';
+import { ApiError, NotFoundError, NotReadyError } from '../errors';
 
 /** Answers 404 for any route nobody declared. */
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -26,9 +27,59 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-/** Maps body-parser's errors (bad JSON, too large) and our own to ApiErrors. */
+/**
+ * Refuses a request body that is not JSON (415): without this, a body sent as text or a form
+ * would be read as no body at all, and a route with only optional fields would go ahead.
+ */
+export const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length ?? '0') !== '0';
+  if (hasBody && !req.is('application/json')) {
+    next(
+      new ApiError(
+        415,
+        'unsupported_media_type',
+        'send the body as JSON, with the header Content-Type: application/json',
+      ),
+    );
+    return;
+  }
+  next();
+};
+
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** Temporal's client could not reach the server (it already retried). */
+export function isTemporalUnreachable(err: unknown): boolean {
+  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
+  const grpc = err instanceof ServiceError ? code(err.cause) : code(err);
+  return grpc === GRPC_UNAVAILABLE || grpc === GRPC_DEADLINE_EXCEEDED;
+}
+
+/** The database driver could not get a connection (server down, refused, pool timed out). */
+function isDatabaseUnreachable(err: unknown): boolean {
+  const e = err as { name?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } } | null;
+  if (e?.name === 'PrismaClientInitializationError') return true;
+  const cause = e?.meta?.driverAdapterError?.cause as
+    { code?: unknown; cause?: unknown; message?: unknown } | undefined;
+  if (!cause) return false;
+  // 45028: the MariaDB driver's pool timeout; ECONNREFUSED and friends: no server there.
+  return (
+    cause.code === 45028 ||
+    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/.test(
+      `${String(cause.cause)} ${String(cause.message)}`,
+    )
+  );
+}
+
+/** Maps body-parser's errors (bad JSON, too large), dependencies being down and our own to ApiErrors. */
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (isTemporalUnreachable(err))
+    return new NotReadyError('Temporal is unreachable; try again shortly');
+  if (isDatabaseUnreachable(err))
+    return new NotReadyError('the database is unreachable; try again shortly');
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed')
     return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');

@@ -85,5 +85,9 @@ export function projectRoutes(deps: ApiDeps): Router {
 
 const pullParams = z.object({
   id: z.string(),
-  number: z.coerce.number({ error: 'expected a number' }).int().min(1, 'expected 1 or more'),
+  number: z.coerce
+    .number({ error: 'expected a number' })
+    .int()
+    .min(1, 'expected 1 or more')
+    .max(2_147_483_647, 'no pull request has a number that large'),
 });

@@ -221,6 +221,7 @@ describe('task and project routes refuse bad requests', () => {
         () => http.post(`/api/tasks/${unknown}/approve`),
         () => http.post(`/api/tasks/${unknown}/respond`, { answer: 'x' }),
         () => http.post(`/api/tasks/${unknown}/cancel`),
+        () => http.post(`/api/tasks/${unknown}/request-changes`, { feedback: 'x' }),
       ]) {
         await expectRefused(call, 404, 'not_found', `task ${unknown} does not exist`);
       }
@@ -248,6 +249,54 @@ describe('task and project routes refuse bad requests', () => {
         'validation_failed',
         /state: /,
       );
+    });
+
+    it('refuses bad and unknown pull requests and merges', async () => {
+      const unknown = randomUUID();
+      for (const [path, status, message] of [
+        [`/api/projects/${projectId}/pulls/abc`, 400, /number: expected a number/],
+        [`/api/projects/${projectId}/pulls/0`, 400, /number: expected 1 or more/],
+        [`/api/projects/${projectId}/pulls/3000000000`, 400, /number: no pull request/],
+        [`/api/projects/${projectId}/pulls/7`, 404, `project ${projectId} has no pull request 7`],
+        [`/api/projects/${unknown}/pulls/1`, 404, `project ${unknown} does not exist`],
+        ['/api/merges/not-a-uuid', 400, /id: expected a UUID/],
+        [`/api/merges/${unknown}`, 404, `merge ${unknown} does not exist`],
+        ['/api/merges', 400, /projectId: /],
+      ] as const) {
+        await expectRefused(
+          () => http.get(path),
+          status,
+          status === 400 ? 'validation_failed' : 'not_found',
+          message,
+        );
+      }
+    });
+  });
+
+  describe('a task that has finished', () => {
+    it('refuses every transition with 409 naming its final state', async () => {
+      const { body } = await http.post('/api/tasks', {
+        projectId,
+        title: 'Gone',
+        description: 'd',
+      });
+      expect((await http.post(`/api/tasks/${body.taskId}/cancel`, { reason: 'no' })).status).toBe(
+        200,
+      );
+      for (const call of [
+        () => http.post(`/api/tasks/${body.taskId}/approve`),
+        () => http.post(`/api/tasks/${body.taskId}/request-changes`, { feedback: 'more' }),
+        () => http.post(`/api/tasks/${body.taskId}/respond`, { answer: 'x' }),
+        () => http.post(`/api/tasks/${body.taskId}/cancel`),
+      ]) {
+        const res = await call();
+        expect(res.status).toBe(409);
+        expect(res.body.error).toEqual({
+          code: 'conflict',
+          message: expect.stringMatching(/cancelled/),
+        });
+      }
+      expect((await http.get(`/api/tasks/${body.taskId}`)).body.state).toBe('cancelled');
     });
   });
 
