@@ -46,7 +46,7 @@ export function describePullRequest(
   return lines.join('\n');
 }
 
-/** Activities of the agent's delivery steps: branch, pull request, preview (SPEC.md, flow 4). */
+/** Activities of the agent's delivery steps: branch, pull request, preview (delivery: docs/architecture.md, "Agents, delivery and merges"). */
 export function createDeliveryActivities(deps: ActivityDeps) {
   const { db, previews } = deps;
   const forgeFor = (provider: 'local' | 'gitea') => deps.forgeFor(provider);

@@ -34,7 +34,7 @@ function isRefusal(err: unknown): err is WorkflowUpdateFailedError {
   );
 }
 
-/** Activities of a merge batch (SPEC.md, flow 5): projection, forge, deploy, task outcomes. */
+/** Activities of a merge batch (merging to staging: docs/architecture.md, "Agents, delivery and merges"): projection, forge, deploy, task outcomes. */
 export function createMergeActivities(deps: ActivityDeps) {
   const { db, emitter, previews, staging, logger } = deps;
   const projectRepo = async (projectId: string): Promise<{ repo: RepoRef; forge: Forge }> => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Body of `POST /api/agents` (SPEC.md, "Contracts"). */
+/** Body of `POST /api/agents` (README, "HTTP API"). */
 export const registerAgentBody = z
   .object({
     name: z.string().trim().min(1, 'must not be empty').max(120, 'at most 120 characters'),
@@ -35,7 +35,7 @@ export function agentWorkflowId(agentId: string): string {
   return `agent-${agentId}`;
 }
 
-/** What `get_next_task` gives an agent: everything it needs to start (SPEC.md, MCP tools). */
+/** What `get_next_task` gives an agent: everything it needs to start (README, "Connecting an agent"). */
 export interface NextTask {
   id: string;
   title: string;

@@ -4,7 +4,7 @@ import type { TaskState } from './task-state';
 export type DeliveryStep = 'create_branch' | 'create_pr' | 'trigger_preview';
 
 /**
- * Events published to socket.io clients (SPEC.md, "Real-time events"). Every payload also
+ * Events published to socket.io clients (README, "Live events"). Every payload also
  * carries `projectId`, `seq` (position in the project's event log, for catching up) and `at`.
  */
 export interface EventPayloads {

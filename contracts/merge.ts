@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { EventPayloads, EventType } from './events';
 
-/** Body of `POST /api/merge` (SPEC.md, flow 5): the approved tasks to merge, in order. */
+/** Body of `POST /api/merge` (merging to staging: docs/architecture.md, "Agents, delivery and merges"): the approved tasks to merge, in order. */
 export const mergeBody = z
   .object({
     taskIds: z

@@ -11,7 +11,7 @@ export interface ProjectRecord {
   createdAt: string;
 }
 
-/** Body of `POST /api/projects` (SPEC.md, "Contracts"). */
+/** Body of `POST /api/projects` (README, "HTTP API"). */
 export const createProjectBody = z
   .object({
     name: z.string().trim().min(1).max(120),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Every state a task can be in (SPEC.md, "Task lifecycle"). Same names as the MySQL enum. */
+/** Every state a task can be in (docs/architecture.md, "The task workflow"). Same names as the MySQL enum. */
 export const TASK_STATES = [
   'backlog',
   'in_progress',

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-/** Cache keys and lifetimes (SPEC.md, "Cache"). */
+/** Cache keys and lifetimes (docs/architecture.md, "Events and cache"). */
 export const CACHE = {
   task: {
     key: (id: string) => `task:${id}`,

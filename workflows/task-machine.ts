@@ -17,7 +17,7 @@ const FINAL: ReadonlySet<TaskState> = new Set(['staging', 'cancelled']);
 export type Change = RecordedEvent[];
 
 /**
- * A task's state and every rule about how it may change (SPEC.md, "Task lifecycle").
+ * A task's state and every rule about how it may change (docs/architecture.md, "The task workflow").
  * Pure and deterministic: the task workflow owns one, checks requests with `check*` methods in
  * its update validators and applies them with the matching method in its handlers.
  */

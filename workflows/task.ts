@@ -84,7 +84,7 @@ function refuseUnless(check: () => void): void {
 }
 
 /**
- * One task, from creation to staging or cancellation (SPEC.md, "Task lifecycle"). Every change
+ * One task, from creation to staging or cancellation (docs/architecture.md, "The task workflow"). Every change
  * arrives as an update whose validator refuses what the state does not allow; accepted changes
  * are recorded in this workflow's history, projected into MySQL in order, then published.
  */

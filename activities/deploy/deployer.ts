@@ -1,5 +1,5 @@
 /**
- * The staging deployment behind a project (SPEC.md, flow 5): once work is merged into `staging`,
+ * The staging deployment behind a project (merging to staging: docs/architecture.md, "Agents, delivery and merges"): once work is merged into `staging`,
  * the deployer makes the staging environment run that commit. One interface, two kinds: `argocd`
  * (syncs an Argo CD application through its REST API) and `local` (a preview of the `staging`
  * branch on this machine, used when no Argo CD is configured). Activities are the only callers.

@@ -121,7 +121,7 @@ export class ForgeUnavailable extends Error {
   }
 }
 
-/** The branch a task's work goes to (SPEC.md, flow 4). */
+/** The branch a task's work goes to (delivery: docs/architecture.md, "Agents, delivery and merges"). */
 export function taskBranch(taskId: string): string {
   return `task-${taskId}-feature`;
 }

@@ -4,7 +4,7 @@
  * The staging environment, when no Argo CD is configured, is a preview of the `staging` branch.
  */
 
-/** What a project says about running its previews (SPEC.md, `POST /api/projects`). */
+/** What a project says about running its previews (README, "HTTP API", `POST /api/projects`). */
 export interface PreviewConfig {
   /** Local runtime: run once in the checkout before starting (e.g. `npm ci`). */
   installCommand?: string;
