@@ -121,6 +121,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
         if (!commit) {
           throw new ForgeRefusal(`branch ${input.branch} is not on the forge: push it first`);
         }
+        const cloneUrl = await forge.cloneUrl(repo);
         const info = await previews.deploy(
           {
             name: taskPreviewName(input.taskId),
@@ -128,7 +129,8 @@ export function createDeliveryActivities(deps: ActivityDeps) {
             taskId: input.taskId,
             branch: input.branch,
             commit,
-            cloneUrl: await forge.cloneUrl(repo),
+            cloneUrl,
+            gitEnv: forge.gitEnv(cloneUrl),
             config: project.preview ?? {},
           },
           (detail) => Context.current().heartbeat(detail),

@@ -36,6 +36,8 @@ export interface ApiDeps {
   wakeups: TaskWakeups;
   /** Sends socket.io events through Redis to every API process. */
   emitter: Emitter;
+  /** The Gitea account agents push to Gitea projects with (GITEA_*), or null. */
+  gitea: { username: string; token: string } | null;
 }
 
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */

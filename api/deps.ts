@@ -12,7 +12,10 @@ import { createAuthenticator } from './middleware/auth';
 
 /** Connects everything an API process uses, once; `close` ends it all. */
 export function createApiDeps(
-  config: Pick<Config, 'temporal' | 'databaseUrl' | 'redisUrl' | 'questionReminderMs' | 'leaseMs'>,
+  config: Pick<
+    Config,
+    'temporal' | 'databaseUrl' | 'redisUrl' | 'questionReminderMs' | 'leaseMs' | 'gitea'
+  >,
   root: Logger,
   adminToken: string,
   opts: { connectionLimit?: number } = {},
@@ -34,6 +37,7 @@ export function createApiDeps(
     authenticate: createAuthenticator(adminToken, (hash) => findAgentByTokenHash(db, hash)),
     wakeups,
     emitter: new Emitter(redis),
+    gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     async close() {
       wakeups.close();
       await Promise.allSettled([temporal.close(), db.$disconnect()]);

@@ -6,7 +6,7 @@ export interface ProjectRecord {
   name: string;
   repository: { provider: 'local' | 'gitea'; owner: string | null; name: string | null };
   preview: Record<string, unknown> | null;
-  /** Where agents clone the repository from (credentials, when needed, come with create_branch). */
+  /** Where the repository is cloned from, without credentials (agents get them from the MCP tools). */
   cloneUrl: string | null;
   createdAt: string;
 }

@@ -17,6 +17,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
         redis: deps.redis,
         wakeups: deps.wakeups,
         emit: boardEmitter(deps.emitter),
+        gitea: deps.gitea,
       },
       agentOf(req),
     );

@@ -27,6 +27,9 @@ import { findProject } from '../db/projects';
 import { claimCandidates, findTask } from '../db/tasks';
 import type { TaskRecord } from '../db/tasks';
 import type { TaskWakeups } from './wakeups';
+import { withCredentials } from '../activities/forge/gitea-auth';
+import type { GiteaAccount } from '../activities/forge/gitea-auth';
+import type { ProjectRecord } from '../contracts/project';
 import { executeTaskUpdate } from '../platform/task-updates';
 
 /** An expected failure of an agent's call: becomes a tool result with `isError: true`. */
@@ -52,6 +55,8 @@ export interface AgentWorkDeps {
   wakeups: TaskWakeups;
   /** Sends an event to a project's boards. */
   emit<T extends keyof EventPayloads>(projectId: string, type: T, payload: EventPayloads[T]): void;
+  /** The Gitea account whose credentials agents get in the clone URLs of Gitea projects. */
+  gitea: GiteaAccount | null;
 }
 
 /**
@@ -166,7 +171,7 @@ export class AgentWork {
         claimTaskUpdate,
         { agentId: this.agent.agentId },
       );
-      return presentTask(view, project?.cloneUrl ?? null);
+      return presentTask(view, project ? this.agentCloneUrl(project, project.cloneUrl) : null);
     } catch (err) {
       if (isRefused(err)) return null; // another agent was faster: the workflow said so
       if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
@@ -217,10 +222,26 @@ export class AgentWork {
 
   /** Creates the task's branch on the forge (or finds it) and says where to push. */
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
-    await this.ownTask(input.taskId);
-    return await this.send(input.taskId, (handle) =>
+    const task = await this.ownTask(input.taskId);
+    const result = await this.send(input.taskId, (handle) =>
       executeTaskUpdate(handle, createBranchUpdate, { agentId: this.agent.agentId }),
     );
+    const project = await findProject(this.deps.db, task.projectId);
+    return {
+      branch: result.branch,
+      cloneUrl: project ? this.agentCloneUrl(project, result.cloneUrl) : result.cloneUrl,
+    };
+  }
+
+  /**
+   * The clone URL an agent pushes with: a Gitea project's carries the account's credentials,
+   * added here as the agent is answered so they are kept in no workflow history or table.
+   */
+  private agentCloneUrl(project: ProjectRecord, cloneUrl: string): string;
+  private agentCloneUrl(project: ProjectRecord, cloneUrl: string | null): string | null;
+  private agentCloneUrl(project: ProjectRecord, cloneUrl: string | null): string | null {
+    if (!cloneUrl || project.repository.provider !== 'gitea' || !this.deps.gitea) return cloneUrl;
+    return withCredentials(cloneUrl, this.deps.gitea);
   }
 
   /** Opens the task's pull request into staging, or updates the open one. */

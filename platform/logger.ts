@@ -7,20 +7,17 @@ export type Logger = pino.Logger;
  * Paths that are removed from every log line, as a second line of defence: code should not
  * pass secrets to the logger in the first place.
  */
-const REDACT = [
+const SECRET_KEYS = [
   'token',
-  '*.token',
   'password',
-  '*.password',
   'authorization',
-  '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
+  'Authorization',
   'adminToken',
-  '*.adminToken',
   'databaseUrl',
-  '*.databaseUrl',
+  'redisUrl',
 ];
+// pino matches exact paths: each key at the top level and up to three objects deep.
+const REDACT = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
 
 /** The root logger of a process; components take `logger.child({ scope })`. */
 export function createLogger(

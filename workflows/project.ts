@@ -29,10 +29,5 @@ export async function createProjectWorkflow(project: NewProject): Promise<Projec
       name: project.repository.name ?? null,
     },
   });
-  return await createProjectRecord({ ...project, cloneUrl: withoutCredentials(cloneUrl) });
-}
-
-/** The clone URL as the read model may keep it: no user name or token. */
-function withoutCredentials(url: string): string {
-  return url.replace(/^(\w+:\/\/)[^@/]*@/, '$1');
+  return await createProjectRecord({ ...project, cloneUrl });
 }

@@ -22,6 +22,8 @@ export function createLocalStagingDeployer(deps: {
       const project = await findProject(deps.db, projectId);
       if (!project) throw new DeployRefused(`there is no project ${projectId}`);
       const repo = repoOf(project);
+      const forge = deps.forgeFor(repo.provider);
+      const cloneUrl = await forge.cloneUrl(repo);
       try {
         const info = await deps.previews.deploy(
           {
@@ -30,7 +32,8 @@ export function createLocalStagingDeployer(deps: {
             taskId: null,
             branch: STAGING_BRANCH,
             commit,
-            cloneUrl: await deps.forgeFor(repo.provider).cloneUrl(repo),
+            cloneUrl,
+            gitEnv: forge.gitEnv(cloneUrl),
             config: project.preview ?? {},
           },
           progress,

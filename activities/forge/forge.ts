@@ -50,8 +50,14 @@ export interface Forge {
    */
   ensureRepository(repo: RepoRef): Promise<{ cloneUrl: string }>;
 
-  /** The URL an agent clones and pushes to, with the credentials it needs (never logged). */
+  /**
+   * The repository's clone URL, without credentials: it is stored, shown, and passed through
+   * workflows. Agents get it with credentials from the API (`agentCloneUrl`).
+   */
   cloneUrl(repo: RepoRef): Promise<string>;
+
+  /** Environment for aiworker's own git processes that read `cloneUrl` (credentials, if any). */
+  gitEnv(cloneUrl: string): Record<string, string>;
 
   /** Creates `branch` at the head of `from` unless it exists (then it is left as it is). */
   createBranch(

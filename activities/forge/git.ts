@@ -43,6 +43,8 @@ export interface GitOptions {
   /** Exit statuses that are answers rather than failures (e.g. 1 for `merge-base --is-ancestor`). */
   okExitCodes?: number[];
   timeoutMs?: number;
+  /** Extra environment (e.g. a forge's credentials as an HTTP header). */
+  env?: Record<string, string>;
 }
 
 /** Masks `user:password@` in URLs, so a clone URL with a token never reaches a log or a board. */
@@ -74,7 +76,7 @@ export async function git(args: string[], opts: GitOptions = {}): Promise<GitRes
       args,
       {
         cwd: opts.cwd,
-        env: gitEnv(),
+        env: { ...gitEnv(), ...opts.env },
         encoding: 'utf8',
         maxBuffer: MAX_BUFFER,
         timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ForgeRefusal, ForgeUnavailable } from './forge';
+import { giteaGitEnv } from './gitea-auth';
 
 /** How the provider runs git against Gitea. */
 export interface GiteaGitOptions {
@@ -47,20 +48,10 @@ interface GitRun {
 /** Creates the git operations; each runs in its own temporary bare repository. */
 export function createGiteaGit(options: GiteaGitOptions): GiteaGit {
   const { redact } = options;
-  const basic = Buffer.from(`${options.username}:${options.token}`).toString('base64');
 
   /** Runs git in `cwd`; with `cloneUrl`, requests to its origin carry the token. */
   function run(cwd: string, args: string[], cloneUrl?: string): Promise<GitRun> {
-    const auth = cloneUrl
-      ? {
-          GIT_CONFIG_COUNT: '2',
-          GIT_CONFIG_KEY_0: `http.${new URL(cloneUrl).origin}/.extraHeader`,
-          GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
-          // Credential helpers of the machine must not answer for (or store) this token.
-          GIT_CONFIG_KEY_1: 'credential.helper',
-          GIT_CONFIG_VALUE_1: '',
-        }
-      : {};
+    const auth = cloneUrl ? giteaGitEnv(options, cloneUrl) : {};
     // A prompt for credentials would hang the activity: fail instead.
     const env = {
       ...process.env,

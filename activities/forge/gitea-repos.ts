@@ -188,11 +188,3 @@ export async function ensureRepository(
   }
   return repo;
 }
-
-/** `cloneUrl` with `username:token` in it, both URL-encoded. */
-export function withCredentials(cloneUrl: string, username: string, token: string): string {
-  const url = new URL(cloneUrl);
-  url.username = encodeURIComponent(username);
-  url.password = encodeURIComponent(token);
-  return url.toString();
-}

@@ -11,6 +11,7 @@ import { startGiteaTestServer } from '../../test/servers/gitea-server';
 import type { Forge, RepoRef } from './forge';
 import { ForgeRefusal, ForgeUnavailable, STAGING_BRANCH, taskBranch } from './forge';
 import { createGiteaForge } from './gitea';
+import { withCredentials } from './gitea-auth';
 
 const run = promisify(execFile);
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null' };
@@ -72,10 +73,16 @@ describe('repositories', () => {
     expect(creates()).toHaveLength(1);
     expect(await forge.branchHead(repo, STAGING_BRANCH)).toBe(main);
 
-    // The clone URL works with git as it is: credentials inside, over smart HTTP.
+    // The forge's clone URL carries no credentials; the one an agent gets (with them) works
+    // with git as it is, over smart HTTP.
+    expect(new URL(first.cloneUrl).password).toBe('');
+    const agentUrl = withCredentials(first.cloneUrl, {
+      username: server.username,
+      token: server.token,
+    });
     const dir = await mkdtemp(join(tmpdir(), 'gitea-clone-'));
     try {
-      await run('git', ['clone', '--quiet', first.cloneUrl, dir], { env: gitEnv });
+      await run('git', ['clone', '--quiet', agentUrl, dir], { env: gitEnv });
       expect(await readFile(join(dir, 'README.md'), 'utf8')).toContain('shop');
       // ...and an agent pushes with it.
       const identity = ['-c', 'user.name=agent', '-c', 'user.email=agent@localhost'];
@@ -118,16 +125,33 @@ describe('repositories', () => {
     expect(server.requests.length).toBe(before);
   });
 
-  test('cloneUrl embeds the URL-encoded username and token', async () => {
-    const odd = createGiteaForge({
-      baseUrl: `${server.url}/`,
-      token: server.token,
-      username: 'bot@example.com',
-    });
-    const url = new URL(await odd.cloneUrl(ref('shop')));
+  test("an agent's clone URL embeds the URL-encoded username and token", async () => {
+    const plain = await forge.cloneUrl(ref('shop'));
+    expect(plain).toBe(`${server.url}/acme/shop.git`);
+    const url = new URL(withCredentials(plain, { username: 'bot@example.com', token: 'a/b' }));
     expect(url.username).toBe('bot%40example.com');
-    expect(url.password).toBe(server.token);
+    expect(url.password).toBe('a%2Fb');
     expect(`${url.origin}${url.pathname}`).toBe(`${server.url}/acme/shop.git`);
+  });
+
+  test("aiworker's own git reads the plain URL with gitEnv, and the token stays off disk", async () => {
+    const plain = await forge.cloneUrl(ref('shop'));
+    const dir = await mkdtemp(join(tmpdir(), 'gitea-env-clone-'));
+    try {
+      // Without the header, the test server refuses the clone, as Gitea does a private repository.
+      await expect(
+        run('git', ['clone', '--quiet', plain, join(dir, 'refused')], { env: gitEnv }),
+      ).rejects.toThrow();
+      await run('git', ['clone', '--quiet', plain, join(dir, 'app')], {
+        env: { ...gitEnv, ...forge.gitEnv(plain) },
+      });
+      expect(await readFile(join(dir, 'app', 'README.md'), 'utf8')).toContain('shop');
+      const config = await readFile(join(dir, 'app', '.git', 'config'), 'utf8');
+      expect(config).toContain(plain);
+      expect(config).not.toContain(server.token);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('an unknown repository is a refusal naming it', async () => {

@@ -1,7 +1,8 @@
 /**
  * The `gitea` forge: a project's repository on a Gitea server, through Gitea's REST API
  * (`gitea-js`) and, for what the API cannot do, git over HTTPS. One token of one Gitea account
- * does everything; it goes into clone URLs for agents and never into an error message.
+ * does everything; it never goes into a clone URL this forge answers, nor an error message
+ * (`gitea-auth.ts` says where it does go).
  */
 import { z } from 'zod';
 import type { Forge, RepoRef } from './forge';
@@ -16,8 +17,8 @@ import {
   getRepository,
   isStatus,
   missingBranch,
-  withCredentials,
 } from './gitea-repos';
+import { giteaGitEnv } from './gitea-auth';
 import type { GiteaTarget } from './gitea-repos';
 import { checkBranch, checkSha, compareSchema, giteaTarget, pathPart } from './gitea-schemas';
 
@@ -81,14 +82,16 @@ export function createGiteaForge(options: GiteaForgeOptions): Forge {
     ensureRepository: (repo) =>
       guarded(repo, async (t) => {
         const created = await ensureRepository(client, t);
-        return { cloneUrl: withCredentials(created.clone_url, username, token) };
+        return { cloneUrl: created.clone_url };
       }),
 
     cloneUrl: (repo) =>
       guarded(repo, async (t) => {
         const found = await getRepository(client, t);
-        return withCredentials(found.clone_url, username, token);
+        return found.clone_url;
       }),
+
+    gitEnv: (cloneUrl) => giteaGitEnv({ username, token }, cloneUrl),
 
     createBranch: (repo, branch, from) =>
       guarded(repo, (t) => createBranch(client, t, checkBranch(branch), checkBranch(from))),

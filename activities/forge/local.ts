@@ -243,6 +243,9 @@ export function createLocalForge(options: LocalForgeOptions): Forge {
       return pathToFileURL(await existingRepo(repo)).href;
     },
 
+    // A local repository is read straight from disk.
+    gitEnv: () => ({}),
+
     async createBranch(repo, branch, from) {
       const dir = await existingRepo(repo);
       return await guarded(async () => {

@@ -22,6 +22,7 @@ function spec(taskId: string, overrides: Partial<PreviewSpec> = {}): PreviewSpec
     branch: `task-${taskId}-feature`,
     commit: COMMIT_A,
     cloneUrl: 'http://forge.invalid/proj-1.git',
+    gitEnv: {},
     config: { image: 'registry.example.test:5000/team/app', port: 3000, healthPath: '/health' },
     ...overrides,
   };

@@ -42,6 +42,7 @@ describe('local preview runtime', () => {
       branch: 'main',
       commit,
       cloneUrl: pathToFileURL(origin).href,
+      gitEnv: {},
       config,
     };
   }

@@ -261,11 +261,12 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
     if (!/^[0-9a-f]{7,64}$/.test(spec.commit)) {
       throw new PreviewFailed(`"${spec.commit}" is not a commit id`);
     }
-    const opts = { cwd: appDir, timeoutMs: GIT_TIMEOUT_MS };
+    const opts = { cwd: appDir, timeoutMs: GIT_TIMEOUT_MS, env: spec.gitEnv };
     if (!(await stat(path.join(appDir, '.git')).catch(() => null))) {
       await rm(appDir, { recursive: true, force: true });
       await git(['clone', '--quiet', '--no-checkout', spec.cloneUrl, appDir], {
         timeoutMs: GIT_TIMEOUT_MS,
+        env: spec.gitEnv,
       });
     } else {
       await git(['remote', 'set-url', 'origin', spec.cloneUrl], opts);

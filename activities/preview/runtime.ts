@@ -29,8 +29,10 @@ export interface PreviewSpec {
   branch: string;
   /** The commit to run (the branch's head when the preview was asked for). */
   commit: string;
-  /** Where the runtime fetches the code from (local runtime). */
+  /** Where the runtime fetches the code from (local runtime); no credentials in it. */
   cloneUrl: string;
+  /** Environment git needs to read `cloneUrl` (the forge's credentials as a header). */
+  gitEnv: Record<string, string>;
   config: PreviewConfig;
 }
 
