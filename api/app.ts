@@ -1,4 +1,3 @@
-import type { Emitter } from '@socket.io/redis-emitter';
 import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
@@ -34,8 +33,6 @@ export interface ApiDeps {
   authenticate: Authenticator;
   /** Wakes long-polling MCP calls when tasks change. */
   wakeups: TaskWakeups;
-  /** Sends socket.io events through Redis to every API process. */
-  emitter: Emitter;
   /** The Gitea account agents push to Gitea projects with (GITEA_*), or null. */
   gitea: { username: string; token: string } | null;
 }

@@ -1,5 +1,4 @@
 import { findAgentByTokenHash } from '../db/agents';
-import { Emitter } from '@socket.io/redis-emitter';
 import { createDb } from '../db/client';
 import { TaskWakeups } from '../mcp/wakeups';
 import type { Config } from '../platform/config';
@@ -36,7 +35,6 @@ export function createApiDeps(
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
     authenticate: createAuthenticator(adminToken, (hash) => findAgentByTokenHash(db, hash)),
     wakeups,
-    emitter: new Emitter(redis),
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     async close() {
       wakeups.close();

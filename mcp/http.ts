@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import type { ApiDeps } from '../api/app';
 import { ApiError, ForbiddenError } from '../api/errors';
 import { createServer } from './server';
-import { AgentWork, boardEmitter } from './work';
+import { AgentWork } from './work';
 
 /** The agent tools over Streamable HTTP at `/mcp` (stateless: one server per request). */
 export function mcpRoutes(deps: ApiDeps): Router {
@@ -16,7 +16,6 @@ export function mcpRoutes(deps: ApiDeps): Router {
         db: deps.db,
         redis: deps.redis,
         wakeups: deps.wakeups,
-        emit: boardEmitter(deps.emitter),
         gitea: deps.gitea,
       },
       agentOf(req),

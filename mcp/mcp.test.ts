@@ -261,6 +261,21 @@ describe('MCP tools over Streamable HTTP', () => {
     const task2 = await http.get(`/api/tasks/${taskId}`);
     expect(task2.body).toMatchObject({ state: 'backlog', assignedAgentId: null });
     expect((await callTool(a.client, 'release_task', { taskId })).isError).toBe(true);
+    // The boards saw the agent start and stop, as events of the log with their seq.
+    const log = (await http.get(`/api/projects/${projectId}/events?after=0`)).body.events;
+    expect(
+      log
+        .filter((e: { type: string }) => e.type === 'agent:status')
+        .map((e: { data: Record<string, unknown> }) => e.data),
+    ).toEqual([
+      expect.objectContaining({
+        agentId: a.id,
+        status: 'working',
+        currentTaskId: taskId,
+        seq: expect.any(Number),
+      }),
+      expect.objectContaining({ agentId: a.id, status: 'idle', currentTaskId: null }),
+    ]);
     await a.client.close();
   });
 

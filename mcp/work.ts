@@ -2,10 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
-import { projectRoom } from '../contracts/events';
-import type { EventPayloads } from '../contracts/events';
 import {
   agentHeartbeatSignal,
   askQuestionUpdate,
@@ -53,21 +50,8 @@ export interface AgentWorkDeps {
   db: Db;
   redis: Redis;
   wakeups: TaskWakeups;
-  /** Sends an event to a project's boards. */
-  emit<T extends keyof EventPayloads>(projectId: string, type: T, payload: EventPayloads[T]): void;
   /** The Gitea account whose credentials agents get in the clone URLs of Gitea projects. */
   gitea: GiteaAccount | null;
-}
-
-/**
- * Sends an agent's live events (`agent:status`) to a project's boards. They are not in the event
- * log: a board that reconnects reads agents' current status from `GET /api/agents`.
- */
-export function boardEmitter(emitter: Emitter): AgentWorkDeps['emit'] {
-  return (projectId, type, payload) =>
-    emitter
-      .to(projectRoom(projectId))
-      .emit(type, { ...payload, projectId, at: new Date().toISOString() });
 }
 
 /** Deletes a reservation only if this agent still holds it. */
@@ -119,12 +103,12 @@ export class AgentWork {
       try {
         const claimed = await this.tryClaim(projectIds);
         if (claimed) {
-          await this.setStatus('working', claimed.id, claimed.projectId);
+          await this.setStatus('working', claimed.id);
           return claimed;
         }
         const left = deadline - Date.now();
         if (left <= 0 || signal?.aborted) {
-          await this.setStatus('idle', null, null);
+          await this.setStatus('idle', null);
           return null;
         }
         await watch.wait(left, signal);
@@ -291,7 +275,7 @@ export class AgentWork {
     const view = await this.send(input.taskId, (handle) =>
       executeTaskUpdate(handle, releaseTaskUpdate, { agentId: this.agent.agentId, reason }),
     );
-    await this.setStatus('idle', null, view.projectId);
+    await this.setStatus('idle', null);
     return { taskId: view.id, state: view.state };
   }
 
@@ -414,15 +398,16 @@ export class AgentWork {
       .getHandle(taskWorkflowId(taskId))
       .signal(agentHeartbeatSignal, { agentId: this.agent.agentId })
       .catch(() => undefined);
-    await this.setStatus('working', taskId, task.projectId);
+    await this.setStatus('working', taskId);
     return task;
   }
 
-  private async setStatus(
-    status: 'working' | 'idle',
-    currentTaskId: string | null,
-    projectId: string | null,
-  ): Promise<void> {
+  /**
+   * Keeps `agent:<id>:status` in Redis (30 s) for `GET /api/agents`: online while it calls,
+   * with what it works on. The boards' `agent:status` events come from the task workflows,
+   * which log them when an agent takes a task or stops working on it.
+   */
+  private async setStatus(status: 'working' | 'idle', currentTaskId: string | null): Promise<void> {
     const payload = { agentId: this.agent.agentId, status, currentTaskId };
     await this.deps.redis
       .set(
@@ -432,8 +417,6 @@ export class AgentWork {
         STATUS_TTL_SECONDS,
       )
       .catch(() => undefined);
-    const projects = projectId ? [projectId] : this.agent.projectIds;
-    for (const p of projects) this.deps.emit(p, 'agent:status', payload);
   }
 }
 

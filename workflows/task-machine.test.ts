@@ -179,6 +179,33 @@ describe('TaskMachine', () => {
     expect(refusal(() => staged.checkCancel())).toBe('task t1 is staging and cannot be cancelled');
   });
 
+  it('logs agent:status when an agent takes a task and when it stops working on it', () => {
+    const statuses = (change: ReturnType<TaskMachine['claim']>) =>
+      change.filter((e) => e.type === 'agent:status').map((e) => e.payload);
+    const working = { agentId: 'a', status: 'working', currentTaskId: 't1' };
+    const idle = { agentId: 'a', status: 'idle', currentTaskId: null };
+
+    const submitted = fresh();
+    expect(statuses(submitted.claim('a', now))).toEqual([working]);
+    expect(statuses(submitted.submit({}, now))).toEqual([idle]);
+    expect(statuses(submitted.requestChanges('more', now))).toEqual([]);
+    expect(statuses(submitted.claim('a', now))).toEqual([working]);
+
+    const released = fresh();
+    released.claim('a', now);
+    released.ask('a', 'q1', '?', now);
+    expect(statuses(released.release('lease expired', now))).toEqual([idle]);
+    expect(statuses(released.cancel('not needed', now))).toEqual([]);
+
+    const cancelled = fresh();
+    cancelled.claim('a', now);
+    const change = cancelled.cancel('not needed', now);
+    expect(statuses(change)).toEqual([idle]);
+    // The idle event comes after the state change, numbered in order.
+    expect(change.map((e) => e.type)).toEqual(['task:status_changed', 'agent:status']);
+    expect(change[1]!.taskSeq).toBe(change[0]!.taskSeq + 1);
+  });
+
   it('continues from a snapshot exactly where it was', () => {
     const m = fresh();
     m.claim('a', now);
@@ -187,7 +214,7 @@ describe('TaskMachine', () => {
     expect(resumed.change).toEqual([]);
     expect(resumed.machine.snapshot()).toEqual(m.snapshot());
     expect(resumed.machine.remind(now)[0]).toMatchObject({
-      taskSeq: 5,
+      taskSeq: 6,
       type: 'task:input_reminder',
     });
   });

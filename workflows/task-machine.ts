@@ -208,12 +208,16 @@ export class TaskMachine {
 
   claim(agentId: string, now: Date): Change {
     this.view.assignedAgentId = agentId;
-    return this.moveTo('in_progress', `taken by agent ${agentId}`, now);
+    return [
+      ...this.moveTo('in_progress', `taken by agent ${agentId}`, now),
+      this.event('agent:status', { agentId, status: 'working', currentTaskId: this.view.id }, now),
+    ];
   }
 
   release(reason: string, now: Date): Change {
+    const working = this.workingAgent();
     this.view.assignedAgentId = null;
-    return this.moveTo('backlog', reason, now);
+    return [...this.moveTo('backlog', reason, now), ...this.idle(working, now)];
   }
 
   ask(agentId: string, questionId: string, question: string, now: Date): Change {
@@ -281,6 +285,7 @@ export class TaskMachine {
     if (details.previewCommit !== undefined) this.view.previewCommit = details.previewCommit;
     if (details.branch !== undefined) this.view.branch = details.branch;
     if (details.prUrl !== undefined) this.view.prUrl = details.prUrl;
+    const working = this.workingAgent();
     return [
       ...this.moveTo('ready_to_test', 'submitted for review', now),
       this.event(
@@ -288,6 +293,7 @@ export class TaskMachine {
         { taskId: this.view.id, previewUrl: this.view.previewUrl },
         now,
       ),
+      ...this.idle(working, now),
     ];
   }
 
@@ -329,7 +335,8 @@ export class TaskMachine {
   }
 
   cancel(reason: string, now: Date): Change {
-    return this.moveTo('cancelled', reason, now);
+    const working = this.workingAgent();
+    return [...this.moveTo('cancelled', reason, now), ...this.idle(working, now)];
   }
 
   markStaged(now: Date): Change {
@@ -338,6 +345,21 @@ export class TaskMachine {
   }
 
   // --- internals ----------------------------------------------------------------------------
+
+  /** The agent working on the task now (it is in_progress or needs_input), if any. */
+  private workingAgent(): string | null {
+    const working = ['in_progress', 'needs_input'].includes(this.view.state);
+    return working ? this.view.assignedAgentId : null;
+  }
+
+  /**
+   * `agent:status` idle for the agent that was working on the task and stopped (it released it,
+   * lost its lease, submitted it for review, or a person cancelled it).
+   */
+  private idle(agentId: string | null, now: Date): Change {
+    if (!agentId) return [];
+    return [this.event('agent:status', { agentId, status: 'idle', currentTaskId: null }, now)];
+  }
 
   private requireState(allowed: TaskState[], what: string): void {
     if (!allowed.includes(this.view.state)) {

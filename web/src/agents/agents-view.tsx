@@ -15,27 +15,26 @@ interface Activity {
 }
 
 /**
- * Who works on what: what the agent last reported live (`agent:status`), else the task of this
- * project it holds or has handed in for review (the read model), else nothing known.
+ * Who works on what: the task the agent last said it works on (`agent:status`) while that task
+ * is still being worked on; else the task of this project it holds, or has handed in for
+ * review (the read model); else what its last status said, or nothing known.
  */
 function activityOf(
   agent: AgentRecord,
   live: AgentLiveStatus | undefined,
   tasks: Task[],
 ): Activity {
-  if (live) {
+  if (live?.status === 'working') {
     const task = tasks.find((t) => t.id === live.currentTaskId) ?? null;
-    // A report about a task that has since left the agent's hands is out of date.
-    if (live.status === 'idle' || (task && WORKING_STATES.includes(task.state)) || !task) {
-      return { status: live.status, task };
-    }
+    // A task of another project, or one still being worked on; otherwise the report is out of date.
+    if (!task || WORKING_STATES.includes(task.state)) return { status: 'working', task };
   }
   const mine = tasks.filter((t) => t.assignedAgentId === agent.id);
   const held = mine.find((t) => WORKING_STATES.includes(t.state));
   if (held) return { status: 'working', task: held };
   const handedIn = mine.find((t) => t.state === 'ready_to_test');
   if (handedIn) return { status: 'in_review', task: handedIn };
-  return { status: 'unknown', task: null };
+  return { status: live ? 'idle' : 'unknown', task: null };
 }
 
 export function AgentsView({ project }: { project: ProjectRecord }) {

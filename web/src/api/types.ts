@@ -18,10 +18,10 @@ export type Principal = { kind: 'admin' } | { kind: 'agent'; agentId: string; na
 export type LiveEventPayloads = EventPayloads;
 export type LiveEventType = keyof LiveEventPayloads;
 
-/** An event as socket.io delivers it. `seq` is missing on events that are not in the log (agent:status). */
+/** An event as socket.io delivers it: every one is in the project's event log, at `seq`. */
 export type LiveEvent<T extends LiveEventType = LiveEventType> = LiveEventPayloads[T] & {
   projectId: string;
-  seq?: number;
+  seq: number;
   at: string;
 };
 
