@@ -76,7 +76,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
     const board = await TestBoard.connect(api.url, api.adminToken);
     await board.subscribe(project.id);
     const trace: string[] = [];
-    board.socket.on('task:needs_input', (e: { taskId: string; questionId: string }) => {
+    board.on<{ taskId: string; questionId: string }>('task:needs_input', (e) => {
       trace.push('needs_input');
       void http
         .post(`/api/tasks/${e.taskId}/respond`, {
@@ -87,7 +87,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
     });
     const seen: string[] = [];
     const reviews = new Promise<void>((resolve, reject) => {
-      board.socket.on('task:ready_to_test', (e: { taskId: string; previewUrl: string }) => {
+      board.on<{ taskId: string; previewUrl: string }>('task:ready_to_test', (e) => {
         void (async () => {
           const page = await (await fetch(e.previewUrl)).text();
           seen.push(page.match(/<p id="message">(.*)<\/p>/)![1]!);

@@ -35,7 +35,7 @@ describe('the reference agent', () => {
     // The person: answers every question as it reaches the board.
     const board = await TestBoard.connect(api.url, api.adminToken);
     await board.subscribe(projectId);
-    board.socket.on('task:needs_input', (e: { taskId: string; questionId: string }) => {
+    board.on<{ taskId: string; questionId: string }>('task:needs_input', (e) => {
       void http.post(`/api/tasks/${e.taskId}/respond`, {
         answer: `answer for ${e.taskId}`,
         questionId: e.questionId,

@@ -93,7 +93,7 @@ describe('the whole story on one machine', () => {
     // The person on the board: answers every question, approves every preview that serves.
     const trace: string[] = [];
     const failures: string[] = [];
-    board.socket.on('task:needs_input', (e: { taskId: string; questionId: string }) => {
+    board.on<{ taskId: string; questionId: string }>('task:needs_input', (e) => {
       trace.push(`needs_input ${e.taskId}`);
       void http
         .post(`/api/tasks/${e.taskId}/respond`, {
@@ -108,7 +108,7 @@ describe('the whole story on one machine', () => {
     const previewUrls = new Map<string, string>();
     const approved = new Set<string>();
     const approvals = new Promise<void>((resolve, reject) => {
-      board!.socket.on('task:ready_to_test', (e: { taskId: string; previewUrl: string }) => {
+      board!.on<{ taskId: string; previewUrl: string }>('task:ready_to_test', (e) => {
         void (async () => {
           const page = await fetch(e.previewUrl);
           expect(page.status).toBe(200);

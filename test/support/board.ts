@@ -9,30 +9,55 @@ export type SeenEvent = EventEnvelope & {
   [field: string]: unknown;
 };
 
-/** A socket.io client the way the board uses it: authenticated, subscribed to one project, collecting events. */
+/**
+ * A socket.io client the way the board uses it: authenticated, subscribed to projects,
+ * collecting events. Like the board, it reconnects after a lost connection, catches up from the
+ * last `seq` it saw of each project, and drops an event it has already seen.
+ */
 export class TestBoard {
   readonly events: SeenEvent[] = [];
+  /** Why the connection was lost, each time it was (shown when a wait fails). */
+  readonly disconnects: string[] = [];
+  private readonly seen = new Set<number>();
+  /** The last seq seen of each subscribed project. */
+  private readonly projects = new Map<string, number>();
+  private readonly listeners = new Map<string, Array<(e: SeenEvent) => void>>();
+
   private constructor(readonly socket: Socket) {
-    socket.onAny((type: EventType, data: DeliveredEvent) => this.events.push({ ...data, type }));
+    socket.onAny((type: EventType, data: DeliveredEvent) => this.receive(type, data));
+    socket.on('disconnect', (reason) => this.disconnects.push(reason));
+    socket.io.on('reconnect', () => void this.catchUp());
   }
 
   static async connect(url: string, token: string): Promise<TestBoard> {
     const socket = connectSocket(url, {
       auth: { token },
       transports: ['websocket'],
-      reconnection: false,
+      reconnectionDelay: 200,
+      reconnectionDelayMax: 1000,
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
+      socket.once('connect_error', (err) => {
+        socket.close();
+        reject(err);
+      });
     });
     return new TestBoard(socket);
   }
 
   async subscribe(projectId: string, afterSeq?: number): Promise<unknown> {
+    if (!this.projects.has(projectId)) this.projects.set(projectId, afterSeq ?? 0);
     return await this.socket
       .timeout(10_000)
       .emitWithAck('subscribe', { projectId, ...(afterSeq === undefined ? {} : { afterSeq }) });
+  }
+
+  /** Calls `handler` for each new event of `type` (once per event, replays included). */
+  on<T = SeenEvent>(type: EventType, handler: (e: T) => void): void {
+    const list = this.listeners.get(type) ?? [];
+    list.push(handler as unknown as (e: SeenEvent) => void);
+    this.listeners.set(type, list);
   }
 
   /** Resolves once an event matching `match` has arrived (including ones already seen). */
@@ -43,7 +68,8 @@ export class TestBoard {
       if (found) return found;
       if (Date.now() > deadline)
         throw new Error(
-          `no matching event within ${timeoutMs} ms; saw ${JSON.stringify(this.events.map((e) => e.type))}`,
+          `no matching event within ${timeoutMs} ms; saw ${JSON.stringify(this.events.map((e) => e.type))}; ` +
+            `connection lost ${this.disconnects.length} time(s) ${JSON.stringify(this.disconnects)}`,
         );
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -51,5 +77,30 @@ export class TestBoard {
 
   close(): void {
     this.socket.close();
+  }
+
+  private receive(type: EventType, data: DeliveredEvent): void {
+    if (typeof data?.seq === 'number') {
+      if (this.seen.has(data.seq)) return;
+      this.seen.add(data.seq);
+      const last = this.projects.get(data.projectId);
+      if (last !== undefined && data.seq > last) this.projects.set(data.projectId, data.seq);
+    }
+    const event = { ...data, type } as SeenEvent;
+    this.events.push(event);
+    for (const handler of this.listeners.get(type) ?? []) handler(event);
+  }
+
+  /** After a reconnect: subscribe again from the last seq of each project, page by page. */
+  private async catchUp(): Promise<void> {
+    for (const projectId of this.projects.keys()) {
+      for (;;) {
+        const ack = (await this.socket
+          .timeout(10_000)
+          .emitWithAck('subscribe', { projectId, afterSeq: this.projects.get(projectId) })
+          .catch(() => null)) as { more?: boolean } | null;
+        if (!ack?.more) break;
+      }
+    }
   }
 }
