@@ -48,6 +48,12 @@ interface PreviewState extends PreviewInfo {
   deployedAt: string;
 }
 
+/** A detached process group this runtime started: the app, or an install still running. */
+type ProcessGroup = Pick<PreviewState, 'pid' | 'pidStartedAt'>;
+
+/** Where a running install is recorded, so a worker that dies mid-install leaves it findable. */
+const INSTALL_FILE = 'install.json';
+
 const POLL_MS = 200;
 const PROGRESS_EVERY_MS = 2_000;
 const STOP_GRACE_MS = 5_000;
@@ -106,7 +112,7 @@ function groupAlive(pgid: number): boolean {
 }
 
 /** Whether the preview's processes still run (and are the ones preview.json recorded). */
-function running(state: PreviewState): boolean {
+function running(state: ProcessGroup): boolean {
   const leader = procStat(state.pid);
   if (leader && leader[0] !== 'Z') {
     // A live process under a recycled pid is someone else's: never ours to reuse or signal.
@@ -118,7 +124,7 @@ function running(state: PreviewState): boolean {
 }
 
 /** SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period. */
-async function stopGroup(state: PreviewState): Promise<void> {
+async function stopGroup(state: ProcessGroup): Promise<void> {
   if (!running(state)) return;
   signal(-state.pid, 'SIGTERM');
   for (const [sig, wait] of [
@@ -187,6 +193,19 @@ async function readState(dir: string): Promise<PreviewState | null> {
   } catch {
     return null;
   }
+}
+
+/** Stops an install that a worker which died left running, before the checkout it works in changes. */
+async function stopLeftoverInstall(dir: string): Promise<void> {
+  const file = path.join(dir, INSTALL_FILE);
+  const raw = await readFile(file, 'utf8').catch(() => null);
+  if (raw === null) return;
+  try {
+    await stopGroup(JSON.parse(raw) as ProcessGroup);
+  } catch {
+    // An unreadable record names no process we could stop.
+  }
+  await rm(file, { force: true });
 }
 
 async function writeState(dir: string, state: PreviewState): Promise<void> {
@@ -296,6 +315,12 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
     await appendFile(logPath, `$ ${command}\n`);
     const child = startDetached(command, appDir, logPath, appEnv());
     const done = exited(child);
+    const installFile = path.join(path.dirname(appDir), INSTALL_FILE);
+    if (child.pid) {
+      const group: ProcessGroup = { pid: child.pid, pidStartedAt: startTimeOf(child.pid) };
+      await writeFile(installFile, JSON.stringify(group));
+      void done.then(() => rm(installFile, { force: true }));
+    }
     const deadline = Date.now() + installTimeoutMs;
     let outcome: string | null = null;
     void done.then((o) => (outcome = o));
@@ -367,6 +392,7 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
       return present(current);
     }
     if (current) await stopGroup(current);
+    await stopLeftoverInstall(dir);
     await rm(path.join(dir, 'preview.json'), { force: true });
     await mkdir(dir, { recursive: true });
     const logPath = path.join(dir, 'preview.log');
@@ -423,6 +449,7 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
         if (!(await stat(dir).catch(() => null))) return false;
         const state = await readState(dir);
         if (state) await stopGroup(state);
+        await stopLeftoverInstall(dir);
         await rm(dir, { recursive: true, force: true });
         return true;
       });

@@ -70,7 +70,7 @@ async function withLiveStatus(deps: ApiDeps, agents: AgentRecord[]) {
   }
   return agents.map((agent, i) => {
     const raw = live[i];
-    const status = raw ? (JSON.parse(raw) as LiveStatus) : null;
+    const status = raw ? parseStatus(raw) : null;
     return {
       ...agent,
       status: status?.status ?? 'offline',
@@ -78,4 +78,14 @@ async function withLiveStatus(deps: ApiDeps, agents: AgentRecord[]) {
       lastSeenAt: status?.at ?? agent.lastSeenAt,
     };
   });
+}
+
+/** A status as the MCP endpoint writes it; anything else in the key reads as no status. */
+function parseStatus(raw: string): LiveStatus | null {
+  try {
+    const value = JSON.parse(raw) as Partial<LiveStatus> | null;
+    return value && typeof value.status === 'string' ? (value as LiveStatus) : null;
+  } catch {
+    return null;
+  }
 }
