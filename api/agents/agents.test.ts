@@ -65,10 +65,24 @@ describe('agent registration', () => {
         projectIds: [projectId],
       },
     });
+    const id = randomUUID();
     for (const call of [
       () => asAgent.get('/api/tasks'),
       () => asAgent.post('/api/agents', { name: 'x' }),
+      () => asAgent.get('/api/agents'),
       () => asAgent.get('/api/projects'),
+      () => asAgent.post('/api/projects', { name: 'x' }),
+      () => asAgent.post('/api/tasks', { projectId, title: 't', description: 'd' }),
+      () => asAgent.get(`/api/tasks/${id}`),
+      () => asAgent.get(`/api/tasks/${id}/events`),
+      () => asAgent.get(`/api/projects/${projectId}/events?after=0`),
+      () => asAgent.post(`/api/tasks/${id}/respond`, { answer: 'a' }),
+      () => asAgent.post(`/api/tasks/${id}/approve`),
+      () => asAgent.post(`/api/tasks/${id}/request-changes`, { feedback: 'f' }),
+      () => asAgent.post(`/api/tasks/${id}/cancel`),
+      () => asAgent.post('/api/merge', { taskIds: [id] }),
+      () => asAgent.get(`/api/merges?projectId=${projectId}`),
+      () => asAgent.get(`/api/merges/${id}`),
     ]) {
       const res = await call();
       expect(res.status).toBe(403);
