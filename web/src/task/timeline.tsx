@@ -62,7 +62,7 @@ function describe({ type, data }: TimelineEvent): string {
     case 'preview:removed':
       return `Preview removed: ${String(d.reason)}`;
     case 'agent:status':
-      return `Agent ${String(d.status)}`;
+      return d.status === 'working' ? 'Agent started working on it' : 'Agent stopped working on it';
     default:
       // Event types added after this board was built: their name, and their message if any.
       return typeof d.message === 'string' ? `${name}: ${d.message}` : name;
