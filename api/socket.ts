@@ -3,7 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { z } from 'zod';
 import type { ErrorBody } from '../contracts/errors';
-import { projectRoom } from '../contracts/events';
+import { projectRoom, RESYNC_EVENT } from '../contracts/events';
 import type { DeliveredEvent } from '../contracts/events';
 import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './app';
@@ -26,7 +26,7 @@ interface ClientToServer {
   unsubscribe(payload: unknown): void;
 }
 
-type ServerToClient = Record<string, (event: DeliveredEvent) => void>;
+type ServerToClient = Record<string, (event: DeliveredEvent | Record<string, never>) => void>;
 
 export type SocketServer = Server<
   ClientToServer,
@@ -58,6 +58,17 @@ export function createSocketServer(
   const subscriber = deps.redis.duplicate({ enableOfflineQueue: true });
   subscriber.on('error', () => undefined);
   io.adapter(createAdapter(deps.redis, subscriber));
+  // Pub/sub keeps nothing for a subscriber that is away: after a reconnect, the clients of this
+  // process catch up from the event log.
+  let subscribed = false;
+  subscriber.on('ready', () => {
+    if (!subscribed) {
+      subscribed = true;
+      return;
+    }
+    logger.warn('redis subscription re-established; telling clients to catch up');
+    io.local.emit(RESYNC_EVENT, {});
+  });
 
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;

@@ -60,6 +60,12 @@ export function projectRoom(projectId: string): string {
  */
 export const TASK_WAKEUP_CHANNEL = 'aiworker:task-wakeups';
 
+/**
+ * Sent by an API process to its socket.io clients when its Redis subscription was lost and is
+ * back: events published meanwhile were not relayed, so clients subscribe again with `afterSeq`.
+ */
+export const RESYNC_EVENT = 'resync';
+
 export interface TaskWakeup {
   projectId: string;
   taskId: string;

@@ -25,6 +25,13 @@ export class TaskWakeups {
   constructor(redis: Redis, logger: Logger) {
     this.subscriber = redis.duplicate({ enableOfflineQueue: true });
     this.subscriber.on('error', () => undefined);
+    // A wake-up published while the subscription was away is lost: after a reconnect every
+    // waiting call re-reads its state.
+    let subscribed = false;
+    this.subscriber.on('ready', () => {
+      if (subscribed) for (const waiter of this.waiters) waiter.wake();
+      subscribed = true;
+    });
     this.subscriber
       .subscribe(TASK_WAKEUP_CHANNEL)
       .catch((err: Error) => logger.warn({ err: err.message }, 'wake-up subscription failed'));

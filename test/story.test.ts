@@ -150,6 +150,13 @@ describe('the whole story on one machine', () => {
       failures,
       trace,
       events: board!.events.map((e) => `${e.type} ${String(e.taskId ?? '')}`),
+      connection: board!.disconnects,
+      // Whether what the board missed is in the event log (publishing) or not (the workflow).
+      serverWarnings: api
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"level":40') || l.includes('"level":50'))
+        .slice(-10),
     });
     const worked = await within(
       'the agents',

@@ -1,3 +1,5 @@
+import { io as connectSocket } from 'socket.io-client';
+import { RESYNC_EVENT } from '../../contracts/events';
 import { randomUUID } from 'node:crypto';
 import { apiClient } from '../../test/support/http';
 import { startTestApi } from '../../test/support/api';
@@ -52,6 +54,14 @@ describe('health endpoints', () => {
   });
 
   it('/readyz is 503 naming Redis while Redis is stopped, and 200 again once it is back', async () => {
+    // A board connected meanwhile is told to catch up once the server's event feed is back.
+    const socket = connectSocket(api.url, {
+      auth: { token: api.adminToken },
+      transports: ['websocket'],
+    });
+    let resyncs = 0;
+    socket.on(RESYNC_EVENT, () => (resyncs += 1));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     await redis.stop();
     const down = await eventually(
       () => readyz(api),
@@ -69,6 +79,13 @@ describe('health endpoints', () => {
       (r) => r.status === 200,
     );
     expect(up.status).toBe(200);
+    expect(
+      await eventually(
+        () => Promise.resolve(resyncs),
+        (n) => n > 0,
+      ),
+    ).toBeGreaterThan(0);
+    socket.close();
   });
 });
 

@@ -1,5 +1,6 @@
 import { io as connectSocket } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
+import { RESYNC_EVENT } from '../../contracts/events';
 import type { DeliveredEvent, EventEnvelope, EventType } from '../../contracts/events';
 
 /** An event as a test looks at it: its name plus every field it carried. */
@@ -16,7 +17,7 @@ export type SeenEvent = EventEnvelope & {
  */
 export class TestBoard {
   readonly events: SeenEvent[] = [];
-  /** Why the connection was lost, each time it was (shown when a wait fails). */
+  /** Why the connection was lost, each time it was, and resyncs the server asked for. */
   readonly disconnects: string[] = [];
   private readonly seen = new Set<number>();
   /** The last seq seen of each subscribed project. */
@@ -24,8 +25,14 @@ export class TestBoard {
   private readonly listeners = new Map<string, Array<(e: SeenEvent) => void>>();
 
   private constructor(readonly socket: Socket) {
-    socket.onAny((type: EventType, data: DeliveredEvent) => this.receive(type, data));
+    socket.onAny((type: EventType, data: DeliveredEvent) => {
+      if ((type as string) !== RESYNC_EVENT) this.receive(type, data);
+    });
     socket.on('disconnect', (reason) => this.disconnects.push(reason));
+    socket.on(RESYNC_EVENT, () => {
+      this.disconnects.push('resync asked by the server');
+      void this.catchUp();
+    });
     socket.io.on('reconnect', () => void this.catchUp());
   }
 

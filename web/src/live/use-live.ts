@@ -9,6 +9,7 @@ import { useToasts } from '../ui/toasts';
 import type { ToastInput } from '../ui/toasts';
 import { applyEvent } from './apply-event';
 import { SeqTracker } from './seq-tracker';
+import { RESYNC_EVENT } from '../../../contracts/events';
 
 /** `connecting` before the first subscription, `live` while subscribed, `offline` while reconnecting. */
 export type LiveState = 'connecting' | 'live' | 'offline';
@@ -86,6 +87,8 @@ export function useLive(projectId: string | null): LiveState {
     };
 
     socket.on('connect', subscribe);
+    // The server lost its own event feed for a moment: catch up from the log.
+    socket.on(RESYNC_EVENT, subscribe);
     socket.on('disconnect', (reason) => {
       setState('offline');
       // socket.io reconnects by itself except when the server closed the connection on purpose.
