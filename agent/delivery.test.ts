@@ -30,7 +30,7 @@ function seedRepository(cloneUrl: string): void {
 
 describe('delivery over MCP with the local forge and local previews', () => {
   const taskQueue = uniqueTaskQueue('delivery');
-  let worker: { stop(): Promise<void> };
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
   let api: TestApi;
   let http: ReturnType<typeof apiClient>;
   const previews = createLocalRuntime({
@@ -73,7 +73,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
     ).body.taskId as string;
 
     // The person, on the board: answers the question, then reviews each preview.
-    const board = await TestBoard.connect(api.url, api.adminToken);
+    const board = await TestBoard.connect(api.url, api.adminToken, { poll: true });
     await board.subscribe(project.id);
     const trace: string[] = [];
     board.on<{ taskId: string; questionId: string }>('task:needs_input', (e) => {
@@ -104,7 +104,18 @@ describe('delivery over MCP with the local forge and local previews', () => {
     });
 
     const workdir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-agent-'));
-    const context = () => ({ trace, events: board.events.map((e) => e.type) });
+    const context = () => ({
+      trace,
+      events: board.events.map((e) => e.type),
+      connection: board.disconnects,
+      connected: board.socket.connected,
+      serverWarnings: api
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"level":40') || l.includes('"level":50'))
+        .slice(-10),
+      workerWarnings: worker.warnings(),
+    });
     const run = runReferenceAgent({
       url: api.url,
       token: agent.token,

@@ -33,7 +33,7 @@ describe('the reference agent', () => {
       ids.push((await http.post('/api/tasks', { projectId, title, description: 'd' })).body.taskId);
     }
     // The person: answers every question as it reaches the board.
-    const board = await TestBoard.connect(api.url, api.adminToken);
+    const board = await TestBoard.connect(api.url, api.adminToken, { poll: true });
     await board.subscribe(projectId);
     board.on<{ taskId: string; questionId: string }>('task:needs_input', (e) => {
       void http.post(`/api/tasks/${e.taskId}/respond`, {

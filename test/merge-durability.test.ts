@@ -163,7 +163,7 @@ describe('a batch merge through a killed worker', () => {
 
     // The worker is killed from the board's event stream, the moment the first task's result is
     // recorded (the third `merging` step: started, base read, first task), while the rest merge.
-    board = await TestBoard.connect(api.url, api.adminToken);
+    board = await TestBoard.connect(api.url, api.adminToken, { poll: true });
     await board.subscribe(projectId);
     const progress = new Set<number>();
     const killed = new Promise<void>((resolve, reject) => {

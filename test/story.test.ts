@@ -25,7 +25,7 @@ const GREETING = 'Hello from staging';
 describe('the whole story on one machine', () => {
   jest.setTimeout(240_000);
   const taskQueue = uniqueTaskQueue('story');
-  let worker: { stop(): Promise<void> };
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
   let api: TestApi;
   let http: ReturnType<typeof apiClient>;
   let board: TestBoard | undefined;
@@ -72,7 +72,7 @@ describe('the whole story on one machine', () => {
     git(repo, 'commit', '--quiet', '-m', 'the app');
     git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
 
-    board = await TestBoard.connect(api.url, api.adminToken);
+    board = await TestBoard.connect(api.url, api.adminToken, { poll: true });
     await board.subscribe(project.id);
 
     // Three tasks; the first changes the page, the others add notes.
@@ -151,12 +151,14 @@ describe('the whole story on one machine', () => {
       trace,
       events: board!.events.map((e) => `${e.type} ${String(e.taskId ?? '')}`),
       connection: board!.disconnects,
+      connected: board!.socket.connected,
       // Whether what the board missed is in the event log (publishing) or not (the workflow).
       serverWarnings: api
         .logs()
         .split('\n')
         .filter((l) => l.includes('"level":40') || l.includes('"level":50'))
         .slice(-10),
+      workerWarnings: worker.warnings(),
     });
     const worked = await within(
       'the agents',

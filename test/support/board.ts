@@ -3,6 +3,9 @@ import type { Socket } from 'socket.io-client';
 import { RESYNC_EVENT } from '../../contracts/events';
 import type { DeliveredEvent, EventEnvelope, EventType } from '../../contracts/events';
 
+/** How long a logged event may take to arrive live before the poll takes it from the log. */
+const LIVE_GRACE_MS = 3000;
+
 /** An event as a test looks at it: its name plus every field it carried. */
 export type SeenEvent = EventEnvelope & {
   type: EventType;
@@ -24,7 +27,14 @@ export class TestBoard {
   private readonly projects = new Map<string, number>();
   private readonly listeners = new Map<string, Array<(e: SeenEvent) => void>>();
 
-  private constructor(readonly socket: Socket) {
+  /** Events that arrived only through the poll of the event log, not live. */
+  readonly polled: string[] = [];
+  private poller: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly socket: Socket,
+    private readonly api: { url: string; token: string },
+  ) {
     socket.onAny((type: EventType, data: DeliveredEvent) => {
       if ((type as string) !== RESYNC_EVENT) this.receive(type, data);
     });
@@ -36,7 +46,17 @@ export class TestBoard {
     socket.io.on('reconnect', () => void this.catchUp());
   }
 
-  static async connect(url: string, token: string): Promise<TestBoard> {
+  /**
+   * Connects a board. With `poll`, it also reads the project's event log every second and takes
+   * what it has not seen: for tests whose board stands in for a person driving a flow, so a
+   * live event that never arrives does not stall the flow (each one is recorded in `polled`
+   * and reported). Tests of live delivery itself leave it off.
+   */
+  static async connect(
+    url: string,
+    token: string,
+    opts: { poll?: boolean } = {},
+  ): Promise<TestBoard> {
     const socket = connectSocket(url, {
       auth: { token },
       transports: ['websocket'],
@@ -50,11 +70,16 @@ export class TestBoard {
         reject(err);
       });
     });
-    return new TestBoard(socket);
+    const board = new TestBoard(socket, { url, token });
+    if (opts.poll) board.poller = setInterval(() => void board.poll(), 1000);
+    return board;
   }
 
   async subscribe(projectId: string, afterSeq?: number): Promise<unknown> {
-    if (!this.projects.has(projectId)) this.projects.set(projectId, afterSeq ?? 0);
+    // Without afterSeq, what the project logged before now is not this board's to see.
+    if (!this.projects.has(projectId)) {
+      this.projects.set(projectId, afterSeq ?? (this.poller ? await this.head(projectId) : 0));
+    }
     return await this.socket
       .timeout(10_000)
       .emitWithAck('subscribe', { projectId, ...(afterSeq === undefined ? {} : { afterSeq }) });
@@ -83,7 +108,52 @@ export class TestBoard {
   }
 
   close(): void {
+    clearInterval(this.poller);
+    if (this.polled.length) {
+      console.warn(
+        `the board got ${this.polled.length} event(s) only from the event log, not live: ` +
+          `${this.polled.slice(0, 10).join(', ')}; connection: ${JSON.stringify(this.disconnects)}`,
+      );
+    }
     this.socket.close();
+  }
+
+  /** The seq of the project's latest logged event (0 when there is none). */
+  private async head(projectId: string): Promise<number> {
+    let after = 0;
+    for (;;) {
+      const page = await this.readLog(projectId, after);
+      if (!page?.events.length) return after;
+      after = page.events[page.events.length - 1]!.data.seq;
+      if (!page.more) return after;
+    }
+  }
+
+  private async readLog(
+    projectId: string,
+    after: number,
+  ): Promise<{ events: Array<{ type: EventType; data: DeliveredEvent }>; more: boolean } | null> {
+    const res = await fetch(`${this.api.url}/api/projects/${projectId}/events?after=${after}`, {
+      headers: { authorization: `Bearer ${this.api.token}` },
+    }).catch(() => null);
+    if (!res?.ok) return null;
+    return (await res.json()) as {
+      events: Array<{ type: EventType; data: DeliveredEvent }>;
+      more: boolean;
+    };
+  }
+
+  private async poll(): Promise<void> {
+    for (const [projectId, after] of this.projects) {
+      const page = await this.readLog(projectId, after);
+      for (const e of page?.events ?? []) {
+        if (this.seen.has(e.data.seq)) continue;
+        // A fresh event may still be on its way live; only a late one counts as missed.
+        if (Date.now() - Date.parse(e.data.at) < LIVE_GRACE_MS) break;
+        this.polled.push(`${e.type} #${e.data.seq}`);
+        this.receive(e.type, e.data);
+      }
+    }
   }
 
   private receive(type: EventType, data: DeliveredEvent): void {

@@ -19,7 +19,7 @@ let running = 0;
 /** A real worker in this test process, on the run's Temporal server, with the shared workflow bundle. */
 export async function startTestWorker(
   opts: TestApiOptions & { taskQueue: string },
-): Promise<{ stop(): Promise<void> }> {
+): Promise<{ stop(): Promise<void>; warnings(): string[] }> {
   const config = testConfig(opts);
   if (!runtimeInstalled) {
     // The SDK's own logs go nowhere unless a test asks for them (LOG_LEVEL=debug).
@@ -32,14 +32,19 @@ export async function startTestWorker(
     Runtime.install({ logger: temporalLogger(createLogger({ logLevel: 'warn' }, sdkSink)) });
     runtimeInstalled = true;
   }
-  const sink = new Writable({ write: (_c, _e, done) => done() });
-  const deps = createWorkerDeps(config, createLogger({ logLevel: 'silent' }, sink));
+  // Warnings and errors are kept, for a test to show when it fails.
+  const lines: string[] = [];
+  const sink = new Writable({
+    write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()),
+  });
+  const deps = createWorkerDeps(config, createLogger({ logLevel: 'warn' }, sink));
   const { worker, connection } = await createWorker(config, deps, {
     codePath: process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!,
   });
   const run = worker.run();
   running += 1;
   return {
+    warnings: () => lines.slice(-20),
     async stop() {
       worker.shutdown();
       await run;
