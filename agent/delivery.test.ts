@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLocalRuntime } from '../activities/preview/local';
@@ -14,18 +14,11 @@ import { within } from '../test/support/within';
 import { startTestWorker, uniqueTaskQueue } from '../test/support/worker';
 import { gitDelivery } from './git-work';
 import { runReferenceAgent } from './reference-agent';
-import { FIXTURE_APP, git } from '../test/support/git';
+import { git, seedWithFixtureApp } from '../test/support/git';
 
 /** The project's repository starts with the fixture app on staging, as a real project would. */
 function seedRepository(cloneUrl: string): void {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-seed-'));
-  git(dir, 'clone', '--quiet', cloneUrl, 'repo');
-  const repo = path.join(dir, 'repo');
-  git(repo, 'checkout', '--quiet', 'staging');
-  cpSync(FIXTURE_APP, repo, { recursive: true });
-  git(repo, 'add', '--all');
-  git(repo, 'commit', '--quiet', '-m', 'the app');
-  git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
+  seedWithFixtureApp(cloneUrl, mkdtempSync(path.join(os.tmpdir(), 'aiworker-seed-')));
 }
 
 describe('delivery over MCP with the local forge and local previews', () => {

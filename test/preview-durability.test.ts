@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  cpSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -14,7 +13,7 @@ import { createLocalRuntime } from '../activities/preview/local';
 import { taskPreviewName } from '../activities/preview/runtime';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { FIXTURE_APP, git } from './support/git';
+import { git, seedWithFixtureApp } from './support/git';
 import { apiClient } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { uniqueTaskQueue } from './support/worker';
@@ -76,13 +75,7 @@ describe('a preview deployment through a worker kill', () => {
       },
     });
     const seed = mkdtempSync(path.join(os.tmpdir(), 'aiworker-preview-kill-'));
-    git(seed, 'clone', '--quiet', project.cloneUrl, 'repo');
-    const repo = path.join(seed, 'repo');
-    git(repo, 'checkout', '--quiet', 'staging');
-    cpSync(FIXTURE_APP, repo, { recursive: true });
-    git(repo, 'add', '--all');
-    git(repo, 'commit', '--quiet', '-m', 'the app');
-    git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
+    const repo = seedWithFixtureApp(project.cloneUrl, seed);
 
     const { body: agent } = await http.post('/api/agents', {
       name: 'previewer',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLocalRuntime } from '../activities/preview/local';
@@ -13,7 +13,7 @@ import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
-import { FIXTURE_APP, git } from './support/git';
+import { git, seedWithFixtureApp } from './support/git';
 
 const GREETING = 'Hello from staging';
 
@@ -64,13 +64,7 @@ describe('the whole story on one machine', () => {
     previewNames.push(stagingPreviewName(project.id));
     const seed = mkdtempSync(path.join(os.tmpdir(), 'aiworker-story-'));
     dirs.push(seed);
-    git(seed, 'clone', '--quiet', project.cloneUrl, 'repo');
-    const repo = path.join(seed, 'repo');
-    git(repo, 'checkout', '--quiet', 'staging');
-    cpSync(FIXTURE_APP, repo, { recursive: true });
-    git(repo, 'add', '--all');
-    git(repo, 'commit', '--quiet', '-m', 'the app');
-    git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
+    seedWithFixtureApp(project.cloneUrl, seed);
 
     board = await TestBoard.connect(api.url, api.adminToken, { poll: true });
     await board.subscribe(project.id);

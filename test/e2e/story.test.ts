@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -13,7 +13,7 @@ import type { TestApi } from '../support/api';
 import { apiClient } from '../support/http';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
-import { FIXTURE_APP, git } from '../support/git';
+import { seedWithFixtureApp } from '../support/git';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
 const LAST_SCREENS = path.join(os.tmpdir(), 'aiworker-e2e');
@@ -88,15 +88,7 @@ describe('a task from the board to staging', () => {
   };
 
   /** The project's repository starts with the fixture app on staging, as a real project would. */
-  const seedRepository = (cloneUrl: string) => {
-    const repo = path.join(tempDir('seed'), 'repo');
-    git(path.dirname(repo), 'clone', '--quiet', cloneUrl, 'repo');
-    git(repo, 'checkout', '--quiet', '-B', 'staging', 'origin/staging');
-    cpSync(FIXTURE_APP, repo, { recursive: true });
-    git(repo, 'add', '--all');
-    git(repo, 'commit', '--quiet', '-m', 'the app');
-    git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
-  };
+  const seedRepository = (cloneUrl: string) => seedWithFixtureApp(cloneUrl, tempDir('seed'));
 
   it('is created, answered, reviewed on its preview, approved and merged on the board', async () => {
     const created = await http.post('/api/projects', {

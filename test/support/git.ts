@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 
 /** The tiny web app that end-to-end tests push to a project and run as previews. */
@@ -18,4 +19,19 @@ export function git(cwd: string, ...args: string[]): string {
       GIT_COMMITTER_EMAIL: 'test@example.com',
     },
   }).trim();
+}
+
+/**
+ * Puts the fixture app on a project's `staging` branch, as a real project would start, from a
+ * clone under `parent`; answers that clone (on `staging`) for the test to work in.
+ */
+export function seedWithFixtureApp(cloneUrl: string, parent: string): string {
+  git(parent, 'clone', '--quiet', cloneUrl, 'repo');
+  const repo = path.join(parent, 'repo');
+  git(repo, 'checkout', '--quiet', '-B', 'staging', 'origin/staging');
+  cpSync(FIXTURE_APP, repo, { recursive: true });
+  git(repo, 'add', '--all');
+  git(repo, 'commit', '--quiet', '-m', 'the app');
+  git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
+  return repo;
 }
