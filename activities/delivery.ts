@@ -1,10 +1,10 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { DELIVERY_FAILED } from '../contracts/messages';
 import type { TaskView } from '../contracts/task';
 import { findProject } from '../db/projects';
 import type { ProjectRecord } from '../contracts/project';
 import type { ActivityDeps } from './deps';
-import { whileBeating } from './heartbeat';
+import { beat, whileBeating } from './heartbeat';
 import { ForgeRefusal, repoOf, STAGING_BRANCH, taskBranch } from './forge/forge';
 import type { Forge, RepoRef } from './forge/forge';
 import { PreviewFailed, taskPreviewName } from './preview/runtime';
@@ -133,7 +133,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
             gitEnv: forge.gitEnv(cloneUrl),
             config: project.preview ?? {},
           },
-          (detail) => Context.current().heartbeat(detail),
+          beat,
         );
         return { url: info.url, commit: info.commit };
       });

@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { projectRoom } from '../contracts/events';
@@ -18,7 +18,7 @@ import { findProject } from '../db/projects';
 import { executeTaskUpdate } from '../platform/task-updates';
 import { DeployFailed, DeployRefused } from './deploy/deployer';
 import type { ActivityDeps } from './deps';
-import { whileBeating } from './heartbeat';
+import { beat, whileBeating } from './heartbeat';
 import { ForgeRefusal, repoOf, STAGING_BRANCH } from './forge/forge';
 import type { Forge, MergeOutcome, RepoRef } from './forge/forge';
 import { taskPreviewName } from './preview/runtime';
@@ -180,14 +180,13 @@ export function createMergeActivities(deps: ActivityDeps) {
     }): Promise<
       { ok: true; environment: string; url: string | null } | { ok: false; reason: string }
     > {
-      const ctx = Context.current();
       try {
         const result = await whileBeating(
           () =>
             staging.deploy({
               projectId: input.projectId,
               commit: input.commit,
-              progress: (detail) => ctx.heartbeat(detail),
+              progress: beat,
             }),
           'deploying',
         );
@@ -204,6 +203,7 @@ export function createMergeActivities(deps: ActivityDeps) {
       try {
         await whileBeating(() => previews.teardown(taskPreviewName(input.taskId)));
       } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
         // A preview left behind is removed by the TTL sweep; it must not fail a deployed batch.
         logger.warn(
           { taskId: input.taskId, err: (err as Error).message },

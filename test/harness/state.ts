@@ -1,9 +1,7 @@
+import type { RunServices } from './services';
+
 /** What global-setup leaves for global-teardown (same process). */
-export interface HarnessState {
-  stopTemporal(): Promise<void>;
-  databaseUrl: string;
-  runDir: string;
-}
+export type HarnessState = Pick<RunServices, 'stop'>;
 
 const KEY = '__aiworkerHarness';
 

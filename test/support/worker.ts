@@ -16,9 +16,12 @@ export function uniqueTaskQueue(tag: string): string {
 let runtimeInstalled = false;
 let running = 0;
 
-/** A real worker in this test process, on the run's Temporal server, with the shared workflow bundle. */
+/**
+ * A real worker in this test process, on the run's Temporal server, with the run's workflow bundle
+ * (or `bundlePath`: another release's workflow code).
+ */
 export async function startTestWorker(
-  opts: TestApiOptions & { taskQueue: string },
+  opts: TestApiOptions & { taskQueue: string; bundlePath?: string },
 ): Promise<{ stop(): Promise<void>; warnings(): string[] }> {
   const config = testConfig(opts);
   if (!runtimeInstalled) {
@@ -39,7 +42,7 @@ export async function startTestWorker(
   });
   const deps = createWorkerDeps(config, createLogger({ logLevel: 'warn' }, sink));
   const { worker, connection } = await createWorker(config, deps, {
-    codePath: process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!,
+    codePath: opts.bundlePath ?? process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!,
   });
   const run = worker.run();
   running += 1;

@@ -1,0 +1,203 @@
+// `npm run corpus:capture`: runs the checked-out release on a stack of its own (Temporal dev
+// server, a scratch database, Redis), drives it into every waiting state (scenarios.ts), and
+// writes every run of every workflow to test/replay/histories/<version>/, plus the release's
+// workflow sources to test/upgrade/releases/<version>.tgz for the upgrade test. See
+// docs/operations.md, "Upgrading".
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { REPO_ROOT } from '../../platform/config';
+import type { previewCleanupWorkflow } from '../../workflows/preview-cleanup';
+import type { workerProbeWorkflow } from '../../workflows/probe';
+import { startRunServices } from '../harness/services';
+import { startTestApi } from '../support/api';
+import { startTestWorker } from '../support/worker';
+import { closedBy, CORPUS_DIR, fetchRuns } from './corpus';
+import type { CorpusEntry, CorpusManifest } from './corpus';
+import { driveToWaitingStates, MERGE_SCENARIOS, TASK_SCENARIOS } from './scenarios';
+import { RELEASES_DIR, writeWorkflowSources } from '../upgrade/releases';
+
+const TASK_QUEUE = 'aiworker';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      release: { type: 'string' },
+      from: { type: 'string', default: 'HEAD' },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+  const release: string = values.release ?? pkg.version;
+  const outDir = path.join(CORPUS_DIR, release);
+  if (existsSync(outDir) && !values.force) {
+    throw new Error(`${outDir} exists: release ${release} has a corpus (--force replaces it)`);
+  }
+  // The corpus must come from committed workflow code (`--from`, HEAD by default) that this
+  // checkout runs unchanged, so the release can be rebuilt from it.
+  const gitOut = (...args: string[]) =>
+    execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  const commit = gitOut('rev-parse', '--short=7', values.from);
+  const changed = gitOut('diff', '--name-only', commit, '--', 'workflows', 'contracts');
+  if (changed) throw new Error(`the workflow code differs from ${commit}:\n${changed}`);
+  const log = (line: string) => process.stdout.write(`capture: ${line}\n`);
+
+  const services = await startRunServices({ tag: 'corpus', continueAsNewAfterEvents: 40 });
+  Object.assign(process.env, services.env);
+  process.env.LOG_LEVEL = 'warn';
+  const workdir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-corpus-'));
+  const worker = await startTestWorker({ taskQueue: TASK_QUEUE, bundlePath: services.bundlePath });
+  const api = await startTestApi({ taskQueue: TASK_QUEUE, connectionLimit: 5 });
+  const quick = await startTestApi({
+    taskQueue: TASK_QUEUE,
+    adminToken: api.adminToken,
+    leaseMs: 3000,
+    questionReminderMs: 4000,
+  });
+  const client = api.deps.temporal.client;
+  try {
+    log(`release ${release} (commit ${commit}): driving the scenarios`);
+    const world = await driveToWaitingStates(
+      { apiUrl: api.url, adminToken: api.adminToken, quickApiUrl: quick.url },
+      workdir,
+      log,
+    );
+    const probe = await client.workflow.start<typeof workerProbeWorkflow>('workerProbeWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: `worker-probe-corpus`,
+    });
+    await probe.result();
+    const cleanup = await client.workflow.start<typeof previewCleanupWorkflow>(
+      'previewCleanupWorkflow',
+      { taskQueue: TASK_QUEUE, workflowId: `preview-cleanup-corpus` },
+    );
+    await cleanup.result();
+
+    const entries: CorpusEntry[] = [];
+    // A run captured twice with nothing new (the first runs of a task captured again later)
+    // is kept once.
+    const captured = new Map<string, number>();
+    const capture = async (
+      workflowType: string,
+      label: string,
+      workflowId: string,
+      phase: CorpusEntry['phase'],
+      state: string | null,
+    ) => {
+      const runs = await fetchRuns(client, workflowId);
+      runs.forEach(({ runId, history }, i) => {
+        const events = history.events?.length ?? 0;
+        if (captured.get(runId) === events) return;
+        captured.set(runId, events);
+        const suffix = phase === 'finished' ? '.finished' : '';
+        const file = `${workflowType}/${label}${suffix}.r${i + 1}.json`;
+        mkdirSync(path.join(outDir, workflowType), { recursive: true });
+        writeFileSync(path.join(outDir, file), historyToJSON(history) + '\n');
+        entries.push({
+          file,
+          workflowType,
+          label,
+          state,
+          phase,
+          workflowId,
+          runId,
+          run: i + 1,
+          runs: runs.length,
+          events,
+          closedBy: closedBy(history),
+        });
+      });
+    };
+    rmSync(outDir, { recursive: true, force: true });
+    const taskState = async (taskId: string) => (await world.driver.task(taskId)).state as string;
+    const mergeState = async (id: string) => (await world.driver.mergeState(id)).state as string;
+    for (const label of TASK_SCENARIOS) {
+      const taskId = world.tasks[label];
+      await capture('taskWorkflow', label, `task-${taskId}`, 'waiting', await taskState(taskId));
+    }
+    // The queued batch has no workflow yet: the queue starts it when its turn comes.
+    for (const label of MERGE_SCENARIOS.filter((l) => l !== 'queued')) {
+      const mergeId = world.merges[label];
+      await capture(
+        'mergeBatchWorkflow',
+        label,
+        `merge-${mergeId}`,
+        'waiting',
+        await mergeState(mergeId),
+      );
+    }
+    const queueId = `merge-queue-${world.projectId}`;
+    await capture('mergeQueueWorkflow', 'running', queueId, 'waiting', null);
+    await capture(
+      'createProjectWorkflow',
+      'created',
+      `project-${world.projectId}`,
+      'waiting',
+      null,
+    );
+    await capture('registerAgentWorkflow', 'registered', `agent-${world.agentId}`, 'waiting', null);
+    await capture('workerProbeWorkflow', 'probed', probe.workflowId, 'waiting', null);
+    await capture('previewCleanupWorkflow', 'swept', cleanup.workflowId, 'waiting', null);
+
+    // The held deploy goes on; the queued batch runs after it.
+    world.releaseHold();
+    await world.driver.untilMerge(world.merges.queued, ['completed']);
+    for (const label of ['in_merge', 'merge_queued'] as const) {
+      const taskId = world.tasks[label];
+      await capture('taskWorkflow', label, `task-${taskId}`, 'finished', await taskState(taskId));
+    }
+    for (const label of ['deploying', 'queued'] as const) {
+      const mergeId = world.merges[label];
+      await capture(
+        'mergeBatchWorkflow',
+        label,
+        `merge-${mergeId}`,
+        'finished',
+        await mergeState(mergeId),
+      );
+    }
+    await capture('mergeQueueWorkflow', 'running', queueId, 'finished', null);
+    await world.close();
+
+    const describe = execFileSync(
+      path.join(REPO_ROOT, '.tools/temporal/bin/temporal'),
+      ['--version'],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    const manifest: CorpusManifest = {
+      release,
+      commit,
+      capturedAt: new Date().toISOString(),
+      temporalServer: describe,
+      sdk: JSON.parse(
+        readFileSync(path.join(REPO_ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8'),
+      ).version,
+      histories: entries,
+    };
+    writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const archive = writeWorkflowSources(release, commit);
+    log(`wrote ${entries.length} histories to ${path.relative(REPO_ROOT, outDir)}`);
+    log(`wrote the workflow sources to ${path.relative(REPO_ROOT, archive)} (${RELEASES_DIR})`);
+  } finally {
+    await quick.close();
+    await api.close();
+    await worker.stop();
+    await services.stop();
+    rmSync(workdir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `capture: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
