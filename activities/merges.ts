@@ -15,6 +15,7 @@ import type { TaskView } from '../contracts/task';
 import { applyMergeChange } from '../db/merges';
 import type { MergeChange } from '../db/merges';
 import { findProject } from '../db/projects';
+import { TaskWorkflowStuck } from '../platform/errors';
 import { executeTaskUpdate } from '../platform/task-updates';
 import { DeployFailed, DeployRefused } from './deploy/deployer';
 import type { ActivityDeps } from './deps';
@@ -102,6 +103,8 @@ export function createMergeActivities(deps: ActivityDeps) {
         if (isRefusal(err)) return { ok: false, reason: (err.cause as ApplicationFailure).message };
         if (err instanceof WorkflowNotFoundError)
           return { ok: false, reason: 'the task has finished (staged or cancelled)' };
+        // A task that cannot progress stays out of the batch instead of holding it up.
+        if (err instanceof TaskWorkflowStuck) return { ok: false, reason: err.message };
         throw err;
       }
     },

@@ -9,6 +9,7 @@ import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import { eventRoutes } from './events/events';
 import { healthRoutes } from './health/health';
+import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
 import { requireAdmin, requireAuth } from './middleware/auth';
 import type { Authenticator } from './middleware/auth';
@@ -69,6 +70,7 @@ export function createApp(deps: ApiDeps): express.Express {
     taskRoutes(deps),
     mergeRoutes(deps),
     eventRoutes(deps),
+    workflowHealthRoutes(deps),
   );
   app.use(webRoutes());
   app.use(notFound);

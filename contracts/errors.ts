@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'rate_limited',
   'not_ready',
+  'task_stuck',
   'internal',
 ] as const;
 

@@ -22,6 +22,9 @@ export interface EventPayloads {
   'task:merge_started': { taskId: string; mergeId: string };
   'task:merge_conflict': { taskId: string; mergeId: string; files: string[] };
   'task:merge_rolled_back': { taskId: string; mergeId: string; reason: string };
+  /** The task's workflow fails every workflow task: the task cannot change until it recovers. */
+  'task:stuck': { taskId: string; since: string; reason: string };
+  'task:recovered': { taskId: string };
   'preview:removed': { taskId: string | null; name: string; reason: string };
   'merge:progress': { mergeId: string; state: string; detail: string | null };
   'deploy:started': { environment: string; taskIds: string[]; mergeId: string };

@@ -7,8 +7,14 @@ import type { TaskTransition, TaskView } from './task';
  * current state and records nothing. Each takes one input object.
  */
 
-/** An agent takes a backlog task (or resumes one sent back for changes). */
-export const claimTaskUpdate = defineUpdate<TaskView, [{ agentId: string }]>('claimTask');
+/**
+ * An agent takes a backlog task (or resumes one sent back for changes). A claim validated after
+ * `expiresAt` (ISO 8601) is refused: its caller has stopped waiting for the answer, and a task
+ * must not go to an agent that was never told.
+ */
+export const claimTaskUpdate = defineUpdate<TaskView, [{ agentId: string; expiresAt?: string }]>(
+  'claimTask',
+);
 
 /** The assigned agent gives a task back to the backlog (or loses it when its lease ends). */
 export const releaseTaskUpdate = defineUpdate<TaskView, [{ agentId: string; reason: string }]>(
@@ -96,6 +102,13 @@ export const projectionSyncedUpdate = defineUpdate<TaskView>('projectionSynced')
 
 /** The assigned agent shows signs of life; it keeps the agent's lease on the task. */
 export const agentHeartbeatSignal = defineSignal<[{ agentId: string }]>('agentHeartbeat');
+
+/**
+ * Asks a long-lived workflow (a task, a merge queue) to continue as new at its next safe point,
+ * so that from then on it runs the workflow code of the release its worker runs, with no history
+ * of earlier releases to replay (docs/operations.md, "Upgrading"). Nothing else changes.
+ */
+export const continueAsNewSignal = defineSignal('continueAsNew');
 
 /** The task as its workflow knows it right now. */
 export const taskViewQuery = defineQuery<TaskView>('taskView');

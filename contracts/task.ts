@@ -61,7 +61,15 @@ export type TaskRecord = Pick<
   | 'approvedCommit'
   | 'mergeId'
   | 'createdAt'
-> & { updatedAt: string; questions: Array<Omit<TaskQuestion, 'agentId'>> };
+> & {
+  updatedAt: string;
+  questions: Array<Omit<TaskQuestion, 'agentId'>>;
+  /**
+   * Set while the task's workflow fails every workflow task and so cannot change (see
+   * docs/operations.md, "A stuck task"): since when, and why in plain words.
+   */
+  stuck: { since: string; reason: string } | null;
+};
 
 /** What starts a task workflow. `snapshot` is set only when the workflow continues as new. */
 export interface TaskWorkflowInput {
@@ -73,13 +81,33 @@ export interface TaskWorkflowInput {
   snapshot?: TaskSnapshot;
 }
 
+/**
+ * The format of `TaskSnapshot` this release writes. Every release reads the formats of the
+ * releases before it (`workflows/task-snapshot.ts`); a format only grows, with optional fields,
+ * so an earlier release can still read the fields it knows.
+ *   1 (release 0.1.0, written without `version`): view, history, eventSeq.
+ *   2: adds `clock`.
+ */
+export const TASK_SNAPSHOT_VERSION = 2;
+
 /** The whole state of a task workflow, carried across continue-as-new. */
 export interface TaskSnapshot {
+  /** The format (see `TASK_SNAPSHOT_VERSION`); absent means 1. */
+  version?: number;
   view: TaskView;
   history: TaskTransition[];
   /** Last event sequence number used for this task (events are numbered per task). */
   eventSeq: number;
+  /**
+   * The wait the previous run was in when it continued as new, so the new run keeps its
+   * deadline instead of starting the lease or the question reminder over.
+   */
+  clock?: TaskClock;
 }
+
+/** When the current lease or question reminder period began (workflow time, ISO 8601). */
+export type TaskClock =
+  { kind: 'lease'; since: string } | { kind: 'reminder'; questionId: string; since: string };
 
 /** The workflow id of a task's workflow. */
 export function taskWorkflowId(taskId: string): string {

@@ -124,6 +124,12 @@ function present(row: TaskRow): TaskRecord {
     mergeId: row.mergeId,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    stuck: row.stuckSince
+      ? {
+          since: row.stuckSince.toISOString(),
+          reason: row.stuckReason ?? 'its workflow is failing',
+        }
+      : null,
     questions: row.questions.map((q) => ({
       id: q.id,
       question: q.question,
@@ -215,16 +221,85 @@ export async function claimCandidates(
   const select = { id: true, projectId: true } as const;
   const order = [{ priority: 'desc' as const }, { createdAt: 'asc' as const }];
   const own = await db.task.findMany({
-    where: { ...projects, state: 'changes_requested', assignedAgentId: filter.agentId },
+    where: {
+      ...projects,
+      state: 'changes_requested',
+      assignedAgentId: filter.agentId,
+      stuckSince: null,
+    },
     orderBy: order,
     take: filter.limit,
     select,
   });
   const backlog = await db.task.findMany({
-    where: { ...projects, state: 'backlog' },
+    // A stuck task cannot be claimed; it must not keep agents from the next one.
+    where: { ...projects, state: 'backlog', stuckSince: null },
     orderBy: order,
     take: filter.limit,
     select,
   });
   return [...own, ...backlog];
+}
+
+/** A task whose workflow the stuck-task sweep found failing. */
+export interface StuckTask {
+  id: string;
+  projectId: string;
+  title: string;
+  state: TaskState;
+  since: string;
+  reason: string;
+}
+
+/** Every task marked stuck, oldest mark first. */
+export async function listStuckTasks(db: Db): Promise<StuckTask[]> {
+  const rows = await db.task.findMany({
+    where: { stuckSince: { not: null } },
+    orderBy: { stuckSince: 'asc' },
+    select: {
+      id: true,
+      projectId: true,
+      title: true,
+      state: true,
+      stuckSince: true,
+      stuckReason: true,
+    },
+  });
+  return rows.map((r) => ({
+    id: r.id,
+    projectId: r.projectId,
+    title: r.title,
+    state: r.state,
+    since: r.stuckSince!.toISOString(),
+    reason: r.stuckReason ?? 'its workflow is failing',
+  }));
+}
+
+/**
+ * Marks a task stuck unless it already is; answers its project when this call marked it (so a
+ * sweep run by several workers reports each task once), undefined otherwise.
+ */
+export async function markTaskStuck(
+  db: Db,
+  taskId: string,
+  stuck: { since: Date; reason: string },
+): Promise<string | undefined> {
+  const { count } = await db.task.updateMany({
+    where: { id: taskId, stuckSince: null },
+    data: { stuckSince: stuck.since, stuckReason: stuck.reason.slice(0, 500) },
+  });
+  if (count === 0) return undefined;
+  return (await db.task.findUnique({ where: { id: taskId }, select: { projectId: true } }))
+    ?.projectId;
+}
+
+/** Clears a task's stuck mark; answers its project when this call cleared it. */
+export async function clearTaskStuck(db: Db, taskId: string): Promise<string | undefined> {
+  const { count } = await db.task.updateMany({
+    where: { id: taskId, stuckSince: { not: null } },
+    data: { stuckSince: null, stuckReason: null },
+  });
+  if (count === 0) return undefined;
+  return (await db.task.findUnique({ where: { id: taskId }, select: { projectId: true } }))
+    ?.projectId;
 }

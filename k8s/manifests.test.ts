@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 import { CONFIG_VARIABLES, loadConfig, REPO_ROOT } from '../platform/config';
+import { AIWORKER_DYNAMIC_CONFIG } from '../scripts/lib/temporal-dev-server';
 
 type Manifest = {
   apiVersion: string;
@@ -42,6 +43,12 @@ const CLUSTER_SCOPED = [
 ];
 
 describe('k8s/ (kustomize base)', () => {
+  it('replaces every worker of the old release before one of the new release runs', () => {
+    expect(find(base, 'Deployment', 'aiworker-worker').spec.strategy).toEqual({
+      type: 'Recreate',
+    });
+  });
+
   it('lists every manifest file in the folder, and only existing ones', () => {
     const yamlFiles = readdirSync(K8S).filter(
       (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
@@ -255,6 +262,11 @@ describe('temporal-dev.yaml', () => {
   it("registers aiworker's search attributes", () => {
     for (const attr of SEARCH_ATTRIBUTES)
       expect(args).toContain(`--search-attribute=${attr.name}=${attr.type}`);
+  });
+
+  it('flags failing workflows as the dev server of `npm start` does', () => {
+    for (const [key, value] of Object.entries(AIWORKER_DYNAMIC_CONFIG))
+      expect(args).toContain(`--dynamic-config-value=${key}=${value}`);
   });
 
   it('exposes gRPC 7233 and the UI 8233 on the Service the ConfigMap points at', () => {

@@ -12,6 +12,7 @@ import {
   DELIVERY_FAILED,
   releaseTaskUpdate,
   reportProgressUpdate,
+  taskViewQuery,
   triggerPreviewUpdate,
   TRANSITION_REFUSED,
 } from '../contracts/messages';
@@ -27,7 +28,12 @@ import type { TaskWakeups } from './wakeups';
 import { withCredentials } from '../activities/forge/gitea-auth';
 import type { GiteaAccount } from '../activities/forge/gitea-auth';
 import type { ProjectRecord } from '../contracts/project';
-import { executeTaskUpdate } from '../platform/task-updates';
+import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../platform/errors';
+import {
+  executeLongTaskUpdate,
+  executeTaskUpdate,
+  TASK_UPDATE_DEADLINE_MS,
+} from '../platform/task-updates';
 
 /** An expected failure of an agent's call: becomes a tool result with `isError: true`. */
 export class AgentRefusal extends Error {
@@ -61,7 +67,12 @@ const RELEASE_IF_OURS =
 /** How long `agent:{id}:status` lives in Redis. */
 const STATUS_TTL_SECONDS = 30;
 /** Longest an agent's reservation of a candidate keeps other agents off it (it is dropped once the claim is decided). */
-const RESERVATION_MS = 5000;
+const RESERVATION_MS = TASK_UPDATE_DEADLINE_MS;
+/**
+ * How long after it is sent a claim may still be validated: well within the update deadline,
+ * so that a claim accepted at the last moment still has time to answer.
+ */
+const CLAIM_VALID_MS = TASK_UPDATE_DEADLINE_MS - 3000;
 
 /**
  * What an agent does through MCP, on behalf of one authenticated agent. Every state change goes
@@ -143,22 +154,39 @@ export class AgentWork {
     return null;
   }
 
-  /** One claim attempt: null when another agent holds or wins the task. */
+  /**
+   * One claim attempt: null when another agent holds or wins the task, or when its workflow
+   * cannot take the claim (stuck, or not answering: a task that cannot progress must not keep
+   * agents from the next one).
+   */
   private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
     if (!(await this.reserve(candidate.id))) return null;
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id));
     try {
       // Read before claiming: once the workflow has said yes, nothing may fail before the
       // agent is told, or the task would sit with an agent that never heard of it.
       const project = await findProject(this.deps.db, candidate.projectId);
-      const view = await executeTaskUpdate(
-        this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id)),
-        claimTaskUpdate,
-        { agentId: this.agent.agentId },
-      );
-      return presentTask(view, project ? this.agentCloneUrl(project, project.cloneUrl) : null);
+      const cloneUrl = project ? this.agentCloneUrl(project, project.cloneUrl) : null;
+      // A claim the workflow validates after this moment is refused: by then this call may
+      // have given up, and the agent would never hear of its task.
+      const expiresAt = new Date(Date.now() + CLAIM_VALID_MS).toISOString();
+      try {
+        const view = await executeTaskUpdate(handle, claimTaskUpdate, {
+          agentId: this.agent.agentId,
+          expiresAt,
+        });
+        return presentTask(view, cloneUrl);
+      } catch (err) {
+        if (!(err instanceof TaskWorkflowUnresponsive)) throw err;
+        // Accepted in time but slow to finish: the claim may have landed all the same.
+        const view = await handle.query(taskViewQuery).catch(() => null);
+        const ours = view?.state === 'in_progress' && view.assignedAgentId === this.agent.agentId;
+        return ours ? presentTask(view, cloneUrl) : null;
+      }
     } catch (err) {
       if (isRefused(err)) return null; // another agent was faster: the workflow said so
       if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
+      if (err instanceof TaskWorkflowStuck) return null; // reported by the stuck-task sweep
       throw err;
     } finally {
       // The workflow has decided; the reservation has done its job.
@@ -208,7 +236,7 @@ export class AgentWork {
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
     const task = await this.ownTask(input.taskId);
     const result = await this.send(input.taskId, (handle) =>
-      executeTaskUpdate(handle, createBranchUpdate, { agentId: this.agent.agentId }),
+      executeLongTaskUpdate(handle, createBranchUpdate, { agentId: this.agent.agentId }),
     );
     const project = await findProject(this.deps.db, task.projectId);
     return {
@@ -236,7 +264,7 @@ export class AgentWork {
   }): Promise<{ prNumber: number; prUrl: string }> {
     await this.ownTask(input.taskId);
     return await this.send(input.taskId, (handle) =>
-      executeTaskUpdate(handle, createPullRequestUpdate, {
+      executeLongTaskUpdate(handle, createPullRequestUpdate, {
         agentId: this.agent.agentId,
         ...(input.title ? { title: input.title } : {}),
         ...(input.description ? { description: input.description } : {}),
@@ -248,7 +276,7 @@ export class AgentWork {
   async triggerPreview(input: { taskId: string }): Promise<{ previewUrl: string }> {
     await this.ownTask(input.taskId);
     const { previewUrl } = await this.send(input.taskId, (handle) =>
-      executeTaskUpdate(handle, triggerPreviewUpdate, { agentId: this.agent.agentId }),
+      executeLongTaskUpdate(handle, triggerPreviewUpdate, { agentId: this.agent.agentId }),
     );
     return { previewUrl };
   }

@@ -68,6 +68,11 @@ const envSchema = z.object({
     .int('expected a whole number of seconds')
     .min(1, 'expected at least 1 second')
     .default(1800),
+  AIWORKER_STUCK_SWEEP_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(1, 'expected at least 1 second')
+    .default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AIWORKER_PUBLIC_URL: urlWithScheme(['http', 'https'], 'https://aiworker.example.com').optional(),
   PREVIEW_RUNTIME: z.enum(['local', 'kubernetes']).default('local'),
@@ -116,6 +121,8 @@ export interface Config {
   questionReminderMs: number;
   /** How long an agent keeps a task without a sign of life (any MCP call) before it returns to the backlog. */
   leaseMs: number;
+  /** How often the worker looks for task workflows that fail every workflow task (worker/stuck-tasks.ts). */
+  stuckSweepEveryMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where people reach the API and board (links in pull requests); defaults to http://HOST:PORT. */
   publicUrl: string;
@@ -181,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     questionReminderMs: e.AIWORKER_QUESTION_REMINDER_SECONDS * 1000,
     leaseMs: e.AIWORKER_LEASE_SECONDS * 1000,
+    stuckSweepEveryMs: e.AIWORKER_STUCK_SWEEP_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
     publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     previews: {

@@ -13,3 +13,35 @@ export class MigrationError extends Error {
     this.name = 'MigrationError';
   }
 }
+
+/**
+ * Thrown by `executeTaskUpdate` when a task's workflow cannot take an update because its
+ * workflow task fails on every attempt (typically a worker whose code cannot replay the task's
+ * history). Temporal keeps retrying it; the task is reported stuck until it recovers.
+ */
+export class TaskWorkflowStuck extends Error {
+  constructor(readonly taskId: string) {
+    super(
+      `task ${taskId} cannot change now: its workflow fails every time it runs and Temporal keeps ` +
+        'retrying it; operators see it in GET /api/health/workflows. Try again later',
+    );
+    this.name = 'TaskWorkflowStuck';
+  }
+}
+
+/**
+ * Thrown by `executeTaskUpdate` when a task's workflow did not take an update in time (no worker
+ * polls the task queue, or the workers are overloaded). Nothing is known to have changed.
+ */
+export class TaskWorkflowUnresponsive extends Error {
+  constructor(
+    readonly taskId: string,
+    deadlineMs: number,
+  ) {
+    super(
+      `task ${taskId} did not answer within ${deadlineMs / 1000} s (no worker may be running, or ` +
+        'they are overloaded); try again shortly',
+    );
+    this.name = 'TaskWorkflowUnresponsive';
+  }
+}

@@ -1,38 +1,151 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
+} from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { TASK_RESTARTING } from '../contracts/messages';
+import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from './errors';
+import { workflowTaskFailure } from './workflow-health';
 
 /**
- * How often an update is sent again while its task workflow continues as new. That takes
- * milliseconds, but a busy worker can take seconds; the attempts below span about 20 s.
+ * How long a task workflow has to take an update before its caller gets an answer: long enough
+ * to ride out a worker restart (a rolling upgrade), bounded so that no call waits forever.
  */
-const ATTEMPTS = 40;
+export const TASK_UPDATE_DEADLINE_MS = 30_000;
+/**
+ * An update still unanswered after this long makes us look at the workflow, and again every
+ * `STUCK_PROBE_EVERY_MS`: one whose workflow task fails on every attempt (code that cannot replay
+ * its history) ends the wait at once with `TaskWorkflowStuck`, instead of at the deadline.
+ */
+const STUCK_PROBE_AFTER_MS = 1_500;
+const STUCK_PROBE_EVERY_MS = 2_500;
+/** The describe call that tells a stuck workflow from a slow one. */
+const DESCRIBE_DEADLINE_MS = 2_000;
 
 /**
- * Sends an update to a task workflow and waits for its result. An update that arrives while the
- * run is continuing as new is refused with nothing changed (`TASK_RESTARTING`); it is sent again
- * here, and reaches the new run, so callers never see that moment.
+ * How often an update is sent again while its task workflow continues as new (milliseconds,
+ * unless the worker is busy): within the deadline above.
+ */
+const RESTART_ATTEMPTS = 40;
+
+/**
+ * Sends an update to a task workflow and waits for its result, within `TASK_UPDATE_DEADLINE_MS`.
+ * An update that arrives while the run is continuing as new is refused with nothing changed
+ * (`TASK_RESTARTING`); it is sent again here, and reaches the new run, so callers never see that
+ * moment. A workflow that cannot take it throws `TaskWorkflowStuck`; one that does not answer in
+ * time throws `TaskWorkflowUnresponsive`.
  */
 export async function executeTaskUpdate<Ret, Args extends unknown[]>(
   handle: WorkflowHandle,
   update: UpdateDefinition<Ret, Args>,
   ...args: Args
 ): Promise<Ret> {
+  const deadline = Date.now() + TASK_UPDATE_DEADLINE_MS;
+  // The SDK's overloads cannot see through a generic argument list; the signature above keeps
+  // callers as strictly typed as a direct call.
+  const definition = update as unknown as UpdateDefinition<Ret, [unknown]>;
+  return await withRestarts(handle, deadline, () =>
+    handle.executeUpdate(definition, { args: args as unknown as [unknown] }),
+  );
+}
+
+/**
+ * `executeTaskUpdate` for updates whose handler runs long steps (a delivery deploys a preview):
+ * the workflow must *accept* the update within the deadline; its result may then take as long
+ * as its steps do.
+ */
+export async function executeLongTaskUpdate<Ret, Args extends unknown[]>(
+  handle: WorkflowHandle,
+  update: UpdateDefinition<Ret, Args>,
+  ...args: Args
+): Promise<Ret> {
+  const deadline = Date.now() + TASK_UPDATE_DEADLINE_MS;
+  const definition = update as unknown as UpdateDefinition<Ret, [unknown]>;
+  const accepted = await withRestarts(handle, deadline, () =>
+    handle.startUpdate(definition, {
+      args: args as unknown as [unknown],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    }),
+  );
+  return await accepted.result();
+}
+
+async function withRestarts<T>(
+  handle: WorkflowHandle,
+  deadline: number,
+  send: () => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      // The SDK's overloads cannot see through a generic argument list; the signature above keeps
-      // callers as strictly typed as a direct call.
-      return await handle.executeUpdate(update as unknown as UpdateDefinition<Ret, [unknown]>, {
-        args: args as unknown as [unknown],
-      });
+      return await watched(handle, deadline, send);
     } catch (err) {
-      if (attempt >= ATTEMPTS || !isRestarting(err)) throw err;
-      await sleep(Math.min(25 * attempt, 1000));
+      if (isRestarting(err) && attempt < RESTART_ATTEMPTS && Date.now() < deadline) {
+        await sleep(Math.min(25 * attempt, 1000, Math.max(0, deadline - Date.now())));
+        continue;
+      }
+      throw (await whyUnanswered(handle, err)) ?? err;
     }
   }
+}
+
+/**
+ * Sends within the deadline; if no answer came after `STUCK_PROBE_AFTER_MS`, asks whether the
+ * workflow's task is failing, and if so gives up on the call at once.
+ */
+async function watched<T>(
+  handle: WorkflowHandle,
+  deadline: number,
+  send: () => Promise<T>,
+): Promise<T> {
+  const { connection } = handle.client;
+  const controller = new AbortController();
+  const { signal } = controller;
+  const never = new Promise<never>(() => undefined);
+  const call = connection.withAbortSignal(signal, () => connection.withDeadline(deadline, send));
+  const probe = (async (): Promise<never> => {
+    await sleep(STUCK_PROBE_AFTER_MS, undefined, { signal });
+    for (;;) {
+      // In the call's scope: once the call is settled, a probe still in flight is cancelled.
+      if (await connection.withAbortSignal(signal, () => isFailing(handle))) {
+        throw new TaskWorkflowStuck(taskIdOf(handle));
+      }
+      await sleep(STUCK_PROBE_EVERY_MS, undefined, { signal });
+    }
+  })().catch((err: unknown) => {
+    if (err instanceof TaskWorkflowStuck) throw err;
+    return never; // aborted: the call has settled
+  });
+  try {
+    return await Promise.race([call, probe]);
+  } finally {
+    controller.abort();
+  }
+}
+
+/**
+ * Whether the workflow's code cannot run it: its workflow task is past its first attempt and
+ * failed with nondeterminism or an error of the code (a failure that will recur), not a
+ * passing one such as a task that met a new message while continuing as new.
+ */
+async function isFailing(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    const failure = await handle.client.connection.withDeadline(
+      Date.now() + DESCRIBE_DEADLINE_MS,
+      () => workflowTaskFailure(handle.client, handle.workflowId),
+    );
+    return failure?.codeFailure ?? false;
+  } catch {
+    // Temporal itself does not answer: the workflow cannot say either way.
+    return false;
+  }
+}
+
+function taskIdOf(handle: WorkflowHandle): string {
+  return handle.workflowId.replace(/^task-/, '');
 }
 
 function isRestarting(err: unknown): boolean {
@@ -41,4 +154,35 @@ function isRestarting(err: unknown): boolean {
     err.cause instanceof ApplicationFailure &&
     err.cause.type === TASK_RESTARTING
   );
+}
+
+/** FAILED_PRECONDITION: Temporal refuses updates while the workflow's task keeps failing. */
+function refusedAsFailing(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown; details?: unknown; message?: unknown } })
+    ?.cause;
+  return (
+    cause?.code === 9 &&
+    /workflow task in failed state/i.test(`${String(cause.details)} ${String(cause.message)}`)
+  );
+}
+
+/**
+ * Why a task workflow took no update: `TaskWorkflowStuck` when its workflow task is failing
+ * (Temporal says so, or its pending workflow task is past its first attempt),
+ * `TaskWorkflowUnresponsive` when it just did not answer in time; undefined for anything else.
+ */
+async function whyUnanswered(handle: WorkflowHandle, err: unknown): Promise<Error | undefined> {
+  if (err instanceof TaskWorkflowStuck) return err;
+  const taskId = taskIdOf(handle);
+  if (refusedAsFailing(err)) return new TaskWorkflowStuck(taskId);
+  if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) && !isDeadline(err)) {
+    return undefined;
+  }
+  if (await isFailing(handle)) return new TaskWorkflowStuck(taskId);
+  return new TaskWorkflowUnresponsive(taskId, TASK_UPDATE_DEADLINE_MS);
+}
+
+function isDeadline(err: unknown): boolean {
+  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
+  return code(err) === 4 || code((err as { cause?: unknown } | null)?.cause) === 4;
 }

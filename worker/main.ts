@@ -1,6 +1,6 @@
 // `npm run worker`: runs workflows and activities until SIGINT/SIGTERM, then drains and exits.
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { ensurePreviewCleanupSchedule } from '../platform/schedules';
@@ -8,6 +8,7 @@ import { ensureSearchAttributes } from '../platform/search-attributes';
 import { temporalLogger } from '../platform/temporal-logger';
 import { createWorker } from './create-worker';
 import { createWorkerDeps } from './deps';
+import { runStuckTaskSweeps } from './stuck-tasks';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -23,10 +24,24 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     everyMs: config.previews.cleanupEveryMs,
-  }).finally(() => admin.close());
+  });
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const deps = createWorkerDeps(config, root);
   const { worker, connection } = await createWorker(config, deps);
+  // Tasks whose workflow cannot make progress are marked, reported and skipped by agents.
+  const sweeps = new AbortController();
+  const swept = runStuckTaskSweeps(
+    {
+      client: new Client({ connection: admin, namespace: config.temporal.namespace }),
+      db: deps.db,
+      redis: deps.redis,
+      emitter: deps.emitter,
+      logger: root.child({ scope: 'worker.stuck-tasks' }),
+      taskQueue: config.temporal.taskQueue,
+    },
+    config.stuckSweepEveryMs,
+    sweeps.signal,
+  );
   logger.info(
     {
       taskQueue: config.temporal.taskQueue,
@@ -38,6 +53,9 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    sweeps.abort();
+    await swept;
+    await admin.close();
     await connection.close();
     await deps.close();
     logger.info('worker stopped');

@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { enqueueMergeUpdate, mergeQueueQuery, mergeWorkflowId } from '../contracts/merge';
-import { TRANSITION_REFUSED } from '../contracts/messages';
+import { continueAsNewSignal, TRANSITION_REFUSED } from '../contracts/messages';
 import type {
   MergeQueueInput,
   MergeRequest,
@@ -243,10 +243,16 @@ export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> 
     },
   );
   setHandler(mergeQueueQuery, () => pending.map((r) => r.mergeId));
+  // An operator moves the queue onto the current release's code (npm run workflows:refresh).
+  let refreshRequested = false;
+  setHandler(continueAsNewSignal, () => {
+    refreshRequested = true;
+  });
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || refreshRequested;
 
   for (;;) {
-    await condition(() => pending.length > 0 || workflowInfo().continueAsNewSuggested);
-    if (workflowInfo().continueAsNewSuggested) {
+    await condition(() => pending.length > 0 || shouldContinueAsNew());
+    if (shouldContinueAsNew()) {
       // An accepted request still being written must be carried over, not lost.
       await condition(allHandlersFinished);
       return await continueAsNew<typeof mergeQueueWorkflow>({

@@ -1,6 +1,8 @@
 import type { DeliveryStep, EventPayloads, EventType, RecordedEvent } from '../contracts/events';
+import { TASK_SNAPSHOT_VERSION } from '../contracts/task';
 import type { TaskSnapshot, TaskTransition, TaskView, TaskWorkflowInput } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
+import { readTaskSnapshot } from './task-snapshot';
 
 /** Thrown by a TaskMachine check when the task's state (or owner) does not allow a request. */
 export class TransitionRefused extends Error {
@@ -30,7 +32,7 @@ export class TaskMachine {
 
   static create(input: TaskWorkflowInput, now: Date): { machine: TaskMachine; change: Change } {
     if (input.snapshot) {
-      const s = input.snapshot;
+      const s = readTaskSnapshot(input.snapshot);
       return { machine: new TaskMachine(s.view, s.history, s.eventSeq), change: [] };
     }
     const view: TaskView = {
@@ -79,8 +81,10 @@ export class TaskMachine {
     return this.view.questions.find((q) => q.answer === null);
   }
 
+  /** The machine's part of the snapshot a workflow continues as new with. */
   snapshot(): TaskSnapshot {
     return {
+      version: TASK_SNAPSHOT_VERSION,
       view: this.current(),
       history: this.history.map((h) => ({ ...h })),
       eventSeq: this.eventSeq,

@@ -18,6 +18,7 @@ import {
   beginMergeUpdate,
   cancelTaskUpdate,
   claimTaskUpdate,
+  continueAsNewSignal,
   createBranchUpdate,
   createPullRequestUpdate,
   DELIVERY_FAILED,
@@ -37,7 +38,7 @@ import {
 } from '../contracts/messages';
 import { agentIdKey, taskStateKey } from '../contracts/search-attributes';
 import type { DeliveryStep } from '../contracts/events';
-import type { TaskView, TaskWorkflowInput } from '../contracts/task';
+import type { TaskClock, TaskView, TaskWorkflowInput } from '../contracts/task';
 import { TaskMachine, TransitionRefused } from './task-machine';
 import type { Change } from './task-machine';
 
@@ -167,7 +168,15 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   let lastBeat = 0;
 
   setHandler(claimTaskUpdate, ({ agentId }) => apply(machine.claim(agentId, new Date())), {
-    validator: ({ agentId }: AgentInput) => guard(() => machine.checkClaim(agentId)),
+    validator: ({ agentId, expiresAt }: AgentInput & { expiresAt?: string }) =>
+      guard(() => {
+        if (expiresAt !== undefined && Date.now() > Date.parse(expiresAt)) {
+          throw new TransitionRefused(
+            `the claim of task ${taskId} by agent ${agentId} arrived after its caller stopped waiting (${expiresAt})`,
+          );
+        }
+        machine.checkClaim(agentId);
+      }),
   });
   setHandler(releaseTaskUpdate, ({ reason }) => apply(machine.release(reason, new Date())), {
     validator: ({ agentId }: AgentInput) => guard(() => machine.checkRelease(agentId)),
@@ -328,24 +337,57 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   });
   setHandler(taskViewQuery, () => machine.current());
   setHandler(taskHistoryQuery, () => machine.transitions());
+  // An operator moves waiting tasks onto the current release's code (npm run workflows:refresh).
+  let refreshRequested = false;
+  setHandler(continueAsNewSignal, () => {
+    refreshRequested = true;
+  });
 
-  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested;
+  // The clock of the wait this run was continued in, if any: its first wait of the same kind
+  // keeps the deadline. (A run without one, as every run before snapshot format 2, waits full
+  // periods, exactly as before.)
+  let carried = input.snapshot?.clock ?? null;
+  /** Starts a wait's clock: the carried one when it is the same wait, else now. */
+  const startClock = (clock: TaskClock): { clock: TaskClock; timeoutMs: number } => {
+    const full = clock.kind === 'lease' ? input.leaseMs : input.reminderAfterMs;
+    const previous = carried;
+    carried = null;
+    const same =
+      previous?.kind === clock.kind &&
+      (previous.kind === 'lease' ||
+        (clock.kind === 'reminder' && previous.questionId === clock.questionId));
+    if (!previous || !same) return { clock, timeoutMs: full };
+    const left = full - (Date.now() - Date.parse(previous.since));
+    return { clock: previous, timeoutMs: Math.max(1, left) };
+  };
+  /**
+   * The clock of the wait that continue-as-new interrupted, for the next run; asked right before
+   * continuing, since an update may still have moved the task while the run settled.
+   */
+  let interrupted: () => TaskClock | null = () => null;
+
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || refreshRequested;
   while (!machine.isFinal) {
     const open = machine.openQuestion;
+    interrupted = () => null;
     if (open) {
       // A durable timer: if nobody answers in time, the board is reminded (and again later).
+      const since = new Date().toISOString();
+      const wait = startClock({ kind: 'reminder', questionId: open.id, since });
       const moved = await condition(
         () => machine.openQuestion?.id !== open.id || machine.isFinal || shouldContinueAsNew(),
-        input.reminderAfterMs,
+        wait.timeoutMs,
       );
       if (!moved) await record(machine.remind(new Date()));
+      else interrupted = () => (machine.openQuestion?.id === open.id ? wait.clock : null);
     } else if (machine.state === 'in_progress') {
       // An agent that stays silent for a whole lease loses the task; it goes back to the backlog.
       const beat = lastBeat;
       const agentId = machine.current().assignedAgentId;
+      const wait = startClock({ kind: 'lease', since: new Date().toISOString() });
       const moved = await condition(
         () => lastBeat !== beat || machine.state !== 'in_progress' || shouldContinueAsNew(),
-        input.leaseMs,
+        wait.timeoutMs,
       );
       if (
         !moved &&
@@ -354,6 +396,13 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         machine.current().assignedAgentId === agentId
       ) {
         await apply(machine.release(`lease of agent ${agentId} expired`, new Date()));
+      } else if (moved) {
+        interrupted = () =>
+          lastBeat === beat &&
+          machine.state === 'in_progress' &&
+          machine.current().assignedAgentId === agentId
+            ? wait.clock
+            : null;
       }
     } else {
       await condition(
@@ -367,7 +416,9 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     if (shouldContinueAsNew() && !machine.isFinal) {
       await settle();
       closing = true;
-      return await continueAsNew<typeof taskWorkflow>({ ...input, snapshot: machine.snapshot() });
+      const clock = interrupted();
+      const snapshot = { ...machine.snapshot(), ...(clock ? { clock } : {}) };
+      return await continueAsNew<typeof taskWorkflow>({ ...input, snapshot });
     }
   }
   await settle();

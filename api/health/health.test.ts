@@ -50,7 +50,12 @@ describe('health endpoints', () => {
       (r) => r.status === 200,
     );
     expect(status).toBe(200);
-    expect(body).toEqual({ status: 'ready', checks: { temporal: 'up', mysql: 'up', redis: 'up' } });
+    expect(body).toEqual({
+      status: 'ready',
+      checks: { temporal: 'up', mysql: 'up', redis: 'up' },
+      // Workflows Temporal reports failing on every workflow task (none here).
+      workflows: { failing: 0 },
+    });
   });
 
   it('/readyz is 503 naming Redis while Redis is stopped, and 200 again once it is back', async () => {
@@ -71,6 +76,7 @@ describe('health endpoints', () => {
     expect(down.body).toEqual({
       error: { code: 'not_ready', message: 'not ready: redis is down' },
       checks: { temporal: 'up', mysql: 'up', redis: 'down' },
+      workflows: { failing: 0 },
     });
 
     await redis.start();
@@ -128,6 +134,7 @@ describe('/readyz with several dependencies down', () => {
       expect(body).toMatchObject({
         error: { code: 'not_ready', message: 'not ready: temporal, mysql are down' },
         checks: { temporal: 'down', mysql: 'down', redis: 'up' },
+        workflows: { failing: null },
       });
 
       // A route that needs the database answers 503 in words, not 500.

@@ -8,6 +8,7 @@ import { taskWorkflowId } from '../../contracts/task';
 import type { TaskView } from '../../contracts/task';
 import { findMerge, listMerges, tasksInOpenMerges } from '../../db/merges';
 import { findTask } from '../../db/tasks';
+import { TaskWorkflowStuck } from '../../platform/errors';
 import type { mergeQueueWorkflow } from '../../workflows/merge';
 import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -43,6 +44,9 @@ export function mergeRoutes(deps: ApiDeps): Router {
     }
     const projectId = records[0]!.projectId;
     await requireProject(deps, projectId);
+    // A stuck task's workflow answers nothing: say so before asking it.
+    const stuck = records.find((t) => t!.stuck);
+    if (stuck) throw new TaskWorkflowStuck(stuck.id);
 
     // Finished task workflows (staged, cancelled) answer their last view too.
     const views = await Promise.all(taskIds.map(liveTask));

@@ -1,6 +1,7 @@
 import { ServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
+import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
 import { ApiError, NotFoundError, NotReadyError } from '../errors';
 
@@ -76,6 +77,8 @@ function isDatabaseUnreachable(err: unknown): boolean {
 /** Maps body-parser's errors (bad JSON, too large), dependencies being down and our own to ApiErrors. */
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (err instanceof TaskWorkflowStuck) return new ApiError(503, 'task_stuck', err.message);
+  if (err instanceof TaskWorkflowUnresponsive) return new NotReadyError(err.message);
   if (isTemporalUnreachable(err))
     return new NotReadyError('Temporal is unreachable; try again shortly');
   if (isDatabaseUnreachable(err))

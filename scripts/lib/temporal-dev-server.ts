@@ -23,6 +23,15 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, string | number | boolean>;
 }
 
+/**
+ * Dynamic config every dev server aiworker starts gets: a workflow whose workflow task fails
+ * twice in a row is flagged with `TemporalReportedProblems` (Temporal's default is 5), which the
+ * stuck-task sweep and the Web UI's "Task Failures" view read. temporal-dev.yaml sets the same.
+ */
+export const AIWORKER_DYNAMIC_CONFIG = {
+  'system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute': 2,
+};
+
 /** A running `temporal server start-dev`. */
 export interface DevServer {
   process: ChildProcess;
@@ -51,7 +60,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
-  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
+  const dynamicConfig = { ...AIWORKER_DYNAMIC_CONFIG, ...opts.dynamicConfig };
+  for (const [key, value] of Object.entries(dynamicConfig)) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';

@@ -47,6 +47,8 @@ export interface ScenarioStack {
 export interface WaitingWorld {
   projectId: string;
   agentId: string;
+  /** The agent's MCP token, for carrying on from another process. */
+  agentToken: string;
   tasks: Record<TaskScenario, string>;
   merges: Record<MergeScenario, string>;
   driver: ScenarioDriver;
@@ -374,6 +376,7 @@ export async function driveToWaitingStates(
   return {
     projectId,
     agentId: d.agentId,
+    agentToken: registered.body.token as string,
     tasks,
     merges,
     driver: d,

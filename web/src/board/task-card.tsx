@@ -39,8 +39,13 @@ export function TaskCard(props: {
           {task.title}
         </a>
       </div>
-      {(task.state === 'needs_input' || preview || priority) && (
+      {(task.stuck || task.state === 'needs_input' || preview || priority) && (
         <div className="badges">
+          {task.stuck && (
+            <span className="badge badge-stuck" title={task.stuck.reason}>
+              stuck
+            </span>
+          )}
           {task.state === 'needs_input' && (
             <span className="badge badge-attention">needs input</span>
           )}

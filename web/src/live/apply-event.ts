@@ -134,6 +134,17 @@ function notifyTask(ctx: EventContext, type: LiveEventType, event: LiveEvent, ta
       title: `${title} is still waiting for an answer`,
       action: { ...open, label: 'Answer' },
     });
+  } else if (type === 'task:stuck') {
+    const { reason } = event as LiveEvent<'task:stuck'>;
+    ctx.toast({
+      kind: 'error',
+      key: `stuck:${taskId}`,
+      title: `${title} is stuck`,
+      body: reason,
+      action: open,
+    });
+  } else if (type === 'task:recovered') {
+    ctx.dismissToast(`stuck:${taskId}`);
   } else if (type === 'task:ready_to_test') {
     ctx.toast({ kind: 'success', title: `${title} is ready to test`, action: open });
   }

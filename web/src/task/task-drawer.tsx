@@ -51,6 +51,13 @@ export function TaskDrawer(props: {
               </span>
               <span className="muted">updated {formatTime(t.updatedAt)}</span>
             </div>
+            {t.stuck && (
+              <p className="error stuck-notice" role="alert">
+                This task is stuck since {formatTime(t.stuck.since)}: {t.stuck.reason}. Nothing can
+                change it until its workflow runs again; an operator sees it in the worker&apos;s
+                log and at /api/health/workflows.
+              </p>
+            )}
             {t.state === 'needs_input' && <OpenQuestion task={t} agentName={agentName} />}
             <TaskActions task={t} />
             <dl className="facts">

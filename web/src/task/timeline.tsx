@@ -59,6 +59,10 @@ function describe({ type, data }: TimelineEvent): string {
       return `Merge conflict in ${(d.files as string[] | undefined)?.join(', ') ?? 'some files'}`;
     case 'task:merge_rolled_back':
       return `Merge rolled back: ${String(d.reason)}`;
+    case 'task:stuck':
+      return `Stuck: ${String(d.reason)}`;
+    case 'task:recovered':
+      return 'Recovered: its workflow runs again';
     case 'preview:removed':
       return `Preview removed: ${String(d.reason)}`;
     case 'agent:status':

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { Emitter } from '@socket.io/redis-emitter';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createLogger } from '../platform/logger';
+import { sweepStuckTasks } from '../worker/stuck-tasks';
+import type { StuckTaskSweepDeps } from '../worker/stuck-tasks';
+import { quietBundlerLogger } from './harness/services';
+import { startTestApi } from './support/api';
+import type { TestApi } from './support/api';
+import { apiClient } from './support/http';
+import { callTool, connectAgent } from './support/mcp-agent';
+import { startTestWorker, uniqueTaskQueue } from './support/worker';
+
+/**
+ * No poison pill: a task whose workflow the running workers cannot replay (it was started by
+ * workflow code they do not have, as after an incompatible upgrade) fails its workflow task on
+ * every attempt. Everything else goes on: agents get the next task, people get a 503 that names
+ * the task within 10 s, the worker's sweep marks it stuck once (log, board, health report),
+ * and clears the mark when the workflow runs again.
+ */
+describe('a task whose workflow cannot make progress', () => {
+  jest.setTimeout(180_000);
+  const taskQueue = uniqueTaskQueue('stuck');
+  let driftedBundle: string;
+  let api: TestApi;
+  let http: ReturnType<typeof apiClient>;
+  let worker: { stop(): Promise<void> } | null = null;
+  let agent: McpClient;
+  const logLines: string[] = [];
+  let sweep: StuckTaskSweepDeps;
+
+  beforeAll(async () => {
+    // Workflow code of "another release": every task starts with a timer the current code lacks.
+    const drifted = await bundleWorkflowCode({
+      workflowsPath: path.join(__dirname, 'replay', 'fixtures', 'drifted-workflows.ts'),
+      logger: quietBundlerLogger,
+    });
+    driftedBundle = path.join(process.env.AIWORKER_TEST_RUN_DIR!, `drifted-${taskQueue}.js`);
+    writeFileSync(driftedBundle, drifted.code);
+    api = await startTestApi({ taskQueue });
+    http = apiClient(api.url, api.adminToken);
+    sweep = {
+      client: api.deps.temporal.client,
+      db: api.deps.db,
+      redis: api.deps.redis,
+      emitter: new Emitter(api.deps.redis),
+      logger: createLogger(
+        { logLevel: 'info' },
+        new Writable({
+          write: (chunk: Buffer, _e, done) => (logLines.push(chunk.toString()), done()),
+        }),
+      ),
+      taskQueue,
+    };
+  });
+  afterAll(async () => {
+    await agent?.close();
+    await worker?.stop();
+    await api?.close();
+  });
+
+  it('is skipped by agents, refused with 503 in time, reported once, and cleared when it recovers', async () => {
+    // Workers of the other release run first: the stuck task is created by its code, first and
+    // with the top priority.
+    worker = await startTestWorker({ taskQueue, bundlePath: driftedBundle });
+    const projectId = (await http.post('/api/projects', { name: `stuck-${randomUUID()}` })).body
+      .id as string;
+    const registered = await http.post('/api/agents', {
+      name: 'stuck agent',
+      projectIds: [projectId],
+    });
+    agent = await connectAgent(api.url, registered.body.token);
+    const create = async (title: string, priority: number) => {
+      const res = await http.post('/api/tasks', { projectId, title, description: title, priority });
+      expect(res.status).toBe(201);
+      return res.body.taskId as string;
+    };
+
+    const stuck = await create('left by another release', 10);
+    await worker.stop();
+    worker = await startTestWorker({ taskQueue });
+    const good = await create('a good task', 0);
+
+    // The agent is offered the stuck task first; it gets the good one instead.
+    const asked = Date.now();
+    const next = await callTool(agent, 'get_next_task', {});
+    const claimMs = Date.now() - asked;
+    expect(next.isError).toBe(false);
+    expect(next.data.task?.id).toBe(good);
+
+    // A person's action answers 503 naming the task, within 10 seconds, and changes nothing.
+    const started = Date.now();
+    const cancel = await http.post(`/api/tasks/${stuck}/cancel`, { reason: 'try' });
+    const refusedMs = Date.now() - started;
+    expect(refusedMs).toBeLessThan(10_000);
+    console.log(
+      `get_next_task past a stuck task: ${claimMs} ms; 503 for the stuck task: ${refusedMs} ms`,
+    );
+    expect(cancel.status).toBe(503);
+    expect(cancel.body.error.code).toBe('task_stuck');
+    expect(cancel.body.error.message).toContain(`task ${stuck} cannot change now`);
+    expect((await http.get(`/api/tasks/${stuck}`)).body.state).toBe('backlog');
+
+    // The sweep marks it once Temporal flags it (two failed attempts), however often it runs.
+    let marked: string[] = [];
+    for (let i = 0; i < 60 && !marked.includes(stuck); i += 1) {
+      marked = marked.concat((await sweepStuckTasks(sweep)).stuck);
+      if (!marked.includes(stuck)) await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(marked).toEqual([stuck]);
+    expect((await sweepStuckTasks(sweep)).stuck).toEqual([]);
+    const errors = logLines.filter((l) => JSON.parse(l).level === 50);
+    expect(errors).toHaveLength(1);
+    expect(JSON.parse(errors[0]!)).toMatchObject({
+      taskId: stuck,
+      failure: expect.stringMatching(/[Nn]ondeterminism/),
+    });
+
+    const task = (await http.get(`/api/tasks/${stuck}`)).body;
+    expect(task.stuck).toMatchObject({ reason: expect.stringContaining('nondeterminism') });
+    const events = (await http.get(`/api/tasks/${stuck}/events`)).body.events;
+    expect(events.map((e: { type: string }) => e.type)).toContain('task:stuck');
+
+    const health = (await http.get('/api/health/workflows')).body;
+    expect(health.failing).toBeGreaterThanOrEqual(1);
+    expect(health.workflows.map((w: { workflowId: string }) => w.workflowId)).toContain(
+      `task-${stuck}`,
+    );
+    expect(health.stuckTasks.map((t: { id: string }) => t.id)).toContain(stuck);
+    const ready = (await fetch(`${api.url}/readyz`).then((r) => r.json())) as {
+      workflows: { failing: number };
+    };
+    expect(ready.workflows.failing).toBeGreaterThanOrEqual(1);
+
+    // Marked stuck, it is no longer a candidate: a new task is taken at once.
+    const another = await create('another good task', 0);
+    expect((await callTool(agent, 'get_next_task', {})).data.task?.id).toBe(another);
+    // A merge that names it is refused the same way.
+    const merge = await http.post('/api/merge', { taskIds: [stuck] });
+    expect(merge.status).toBe(503);
+    expect(merge.body.error.code).toBe('task_stuck');
+
+    // Workers that can run it again (here: the release that started it) un-stick it once
+    // Temporal's next attempt reaches them; until then, the answer stays a quick 503.
+    await worker.stop();
+    worker = await startTestWorker({ taskQueue, bundlePath: driftedBundle });
+    let cancelled = await http.post(`/api/tasks/${stuck}/cancel`, { reason: 'recovered' });
+    for (let i = 0; i < 60 && cancelled.status === 503; i += 1) {
+      expect(cancelled.body.error.code).toBe('task_stuck');
+      await new Promise((r) => setTimeout(r, 1000));
+      cancelled = await http.post(`/api/tasks/${stuck}/cancel`, { reason: 'recovered' });
+    }
+    expect(cancelled.status).toBe(200);
+    expect((await sweepStuckTasks(sweep)).recovered).toEqual([stuck]);
+    expect((await http.get(`/api/tasks/${stuck}`)).body).toMatchObject({
+      state: 'cancelled',
+      stuck: null,
+    });
+  });
+});
