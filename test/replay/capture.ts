@@ -15,10 +15,16 @@ import type { workerProbeWorkflow } from '../../workflows/probe';
 import { startRunServices } from '../harness/services';
 import { startTestApi } from '../support/api';
 import { startTestWorker } from '../support/worker';
-import { closedBy, CORPUS_DIR, fetchRuns } from './corpus';
+import { closedBy, compareVersions, CORPUS_DIR, fetchRuns, replayRelease } from './corpus';
 import type { CorpusEntry, CorpusManifest } from './corpus';
 import { driveToWaitingStates, MERGE_SCENARIOS, TASK_SCENARIOS } from './scenarios';
-import { RELEASES_DIR, writeWorkflowSources } from '../upgrade/releases';
+import {
+  archivedReleases,
+  bundleRelease,
+  RELEASES_DIR,
+  unpackRelease,
+  writeWorkflowSources,
+} from '../upgrade/releases';
 
 const TASK_QUEUE = 'aiworker';
 
@@ -177,10 +183,16 @@ async function main(): Promise<void> {
       sdk: JSON.parse(
         readFileSync(path.join(REPO_ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8'),
       ).version,
+      rollback: null,
       histories: entries,
     };
-    writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     const archive = writeWorkflowSources(release, commit);
+    manifest.rollback = await rollbackCheck(release, outDir, manifest);
+    writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    if (manifest.rollback) {
+      const { to, replayed, of } = manifest.rollback;
+      log(`rolling back to ${to}: its workflow code replays ${replayed} of ${of} histories`);
+    }
     log(`wrote ${entries.length} histories to ${path.relative(REPO_ROOT, outDir)}`);
     log(`wrote the workflow sources to ${path.relative(REPO_ROOT, archive)} (${RELEASES_DIR})`);
   } finally {
@@ -189,6 +201,33 @@ async function main(): Promise<void> {
     await worker.stop();
     await services.stop();
     rmSync(workdir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Replays the new corpus against the workflow code of the release before it: whether workers
+ * could be rolled back to that release without stranding the histories this one writes.
+ */
+async function rollbackCheck(
+  release: string,
+  outDir: string,
+  manifest: CorpusManifest,
+): Promise<CorpusManifest['rollback']> {
+  const previous = archivedReleases()
+    .filter((r) => compareVersions(r, release) < 0)
+    .pop();
+  if (!previous) return null;
+  const dir = unpackRelease(previous);
+  const bundlePath = path.join(outDir, '..', `.rollback-${previous}.js`);
+  try {
+    writeFileSync(bundlePath, await bundleRelease(dir));
+    writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const failures = await replayRelease(release, bundlePath);
+    const of = manifest.histories.length;
+    return { to: previous, replayed: of - failures.length, of };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(bundlePath, { force: true });
   }
 }
 

@@ -39,6 +39,11 @@ export interface CorpusManifest {
   capturedAt: string;
   temporalServer: string;
   sdk: string;
+  /**
+   * Whether workers could be rolled back to the previous release: how many of these histories
+   * that release's workflow code replays (measured when the corpus was captured).
+   */
+  rollback: { to: string; replayed: number; of: number } | null;
   histories: CorpusEntry[];
 }
 
