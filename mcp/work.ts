@@ -155,9 +155,9 @@ export class AgentWork {
   }
 
   /**
-   * One claim attempt: null when another agent holds or wins the task, or when its workflow
-   * cannot take the claim (stuck, or not answering: a task that cannot progress must not keep
-   * agents from the next one).
+   * One claim attempt: null when another agent holds or wins the task, or when its workflow is
+   * stuck (a task that cannot progress must not keep agents from the next one). A workflow that
+   * does not answer in time (no worker) fails the call with `TaskWorkflowUnresponsive`.
    */
   private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
     if (!(await this.reserve(candidate.id))) return null;
@@ -178,10 +178,15 @@ export class AgentWork {
         return presentTask(view, cloneUrl);
       } catch (err) {
         if (!(err instanceof TaskWorkflowUnresponsive)) throw err;
-        // Accepted in time but slow to finish: the claim may have landed all the same.
-        const view = await handle.query(taskViewQuery).catch(() => null);
-        const ours = view?.state === 'in_progress' && view.assignedAgentId === this.agent.agentId;
-        return ours ? presentTask(view, cloneUrl) : null;
+        // Accepted in time but slow to finish: the claim may have landed all the same. If not,
+        // no worker answers, and the next candidates would not answer either: say so.
+        const view = await this.deps.client.connection
+          .withDeadline(Date.now() + 2000, () => handle.query(taskViewQuery))
+          .catch(() => null);
+        if (view?.state === 'in_progress' && view.assignedAgentId === this.agent.agentId) {
+          return presentTask(view, cloneUrl);
+        }
+        throw err;
       }
     } catch (err) {
       if (isRefused(err)) return null; // another agent was faster: the workflow said so

@@ -106,12 +106,14 @@ describe('a task whose workflow cannot make progress', () => {
     expect((await http.get(`/api/tasks/${stuck}`)).body.state).toBe('backlog');
 
     // The sweep marks it once Temporal flags it (two failed attempts), however often it runs.
+    const sweeping = Date.now();
     let marked: string[] = [];
     for (let i = 0; i < 60 && !marked.includes(stuck); i += 1) {
       marked = marked.concat((await sweepStuckTasks(sweep)).stuck);
       if (!marked.includes(stuck)) await new Promise((r) => setTimeout(r, 1000));
     }
     expect(marked).toEqual([stuck]);
+    console.log(`marked stuck by the sweep ${Date.now() - sweeping} ms after the first 503`);
     expect((await sweepStuckTasks(sweep)).stuck).toEqual([]);
     const errors = logLines.filter((l) => JSON.parse(l).level === 50);
     expect(errors).toHaveLength(1);

@@ -4,14 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Logger } from '@temporalio/worker';
-import mariadb from 'mariadb';
 import { createLocalRuntime } from '../../activities/preview/local';
-import { mariadbOptions } from '../../db/url';
 import { loadConfig } from '../../platform/config';
 import { migrate } from '../../prisma/migrator';
 import { startDevServer } from '../../scripts/lib/temporal-dev-server';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { freePort } from '../support/free-port';
+import { dropDatabase } from '../support/scratch-db';
 
 const quiet = () => undefined;
 /** The bundler's own chatter (webpack statistics) is of no use in tests. */
@@ -90,13 +89,7 @@ export async function startRunServices(opts: {
       // Previews are detached processes that outlive a worker: stop those left in the data folder.
       const previews = createLocalRuntime({ previewsDir: path.join(dataDir, 'previews') });
       for (const preview of await previews.list()) await previews.teardown(preview.name);
-      const { database, ...server } = mariadbOptions(databaseUrl);
-      const conn = await mariadb.createConnection(server);
-      try {
-        await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      } finally {
-        await conn.end();
-      }
+      await dropDatabase(databaseUrl);
       if (!process.env.AIWORKER_KEEP_TEST_RUN) rmSync(runDir, { recursive: true, force: true });
     },
   };
