@@ -67,7 +67,7 @@ const RELEASE_IF_OURS =
 /** How long `agent:{id}:status` lives in Redis. */
 const STATUS_TTL_SECONDS = 30;
 /** Longest an agent's reservation of a candidate keeps other agents off it (it is dropped once the claim is decided). */
-const RESERVATION_MS = TASK_UPDATE_DEADLINE_MS;
+const RESERVATION_MS = 5000;
 /**
  * How long after it is sent a claim may still be validated: well within the update deadline,
  * so that a claim accepted at the last moment still has time to answer.
