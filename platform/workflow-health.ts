@@ -53,6 +53,11 @@ const CODE_FAILURES = new Set<number>([
   Cause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
 ]);
 
+/** Whether a workflow task failure means the workflow code cannot run its history (it recurs). */
+export function isCodeFailure(cause: number | null | undefined): boolean {
+  return cause !== null && cause !== undefined && CODE_FAILURES.has(cause);
+}
+
 /** What a workflow whose workflow task keeps failing last failed with. */
 export interface WorkflowTaskFailure {
   runId: string;
@@ -91,6 +96,6 @@ export async function workflowTaskFailure(
     attempt,
     cause,
     message: failed?.failure?.message ?? null,
-    codeFailure: cause !== null && CODE_FAILURES.has(cause),
+    codeFailure: isCodeFailure(cause),
   };
 }

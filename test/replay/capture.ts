@@ -18,6 +18,7 @@ import { startTestWorker } from '../support/worker';
 import { closedBy, compareVersions, CORPUS_DIR, fetchRuns, replayRelease } from './corpus';
 import type { CorpusEntry, CorpusManifest } from './corpus';
 import { driveToWaitingStates, MERGE_SCENARIOS, TASK_SCENARIOS } from './scenarios';
+import type { MergeScenario, TaskScenario } from './scenarios';
 import {
   archivedReleases,
   bundleRelease,
@@ -118,32 +119,25 @@ async function main(): Promise<void> {
       });
     };
     rmSync(outDir, { recursive: true, force: true });
-    const taskState = async (taskId: string) => (await world.driver.task(taskId)).state as string;
-    const mergeState = async (id: string) => (await world.driver.mergeState(id)).state as string;
-    for (const label of TASK_SCENARIOS) {
+    const captureTask = async (label: TaskScenario, phase: CorpusEntry['phase']) => {
       const taskId = world.tasks[label];
-      await capture('taskWorkflow', label, `task-${taskId}`, 'waiting', await taskState(taskId));
-    }
+      const { state } = await world.driver.task(taskId);
+      await capture('taskWorkflow', label, `task-${taskId}`, phase, state as string);
+    };
+    const captureMerge = async (label: MergeScenario, phase: CorpusEntry['phase']) => {
+      const mergeId = world.merges[label];
+      const { state } = await world.driver.mergeState(mergeId);
+      await capture('mergeBatchWorkflow', label, `merge-${mergeId}`, phase, state as string);
+    };
+    for (const label of TASK_SCENARIOS) await captureTask(label, 'waiting');
     // The queued batch has no workflow yet: the queue starts it when its turn comes.
     for (const label of MERGE_SCENARIOS.filter((l) => l !== 'queued')) {
-      const mergeId = world.merges[label];
-      await capture(
-        'mergeBatchWorkflow',
-        label,
-        `merge-${mergeId}`,
-        'waiting',
-        await mergeState(mergeId),
-      );
+      await captureMerge(label, 'waiting');
     }
     const queueId = `merge-queue-${world.projectId}`;
     await capture('mergeQueueWorkflow', 'running', queueId, 'waiting', null);
-    await capture(
-      'createProjectWorkflow',
-      'created',
-      `project-${world.projectId}`,
-      'waiting',
-      null,
-    );
+    const projectWorkflowId = `project-${world.projectId}`;
+    await capture('createProjectWorkflow', 'created', projectWorkflowId, 'waiting', null);
     await capture('registerAgentWorkflow', 'registered', `agent-${world.agentId}`, 'waiting', null);
     await capture('workerProbeWorkflow', 'probed', probe.workflowId, 'waiting', null);
     await capture('previewCleanupWorkflow', 'swept', cleanup.workflowId, 'waiting', null);
@@ -151,20 +145,8 @@ async function main(): Promise<void> {
     // The held deploy goes on; the queued batch runs after it.
     world.releaseHold();
     await world.driver.untilMerge(world.merges.queued, ['completed']);
-    for (const label of ['in_merge', 'merge_queued'] as const) {
-      const taskId = world.tasks[label];
-      await capture('taskWorkflow', label, `task-${taskId}`, 'finished', await taskState(taskId));
-    }
-    for (const label of ['deploying', 'queued'] as const) {
-      const mergeId = world.merges[label];
-      await capture(
-        'mergeBatchWorkflow',
-        label,
-        `merge-${mergeId}`,
-        'finished',
-        await mergeState(mergeId),
-      );
-    }
+    for (const label of ['in_merge', 'merge_queued'] as const) await captureTask(label, 'finished');
+    for (const label of ['deploying', 'queued'] as const) await captureMerge(label, 'finished');
     await capture('mergeQueueWorkflow', 'running', queueId, 'finished', null);
     await world.close();
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { temporal } from '@temporalio/proto';
+import { isCodeFailure } from '../../platform/workflow-health';
 import { eventTypeName, fetchRuns } from '../replay/corpus';
 import { driveToWaitingStates } from '../replay/scenarios';
 import type { TaskScenario, WaitingWorld } from '../replay/scenarios';
@@ -9,17 +9,6 @@ import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { bundleRelease, previousRelease } from './releases';
-
-const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
-/**
- * Workflow task failures that mean the workflow code could not run the history: a
- * nondeterminism error, or an error thrown by the code. (Others, like a task that met a new
- * signal while completing, are Temporal's normal way of retrying.)
- */
-const CODE_FAILURES = new Set<number>([
-  Cause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR,
-  Cause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
-]);
 
 /**
  * An upgrade as an operator makes it: a worker of the previous release (its workflow code,
@@ -169,7 +158,8 @@ describe('upgrade from the previous release', () => {
       for (const { history } of await fetchRuns(api.deps.temporal.client, id)) {
         for (const event of history.events ?? []) {
           const attrs = event.workflowTaskFailedEventAttributes;
-          if (attrs && CODE_FAILURES.has(attrs.cause ?? 0)) {
+          // Nondeterminism or an error of the code; not Temporal's ordinary retries.
+          if (attrs && isCodeFailure(attrs.cause)) {
             const why = attrs.failure?.message ?? '';
             failed.push(`${id}: #${String(event.eventId)} ${eventTypeName(event)} ${why}`);
           }
