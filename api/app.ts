@@ -7,7 +7,9 @@ import { mcpRoutes } from '../mcp/http';
 import type { TaskWakeups } from '../mcp/wakeups';
 import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
+import type { AgentCredentialChanges } from './credential-changes';
 import { eventRoutes } from './events/events';
+import { gitRoutes } from './git/gateway';
 import { healthRoutes } from './health/health';
 import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
@@ -32,10 +34,16 @@ export interface ApiDeps {
   redis: Redis;
   cache: ReadCache;
   authenticate: Authenticator;
+  /** Announces revoked and rotated agents, so open connections of theirs end. */
+  credentialChanges: AgentCredentialChanges;
   /** Wakes long-polling MCP calls when tasks change. */
   wakeups: TaskWakeups;
-  /** The Gitea account agents push to Gitea projects with (GITEA_*), or null. */
+  /** The Gitea service account (GITEA_*) the git gateway relays with, or null; agents never get it. */
   gitea: { username: string; token: string } | null;
+  /** Where people and agents reach this API (`AIWORKER_PUBLIC_URL`): clone URLs are built on it. */
+  publicUrl: string;
+  /** The git gateway (`api/git/`): where local projects' repositories are, and its body limit. */
+  git: { reposDir: string; bodyLimitBytes: number };
 }
 
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
@@ -50,6 +58,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(healthRoutes(deps));
+  app.use(gitRoutes(deps));
   const auth = requireAuth(deps.authenticate);
   app.use(
     '/mcp',

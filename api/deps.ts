@@ -1,4 +1,5 @@
-import { findAgentByTokenHash } from '../db/agents';
+import path from 'node:path';
+import { findActiveAgentByTokenHash } from '../db/agents';
 import { createDb } from '../db/client';
 import { TaskWakeups } from '../mcp/wakeups';
 import type { Config } from '../platform/config';
@@ -7,13 +8,22 @@ import { createRedis } from '../platform/redis';
 import { createTemporalClient } from '../platform/temporal';
 import type { ApiDeps } from './app';
 import { ReadCache } from './cache';
+import { AgentCredentialChanges } from './credential-changes';
 import { createAuthenticator } from './middleware/auth';
 
 /** Connects everything an API process uses, once; `close` ends it all. */
 export function createApiDeps(
   config: Pick<
     Config,
-    'temporal' | 'databaseUrl' | 'redisUrl' | 'questionReminderMs' | 'leaseMs' | 'gitea'
+    | 'temporal'
+    | 'databaseUrl'
+    | 'redisUrl'
+    | 'questionReminderMs'
+    | 'leaseMs'
+    | 'gitea'
+    | 'publicUrl'
+    | 'dataDir'
+    | 'gitBodyLimitBytes'
   >,
   root: Logger,
   adminToken: string,
@@ -23,6 +33,14 @@ export function createApiDeps(
   const db = createDb(config.databaseUrl, opts);
   const redis = createRedis(config.redisUrl, root.child({ scope: 'api.redis' }));
   const wakeups = new TaskWakeups(redis, root.child({ scope: 'mcp.wakeups' }));
+  const authenticate = createAuthenticator(adminToken, (hash) =>
+    findActiveAgentByTokenHash(db, hash),
+  );
+  const credentialChanges = new AgentCredentialChanges(
+    redis,
+    root.child({ scope: 'api.credentials' }),
+  );
+  credentialChanges.onChange((agentId) => authenticate.forget(agentId));
   return {
     logger: root,
     temporal,
@@ -33,11 +51,16 @@ export function createApiDeps(
     db,
     redis,
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
-    authenticate: createAuthenticator(adminToken, (hash) => findAgentByTokenHash(db, hash)),
+    authenticate,
+    credentialChanges,
     wakeups,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
+    publicUrl: config.publicUrl,
+    // The worker's local forge keeps its repositories here (worker/deps.ts).
+    git: { reposDir: path.join(config.dataDir, 'repos'), bodyLimitBytes: config.gitBodyLimitBytes },
     async close() {
       wakeups.close();
+      credentialChanges.close();
       await Promise.allSettled([temporal.close(), db.$disconnect()]);
       redis.disconnect();
     },

@@ -88,6 +88,14 @@ export function createSocketServer(
     );
   });
 
+  // A revoked or rotated agent's sockets are disconnected at once; reconnecting needs a valid token.
+  const stopListening = deps.credentialChanges.onChange((agentId) => {
+    for (const socket of io.of('/').sockets.values()) {
+      const principal = socket.data.principal;
+      if (principal.kind === 'agent' && principal.agentId === agentId) socket.disconnect(true);
+    }
+  });
+
   io.on('connection', (socket) => {
     socket.on('subscribe', async (payload, ack) => {
       const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
@@ -131,6 +139,7 @@ export function createSocketServer(
     io,
     close: () =>
       new Promise<void>((resolve) => {
+        stopListening();
         void io.close(() => {
           subscriber.disconnect();
           resolve();

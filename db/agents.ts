@@ -1,4 +1,5 @@
-import type { AgentRecord, NewAgent } from '../contracts/agent';
+import { ALL_PROJECTS } from '../contracts/agent';
+import type { AgentCredentialChange, AgentRecord, NewAgent } from '../contracts/agent';
 import type { Db } from './client';
 
 /** Thrown by `insertAgent` when some of the agent's projects do not exist. */
@@ -9,24 +10,51 @@ export class UnknownProjects extends Error {
   }
 }
 
+/** Thrown by `changeAgentCredentials` when there is no such agent. */
+export class UnknownAgent extends Error {
+  constructor(readonly agentId: string) {
+    super(`there is no agent ${agentId}`);
+    this.name = 'UnknownAgent';
+  }
+}
+
+/** Thrown by `changeAgentCredentials` when a revoked agent's token would be rotated. */
+export class AgentRevoked extends Error {
+  constructor(readonly agentId: string) {
+    super(`agent ${agentId} was revoked; register a new agent instead`);
+    this.name = 'AgentRevoked';
+  }
+}
+
 type Row = Awaited<ReturnType<typeof findRows>>[number];
 
-function findRows(db: Db, where: { id?: string; tokenHash?: string }) {
-  return db.agent.findMany({ where, include: { projects: true }, orderBy: { createdAt: 'asc' } });
+function findRows(db: Db, where: { id?: string; tokenHash?: string }, page?: AgentPage) {
+  return db.agent.findMany({
+    where: { ...where, ...(page?.after ? { id: { gt: page.after } } : {}) },
+    include: { projects: true },
+    orderBy: page ? { id: 'asc' } : { createdAt: 'asc' },
+    ...(page ? { take: page.limit } : {}),
+  });
 }
 
 function present(row: Row): AgentRecord {
   return {
     id: row.id,
     name: row.name,
-    projectIds: row.projects.map((p) => p.projectId).sort(),
+    projectIds: row.allProjects ? ALL_PROJECTS : row.projects.map((p) => p.projectId).sort(),
     createdAt: row.createdAt.toISOString(),
     lastSeenAt: row.lastSeenAt?.toISOString() ?? null,
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    rotatedAt: row.rotatedAt?.toISOString() ?? null,
   };
 }
 
 /** Records an agent and its projects; a retry after success returns the same agent. */
 export async function insertAgent(db: Db, agent: NewAgent): Promise<AgentRecord> {
+  // Registrations from before explicit scopes: no projects meant every project.
+  const allProjects = agent.allProjects ?? agent.projectIds.length === 0;
+  const projectIds = allProjects ? [] : [...new Set(agent.projectIds)];
   return await db.$transaction(async (tx) => {
     const existing = await tx.agent.findUnique({
       where: { id: agent.id },
@@ -34,17 +62,19 @@ export async function insertAgent(db: Db, agent: NewAgent): Promise<AgentRecord>
     });
     if (existing) return present(existing);
     const found = await tx.project.findMany({
-      where: { id: { in: agent.projectIds } },
+      where: { id: { in: projectIds } },
       select: { id: true },
     });
-    const missing = agent.projectIds.filter((id) => !found.some((p) => p.id === id));
+    const missing = projectIds.filter((id) => !found.some((p) => p.id === id));
     if (missing.length > 0) throw new UnknownProjects(missing);
     const row = await tx.agent.create({
       data: {
         id: agent.id,
         name: agent.name,
         tokenHash: agent.tokenHash,
-        projects: { create: [...new Set(agent.projectIds)].map((projectId) => ({ projectId })) },
+        allProjects,
+        expiresAt: agent.expiresAt ? new Date(agent.expiresAt) : null,
+        projects: { create: projectIds.map((projectId) => ({ projectId })) },
       },
       include: { projects: true },
     });
@@ -52,15 +82,64 @@ export async function insertAgent(db: Db, agent: NewAgent): Promise<AgentRecord>
   });
 }
 
-/** The agent holding the token with this hash, if any. */
-export async function findAgentByTokenHash(
+/**
+ * Revokes an agent's token or replaces it. Idempotent: revoking twice keeps the first time, and
+ * a rotation retried with the same new hash changes nothing more.
+ */
+export async function changeAgentCredentials(
+  db: Db,
+  change: AgentCredentialChange,
+): Promise<AgentRecord> {
+  return await db.$transaction(async (tx) => {
+    const row = await tx.agent.findUnique({ where: { id: change.agentId } });
+    if (!row) throw new UnknownAgent(change.agentId);
+    if (change.action === 'revoke') {
+      if (!row.revokedAt) {
+        await tx.agent.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+      }
+    } else if (row.tokenHash !== change.tokenHash) {
+      if (row.revokedAt) throw new AgentRevoked(row.id);
+      await tx.agent.update({
+        where: { id: row.id },
+        data: {
+          tokenHash: change.tokenHash,
+          rotatedAt: new Date(),
+          ...(change.expiresAt ? { expiresAt: new Date(change.expiresAt) } : {}),
+        },
+      });
+    }
+    return present(
+      await tx.agent.findUniqueOrThrow({ where: { id: row.id }, include: { projects: true } }),
+    );
+  });
+}
+
+/**
+ * The agent whose token has this hash, if the token still works: not revoked, not expired.
+ */
+export async function findActiveAgentByTokenHash(
   db: Db,
   tokenHash: string,
 ): Promise<AgentRecord | undefined> {
   const [row] = await findRows(db, { tokenHash });
+  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) {
+    return undefined;
+  }
+  return present(row);
+}
+
+/** One agent, revoked or not. */
+export async function findAgent(db: Db, id: string): Promise<AgentRecord | undefined> {
+  const [row] = await findRows(db, { id });
   return row ? present(row) : undefined;
 }
 
-export async function listAgents(db: Db): Promise<AgentRecord[]> {
-  return (await findRows(db, {})).map(present);
+/** A page of agents by id: the first `limit` after `after`. */
+export interface AgentPage {
+  after?: string;
+  limit: number;
+}
+
+export async function listAgents(db: Db, page: AgentPage): Promise<AgentRecord[]> {
+  return (await findRows(db, {}, page)).map(present);
 }

@@ -10,22 +10,38 @@ import { AgentWork } from './work';
 export function mcpRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.post('/', async (req, res) => {
+    const agent = agentOf(req);
     const work = new AgentWork(
       {
         client: deps.temporal.client,
         db: deps.db,
         redis: deps.redis,
         wakeups: deps.wakeups,
-        gitea: deps.gitea,
+        publicUrl: deps.publicUrl,
       },
-      agentOf(req),
+      agent,
     );
     const server = createServer(work);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
     });
+    // A revoked or rotated token ends the agent's open calls here, wherever they wait.
+    const stopListening = deps.credentialChanges.onChange((agentId) => {
+      if (agentId !== agent.agentId) return;
+      void transport.close();
+      if (!res.headersSent) {
+        res.status(401).json({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32001, message: 'this agent token was revoked or replaced' },
+        });
+      } else {
+        res.destroy();
+      }
+    });
     res.on('close', () => {
+      stopListening();
       void transport.close();
       void server.close();
     });

@@ -2,6 +2,6 @@
 export { workerProbeWorkflow } from './probe';
 export { taskWorkflow } from './task';
 export { createProjectWorkflow } from './project';
-export { registerAgentWorkflow } from './agent';
+export { changeAgentCredentialsWorkflow, registerAgentWorkflow } from './agent';
 export { mergeBatchWorkflow, mergeQueueWorkflow } from './merge';
 export { previewCleanupWorkflow } from './preview-cleanup';

@@ -47,6 +47,9 @@ describe('agent registration', () => {
       projectIds: [projectId],
       createdAt: expect.any(String),
       lastSeenAt: null,
+      expiresAt: null,
+      revokedAt: null,
+      rotatedAt: null,
       status: 'offline',
       currentTaskId: null,
     });

@@ -2,26 +2,81 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { agentWorkflowId, registerAgentBody, UNKNOWN_PROJECTS } from '../../contracts/agent';
-import type { AgentRecord, NewAgent } from '../../contracts/agent';
-import { listAgents } from '../../db/agents';
+import { z } from 'zod';
+import {
+  AGENT_REVOKED,
+  agentCredentialsWorkflowId,
+  agentWorkflowId,
+  ALL_PROJECTS,
+  registerAgentBody,
+  rotateAgentBody,
+  UNKNOWN_AGENT,
+  UNKNOWN_PROJECTS,
+} from '../../contracts/agent';
+import type { AgentCredentialChange, AgentRecord, NewAgent } from '../../contracts/agent';
+import { findAgent, listAgents } from '../../db/agents';
 import type { ApiDeps } from '../app';
-import { NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import { tokenHash } from '../middleware/auth';
 import { validate } from '../validate';
 
-/** `/api/agents`: a person registers an agent and receives its token once; list agents. */
+const agentParams = z.object({ id: z.string().uuid('expected a UUID') });
+
+/** Paging of `GET /api/agents`: by id, `after` the last one seen. */
+const listQuery = z
+  .object({
+    after: z.string().uuid('expected a UUID').optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+/** A new agent token: `aw_` and 256 random bits. */
+function newToken(): string {
+  return `aw_${randomBytes(32).toString('base64url')}`;
+}
+
+/** The failure type of a workflow that failed with an ApplicationFailure, if it did. */
+function failureOf(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
+/**
+ * `/api/agents`: a person registers an agent and receives its token once; lists, revokes and
+ * rotates agents' tokens.
+ */
 export function agentRoutes(deps: ApiDeps): Router {
   const router = Router();
 
+  /** Records a revocation or rotation through its workflow; the API writes no table itself. */
+  async function changeCredentials(change: AgentCredentialChange): Promise<AgentRecord> {
+    try {
+      return await deps.temporal.client.workflow.execute<
+        (c: AgentCredentialChange) => Promise<AgentRecord>
+      >('changeAgentCredentialsWorkflow', {
+        workflowId: agentCredentialsWorkflowId(change.agentId, randomUUID()),
+        taskQueue: deps.taskQueue,
+        args: [change],
+      });
+    } catch (err) {
+      const failure = failureOf(err);
+      if (failure?.type === UNKNOWN_AGENT) throw new NotFoundError(failure.message);
+      if (failure?.type === AGENT_REVOKED) throw new ConflictError(failure.message);
+      throw err;
+    }
+  }
+
   router.post('/agents', async (req, res) => {
     const body = validate(registerAgentBody, req.body, 'body');
-    const token = `aw_${randomBytes(32).toString('base64url')}`;
+    const token = newToken();
+    const all = body.projectIds === ALL_PROJECTS;
     const agent: NewAgent = {
       id: randomUUID(),
       name: body.name,
       tokenHash: tokenHash(token),
-      projectIds: [...new Set(body.projectIds ?? [])],
+      projectIds: all ? [] : (body.projectIds as string[]),
+      allProjects: all,
+      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
     };
     try {
       const created = await deps.temporal.client.workflow.execute<
@@ -34,17 +89,51 @@ export function agentRoutes(deps: ApiDeps): Router {
       // The token is shown here once; only its hash is stored.
       res.status(201).json({ agentId: created.id, token, ...created });
     } catch (err) {
-      const cause =
-        err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
-      if (cause instanceof ApplicationFailure && cause.type === UNKNOWN_PROJECTS)
-        throw new NotFoundError(cause.message);
+      const failure = failureOf(err);
+      if (failure?.type === UNKNOWN_PROJECTS) throw new NotFoundError(failure.message);
       throw err;
     }
   });
 
-  router.get('/agents', async (_req, res) => {
-    const agents = await listAgents(deps.db);
-    res.json({ agents: await withLiveStatus(deps, agents) });
+  router.get('/agents', async (req, res) => {
+    const { after, limit } = validate(listQuery, req.query, 'query');
+    const agents = await listAgents(deps.db, { after, limit });
+    res.json({
+      agents: await withLiveStatus(deps, agents),
+      next: agents.length === limit ? agents[agents.length - 1]!.id : null,
+    });
+  });
+
+  router.get('/agents/:id', async (req, res) => {
+    const { id } = validate(agentParams, req.params, 'params');
+    const agent = await findAgent(deps.db, id);
+    if (!agent) throw new NotFoundError(`there is no agent ${id}`);
+    const [live] = await withLiveStatus(deps, [agent]);
+    res.json(live);
+  });
+
+  // Revokes the token at once on every API process; the agent stays listed, as revoked.
+  router.delete('/agents/:id', async (req, res) => {
+    const { id } = validate(agentParams, req.params, 'params');
+    res.json(await changeCredentials({ agentId: id, action: 'revoke' }));
+  });
+
+  // A new token for the same agent; the old one stops working. Shown here once.
+  router.post('/agents/:id/rotate', async (req, res) => {
+    const { id } = validate(agentParams, req.params, 'params');
+    const body = validate(rotateAgentBody, req.body, 'body');
+    const existing = await findAgent(deps.db, id);
+    if (!existing) throw new NotFoundError(`there is no agent ${id}`);
+    if (existing.revokedAt)
+      throw new ConflictError(`agent ${id} was revoked; register a new agent instead`);
+    const token = newToken();
+    const agent = await changeCredentials({
+      agentId: id,
+      action: 'rotate',
+      tokenHash: tokenHash(token),
+      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+    });
+    res.json({ agentId: agent.id, token, ...agent });
   });
 
   return router;
@@ -73,7 +162,7 @@ async function withLiveStatus(deps: ApiDeps, agents: AgentRecord[]) {
     const status = raw ? parseStatus(raw) : null;
     return {
       ...agent,
-      status: status?.status ?? 'offline',
+      status: agent.revokedAt ? 'revoked' : (status?.status ?? 'offline'),
       currentTaskId: status?.currentTaskId ?? null,
       lastSeenAt: status?.at ?? agent.lastSeenAt,
     };

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { ALL_PROJECTS } from '../../contracts/agent';
 import type { AgentRecord } from '../../contracts/agent';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 
@@ -10,7 +11,8 @@ export type Principal =
       kind: 'agent';
       agentId: string;
       name: string;
-      /** empty: every project */ projectIds: string[];
+      /** `"*"`: every project. */
+      projectIds: string[] | typeof ALL_PROJECTS;
     };
 
 declare module 'express-serve-static-core' {
@@ -24,25 +26,39 @@ export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** How long a resolved agent token is remembered in this process. */
-const AGENT_CACHE_MS = 30_000;
+/**
+ * How long a resolved agent token is remembered in this process: short enough that a revoked,
+ * rotated or expired token fails on every process within a second even if the announcement of
+ * the change is lost.
+ */
+export const AGENT_CACHE_MS = 1_000;
+/** Most tokens remembered at once; the oldest are dropped first. */
+const AGENT_CACHE_SIZE = 10_000;
+
+/** Resolves a token to a principal, or to nothing; `forget` drops what it remembers of an agent. */
+export interface Authenticator {
+  (token: string | undefined): Promise<Principal | undefined>;
+  forget(agentId: string): void;
+}
 
 /**
  * Resolves a bearer token to a principal: the admin token in constant time, agent tokens by the
- * hash stored at registration (`lookupAgent`), remembered briefly so every request is not a query.
+ * hash stored at registration (`lookupAgent`, which answers only tokens neither revoked nor
+ * expired), remembered for a second so a busy agent's requests are not a query each.
  */
 export function createAuthenticator(
   adminToken: string,
   lookupAgent: (hash: string) => Promise<AgentRecord | undefined>,
-) {
+): Authenticator {
   const admin = Buffer.from(tokenHash(adminToken), 'hex');
   const agents = new Map<string, { principal: Principal; until: number }>();
-  return async (token: string | undefined): Promise<Principal | undefined> => {
+  const authenticate = async (token: string | undefined): Promise<Principal | undefined> => {
     if (!token) return undefined;
     const hash = tokenHash(token);
     if (timingSafeEqual(Buffer.from(hash, 'hex'), admin)) return { kind: 'admin' };
     const remembered = agents.get(hash);
     if (remembered && remembered.until > Date.now()) return remembered.principal;
+    agents.delete(hash);
     const agent = await lookupAgent(hash);
     if (!agent) return undefined;
     const principal: Principal = {
@@ -51,12 +67,21 @@ export function createAuthenticator(
       name: agent.name,
       projectIds: agent.projectIds,
     };
-    agents.set(hash, { principal, until: Date.now() + AGENT_CACHE_MS });
+    const expires = agent.expiresAt ? Date.parse(agent.expiresAt) : Infinity;
+    if (agents.size >= AGENT_CACHE_SIZE) agents.delete(agents.keys().next().value!);
+    agents.set(hash, { principal, until: Math.min(Date.now() + AGENT_CACHE_MS, expires) });
     return principal;
   };
+  return Object.assign(authenticate, {
+    forget(agentId: string) {
+      for (const [hash, entry] of agents) {
+        if (entry.principal.kind === 'agent' && entry.principal.agentId === agentId) {
+          agents.delete(hash);
+        }
+      }
+    },
+  });
 }
-
-export type Authenticator = ReturnType<typeof createAuthenticator>;
 
 /** The token in `Authorization: Bearer <token>`, if the header has that form. */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -86,7 +111,7 @@ export function requireAdmin(req: Request, _res: Response, next: NextFunction) {
 export function maySeeProject(principal: Principal, projectId: string): boolean {
   return (
     principal.kind === 'admin' ||
-    principal.projectIds.length === 0 ||
+    principal.projectIds === ALL_PROJECTS ||
     principal.projectIds.includes(projectId)
   );
 }

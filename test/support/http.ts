@@ -16,5 +16,6 @@ export function apiClient(baseUrl: string, token: string) {
   return {
     get: (path: string) => request('GET', path),
     post: (path: string, body?: unknown) => request('POST', path, body),
+    del: (path: string) => request('DELETE', path),
   };
 }

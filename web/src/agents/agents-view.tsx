@@ -80,11 +80,17 @@ export function AgentsView({ project }: { project: ProjectRecord }) {
                     {agent.name}
                   </th>
                   <td data-label="Doing">
-                    <Doing activity={activity} />
+                    {agent.revokedAt ? (
+                      <span className="muted">token revoked</span>
+                    ) : agent.expiresAt && Date.parse(agent.expiresAt) <= now ? (
+                      <span className="muted">token expired</span>
+                    ) : (
+                      <Doing activity={activity} />
+                    )}
                   </td>
                   <td data-label="Projects">
-                    {agent.projectIds.length === 0
-                      ? 'all projects'
+                    {agent.projectIds === '*'
+                      ? 'all projects (*)'
                       : agent.projectIds.map(projectName).join(', ')}
                   </td>
                   <td data-label="Last seen">

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT } from '../../platform/config';
+import { freePort } from './free-port';
+
+/** `npm run api` as a real separate process on a free port, over the run's services. */
+export class ApiProcess {
+  private child: ChildProcess | undefined;
+  private output = '';
+  url = '';
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  /** Starts the API and resolves once it listens. */
+  async start(): Promise<void> {
+    const port = await freePort();
+    this.url = `http://127.0.0.1:${port}`;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'api', 'main.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'info',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          ...this.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        this.output += chunk.toString();
+        if (this.output.includes('"api listening"')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) =>
+        reject(new Error(`api exited with ${code} during start-up:\n${this.output}`)),
+      );
+    });
+  }
+
+  /** What the process wrote so far. */
+  logs(): string {
+    return this.output;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
