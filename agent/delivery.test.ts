@@ -14,11 +14,19 @@ import { within } from '../test/support/within';
 import { startTestWorker, uniqueTaskQueue } from '../test/support/worker';
 import { gitDelivery } from './git-work';
 import { runReferenceAgent } from './reference-agent';
-import { git, seedWithFixtureApp } from '../test/support/git';
+import {
+  git,
+  localRepositoryPath,
+  localRepositoryUrl,
+  seedWithFixtureApp,
+} from '../test/support/git';
 
 /** The project's repository starts with the fixture app on staging, as a real project would. */
-function seedRepository(cloneUrl: string): void {
-  seedWithFixtureApp(cloneUrl, mkdtempSync(path.join(os.tmpdir(), 'aiworker-seed-')));
+function seedRepository(projectId: string): void {
+  seedWithFixtureApp(
+    localRepositoryUrl(projectId),
+    mkdtempSync(path.join(os.tmpdir(), 'aiworker-seed-')),
+  );
 }
 
 describe('delivery over MCP with the local forge and local previews', () => {
@@ -51,8 +59,9 @@ describe('delivery over MCP with the local forge and local previews', () => {
         healthPath: '/healthz',
       },
     });
-    expect(project.cloneUrl).toMatch(/^file:\/\//);
-    seedRepository(project.cloneUrl);
+    // People and agents see the git gateway's URL, never the repository's place on disk.
+    expect(project.cloneUrl).toBe(`${api.url}/git/${project.id}.git`);
+    seedRepository(project.id);
     const { body: agent } = await http.post('/api/agents', {
       name: 'builder',
       projectIds: [project.id],
@@ -117,6 +126,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
       question: () => 'What should the greeting say?',
       log: (line) => trace.push(line),
       work: gitDelivery({
+        token: agent.token,
         workdir,
         edit: (dir, task, answer) => {
           const text = task.feedback.length ? `${answer}!` : answer!;
@@ -141,7 +151,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
       previewUrl: expect.stringMatching(/^http:\/\/localhost:\d+$/),
     });
     // What was approved is exactly what the second preview ran: the head of the branch.
-    const bare = new URL(project.cloneUrl).pathname;
+    const bare = localRepositoryPath(project.id);
     expect(task.approvedCommit).toBe(git(bare, 'rev-parse', `task-${taskId}-feature`));
     expect(task.previewCommit).toBe(task.approvedCommit);
     const pr = (await http.get(`/api/projects/${project.id}/pulls/1`)).body;

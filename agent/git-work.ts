@@ -6,11 +6,23 @@ import type { AgentTask, AgentTools } from './reference-agent';
 
 const run = promisify(execFile);
 
-async function git(cwd: string, ...args: string[]): Promise<string> {
+/**
+ * Runs git as the agent. With `token`, requests to aiworker's git gateway carry it as a bearer
+ * header, through the environment, so it is written to no file of the checkout.
+ */
+async function git(cwd: string, token: string | null, ...args: string[]): Promise<string> {
+  const auth = token
+    ? {
+        GIT_CONFIG_COUNT: '1',
+        GIT_CONFIG_KEY_0: 'http.extraHeader',
+        GIT_CONFIG_VALUE_0: `Authorization: Bearer ${token}`,
+      }
+    : {};
   const { stdout } = await run('git', args, {
     cwd,
     env: {
       ...process.env,
+      ...auth,
       GIT_TERMINAL_PROMPT: '0',
       GIT_AUTHOR_NAME: 'reference agent',
       GIT_AUTHOR_EMAIL: 'agent@aiworker.localhost',
@@ -27,6 +39,8 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
  * the task in for review. A task sent back for changes comes through here again with its feedback.
  */
 export function gitDelivery(options: {
+  /** The agent's token: git authenticates to aiworker's git gateway with it. */
+  token: string;
   /** Where the agent keeps its checkouts (one folder per task). */
   workdir: string;
   /** Changes the checkout for the task; answers the commit message. */
@@ -40,14 +54,15 @@ export function gitDelivery(options: {
       cloneUrl: string;
     };
     const dir = path.join(options.workdir, task.id);
-    if (!existsSync(dir)) await git(options.workdir, 'clone', '--quiet', cloneUrl, dir);
-    await git(dir, 'fetch', '--quiet', 'origin');
-    await git(dir, 'checkout', '--quiet', '-B', branch, `origin/${branch}`);
+    const { token } = options;
+    if (!existsSync(dir)) await git(options.workdir, token, 'clone', '--quiet', cloneUrl, dir);
+    await git(dir, token, 'fetch', '--quiet', 'origin');
+    await git(dir, null, 'checkout', '--quiet', '-B', branch, `origin/${branch}`);
     const message = await options.edit(dir, task, answer);
-    await git(dir, 'add', '--all');
-    await git(dir, 'commit', '--quiet', '-m', message);
-    await git(dir, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`);
-    const sha = await git(dir, 'rev-parse', 'HEAD');
+    await git(dir, null, 'add', '--all');
+    await git(dir, null, 'commit', '--quiet', '-m', message);
+    await git(dir, token, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`);
+    const sha = await git(dir, null, 'rev-parse', 'HEAD');
     log(`pushed ${sha.slice(0, 12)} to ${branch}`);
     await tools.call('report_progress', { taskId: task.id, message: `pushed ${sha.slice(0, 12)}` });
     const pr = (await tools.call('create_pr', { taskId: task.id })) as { prUrl: string };

@@ -4,6 +4,7 @@ import type { Db } from '../db/client';
 import type { Logger } from '../platform/logger';
 import type { TemporalHandle } from '../platform/temporal';
 import { mcpRoutes } from '../mcp/http';
+import type { ProgressCoalescer } from '../mcp/progress';
 import type { TaskWakeups } from '../mcp/wakeups';
 import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
@@ -15,6 +16,8 @@ import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
 import { requireAdmin, requireAuth } from './middleware/auth';
 import type { Authenticator } from './middleware/auth';
+import { limitRequests } from './middleware/limits';
+import type { RequestLimits } from './middleware/limits';
 import { errorHandler, notFound, requireJsonBody } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
@@ -36,6 +39,10 @@ export interface ApiDeps {
   authenticate: Authenticator;
   /** Announces revoked and rotated agents, so open connections of theirs end. */
   credentialChanges: AgentCredentialChanges;
+  /** Per-token rate and concurrency limits, shared by every API process through Redis. */
+  limits: RequestLimits;
+  /** At most one progress report per task reaches its workflow per interval; the rest coalesce. */
+  progress: ProgressCoalescer;
   /** Wakes long-polling MCP calls when tasks change. */
   wakeups: TaskWakeups;
   /** The Gitea service account (GITEA_*) the git gateway relays with, or null; agents never get it. */
@@ -45,6 +52,25 @@ export interface ApiDeps {
   /** The git gateway (`api/git/`): where local projects' repositories are, and its body limit. */
   git: { reposDir: string; bodyLimitBytes: number };
 }
+
+/** Most JSON-RPC messages one POST to /mcp may carry. */
+export const MAX_MCP_BATCH = 10;
+
+/** Refuses an MCP batch larger than MAX_MCP_BATCH, as a JSON-RPC error. */
+const limitBatches: express.RequestHandler = (req, res, next) => {
+  if (Array.isArray(req.body) && req.body.length > MAX_MCP_BATCH) {
+    res.status(400).json({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32600,
+        message: `a batch may carry at most ${MAX_MCP_BATCH} messages; this one has ${req.body.length}`,
+      },
+    });
+    return;
+  }
+  next();
+};
 
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
 export const BODY_LIMIT = '256kb';
@@ -59,17 +85,21 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', false);
   app.use(healthRoutes(deps));
   app.use(gitRoutes(deps));
-  const auth = requireAuth(deps.authenticate);
+  const auth = requireAuth(deps.authenticate, deps.limits);
   app.use(
     '/mcp',
     auth,
     requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
+    limitBatches,
+    // Each message of a JSON-RPC batch counts as a request.
+    limitRequests(deps.limits, (req) => (Array.isArray(req.body) ? req.body.length : 1)),
     mcpRoutes(deps),
   );
   app.use(
     '/api',
     auth,
+    limitRequests(deps.limits),
     requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
     sessionRoutes(),

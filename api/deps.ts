@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { findActiveAgentByTokenHash } from '../db/agents';
 import { createDb } from '../db/client';
+import { ProgressCoalescer } from '../mcp/progress';
 import { TaskWakeups } from '../mcp/wakeups';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
@@ -9,6 +10,7 @@ import { createTemporalClient } from '../platform/temporal';
 import type { ApiDeps } from './app';
 import { ReadCache } from './cache';
 import { AgentCredentialChanges } from './credential-changes';
+import { RequestLimits } from './middleware/limits';
 import { createAuthenticator } from './middleware/auth';
 
 /** Connects everything an API process uses, once; `close` ends it all. */
@@ -24,6 +26,8 @@ export function createApiDeps(
     | 'publicUrl'
     | 'dataDir'
     | 'gitBodyLimitBytes'
+    | 'limits'
+    | 'progressIntervalMs'
   >,
   root: Logger,
   adminToken: string,
@@ -41,6 +45,11 @@ export function createApiDeps(
     root.child({ scope: 'api.credentials' }),
   );
   credentialChanges.onChange((agentId) => authenticate.forget(agentId));
+  const progress = new ProgressCoalescer(
+    redis,
+    config.progressIntervalMs,
+    root.child({ scope: 'mcp.progress' }),
+  );
   return {
     logger: root,
     temporal,
@@ -53,6 +62,8 @@ export function createApiDeps(
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
     authenticate,
     credentialChanges,
+    limits: new RequestLimits(redis, config.limits, root.child({ scope: 'api.limits' })),
+    progress,
     wakeups,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     publicUrl: config.publicUrl,
@@ -61,6 +72,7 @@ export function createApiDeps(
     async close() {
       wakeups.close();
       credentialChanges.close();
+      progress.close();
       await Promise.allSettled([temporal.close(), db.$disconnect()]);
       redis.disconnect();
     },

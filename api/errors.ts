@@ -53,3 +53,13 @@ export class NotReadyError extends ApiError {
     super(503, 'not_ready', message);
   }
 }
+
+/** The caller went over a limit (429); `retryAfterSeconds` goes out as `Retry-After`. */
+export class RateLimitedError extends ApiError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, 'rate_limited', `${message}; retry after ${retryAfterSeconds} s`);
+  }
+}

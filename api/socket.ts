@@ -7,8 +7,8 @@ import { projectRoom, RESYNC_EVENT } from '../contracts/events';
 import type { DeliveredEvent } from '../contracts/events';
 import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './app';
-import { ApiError, ForbiddenError } from './errors';
-import { CATCH_UP_LIMIT, delivered } from './events/events';
+import { ApiError, ForbiddenError, RateLimitedError } from './errors';
+import { delivered } from './events/events';
 import { maySeeProject } from './middleware/auth';
 import type { Principal } from './middleware/auth';
 import { requireProject } from './projects/projects';
@@ -34,6 +34,12 @@ export type SocketServer = Server<
   Record<string, never>,
   SocketData
 >;
+
+/**
+ * Most events one subscription replays; `more: true` in its answer says to subscribe again from
+ * the last `seq` (the board does), so no single call reads an unbounded part of the log.
+ */
+export const SOCKET_CATCH_UP_LIMIT = 200;
 
 const subscribePayload = z
   .object({
@@ -72,7 +78,13 @@ export function createSocketServer(
 
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-    deps.authenticate(typeof token === 'string' ? token : undefined).then(
+    const address = socket.handshake.address;
+    (async () => {
+      await deps.limits.checkAddress(address);
+      const principal = await deps.authenticate(typeof token === 'string' ? token : undefined);
+      if (!principal) await deps.limits.authFailed(address);
+      return principal;
+    })().then(
       (principal) => {
         if (!principal) {
           next(new Error('unauthorized: pass { auth: { token } } with a valid token'));
@@ -82,6 +94,10 @@ export function createSocketServer(
         next();
       },
       (err: unknown) => {
+        if (err instanceof RateLimitedError) {
+          next(new Error(`rate_limited: ${err.message}`));
+          return;
+        }
         logger.error({ err }, 'socket authentication failed');
         next(new Error('authentication is unavailable; try again shortly'));
       },
@@ -100,6 +116,8 @@ export function createSocketServer(
     socket.on('subscribe', async (payload, ack) => {
       const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
       try {
+        // A subscription counts as a request of the token: its catch-up reads the event log.
+        (await deps.limits.admit(socket.data.principal))();
         const { projectId, afterSeq } = validate(subscribePayload, payload, 'body');
         if (!maySeeProject(socket.data.principal, projectId)) {
           throw new ForbiddenError(`project ${projectId} is not one of this agent's projects`);
@@ -111,13 +129,13 @@ export function createSocketServer(
         let replayed = 0;
         let more = false;
         if (afterSeq !== undefined) {
-          const missed = await eventsAfter(deps.db, projectId, afterSeq, CATCH_UP_LIMIT);
+          const missed = await eventsAfter(deps.db, projectId, afterSeq, SOCKET_CATCH_UP_LIMIT);
           for (const e of missed) {
             const { type, data } = delivered(e);
             socket.emit(type, data);
           }
           replayed = missed.length;
-          more = missed.length === CATCH_UP_LIMIT;
+          more = missed.length === SOCKET_CATCH_UP_LIMIT;
         }
         answer({ ok: true, replayed, more });
       } catch (err) {

@@ -21,6 +21,11 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Body of every error answer: `{ error: { code, message } }` (README, "HTTP API"). */
 export const errorBodySchema = z.object({
-  error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }),
+  error: z.object({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    /** With `rate_limited`: when to try again (also the `Retry-After` header). */
+    retryAfterSeconds: z.number().int().positive().optional(),
+  }),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;

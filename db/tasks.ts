@@ -200,9 +200,14 @@ export async function appendProjectEvent<T extends EventType>(
 }
 
 /** Every event of one task, oldest first (at most `limit`). */
-export async function taskEvents(db: Db, taskId: string, limit: number): Promise<LoggedEvent[]> {
+export async function taskEvents(
+  db: Db,
+  taskId: string,
+  after: number,
+  limit: number,
+): Promise<LoggedEvent[]> {
   const rows = await db.taskEvent.findMany({
-    where: { taskId },
+    where: { taskId, id: { gt: after } },
     orderBy: { id: 'asc' },
     take: limit,
   });

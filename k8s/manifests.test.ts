@@ -66,6 +66,7 @@ describe('k8s/ (kustomize base)', () => {
         'Deployment/aiworker-worker',
         'Job/aiworker-migrate',
         'Namespace/aiworker',
+        'Secret/aiworker-admin-token',
         'Secret/aiworker-secrets',
         'Service/aiworker-api',
         'ServiceAccount/aiworker-worker',
@@ -77,8 +78,13 @@ describe('k8s/ (kustomize base)', () => {
 
   it('uses only environment variable names that the config module reads', () => {
     const config = find(base, 'ConfigMap', 'aiworker-config');
-    const secret = find(base, 'Secret', 'aiworker-secrets');
-    const names = [...Object.keys(config.data), ...Object.keys(secret.stringData)];
+    const secrets = ['aiworker-secrets', 'aiworker-admin-token'].map((n) =>
+      find(base, 'Secret', n),
+    );
+    const names = [
+      ...Object.keys(config.data),
+      ...secrets.flatMap((s) => Object.keys(s.stringData)),
+    ];
     for (const name of names) expect(CONFIG_VARIABLES).toContain(name);
     for (const required of [
       'TEMPORAL_ADDRESS',
@@ -98,7 +104,8 @@ describe('k8s/ (kustomize base)', () => {
   it('holds a ConfigMap the config module accepts, and placeholder secrets it refuses', () => {
     const config = find(base, 'ConfigMap', 'aiworker-config');
     const secret = find(base, 'Secret', 'aiworker-secrets');
-    expect(() => loadConfig({ ...config.data, ...secret.stringData })).toThrow(
+    const token = find(base, 'Secret', 'aiworker-admin-token');
+    expect(() => loadConfig({ ...config.data, ...secret.stringData, ...token.stringData })).toThrow(
       /AIWORKER_ADMIN_TOKEN/,
     );
     const parsed = loadConfig({
@@ -111,18 +118,37 @@ describe('k8s/ (kustomize base)', () => {
   });
 
   it('wires every process to the ConfigMap and the Secret and runs the right entry point', () => {
-    for (const [kind, name, entry] of [
-      ['Deployment', 'aiworker-api', 'api/main.ts'],
-      ['Deployment', 'aiworker-worker', 'worker/main.ts'],
-      ['Job', 'aiworker-migrate', 'prisma/migrate.ts'],
+    const shared = [
+      { configMapRef: { name: 'aiworker-config' } },
+      { secretRef: { name: 'aiworker-secrets' } },
+    ];
+    for (const [kind, name, entry, envFrom] of [
+      [
+        'Deployment',
+        'aiworker-api',
+        'api/main.ts',
+        [...shared, { secretRef: { name: 'aiworker-admin-token' } }],
+      ],
+      ['Deployment', 'aiworker-worker', 'worker/main.ts', shared],
+      ['Job', 'aiworker-migrate', 'prisma/migrate.ts', shared],
     ] as const) {
       const c = container(find(base, kind, name));
       expect(c.command).toContain(entry);
-      expect(c.envFrom).toEqual([
-        { configMapRef: { name: 'aiworker-config' } },
-        { secretRef: { name: 'aiworker-secrets' } },
-      ]);
+      expect(c.envFrom).toEqual(envFrom);
     }
+  });
+
+  it('gives the admin token to the API only, never to the worker that runs previews', () => {
+    const token = find(base, 'Secret', 'aiworker-admin-token');
+    expect(Object.keys(token.stringData)).toEqual(['AIWORKER_ADMIN_TOKEN']);
+    for (const m of base.filter((x) => x.kind === 'Secret' || x.kind === 'ConfigMap')) {
+      if (m !== token)
+        expect(Object.keys(m.stringData ?? m.data)).not.toContain('AIWORKER_ADMIN_TOKEN');
+    }
+    const worker = find(base, 'Deployment', 'aiworker-worker').spec.template.spec;
+    const refs = JSON.stringify(worker);
+    expect(refs).not.toContain('aiworker-admin-token');
+    expect(refs).not.toContain('AIWORKER_ADMIN_TOKEN');
   });
 
   it('serves the api on the configured port, with probes on /healthz and /readyz', () => {
@@ -215,6 +241,8 @@ describe('k8s/rbac.yaml (what the worker may do in the cluster)', () => {
         'patch services',
         'create ingresses.networking.k8s.io',
         'patch ingresses.networking.k8s.io',
+        'create networkpolicies.networking.k8s.io',
+        'patch networkpolicies.networking.k8s.io',
         'list pods',
       ].sort(),
     );
@@ -228,7 +256,13 @@ describe('k8s/rbac.yaml (what the worker may do in the cluster)', () => {
     const ruled = (policy.spec.matchConstraints.resourceRules as any[]).flatMap(
       (r) => r.resources as string[],
     );
-    for (const resource of ['namespaces', 'deployments', 'services', 'ingresses'])
+    for (const resource of [
+      'namespaces',
+      'deployments',
+      'services',
+      'ingresses',
+      'networkpolicies',
+    ])
       expect(ruled).toContain(resource);
     const binding = find(base, 'ValidatingAdmissionPolicyBinding', 'aiworker-worker-previews-only');
     expect(binding.spec).toEqual({

@@ -17,6 +17,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
         db: deps.db,
         redis: deps.redis,
         wakeups: deps.wakeups,
+        progress: deps.progress,
         publicUrl: deps.publicUrl,
       },
       agent,

@@ -19,15 +19,15 @@ import {
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
+import { ALL_PROJECTS } from '../contracts/agent';
 import type { NextTask } from '../contracts/agent';
 import type { Db } from '../db/client';
 import { findProject } from '../db/projects';
 import { claimCandidates, findTask } from '../db/tasks';
 import type { TaskRecord } from '../db/tasks';
+import type { ProgressCoalescer, ProgressOutcome } from './progress';
 import type { TaskWakeups } from './wakeups';
-import { withCredentials } from '../activities/forge/gitea-auth';
-import type { GiteaAccount } from '../activities/forge/gitea-auth';
-import type { ProjectRecord } from '../contracts/project';
+import { projectGitUrl } from './git-url';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../platform/errors';
 import {
   executeLongTaskUpdate,
@@ -47,8 +47,8 @@ export class AgentRefusal extends Error {
 export interface AgentIdentity {
   agentId: string;
   name: string;
-  /** Empty: every project. */
-  projectIds: string[];
+  /** `"*"`: every project. */
+  projectIds: string[] | typeof ALL_PROJECTS;
 }
 
 export interface AgentWorkDeps {
@@ -56,9 +56,14 @@ export interface AgentWorkDeps {
   db: Db;
   redis: Redis;
   wakeups: TaskWakeups;
-  /** The Gitea account whose credentials agents get in the clone URLs of Gitea projects. */
-  gitea: GiteaAccount | null;
+  /** Coalesces progress reports so a chatty agent cannot grow a history without bound. */
+  progress: ProgressCoalescer;
+  /** Where the API is reached: agents clone and push through its git gateway (`projectGitUrl`). */
+  publicUrl: string;
 }
+
+/** Shortest gap between two signs of life an agent's calls send to its task's workflow. */
+const HEARTBEAT_SIGNAL_EVERY_MS = 1_000;
 
 /** Deletes a reservation only if this agent still holds it. */
 const RELEASE_IF_OURS =
@@ -90,20 +95,13 @@ export class AgentWork {
     input: { projectId?: string; waitSeconds?: number },
     signal?: AbortSignal,
   ): Promise<NextTask | null> {
-    if (
-      input.projectId &&
-      this.agent.projectIds.length > 0 &&
-      !this.agent.projectIds.includes(input.projectId)
-    ) {
+    const scope = this.agent.projectIds;
+    if (input.projectId && scope !== ALL_PROJECTS && !scope.includes(input.projectId)) {
       throw new AgentRefusal(
-        `project ${input.projectId} is not one of your projects (${this.agent.projectIds.join(', ')})`,
+        `project ${input.projectId} is not one of your projects (${scope.join(', ')})`,
       );
     }
-    const projectIds = input.projectId
-      ? [input.projectId]
-      : this.agent.projectIds.length
-        ? this.agent.projectIds
-        : null;
+    const projectIds = input.projectId ? [input.projectId] : scope === ALL_PROJECTS ? null : scope;
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (;;) {
       const watch = this.deps.wakeups.watch(
@@ -112,6 +110,8 @@ export class AgentWork {
           w.types.some((t) => t === 'task:created' || t === 'task:status_changed'),
       );
       try {
+        // A call that was cancelled (or whose agent was revoked) must not take a task.
+        if (signal?.aborted) return null;
         const claimed = await this.tryClaim(projectIds);
         if (claimed) {
           await this.setStatus('working', claimed.id);
@@ -166,7 +166,7 @@ export class AgentWork {
       // Read before claiming: once the workflow has said yes, nothing may fail before the
       // agent is told, or the task would sit with an agent that never heard of it.
       const project = await findProject(this.deps.db, candidate.projectId);
-      const cloneUrl = project ? this.agentCloneUrl(project, project.cloneUrl) : null;
+      const cloneUrl = project?.cloneUrl ? projectGitUrl(this.deps.publicUrl, project.id) : null;
       // A claim the workflow validates after this moment is refused: by then this call may
       // have given up, and the agent would never hear of its task.
       const expiresAt = new Date(Date.now() + CLAIM_VALID_MS).toISOString();
@@ -237,28 +237,16 @@ export class AgentWork {
     return { taskId: task.id, state: task.state };
   }
 
-  /** Creates the task's branch on the forge (or finds it) and says where to push. */
+  /**
+   * Creates the task's branch on the forge (or finds it) and says where to push: the git
+   * gateway, never the forge's own URL, which only aiworker's own processes use.
+   */
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
     const task = await this.ownTask(input.taskId);
     const result = await this.send(input.taskId, (handle) =>
       executeLongTaskUpdate(handle, createBranchUpdate, { agentId: this.agent.agentId }),
     );
-    const project = await findProject(this.deps.db, task.projectId);
-    return {
-      branch: result.branch,
-      cloneUrl: project ? this.agentCloneUrl(project, result.cloneUrl) : result.cloneUrl,
-    };
-  }
-
-  /**
-   * The clone URL an agent pushes with: a Gitea project's carries the account's credentials,
-   * added here as the agent is answered so they are kept in no workflow history or table.
-   */
-  private agentCloneUrl(project: ProjectRecord, cloneUrl: string): string;
-  private agentCloneUrl(project: ProjectRecord, cloneUrl: string | null): string | null;
-  private agentCloneUrl(project: ProjectRecord, cloneUrl: string | null): string | null {
-    if (!cloneUrl || project.repository.provider !== 'gitea' || !this.deps.gitea) return cloneUrl;
-    return withCredentials(cloneUrl, this.deps.gitea);
+    return { branch: result.branch, cloneUrl: projectGitUrl(this.deps.publicUrl, task.projectId) };
   }
 
   /** Opens the task's pull request into staging, or updates the open one. */
@@ -287,15 +275,21 @@ export class AgentWork {
   }
 
   /** Tells the board how the work on the agent's task is going; also a sign of life. */
-  async reportProgress(input: { taskId: string; message: string }): Promise<{ taskId: string }> {
+  async reportProgress(input: {
+    taskId: string;
+    message: string;
+  }): Promise<{ taskId: string; outcome: ProgressOutcome }> {
     await this.ownTask(input.taskId);
-    await this.send(input.taskId, (handle) =>
-      executeTaskUpdate(handle, reportProgressUpdate, {
-        agentId: this.agent.agentId,
-        message: input.message,
-      }),
+    const outcome = await this.deps.progress.report(
+      input.taskId,
+      input.message,
+      async (message) => {
+        await this.send(input.taskId, (handle) =>
+          executeTaskUpdate(handle, reportProgressUpdate, { agentId: this.agent.agentId, message }),
+        );
+      },
     );
-    return { taskId: input.taskId };
+    return { taskId: input.taskId, outcome };
   }
 
   /** Gives a task back to the backlog, for another agent. */
@@ -427,10 +421,23 @@ export class AgentWork {
     }
     const ended = endedMessage(taskId, task.state);
     if (ended) throw new AgentRefusal(ended);
-    await this.deps.client.workflow
-      .getHandle(taskWorkflowId(taskId))
-      .signal(agentHeartbeatSignal, { agentId: this.agent.agentId })
-      .catch(() => undefined);
+    // A sign of life reaches the workflow at most once a second per agent and task, not at
+    // every call: leases are at least a second long, and each signal grows the task's history.
+    const due = await this.deps.redis
+      .set(
+        `task:${taskId}:heartbeat:${this.agent.agentId}`,
+        '1',
+        'PX',
+        HEARTBEAT_SIGNAL_EVERY_MS,
+        'NX',
+      )
+      .catch(() => 'OK');
+    if (due === 'OK') {
+      await this.deps.client.workflow
+        .getHandle(taskWorkflowId(taskId))
+        .signal(agentHeartbeatSignal, { agentId: this.agent.agentId })
+        .catch(() => undefined);
+    }
     await this.setStatus('working', taskId);
     return task;
   }

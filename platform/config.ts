@@ -36,6 +36,7 @@ export const SECRET_VARIABLES = new Set([
   'ARGOCD_TOKEN',
   'DATABASE_URL',
   'REDIS_URL',
+  'TEMPORAL_API_KEY',
 ]);
 
 const envSchema = z.object({
@@ -51,6 +52,12 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_TASK_QUEUE: z.string().min(1).max(200).default(TASK_QUEUE),
   TEMPORAL_DEV_SERVER: z.enum(['auto', 'on', 'off']).default('auto'),
+  TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   DATABASE_URL: urlWithScheme(
     ['mysql', 'mariadb'],
     'mysql://user:password@127.0.0.1:3306/aiworker',
@@ -73,8 +80,33 @@ const envSchema = z.object({
     .int('expected a whole number of seconds')
     .min(1, 'expected at least 1 second')
     .default(30),
+  AIWORKER_AGENT_REQUESTS_PER_SECOND: z.coerce
+    .number({ error: 'expected a number of requests' })
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .default(20),
+  AIWORKER_AGENT_CONCURRENT_REQUESTS: z.coerce
+    .number({ error: 'expected a number of requests' })
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .default(8),
+  AIWORKER_AUTH_FAILURES_PER_MINUTE: z.coerce
+    .number({ error: 'expected a number of attempts' })
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .default(30),
+  AIWORKER_PROGRESS_INTERVAL_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(0, 'expected 0 or more seconds')
+    .default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AIWORKER_PUBLIC_URL: urlWithScheme(['http', 'https'], 'https://aiworker.example.com').optional(),
+  AIWORKER_GIT_BODY_LIMIT_MB: z.coerce
+    .number({ error: 'expected a number of megabytes' })
+    .positive('expected more than 0 megabytes')
+    .max(16_384, 'expected at most 16384 megabytes')
+    .default(256),
   PREVIEW_RUNTIME: z.enum(['local', 'kubernetes']).default('local'),
   PREVIEW_DOMAIN: z.string().min(1).default('preview.localhost'),
   PREVIEW_INGRESS_CLASS: z.string().min(1).optional(),
@@ -114,6 +146,15 @@ export interface Config {
     taskQueue: string;
     /** Whether `npm start` runs a local dev server: `auto` does when the address is loopback and nothing answers there. */
     devServer: 'auto' | 'on' | 'off';
+    /** TLS to the Temporal server (mTLS with a client certificate), or null for plain gRPC. */
+    tls: {
+      caFile: string | undefined;
+      certFile: string | undefined;
+      keyFile: string | undefined;
+      serverName: string | undefined;
+    } | null;
+    /** API key sent to Temporal (Temporal Cloud, or a cluster that checks one). */
+    apiKey: string | undefined;
   };
   databaseUrl: string;
   redisUrl: string;
@@ -121,11 +162,21 @@ export interface Config {
   questionReminderMs: number;
   /** How long an agent keeps a task without a sign of life (any MCP call) before it returns to the backlog. */
   leaseMs: number;
+  /** Per-token request limits of the API (`api/middleware/limits.ts`). */
+  limits: {
+    agentRequestsPerSecond: number;
+    agentConcurrentRequests: number;
+    authFailuresPerMinute: number;
+  };
+  /** At most one progress report per task is written to its workflow in this long; later ones are coalesced. */
+  progressIntervalMs: number;
   /** How often the worker looks for task workflows that fail every workflow task (worker/stuck-tasks.ts). */
   stuckSweepEveryMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where people reach the API and board (links in pull requests); defaults to http://HOST:PORT. */
   publicUrl: string;
+  /** Largest request body (after gunzip) the git gateway reads: a push's pack, a fetch's negotiation. */
+  gitBodyLimitBytes: number;
   previews: {
     runtime: 'local' | 'kubernetes';
     /** Kubernetes previews answer at `task-<id>.<domain>`. */
@@ -171,6 +222,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.ARGOCD_URL === undefined) !== (e.ARGOCD_TOKEN === undefined)) {
     problems.push('ARGOCD_URL, ARGOCD_TOKEN: set both or neither');
   }
+  if ((e.TEMPORAL_TLS_CERT_FILE === undefined) !== (e.TEMPORAL_TLS_KEY_FILE === undefined)) {
+    problems.push('TEMPORAL_TLS_CERT_FILE, TEMPORAL_TLS_KEY_FILE: set both or neither');
+  }
+  const temporalTls =
+    e.TEMPORAL_TLS === 'true' ||
+    [e.TEMPORAL_TLS_CA_FILE, e.TEMPORAL_TLS_CERT_FILE, e.TEMPORAL_API_KEY].some(
+      (v) => v !== undefined,
+    );
   if (problems.length) throw new ConfigError(problems);
   return {
     host: e.HOST,
@@ -183,14 +242,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uiPort: e.TEMPORAL_UI_PORT,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       devServer: e.TEMPORAL_DEV_SERVER,
+      tls: temporalTls
+        ? {
+            caFile: e.TEMPORAL_TLS_CA_FILE,
+            certFile: e.TEMPORAL_TLS_CERT_FILE,
+            keyFile: e.TEMPORAL_TLS_KEY_FILE,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : null,
+      apiKey: e.TEMPORAL_API_KEY,
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     questionReminderMs: e.AIWORKER_QUESTION_REMINDER_SECONDS * 1000,
     leaseMs: e.AIWORKER_LEASE_SECONDS * 1000,
     stuckSweepEveryMs: e.AIWORKER_STUCK_SWEEP_SECONDS * 1000,
+    limits: {
+      agentRequestsPerSecond: e.AIWORKER_AGENT_REQUESTS_PER_SECOND,
+      agentConcurrentRequests: e.AIWORKER_AGENT_CONCURRENT_REQUESTS,
+      authFailuresPerMinute: e.AIWORKER_AUTH_FAILURES_PER_MINUTE,
+    },
+    progressIntervalMs: e.AIWORKER_PROGRESS_INTERVAL_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
     publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    gitBodyLimitBytes: Math.floor(e.AIWORKER_GIT_BODY_LIMIT_MB * (1 << 20)),
     previews: {
       runtime: e.PREVIEW_RUNTIME,
       domain: e.PREVIEW_DOMAIN,

@@ -1,5 +1,32 @@
+import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/client';
 import type { Config } from './config';
+
+/**
+ * How to reach Temporal: the address, TLS (mTLS when a client certificate is configured) and an
+ * API key, for the client here and the worker's native connection alike. Files are read once.
+ */
+export function temporalConnectionOptions(config: Pick<Config, 'temporal'>): {
+  address: string;
+  tls?: TLSConfig;
+  apiKey?: string;
+} {
+  const { address, tls, apiKey } = config.temporal;
+  if (!tls) return { address, ...(apiKey ? { apiKey } : {}) };
+  const file = (name: string | undefined) => (name ? readFileSync(name) : undefined);
+  const crt = file(tls.certFile);
+  const key = file(tls.keyFile);
+  return {
+    address,
+    tls: {
+      ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
+      ...(tls.caFile ? { serverRootCACertificate: file(tls.caFile) } : {}),
+      ...(crt && key ? { clientCertPair: { crt, key } } : {}),
+    },
+    ...(apiKey ? { apiKey } : {}),
+  };
+}
 
 /** The process's single Temporal client (STYLE: connections are created once per process). */
 export interface TemporalHandle {
@@ -18,8 +45,9 @@ export interface TemporalHandle {
  * is not ready) while Temporal is still coming up.
  */
 export function createTemporalClient(config: Pick<Config, 'temporal'>): TemporalHandle {
-  const connection = Connection.lazy({ address: config.temporal.address });
-  const probe = Connection.lazy({ address: config.temporal.address, interceptors: [] });
+  const options = temporalConnectionOptions(config);
+  const connection = Connection.lazy(options);
+  const probe = Connection.lazy({ ...options, interceptors: [] });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   return {
     connection,

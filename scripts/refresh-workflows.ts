@@ -7,13 +7,14 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { continueAsNewSignal } from '../contracts/messages';
 import { loadConfigOrExit } from '../platform/config';
+import { temporalConnectionOptions } from '../platform/temporal';
 
 const LONG_LIVED = ['taskWorkflow', 'mergeQueueWorkflow'];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'dry-run': { type: 'boolean', default: false } } });
   const config = loadConfigOrExit();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const types = LONG_LIVED.map((t) => `'${t}'`).join(', ');
   const query =

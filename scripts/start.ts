@@ -164,8 +164,14 @@ async function main(): Promise<void> {
 
   try {
     temporal = await startTemporal(config);
-    const env = { ...process.env, AIWORKER_ADMIN_TOKEN: token, AIWORKER_DATA_DIR: config.dataDir };
-    parts.push(startPart('worker', 'worker/main.ts', env), startPart('api', 'api/main.ts', env));
+    // Only the API checks the admin token. The worker runs the previews, the branches' code: it
+    // never holds the token, even when it comes from this process's own environment.
+    const env: NodeJS.ProcessEnv = { ...process.env, AIWORKER_DATA_DIR: config.dataDir };
+    delete env.AIWORKER_ADMIN_TOKEN;
+    parts.push(
+      startPart('worker', 'worker/main.ts', env),
+      startPart('api', 'api/main.ts', { ...env, AIWORKER_ADMIN_TOKEN: token }),
+    );
     for (const part of parts) {
       void part.exited.then((code) => {
         if (stopping) return;

@@ -21,7 +21,7 @@ import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
-import { FIXTURE_APP, git } from './support/git';
+import { FIXTURE_APP, git, localRepositoryPath, localRepositoryUrl } from './support/git';
 
 const FINAL = ['completed', 'failed', 'rolled_back'];
 const TASKS = 6;
@@ -114,10 +114,11 @@ describe('a batch merge through a killed worker', () => {
     expect(created.status).toBe(201);
     const projectId: string = created.body.id;
     projectIds.push(projectId);
-    const bare = new URL(created.body.cloneUrl).pathname;
+    // The test works on the repository itself, as the operator (its agent is only a workflow id).
+    const bare = localRepositoryPath(projectId);
     const clone = mkdtempSync(path.join(tmpdir(), 'merge-durability-'));
     workDirs.push(clone);
-    git(clone, 'clone', '--quiet', created.body.cloneUrl, '.');
+    git(clone, 'clone', '--quiet', localRepositoryUrl(projectId), '.');
     git(clone, 'checkout', '--quiet', '-B', 'staging', 'origin/staging');
     for (const f of ['server.js', 'package.json', 'message.txt'])
       copyFileSync(path.join(FIXTURE_APP, f), path.join(clone, f));

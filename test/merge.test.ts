@@ -19,7 +19,7 @@ import { startTestApi, testConfig } from './support/api';
 import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
-import { FIXTURE_APP, git } from './support/git';
+import { FIXTURE_APP, git, localRepositoryUrl } from './support/git';
 
 const FINAL = ['completed', 'failed', 'rolled_back'];
 
@@ -70,7 +70,8 @@ describe('merge to staging', () => {
     projectIds.push(created.body.id);
     const clone = mkdtempSync(path.join(tmpdir(), 'merge-test-'));
     workDirs.push(clone);
-    git(clone, 'clone', created.body.cloneUrl, '.');
+    // The test works on the repository itself, as the operator (its agent is only a workflow id).
+    git(clone, 'clone', localRepositoryUrl(created.body.id), '.');
     git(clone, 'checkout', '-B', 'staging', 'origin/staging');
     for (const f of ['server.js', 'package.json', 'message.txt'])
       copyFileSync(path.join(FIXTURE_APP, f), path.join(clone, f));

@@ -13,31 +13,44 @@ import { createLocalRuntime } from '../activities/preview/local';
 import { taskPreviewName } from '../activities/preview/runtime';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { git, seedWithFixtureApp } from './support/git';
+import { git, gitAsync, localRepositoryUrl, seedWithFixtureApp } from './support/git';
 import { apiClient } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
 
-/** Every live process whose working folder is `dir` or inside it, with its group and command. */
+/**
+ * Every live process of a preview in `dir`, with its group and command: those whose working
+ * folder is `dir` or inside it (a sandbox's outer process), and all their descendants (inside a
+ * sandbox, whose working folder reads /app from here).
+ */
 function processesIn(dir: string): Array<{ pid: number; pgid: number; command: string }> {
-  const found = [];
+  const all = new Map<number, { ppid: number; pgid: number; cwd: string; command: string }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command's closing parenthesis: state, ppid, pgrp, ...
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (fields[0] === 'Z') continue;
-      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      found.push({ pid: Number(entry), pgid: Number(fields[2]), command });
+      all.set(Number(entry), {
+        ppid: Number(fields[1]),
+        pgid: Number(fields[2]),
+        cwd: readlinkSync(`/proc/${entry}/cwd`),
+        command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim(),
+      });
     } catch {
       // The process ended while we looked.
     }
   }
-  return found;
+  const inDir = (pid: number): boolean => {
+    const p = all.get(pid);
+    if (!p) return false;
+    return p.cwd === dir || p.cwd.startsWith(`${dir}/`) || inDir(p.ppid);
+  };
+  return [...all]
+    .filter(([pid]) => inDir(pid))
+    .map(([pid, p]) => ({ pid, pgid: p.pgid, command: p.command }));
 }
 
 /**
@@ -75,7 +88,7 @@ describe('a preview deployment through a worker kill', () => {
       },
     });
     const seed = mkdtempSync(path.join(os.tmpdir(), 'aiworker-preview-kill-'));
-    const repo = seedWithFixtureApp(project.cloneUrl, seed);
+    const repo = seedWithFixtureApp(localRepositoryUrl(project.id), seed);
 
     const { body: agent } = await http.post('/api/agents', {
       name: 'previewer',
@@ -89,13 +102,16 @@ describe('a preview deployment through a worker kill', () => {
       expect((await callTool(client, 'get_next_task', {})).data.task.id).toBe(taskId);
       const branch = await callTool(client, 'create_branch', { taskId });
       expect(branch.isError).toBe(false);
-      git(repo, 'fetch', '--quiet', 'origin');
+      // The agent works through the git gateway with its own token.
+      git(repo, 'remote', 'set-url', 'origin', branch.data.cloneUrl);
+      git(repo, 'config', 'http.extraHeader', `Authorization: Bearer ${agent.token}`);
+      await gitAsync(repo, 'fetch', '--quiet', 'origin');
       git(repo, 'checkout', '--quiet', '-B', branch.data.branch, `origin/${branch.data.branch}`);
       const message = `survived ${randomUUID()}`;
       writeFileSync(path.join(repo, 'message.txt'), `${message}\n`);
       git(repo, 'add', 'message.txt');
       git(repo, 'commit', '--quiet', '-m', 'the message');
-      git(repo, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch.data.branch}`);
+      await gitAsync(repo, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch.data.branch}`);
       expect((await callTool(client, 'create_pr', { taskId })).isError).toBe(false);
 
       // The agent asks for its preview; the worker dies while the install runs.
@@ -123,6 +139,7 @@ describe('a preview deployment through a worker kill', () => {
       expect(listed).toHaveLength(1);
       expect(listed[0]!.url).toBe(previewUrl);
       const procs = processesIn(path.join(dir, 'app'));
+      expect(procs.some((p) => p.command.endsWith('node server.js'))).toBe(true);
       expect(new Set(procs.map((p) => p.pgid)).size).toBe(1);
       expect(procs.filter((p) => p.command.startsWith('sleep'))).toEqual([]);
       expect(existsSync(path.join(dir, 'install.json'))).toBe(false);

@@ -13,7 +13,7 @@ import { TestBoard } from './support/board';
 import { apiClient } from './support/http';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
-import { git, seedWithFixtureApp } from './support/git';
+import { git, localRepositoryPath, localRepositoryUrl, seedWithFixtureApp } from './support/git';
 
 const GREETING = 'Hello from staging';
 
@@ -64,7 +64,8 @@ describe('the whole story on one machine', () => {
     previewNames.push(stagingPreviewName(project.id));
     const seed = mkdtempSync(path.join(os.tmpdir(), 'aiworker-story-'));
     dirs.push(seed);
-    seedWithFixtureApp(project.cloneUrl, seed);
+    expect(project.cloneUrl).toBe(`${api.url}/git/${project.id}.git`);
+    seedWithFixtureApp(localRepositoryUrl(project.id), seed);
 
     board = await TestBoard.connect(api.url, api.adminToken, { poll: true });
     await board.subscribe(project.id);
@@ -129,6 +130,7 @@ describe('the whole story on one machine', () => {
         log: (line) => trace.push(`${name}: ${line}`),
         question: (task) => `What should "${task.title}" say?`,
         work: gitDelivery({
+          token: body.token,
           workdir,
           edit: (dir, task, answer) => {
             mkdirSync(path.join(dir, 'notes'), { recursive: true });
@@ -214,7 +216,7 @@ describe('the whole story on one machine', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(`<p id="message">${GREETING}</p>`);
 
-    const bare = new URL(project.cloneUrl).pathname;
+    const bare = localRepositoryPath(project.id);
     for (const taskId of taskIds)
       expect(git(bare, 'show', `staging:notes/${taskId}.txt`)).not.toBe('');
   });

@@ -4,6 +4,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { ActivityDeps } from '../activities';
 import type { Config } from '../platform/config';
+import { temporalConnectionOptions } from '../platform/temporal';
 
 /** Where the worker finds workflow code when it bundles it itself. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
@@ -17,7 +18,7 @@ export async function createWorker(
   deps: ActivityDeps,
   bundle?: WorkerOptions['workflowBundle'],
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,

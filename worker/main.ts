@@ -2,6 +2,7 @@
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../platform/config';
+import { temporalConnectionOptions } from '../platform/temporal';
 import { createLogger } from '../platform/logger';
 import { ensurePreviewCleanupSchedule } from '../platform/schedules';
 import { ensureSearchAttributes } from '../platform/search-attributes';
@@ -12,13 +13,16 @@ import { runStuckTaskSweeps } from './stuck-tasks';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  // Only the API checks the admin token. The worker runs branches' code as previews, so it keeps
+  // no copy of it, even one a shared .env file brought in (its children inherit process.env).
+  delete process.env.AIWORKER_ADMIN_TOKEN;
   const root = createLogger(config);
   const logger = root.child({ scope: 'worker' });
   Runtime.install({
     logger: temporalLogger(root.child({ scope: 'worker.sdk' })),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
-  const admin = await Connection.connect({ address: config.temporal.address });
+  const admin = await Connection.connect(temporalConnectionOptions(config));
   const added = await ensureSearchAttributes(admin, config.temporal.namespace);
   await ensurePreviewCleanupSchedule(admin, {
     namespace: config.temporal.namespace,

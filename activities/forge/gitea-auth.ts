@@ -2,8 +2,8 @@
  * How git authenticates to Gitea with the forge's token. aiworker's own git processes (merges,
  * rollbacks, preview checkouts) get it as an HTTP header through the environment, scoped to the
  * repository's origin: never on a command line, in a URL or in a checkout's `.git/config`, where
- * a preview's own code could read it. Only the URL handed to an agent carries it, added by the
- * API as it answers the agent, so it is not kept in any workflow's history either.
+ * a preview's own code could read it. Agents never get it: they clone and push through the API's
+ * git gateway (`api/git/`) with their own tokens, and the gateway relays to Gitea as this account.
  */
 
 /** The Gitea account aiworker acts as. */
@@ -23,12 +23,4 @@ export function giteaGitEnv(account: GiteaAccount, cloneUrl: string): Record<str
     GIT_CONFIG_KEY_1: 'credential.helper',
     GIT_CONFIG_VALUE_1: '',
   };
-}
-
-/** `cloneUrl` with `username:token` in it, both URL-encoded: what an agent clones and pushes with. */
-export function withCredentials(cloneUrl: string, account: GiteaAccount): string {
-  const url = new URL(cloneUrl);
-  url.username = encodeURIComponent(account.username);
-  url.password = encodeURIComponent(account.token);
-  return url.toString();
 }

@@ -176,7 +176,77 @@ async function createRepository(client: GiteaClient, t: GiteaTarget): Promise<Gi
   }
 }
 
-/** Makes sure the repository exists, has a first commit and a `staging` branch. */
+/**
+ * The rule that keeps `staging` for aiworker's own account (`CreateBranchProtectionOption`):
+ * only it may push (merges, and the force-with-lease push a rollback makes), nobody may force
+ * push otherwise, and protected branches cannot be deleted. Agents reach Gitea only through the
+ * API's git gateway, as this account; the rule guards staging against every other route.
+ */
+function stagingProtection(account: string) {
+  return {
+    rule_name: STAGING_BRANCH,
+    enable_push: true,
+    enable_push_whitelist: true,
+    push_whitelist_usernames: [account],
+    enable_force_push: true,
+    enable_force_push_allowlist: true,
+    force_push_allowlist_usernames: [account],
+  };
+}
+
+/**
+ * Protects `staging` with Gitea's branch protection unless a rule for it exists already (then an
+ * operator's rule is left as it is). Creating a rule needs admin rights on the repository, which
+ * the account has on repositories it created.
+ */
+export async function protectStaging(client: GiteaClient, t: GiteaTarget): Promise<void> {
+  const action = `protecting branch ${STAGING_BRANCH} of ${t.full}`;
+  try {
+    await client.request(
+      `reading the protection of ${STAGING_BRANCH} in ${t.full}`,
+      () =>
+        client.api.repos.repoGetBranchProtection(
+          pathPart(t.owner),
+          pathPart(t.name),
+          pathPart(STAGING_BRANCH),
+        ),
+      anyBody,
+    );
+    return;
+  } catch (err) {
+    if (!isStatus(err, 404)) throw protectionRefused(err, client, t);
+  }
+  try {
+    await client.request(
+      action,
+      () =>
+        client.api.repos.repoCreateBranchProtection(
+          pathPart(t.owner),
+          pathPart(t.name),
+          stagingProtection(client.username),
+        ),
+      anyBody,
+    );
+  } catch (err) {
+    // Created meanwhile (a retry, or a concurrent set-up): Gitea answers 403 "already exist".
+    if (isStatus(err, 403) && /already exist/i.test(err.giteaMessage)) return;
+    throw protectionRefused(err, client, t);
+  }
+}
+
+/** Says what the operator can do when Gitea will not let the account protect staging. */
+function protectionRefused(err: unknown, client: GiteaClient, t: GiteaTarget): unknown {
+  if (!isStatus(err, 403)) return err;
+  return new ForgeRefusal(
+    `Gitea does not let "${client.username}" protect ${STAGING_BRANCH} of ${t.full} (HTTP 403${err.giteaMessage ? `: ${err.giteaMessage}` : ''}): give the account admin rights on the repository, or protect ${STAGING_BRANCH} there yourself so that only that account may push`,
+    403,
+  );
+}
+
+/**
+ * Makes sure the repository exists, has a first commit and a `staging` branch, and that
+ * `staging` is protected.
+ */
 export async function ensureRepository(
   client: GiteaClient,
   t: GiteaTarget,
@@ -186,5 +256,6 @@ export async function ensureRepository(
   if (!(await branchHead(client, t, STAGING_BRANCH))) {
     await createBranch(client, t, STAGING_BRANCH, repo.default_branch);
   }
+  await protectStaging(client, t);
   return repo;
 }

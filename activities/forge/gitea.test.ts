@@ -11,7 +11,6 @@ import { startGiteaTestServer } from '../../test/servers/gitea-server';
 import type { Forge, RepoRef } from './forge';
 import { ForgeRefusal, ForgeUnavailable, STAGING_BRANCH, taskBranch } from './forge';
 import { createGiteaForge } from './gitea';
-import { withCredentials } from './gitea-auth';
 
 const run = promisify(execFile);
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null' };
@@ -73,28 +72,25 @@ describe('repositories', () => {
     expect(creates()).toHaveLength(1);
     expect(await forge.branchHead(repo, STAGING_BRANCH)).toBe(main);
 
-    // The forge's clone URL carries no credentials; the one an agent gets (with them) works
-    // with git as it is, over smart HTTP.
+    // The forge's clone URL carries no credentials; with the forge's git environment (the
+    // token as a header) it works with git as it is, over smart HTTP.
     expect(new URL(first.cloneUrl).password).toBe('');
-    const agentUrl = withCredentials(first.cloneUrl, {
-      username: server.username,
-      token: server.token,
-    });
+    const env = { ...gitEnv, ...forge.gitEnv(first.cloneUrl) };
     const dir = await mkdtemp(join(tmpdir(), 'gitea-clone-'));
     try {
-      await run('git', ['clone', '--quiet', agentUrl, dir], { env: gitEnv });
+      await run('git', ['clone', '--quiet', first.cloneUrl, dir], { env });
       expect(await readFile(join(dir, 'README.md'), 'utf8')).toContain('shop');
-      // ...and an agent pushes with it.
+      // ...and pushes with it.
       const identity = ['-c', 'user.name=agent', '-c', 'user.email=agent@localhost'];
       await run('git', [...identity, 'commit', '--quiet', '--allow-empty', '-m', 'work'], {
         cwd: dir,
-        env: gitEnv,
+        env,
       });
       await run('git', ['push', '--quiet', 'origin', 'HEAD:refs/heads/pushed'], {
         cwd: dir,
-        env: gitEnv,
+        env,
       });
-      const pushed = await run('git', ['rev-parse', 'HEAD'], { cwd: dir, env: gitEnv });
+      const pushed = await run('git', ['rev-parse', 'HEAD'], { cwd: dir, env });
       expect(await forge.branchHead(repo, 'pushed')).toBe(pushed.stdout.trim());
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -123,15 +119,6 @@ describe('repositories', () => {
     const noName = await failure(forge.cloneUrl({ ...ref('x'), name: null }));
     expect(noName.message).toMatch(/no Gitea repository name/);
     expect(server.requests.length).toBe(before);
-  });
-
-  test("an agent's clone URL embeds the URL-encoded username and token", async () => {
-    const plain = await forge.cloneUrl(ref('shop'));
-    expect(plain).toBe(`${server.url}/acme/shop.git`);
-    const url = new URL(withCredentials(plain, { username: 'bot@example.com', token: 'a/b' }));
-    expect(url.username).toBe('bot%40example.com');
-    expect(url.password).toBe('a%2Fb');
-    expect(`${url.origin}${url.pathname}`).toBe(`${server.url}/acme/shop.git`);
   });
 
   test("aiworker's own git reads the plain URL with gitEnv, and the token stays off disk", async () => {

@@ -1,8 +1,11 @@
 /**
  * The objects a Kubernetes preview is made of, built from a `PreviewSpec`: a namespace of its own
- * and, inside it, a Deployment, a Service and an Ingress that all carry the preview's name.
+ * and, inside it, a NetworkPolicy (kubernetes-network-policy.ts), a Deployment, a Service and an
+ * Ingress that all carry the preview's name. The branch's code is untrusted: its pod runs as a
+ * non-root user without privileges or a service account token, within resource limits.
  */
 import type { V1Deployment, V1Ingress, V1Namespace, V1Service } from '@kubernetes/client-node';
+import { previewEnvSchema, previewResourcesSchema } from '../../contracts/project';
 import { PreviewFailed } from './runtime';
 import type { PreviewInfo, PreviewSpec } from './runtime';
 
@@ -23,6 +26,15 @@ export const ANNOTATIONS = {
   createdAt: 'aiworker.dev/created-at',
 } as const;
 
+/** Resources of a preview's container unless the project's `preview.resources` says otherwise. */
+export const DEFAULT_RESOURCES = {
+  cpuRequest: '100m',
+  cpuLimit: '1',
+  memoryRequest: '128Mi',
+  memoryLimit: '512Mi',
+} as const;
+/** The user a preview's container runs as unless the project's `preview.runAsUser` says otherwise. */
+export const DEFAULT_RUN_AS_USER = 10001;
 /** The container's port name; the probe and the Service refer to it so the number lives once. */
 const PORT_NAME = 'http';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -73,6 +85,10 @@ export interface ValidSpec {
   port: number;
   healthPath: string;
   host: string;
+  env: Record<string, string>;
+  resources: { cpuRequest: string; cpuLimit: string; memoryRequest: string; memoryLimit: string };
+  runAsUser: number;
+  readOnlyRootFilesystem: boolean;
 }
 
 /** Checks a spec for this runtime; every problem here is the project's to fix, not a retry's. */
@@ -89,6 +105,26 @@ export function validateSpec(spec: PreviewSpec, previewDomain: string): ValidSpe
     throw new PreviewFailed('the project has no valid preview port (preview.port, 1-65535)');
   }
   const healthPath = spec.config.healthPath || '/';
+  // Checked again: the worker reads the project back from the database as plain JSON.
+  const env = previewEnvSchema.optional().safeParse(spec.config.env);
+  if (!env.success) {
+    throw new PreviewFailed(
+      `the project's preview.env is invalid: ${env.error.issues[0]?.message}`,
+    );
+  }
+  const resources = previewResourcesSchema.optional().safeParse(spec.config.resources);
+  if (!resources.success) {
+    const issue = resources.error.issues[0];
+    throw new PreviewFailed(
+      `the project's preview.resources.${issue?.path.join('.')} is invalid: ${issue?.message}`,
+    );
+  }
+  const { runAsUser = DEFAULT_RUN_AS_USER, readOnlyRootFilesystem = true } = spec.config;
+  if (!Number.isInteger(runAsUser) || runAsUser < 1 || runAsUser > 2_147_483_647) {
+    throw new PreviewFailed(
+      "the project's preview.runAsUser must be a user id other than root (0)",
+    );
+  }
   return {
     spec,
     namespace,
@@ -96,10 +132,15 @@ export function validateSpec(spec: PreviewSpec, previewDomain: string): ValidSpe
     port,
     healthPath: healthPath.startsWith('/') ? healthPath : `/${healthPath}`,
     host: `${spec.name}.${previewDomain}`,
+    env: env.data ?? {},
+    resources: { ...DEFAULT_RESOURCES, ...resources.data },
+    runAsUser,
+    readOnlyRootFilesystem: readOnlyRootFilesystem !== false,
   };
 }
 
-function commonLabels(spec: PreviewSpec): Record<string, string> {
+/** Labels every object of a preview carries. */
+export function commonLabels(spec: PreviewSpec): Record<string, string> {
   const labels: Record<string, string> = {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [NAME_LABEL]: spec.name,
@@ -167,6 +208,16 @@ export function deploymentManifest(v: ValidSpec): V1Deployment {
           annotations: { [ANNOTATIONS.commit]: v.spec.commit },
         },
         spec: {
+          // The branch's code has no business with the cluster's API.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: v.runAsUser,
+            runAsGroup: v.runAsUser,
+            fsGroup: v.runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           containers: [
             {
               name: 'app',
@@ -174,13 +225,33 @@ export function deploymentManifest(v: ValidSpec): V1Deployment {
               // The tag moves with the branch, so a cached image would be the previous commit.
               imagePullPolicy: 'Always',
               ports: [{ name: PORT_NAME, containerPort: v.port }],
-              env: [{ name: 'PORT', value: String(v.port) }],
+              env: [
+                ...Object.entries(v.env).map(([name, value]) => ({ name, value })),
+                { name: 'PORT', value: String(v.port) },
+              ],
               readinessProbe: {
                 httpGet: { path: v.healthPath, port: PORT_NAME },
                 periodSeconds: 5,
               },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                capabilities: { drop: ['ALL'] },
+                readOnlyRootFilesystem: v.readOnlyRootFilesystem,
+              },
+              resources: {
+                requests: { cpu: v.resources.cpuRequest, memory: v.resources.memoryRequest },
+                limits: {
+                  cpu: v.resources.cpuLimit,
+                  memory: v.resources.memoryLimit,
+                  'ephemeral-storage': '1Gi',
+                },
+              },
+              // A read-only root still lets the app write temporary files.
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             },
           ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '256Mi' } }],
         },
       },
     },

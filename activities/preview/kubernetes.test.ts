@@ -124,6 +124,113 @@ describe('deploy', () => {
     expect(ingress.spec.ingressClassName).toBeUndefined();
   });
 
+  it('runs the branch unprivileged, within limits, reachable only from the ingress controller', async () => {
+    await runtime().deploy(spec('43'));
+    const pod = server.get('deployments', 'preview-task-43', 'task-43')!.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      fsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const [container] = pod.containers;
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
+    });
+    expect(container.resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '1', memory: '512Mi', 'ephemeral-storage': '1Gi' },
+    });
+    // A read-only root, but a writable /tmp.
+    const tmp = pod.volumes.find((v: any) => v.name === 'tmp');
+    expect(tmp.emptyDir.sizeLimit).toBeDefined();
+    expect(container.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(container.env).toEqual([{ name: 'PORT', value: '3000' }]);
+
+    const policy = server.get('networkpolicies', 'preview-task-43', 'task-43')!;
+    expect(policy.metadata.labels['app.kubernetes.io/managed-by']).toBe('aiworker');
+    expect(policy.spec.podSelector).toEqual({});
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 3000 }],
+      },
+    ]);
+    const [dns, internet] = policy.spec.egress;
+    expect(dns.to).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+        podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+      },
+    ]);
+    expect(dns.ports.map((p: any) => `${p.protocol}/${p.port}`).sort()).toEqual([
+      'TCP/53',
+      'UDP/53',
+    ]);
+    expect(internet.ports).toBeUndefined();
+    const v4 = internet.to.find((p: any) => p.ipBlock.cidr === '0.0.0.0/0').ipBlock;
+    expect(v4.except).toEqual(
+      expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16']),
+    );
+    expect(internet.to.find((p: any) => p.ipBlock.cidr === '::/0').ipBlock.except).toContain(
+      'fc00::/7',
+    );
+  });
+
+  it("uses the project's variables, resources and user, and the configured ingress namespaces", async () => {
+    await runtime({ ingressNamespaceSelector: { 'team.example/ingress': 'yes' } }).deploy(
+      spec('44', {
+        config: {
+          image: 'app',
+          port: 8080,
+          env: { GREETING: 'hello' },
+          resources: { cpuLimit: '500m', memoryLimit: '1Gi' },
+          runAsUser: 1000,
+          readOnlyRootFilesystem: false,
+        },
+      }),
+    );
+    const pod = server.get('deployments', 'preview-task-44', 'task-44')!.spec.template.spec;
+    const [container] = pod.containers;
+    expect(container.env).toEqual([
+      { name: 'GREETING', value: 'hello' },
+      { name: 'PORT', value: '8080' },
+    ]);
+    expect(container.resources.limits).toMatchObject({ cpu: '500m', memory: '1Gi' });
+    expect(container.resources.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    expect(pod.securityContext.runAsUser).toBe(1000);
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(false);
+    const policy = server.get('networkpolicies', 'preview-task-44', 'task-44')!;
+    expect(policy.spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchLabels: { 'team.example/ingress': 'yes' } } },
+    ]);
+    expect(policy.spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 8080 }]);
+  });
+
+  it('refuses root, invalid resources or variables before calling the API', async () => {
+    for (const [config, message] of [
+      [{ runAsUser: 0 }, /runAsUser/],
+      [{ resources: { memoryLimit: 'lots' } }, /preview\.resources\.memoryLimit/],
+      [{ env: { 'lower-case': 'x' } }, /preview\.env/],
+      [{ env: { PORT: '1' } }, /preview\.env/],
+    ] as const) {
+      await expect(
+        runtime().deploy(spec('45', { config: { image: 'app', port: 3000, ...config } as any })),
+      ).rejects.toThrow(message);
+    }
+    expect(server.requests).toEqual([]);
+  });
+
   it('uses the scheme and ingress class it is given', async () => {
     const info = await runtime({ scheme: 'http', ingressClassName: 'nginx' }).deploy(spec('7'));
     expect(info.url).toBe(`http://task-7.${DOMAIN}`);
@@ -145,6 +252,7 @@ describe('deploy', () => {
     expect(again).toEqual(first);
     for (const kind of [
       'namespaces',
+      'networkpolicies.networking.k8s.io',
       'deployments.apps',
       'services',
       'ingresses.networking.k8s.io',
@@ -154,7 +262,7 @@ describe('deploy', () => {
       expect(calls().indexOf(`patch ${kind}`)).toBeGreaterThan(i);
     }
     expect(server.requests.filter((r) => r.verb === 'patch').map((r) => r.contentType)).toEqual(
-      Array(4).fill('application/merge-patch+json'),
+      Array(5).fill('application/merge-patch+json'),
     );
     const after = server.get('deployments', 'preview-task-5', 'task-5')!;
     expect(after.metadata.generation).toBe(before.metadata.generation);
@@ -222,10 +330,11 @@ describe('deploy', () => {
 
     const info = await runtime().deploy(stale);
 
-    expect(calls().slice(0, 6)).toEqual([
+    expect(calls().slice(0, 7)).toEqual([
       'create namespaces',
       'get namespaces',
       'patch namespaces',
+      'create networkpolicies.networking.k8s.io',
       'create deployments.apps',
       'create services',
       'patch services',

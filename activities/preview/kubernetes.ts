@@ -1,6 +1,7 @@
 /**
  * The `kubernetes` preview runtime: each preview is a namespace `preview-<name>` holding a
- * Deployment of the branch's image, a Service and an Ingress at `<name>.<preview domain>`.
+ * NetworkPolicy, a Deployment of the branch's image, a Service and an Ingress at
+ * `<name>.<preview domain>`.
  * Every write is create-or-patch, so a retried or repeated deploy converges on the same objects.
  */
 import {
@@ -25,6 +26,7 @@ import {
   validateSpec,
 } from './kubernetes-manifests';
 import type { ValidSpec } from './kubernetes-manifests';
+import { networkPolicyManifest, networkPolicyPatch } from './kubernetes-network-policy';
 import { waitForRollout } from './kubernetes-rollout';
 import { PreviewFailed } from './runtime';
 import type { PreviewInfo, PreviewRuntime, PreviewSpec } from './runtime';
@@ -43,6 +45,11 @@ export interface KubernetesRuntimeOptions {
   ingressClassName?: string;
   /** The scheme of preview URLs (default `https`: TLS is the ingress controller's business). */
   scheme?: 'http' | 'https';
+  /**
+   * Labels of the namespaces the ingress controller runs in, the only ones whose traffic reaches
+   * a preview (default `kubernetes.io/metadata.name: ingress-nginx`).
+   */
+  ingressNamespaceSelector?: Record<string, string>;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 5 * 60_000;
@@ -111,6 +118,17 @@ export function createKubernetesRuntime(options: KubernetesRuntimeOptions): Prev
         `namespace ${namespace} is still being deleted; deploy again once it is gone`,
       );
     }
+    // Before the Deployment, so the branch's code never runs without it.
+    const policy = networkPolicyManifest(v, options.ingressNamespaceSelector);
+    await createOrPatch(
+      { resource: 'networkpolicies.networking.k8s.io', namespace },
+      () => networking.createNamespacedNetworkPolicy({ namespace, body: policy }),
+      () =>
+        networking.patchNamespacedNetworkPolicy(
+          { name, namespace, body: networkPolicyPatch(policy) },
+          MERGE_PATCH,
+        ),
+    );
     const deployment = deploymentManifest(v);
     await createOrPatch(
       { resource: 'deployments.apps', namespace },

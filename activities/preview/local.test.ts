@@ -1,4 +1,12 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +25,8 @@ const APP_CONFIG: PreviewConfig = {
 
 describe('local preview runtime', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'aiworker-previews-'));
+  // Previews run as users of their own when the tests run as root: they must reach their checkout.
+  chmodSync(tmp, 0o711);
   const previewsDir = path.join(tmp, 'previews');
   const origin = path.join(tmp, 'origin.git');
   const work = path.join(tmp, 'work');

@@ -1,29 +1,40 @@
 /**
- * The default preview runtime: each preview is a checkout of one commit, started as a process on
- * a free port of this machine. Previews run detached in their own process group, so a restart of
- * the worker that started them leaves them running; `<previewsDir>/<name>/preview.json` is how a
- * later deploy, teardown or list finds them again.
+ * The default preview runtime: each preview is a checkout of one commit, installed and started
+ * in a sandbox of its own (sandbox.ts) and served on a port of this machine's loopback. Previews
+ * run detached in their own process group, so a restart of the worker that started them leaves
+ * them running; `<previewsDir>/<name>/preview.json` is how a later deploy, teardown or list finds
+ * them again. The preview's folder holds that file, its log, the repository (`git/`, never seen by
+ * the branch's code) and the checkout (`app/`, the only part the sandbox sees).
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import {
-  appendFile,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { appendFileSync } from 'node:fs';
+import { appendFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { git, resolveCommit } from '../forge/git';
+import { checkout } from './preview-checkout';
+import { answers, bindable, descriptorOf, listenLoopback, portOf } from './preview-port';
+import {
+  INSTALL_FILE,
+  logTail,
+  present,
+  readState,
+  stopLeftoverInstall,
+  writeState,
+} from './preview-state';
+import type { PreviewState } from './preview-state';
+import { groupAlive, running, signal, startTimeOf, stopGroup } from './process-groups';
+import type { ProcessGroup } from './process-groups';
 import { PreviewFailed } from './runtime';
 import type { PreviewInfo, PreviewRuntime, PreviewSpec } from './runtime';
+import { checkSandbox, diskUsageMb, prepareSandboxed } from './sandbox';
+import { DEFAULT_SANDBOX, projectSandbox } from './sandbox-config';
+import type { ProjectSandbox, SandboxSettings } from './sandbox-config';
+import {
+  checkRangeIsFree,
+  checkReachable,
+  claimUid,
+  releaseUid,
+  workerIsRoot,
+} from './sandbox-users';
 
 /** What the local runtime needs. */
 export interface LocalRuntimeOptions {
@@ -35,213 +46,25 @@ export interface LocalRuntimeOptions {
   readyTimeoutMs?: number;
   /** How long the install command may run (default 10 minutes). */
   installTimeoutMs?: number;
+  /** How previews are isolated, and the user ids they get (default: sandboxed, ids from 200000). */
+  sandbox?: SandboxSettings;
+  /** How often running previews' checkouts are measured against their disk limit (default 60 s; 0: never). */
+  diskCheckEveryMs?: number;
 }
 
-/** What `preview.json` holds. */
-interface PreviewState extends PreviewInfo {
-  branch: string;
-  /** Leader of the preview's process group (its pgid is the same number). */
-  pid: number;
-  /** The leader's start time (/proc), so a recycled pid is never mistaken for the preview. */
-  pidStartedAt: string | null;
-  port: number;
-  deployedAt: string;
+/** The local runtime, with the disk check its timer runs also callable directly. */
+export interface LocalPreviewRuntime extends PreviewRuntime {
+  /** Stops every running preview whose checkout is over its disk limit; resolves with their names. */
+  checkDiskUsage(): Promise<string[]>;
+  /** Stops the disk check's timer. */
+  close(): void;
 }
-
-/** A detached process group this runtime started: the app, or an install still running. */
-type ProcessGroup = Pick<PreviewState, 'pid' | 'pidStartedAt'>;
-
-/** Where a running install is recorded, so a worker that dies mid-install leaves it findable. */
-const INSTALL_FILE = 'install.json';
 
 const POLL_MS = 200;
 const PROGRESS_EVERY_MS = 2_000;
-const STOP_GRACE_MS = 5_000;
-const GIT_TIMEOUT_MS = 300_000;
-const LOG_TAIL_LINES = 20;
-// The app is the branch's code: it gets what a shell needs, not the worker's secrets.
-const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+const INSTALL_DISK_CHECK_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function appEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of PASSED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key];
-  return { ...env, ...extra };
-}
-
-/** Fields 3 onwards of /proc/<pid>/stat (field 2, the name, may hold spaces and parentheses). */
-function procStat(pid: number | string): string[] | null {
-  try {
-    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return line.slice(line.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-function startTimeOf(pid: number): string | null {
-  return procStat(pid)?.[19] ?? null;
-}
-
-function signal(target: number, sig: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(target, sig);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, it is just not ours to signal.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Whether any process of group `pgid` is alive. Zombies do not count: an exited process whose
- * parent is gone may wait a long time to be reaped in a container, yet it runs nothing.
- */
-function groupAlive(pgid: number): boolean {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return signal(-pgid, 0);
-  }
-  return pids.some((pid) => {
-    const fields = procStat(pid);
-    return fields !== null && fields[0] !== 'Z' && fields[2] === String(pgid);
-  });
-}
-
-/** Whether the preview's processes still run (and are the ones preview.json recorded). */
-function running(state: ProcessGroup): boolean {
-  const leader = procStat(state.pid);
-  if (leader && leader[0] !== 'Z') {
-    // A live process under a recycled pid is someone else's: never ours to reuse or signal.
-    return state.pidStartedAt === null || leader[19] === state.pidStartedAt;
-  }
-  // The leader is gone but its group may live on; Linux never hands out a pid that is still
-  // some group's id, so those members are the preview's.
-  return groupAlive(state.pid);
-}
-
-/** SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period. */
-async function stopGroup(state: ProcessGroup): Promise<void> {
-  if (!running(state)) return;
-  signal(-state.pid, 'SIGTERM');
-  for (const [sig, wait] of [
-    ['SIGKILL', STOP_GRACE_MS],
-    [null, 2_000],
-  ] as const) {
-    const deadline = Date.now() + wait;
-    while (Date.now() < deadline && groupAlive(state.pid)) await sleep(50);
-    if (!groupAlive(state.pid)) return;
-    if (sig) signal(-state.pid, sig);
-  }
-}
-
-async function answers(port: number, healthPath: string): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: healthPath, timeout: 2_000 }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(false));
-    req.end();
-  });
-}
-
-/** Listens on `port` (0: any) on every interface, as an app would, and gives it back. */
-async function bindable(port: number): Promise<number | null> {
-  return await new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(null));
-    server.listen(port, () => {
-      const address = server.address();
-      const bound = typeof address === 'object' && address ? address.port : null;
-      server.close(() => resolve(bound));
-    });
-  });
-}
-
-async function logTail(logPath: string): Promise<string> {
-  try {
-    const file = await open(logPath, 'r');
-    try {
-      const { size } = await file.stat();
-      const length = Math.min(size, 16_384);
-      const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length);
-      const lines = buffer.toString('utf8').trimEnd().split('\n');
-      return lines.slice(-LOG_TAIL_LINES).join('\n') || '(empty log)';
-    } finally {
-      await file.close();
-    }
-  } catch {
-    return '(no log)';
-  }
-}
-
-async function readState(dir: string): Promise<PreviewState | null> {
-  try {
-    const s = JSON.parse(await readFile(path.join(dir, 'preview.json'), 'utf8')) as PreviewState;
-    const ok =
-      Number.isInteger(s.pid) &&
-      s.pid > 1 &&
-      Number.isInteger(s.port) &&
-      [s.name, s.projectId, s.url, s.commit, s.createdAt].every((v) => typeof v === 'string');
-    return ok ? s : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Stops an install that a worker which died left running, before the checkout it works in changes. */
-async function stopLeftoverInstall(dir: string): Promise<void> {
-  const file = path.join(dir, INSTALL_FILE);
-  const raw = await readFile(file, 'utf8').catch(() => null);
-  if (raw === null) return;
-  try {
-    await stopGroup(JSON.parse(raw) as ProcessGroup);
-  } catch {
-    // An unreadable record names no process we could stop.
-  }
-  await rm(file, { force: true });
-}
-
-async function writeState(dir: string, state: PreviewState): Promise<void> {
-  // Write then rename: a reader never sees half a file.
-  const tmp = path.join(dir, 'preview.json.tmp');
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(tmp, path.join(dir, 'preview.json'));
-}
-
-function present(s: PreviewState): PreviewInfo {
-  return {
-    name: s.name,
-    projectId: s.projectId,
-    taskId: s.taskId,
-    url: s.url,
-    commit: s.commit,
-    createdAt: s.createdAt,
-  };
-}
-
-/** Starts `command` through `sh -c`, detached in a group of its own, output to `logPath`. */
-function startDetached(command: string, cwd: string, logPath: string, env: NodeJS.ProcessEnv) {
-  const fd = openSync(logPath, 'a');
-  try {
-    const child = spawn('sh', ['-c', command], {
-      cwd,
-      env,
-      detached: true,
-      stdio: ['ignore', fd, fd],
-    });
-    child.unref();
-    return child;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Resolves once the child has exited (or could not start), with how it ended. */
 function exited(child: ChildProcess): Promise<string> {
@@ -252,11 +75,12 @@ function exited(child: ChildProcess): Promise<string> {
 }
 
 /** Creates the local runtime (see the module comment). */
-export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime {
+export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRuntime {
   const { previewsDir } = options;
   const host = options.host ?? 'localhost';
   const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
   const installTimeoutMs = options.installTimeoutMs ?? 600_000;
+  const sandbox = options.sandbox ?? DEFAULT_SANDBOX;
   // Deploys and teardowns of one preview run one at a time in this process.
   const queues = new Map<string, Promise<unknown>>();
 
@@ -276,46 +100,31 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
     return path.join(previewsDir, name);
   }
 
-  async function checkout(spec: PreviewSpec, appDir: string): Promise<void> {
-    if (!/^[0-9a-f]{7,64}$/.test(spec.commit)) {
-      throw new PreviewFailed(`"${spec.commit}" is not a commit id`);
-    }
-    const opts = { cwd: appDir, timeoutMs: GIT_TIMEOUT_MS, env: spec.gitEnv };
-    if (!(await stat(path.join(appDir, '.git')).catch(() => null))) {
-      await rm(appDir, { recursive: true, force: true });
-      await git(['clone', '--quiet', '--no-checkout', spec.cloneUrl, appDir], {
-        timeoutMs: GIT_TIMEOUT_MS,
-        env: spec.gitEnv,
-      });
-    } else {
-      await git(['remote', 'set-url', 'origin', spec.cloneUrl], opts);
-    }
-    if (!(await resolveCommit(appDir, spec.commit))) {
-      await git(
-        ['fetch', '--quiet', '--force', 'origin', '+refs/heads/*:refs/remotes/origin/*'],
-        opts,
-      );
-    }
-    if (!(await resolveCommit(appDir, spec.commit))) {
-      throw new PreviewFailed(`commit ${spec.commit} is not in the repository of ${spec.branch}`);
-    }
-    await git(['checkout', '--quiet', '--force', '--detach', spec.commit], opts);
-    // Files the previous commit left behind go; ignored ones (installed dependencies) stay.
-    await git(['clean', '--quiet', '--force', '-d'], opts);
+  /** The user the preview runs as: its own when sandboxed by a root worker, else the worker's. */
+  async function userOf(name: string, appDir: string): Promise<number | null> {
+    if (sandbox.mode === 'none' || !workerIsRoot()) return null;
+    await checkRangeIsFree(sandbox);
+    const uid = await claimUid(previewsDir, name, sandbox);
+    await checkReachable(appDir, uid);
+    return uid;
   }
 
   async function install(
     spec: PreviewSpec,
-    appDir: string,
+    dir: string,
+    uid: number | null,
+    project: ProjectSandbox,
     logPath: string,
     progress: (d: string) => void,
   ) {
     const command = spec.config.installCommand;
     if (!command) return;
+    const appDir = path.join(dir, 'app');
     await appendFile(logPath, `$ ${command}\n`);
-    const child = startDetached(command, appDir, logPath, appEnv());
+    const job = { kind: 'install' as const, command, dir, appDir, uid, project, logPath };
+    const child = (await prepareSandboxed(sandbox.mode, job))();
     const done = exited(child);
-    const installFile = path.join(path.dirname(appDir), INSTALL_FILE);
+    const installFile = path.join(dir, INSTALL_FILE);
     if (child.pid) {
       const group: ProcessGroup = { pid: child.pid, pidStartedAt: startTimeOf(child.pid) };
       await writeFile(installFile, JSON.stringify(group));
@@ -324,9 +133,20 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
     const deadline = Date.now() + installTimeoutMs;
     let outcome: string | null = null;
     void done.then((o) => (outcome = o));
+    let diskCheck = Date.now() + INSTALL_DISK_CHECK_MS;
     while (outcome === null && Date.now() < deadline) {
       progress(`installing: ${command}`);
       await Promise.race([done, sleep(PROGRESS_EVERY_MS)]);
+      if (outcome === null && Date.now() >= diskCheck) {
+        diskCheck = Date.now() + INSTALL_DISK_CHECK_MS;
+        if ((await diskUsageMb(appDir)) > project.limits.diskMb && child.pid) {
+          signal(-child.pid, 'SIGKILL');
+          throw new PreviewFailed(
+            `preview ${spec.name}: "${command}" filled the checkout past its disk limit ` +
+              `(preview.limits.diskMb, ${project.limits.diskMb} MiB) and was stopped`,
+          );
+        }
+      }
     }
     if (outcome === null) {
       if (child.pid) signal(-child.pid, 'SIGKILL');
@@ -340,6 +160,49 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
         `preview ${spec.name}: "${command}" failed (${String(outcome)}); ` +
           `last lines of its log:\n${await logTail(logPath)}`,
       );
+    }
+  }
+
+  /** Starts the app on the port of the previous deploy when it is free, else on any free one. */
+  async function startApp(
+    spec: PreviewSpec,
+    dir: string,
+    uid: number | null,
+    project: ProjectSandbox,
+    logPath: string,
+    previousPort: number | undefined,
+  ): Promise<{ child: ChildProcess; port: number }> {
+    const command = spec.config.startCommand!;
+    const job = {
+      kind: 'app' as const,
+      command,
+      dir,
+      appDir: path.join(dir, 'app'),
+      uid,
+      project,
+      logPath,
+    };
+    const announce = (port: number) => appendFileSync(logPath, `$ ${command}  (PORT=${port})\n`);
+    if (sandbox.mode === 'none') {
+      const port = (previousPort && (await bindable(previousPort))) || (await bindable(0));
+      if (!port) throw new PreviewFailed(`preview ${spec.name}: no free port on this machine`);
+      const start = await prepareSandboxed('none', { ...job, port });
+      announce(port);
+      return { child: start(), port };
+    }
+    const start = await prepareSandboxed('bwrap', job);
+    // The host end of the preview's port: bound here, on loopback only, and handed over to the
+    // sandbox, which keeps it open as long as it runs. Nothing between the bind and the hand-over
+    // returns to the event loop, so this process never accepts a connection on it.
+    const server =
+      (previousPort && (await listenLoopback(previousPort))) || (await listenLoopback(0));
+    if (!server) throw new PreviewFailed(`preview ${spec.name}: no free port on this machine`);
+    try {
+      const port = portOf(server);
+      announce(port);
+      return { child: start(descriptorOf(server)), port };
+    } finally {
+      server.close();
     }
   }
 
@@ -379,13 +242,14 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
   async function deploy(spec: PreviewSpec, progress: (d: string) => void): Promise<PreviewInfo> {
     const dir = previewDir(spec.name);
     const healthPath = spec.config.healthPath || '/';
-    const startCommand = spec.config.startCommand;
-    if (!startCommand) {
+    if (!spec.config.startCommand) {
       throw new PreviewFailed(`project ${spec.projectId} has no start command for previews`);
     }
+    const project = projectSandbox(spec.config);
     const current = await readState(dir);
     if (
       current?.commit === spec.commit &&
+      (current.sandbox ?? 'none') === sandbox.mode &&
       running(current) &&
       (await answers(current.port, healthPath))
     ) {
@@ -394,20 +258,26 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
     if (current) await stopGroup(current);
     await stopLeftoverInstall(dir);
     await rm(path.join(dir, 'preview.json'), { force: true });
-    await mkdir(dir, { recursive: true });
+    // Searchable but not listable: the preview's user reaches its checkout through it.
+    await mkdir(dir, { recursive: true, mode: 0o711 });
     const logPath = path.join(dir, 'preview.log');
-    const appDir = path.join(dir, 'app');
-    await writeFile(logPath, '');
+    await writeFile(logPath, '', { mode: 0o600 });
+    const uid = await userOf(spec.name, path.join(dir, 'app'));
+    await checkSandbox(sandbox.mode, uid);
 
     progress(`checking out ${spec.commit.slice(0, 12)}`);
-    await checkout(spec, appDir);
-    await install(spec, appDir, logPath, progress);
+    await checkout(spec, dir, uid);
+    await install(spec, dir, uid, project, logPath, progress);
+    const used = await diskUsageMb(path.join(dir, 'app'));
+    if (used > project.limits.diskMb) {
+      throw new PreviewFailed(
+        `preview ${spec.name}: the checkout takes ${Math.ceil(used)} MiB after the install, more ` +
+          `than its disk limit (preview.limits.diskMb, ${project.limits.diskMb} MiB)`,
+      );
+    }
 
-    const port = (current && (await bindable(current.port))) || (await bindable(0));
-    if (!port) throw new PreviewFailed(`preview ${spec.name}: no free port on this machine`);
-    progress(`starting on port ${port}: ${startCommand}`);
-    await appendFile(logPath, `$ ${startCommand}  (PORT=${port})\n`);
-    const child = startDetached(startCommand, appDir, logPath, appEnv({ PORT: String(port) }));
+    const { child, port } = await startApp(spec, dir, uid, project, logPath, current?.port);
+    progress(`starting on port ${port}: ${spec.config.startCommand}`);
     const leaderExit = exited(child);
     if (!child.pid) throw new PreviewFailed(`preview ${spec.name}: ${await leaderExit}`);
     const now = new Date().toISOString();
@@ -423,6 +293,9 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
       pid: child.pid,
       pidStartedAt: startTimeOf(child.pid),
       port,
+      sandbox: sandbox.mode,
+      uid,
+      diskMb: project.limits.diskMb,
     };
     // Recorded before waiting, so a worker that dies meanwhile leaves a process we can find.
     await writeState(dir, state);
@@ -435,6 +308,39 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
     }
     return present(state);
   }
+
+  async function list(): Promise<PreviewState[]> {
+    const names = await readdir(previewsDir).catch(() => [] as string[]);
+    const states = await Promise.all(names.map((n) => readState(path.join(previewsDir, n))));
+    return states.filter((s): s is PreviewState => s !== null);
+  }
+
+  async function checkDiskUsage(): Promise<string[]> {
+    const stopped: string[] = [];
+    for (const seen of await list()) {
+      if (!seen.diskMb || !running(seen)) continue;
+      const dir = previewDir(seen.name);
+      await serialized(seen.name, async () => {
+        const state = await readState(dir);
+        if (!state?.diskMb || state.pid !== seen.pid || !running(state)) return;
+        const used = await diskUsageMb(path.join(dir, 'app')).catch(() => 0);
+        if (used <= state.diskMb) return;
+        await appendFile(
+          path.join(dir, 'preview.log'),
+          `aiworker: stopped: the checkout takes ${Math.ceil(used)} MiB, more than its disk limit ` +
+            `(preview.limits.diskMb, ${state.diskMb} MiB)\n`,
+        );
+        await stopGroup(state);
+        stopped.push(state.name);
+      });
+    }
+    return stopped;
+  }
+
+  const everyMs = options.diskCheckEveryMs ?? 60_000;
+  const timer =
+    everyMs > 0 ? setInterval(() => void checkDiskUsage().catch(() => undefined), everyMs) : null;
+  timer?.unref();
 
   return {
     kind: 'local',
@@ -451,14 +357,19 @@ export function createLocalRuntime(options: LocalRuntimeOptions): PreviewRuntime
         if (state) await stopGroup(state);
         await stopLeftoverInstall(dir);
         await rm(dir, { recursive: true, force: true });
+        await releaseUid(previewsDir, name);
         return true;
       });
     },
 
     async list() {
-      const names = await readdir(previewsDir).catch(() => [] as string[]);
-      const states = await Promise.all(names.map((n) => readState(path.join(previewsDir, n))));
-      return states.filter((s): s is PreviewState => s !== null).map(present);
+      return (await list()).map(present);
+    },
+
+    checkDiskUsage,
+
+    close() {
+      if (timer) clearInterval(timer);
     },
   };
 }

@@ -16,6 +16,36 @@ export interface PreviewConfig {
   image?: string;
   /** Kubernetes runtime: the port the container listens on. */
   port?: number;
+  /**
+   * The only variables the install and the app get, besides `PORT` and a minimal PATH, HOME,
+   * TMPDIR and LANG (both runtimes).
+   */
+  env?: Record<string, string>;
+  /**
+   * Local runtime: run the install with the host's network instead of none. Unsafe by design:
+   * install scripts then reach every service of the machine (Temporal, MariaDB, Redis).
+   */
+  installNetwork?: boolean;
+  /** Local runtime: what the sandbox allows (defaults in sandbox-config.ts). */
+  limits?: {
+    memoryMb?: number;
+    cpuSeconds?: number;
+    processes?: number;
+    fileSizeMb?: number;
+    tmpMb?: number;
+    diskMb?: number;
+  };
+  /** Kubernetes runtime: the non-root user the container runs as (default 10001). */
+  runAsUser?: number;
+  /** Kubernetes runtime: whether the container's root filesystem is read-only (default true; /tmp is writable). */
+  readOnlyRootFilesystem?: boolean;
+  /** Kubernetes runtime: the container's requests and limits (defaults in kubernetes-manifests.ts). */
+  resources?: {
+    cpuRequest?: string;
+    cpuLimit?: string;
+    memoryRequest?: string;
+    memoryLimit?: string;
+  };
 }
 
 export interface PreviewSpec {

@@ -37,12 +37,16 @@ export function eventRoutes(deps: ApiDeps): Router {
     const events = await eventsAfter(deps.db, id, after, limit);
     res.json({ events: events.map(delivered), more: events.length === limit });
   });
-  /** `GET /api/tasks/:id/events`: the task's own events, oldest first (its timeline on the board). */
+  /**
+   * `GET /api/tasks/:id/events?after=<seq>&limit=`: the task's own events, oldest first (its
+   * timeline on the board), a page at a time.
+   */
   router.get('/tasks/:id/events', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
+    const { after, limit } = validate(catchUpQuery, req.query, 'query');
     await requireTask(deps, id);
-    const events = await taskEvents(deps.db, id, CATCH_UP_LIMIT);
-    res.json({ events: events.map(delivered) });
+    const events = await taskEvents(deps.db, id, after, limit);
+    res.json({ events: events.map(delivered), more: events.length === limit });
   });
   return router;
 }

@@ -3,6 +3,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { ALL_PROJECTS } from '../../contracts/agent';
 import type { AgentRecord } from '../../contracts/agent';
 import { ForbiddenError, UnauthorizedError } from '../errors';
+import { clientAddress } from './limits';
+import type { RequestLimits } from './limits';
 
 /** Who is calling: the admin (a person, `AIWORKER_ADMIN_TOKEN`) or a registered agent. */
 export type Principal =
@@ -89,11 +91,19 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** Rejects the request with 401 unless it carries a token that resolves to a principal. */
-export function requireAuth(authenticate: Authenticator) {
+/**
+ * Rejects the request with 401 unless it carries a token that resolves to a principal. An
+ * address that keeps failing is refused with 429 before its tokens are even looked up.
+ */
+export function requireAuth(authenticate: Authenticator, limits: RequestLimits) {
   return async (req: Request, _res: Response, next: NextFunction) => {
+    const address = clientAddress(req);
+    await limits.checkAddress(address);
     const principal = await authenticate(bearerToken(req.headers.authorization));
-    if (!principal) throw new UnauthorizedError();
+    if (!principal) {
+      await limits.authFailed(address);
+      throw new UnauthorizedError();
+    }
     req.principal = principal;
     next();
   };

@@ -3,7 +3,10 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
-import { ApiError, NotFoundError, NotReadyError } from '../errors';
+import { ApiError, NotFoundError, NotReadyError, RateLimitedError } from '../errors';
+
+/** JSON-RPC error code of a refused MCP request over a limit (implementation-defined range). */
+const JSONRPC_RATE_LIMITED = -32029;
 
 /** Answers 404 for any route nobody declared. */
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -18,10 +21,33 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
     }
     const status = known?.status ?? 500;
+    const message = known?.message ?? 'internal error; the server logged the details';
+    if (known instanceof RateLimitedError) {
+      res.setHeader('Retry-After', String(known.retryAfterSeconds));
+    }
+    if (/^\/mcp(?:[/?]|$)/.test(req.originalUrl) && status === 429) {
+      // MCP clients read JSON-RPC: the refusal is a JSON-RPC error they can show.
+      res.status(status).json({
+        jsonrpc: '2.0',
+        id: null,
+        error: {
+          code: JSONRPC_RATE_LIMITED,
+          message,
+          data: {
+            code: known!.code,
+            retryAfterSeconds: (known as RateLimitedError).retryAfterSeconds,
+          },
+        },
+      });
+      return;
+    }
     const body: ErrorBody = {
       error: {
         code: known?.code ?? 'internal',
-        message: known?.message ?? 'internal error; the server logged the details',
+        message,
+        ...(known instanceof RateLimitedError
+          ? { retryAfterSeconds: known.retryAfterSeconds }
+          : {}),
       },
     };
     res.status(status).json(body);

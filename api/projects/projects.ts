@@ -8,6 +8,7 @@ import type { NewProject, ProjectRecord } from '../../contracts/project';
 import { DELIVERY_FAILED } from '../../contracts/messages';
 import { findProject, listProjects } from '../../db/projects';
 import { findPullRequest } from '../../db/pull-requests';
+import { projectGitUrl } from '../../mcp/git-url';
 import { CACHE } from '../../platform/cache-keys';
 import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -26,6 +27,17 @@ export async function requireProject(deps: ApiDeps, id: string): Promise<Project
   );
   if (!project) throw new NotFoundError(`project ${id} does not exist`);
   return project;
+}
+
+/**
+ * A project as people see it: its clone URL is the git gateway's (`api/git/`), like the one agents
+ * get; the forge's own URL (a path on the worker's disk, or Gitea) stays inside aiworker.
+ */
+function present(deps: ApiDeps, project: ProjectRecord): ProjectRecord {
+  return {
+    ...project,
+    cloneUrl: project.cloneUrl ? projectGitUrl(deps.publicUrl, project.id) : null,
+  };
 }
 
 /** `/api/projects`: create (through a workflow), list, get. */
@@ -48,7 +60,7 @@ export function projectRoutes(deps: ApiDeps): Router {
         taskQueue: deps.taskQueue,
         args: [project],
       });
-      res.status(201).json(created);
+      res.status(201).json(present(deps, created));
     } catch (err) {
       const cause =
         err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
@@ -61,12 +73,12 @@ export function projectRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/projects', async (_req, res) => {
-    res.json({ projects: await listProjects(deps.db) });
+    res.json({ projects: (await listProjects(deps.db)).map((p) => present(deps, p)) });
   });
 
   router.get('/projects/:id', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
-    res.json(await requireProject(deps, id));
+    res.json(present(deps, await requireProject(deps, id)));
   });
 
   /** A pull request of the local forge: its branches, state and diff summary. */

@@ -11,11 +11,18 @@ export function registerCreateBranchTool(server: McpServer, work: AgentWork): vo
       description:
         "Creates your task's branch (task-<id>-feature, from staging) on the project's forge, or finds it if it " +
         'exists, and returns the URL to clone and push with. Call it before you push; then commit, push to that ' +
-        'branch, and call create_pr and trigger_preview.',
+        'branch, and call create_pr and trigger_preview. git authenticates to that URL with your own aiworker ' +
+        'token as the password (any user name), e.g. git -c http.extraHeader="Authorization: Bearer $AIWORKER_AGENT_TOKEN" ' +
+        'push <cloneUrl> HEAD:refs/heads/<branch>. Only that branch of your task is accepted: pushes to staging, ' +
+        "other tasks' branches, tags, and branch deletions are refused.",
       inputSchema: { taskId: z.string().uuid().describe('Your task (from get_next_task)') },
       outputSchema: {
         branch: z.string().describe('The branch to push your commits to'),
-        cloneUrl: z.string().describe('Clone and push with this URL (it may carry credentials)'),
+        cloneUrl: z
+          .string()
+          .describe(
+            "Clone and push with this URL (aiworker's git gateway); it carries no credentials: send your token",
+          ),
       },
     },
     async (input) => toolResult(() => work.createBranch(input)),

@@ -8,7 +8,12 @@ const task = z.object({
   title: z.string(),
   description: z.string(),
   projectId: z.string(),
-  cloneUrl: z.string().nullable().describe('Repository to clone; null until the project has one'),
+  cloneUrl: z
+    .string()
+    .nullable()
+    .describe(
+      "Repository to clone (aiworker's git gateway; your token is the password); null until the project has one",
+    ),
   branch: z.string().describe('Branch to push your work to'),
   feedback: z.array(z.string()).describe('Change requests from reviewers, oldest first'),
   answers: z
@@ -26,7 +31,10 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
       description:
         'Assigns you the next task to work on (your own tasks sent back for changes first, then the highest-priority, ' +
         'oldest backlog task) and returns everything you need to start. Call it when you have no task in progress. ' +
-        'With waitSeconds it waits for a task to appear instead of returning null at once; do not loop on it quickly.',
+        'With waitSeconds it waits for a task to appear instead of returning null at once; do not loop on it quickly. ' +
+        'Clone cloneUrl with git using your own aiworker token as the password (any user name), e.g. ' +
+        'git -c http.extraHeader="Authorization: Bearer $AIWORKER_AGENT_TOKEN" clone <cloneUrl>; you may push only the ' +
+        "task's branch.",
       inputSchema: {
         projectId: z
           .string()

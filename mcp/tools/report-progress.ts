@@ -10,7 +10,8 @@ export function registerReportProgressTool(server: McpServer, work: AgentWork): 
       title: 'Report progress',
       description:
         'Posts a short note about your progress on your task to the board (e.g. "tests pass, opening the PR"). ' +
-        'People follow the task through these notes; it also keeps your lease. Use it at milestones, not for every step.',
+        'People follow the task through these notes; it also keeps your lease. Use it at milestones, not for every step: ' +
+        'notes sent within a few seconds of the previous one are coalesced (outcome "coalesced"), and only the latest of them is posted, shortly after.',
       inputSchema: {
         taskId: z.string().uuid().describe('Your task'),
         message: z
@@ -20,7 +21,14 @@ export function registerReportProgressTool(server: McpServer, work: AgentWork): 
           .max(2000)
           .describe('What you have done or are doing, in a sentence or two'),
       },
-      outputSchema: { taskId: z.string() },
+      outputSchema: {
+        taskId: z.string(),
+        outcome: z
+          .enum(['recorded', 'coalesced'])
+          .describe(
+            '"recorded": posted now; "coalesced": kept, and posted shortly unless a newer note replaces it',
+          ),
+      },
     },
     async (input) => toolResult(() => work.reportProgress(input)),
   );

@@ -13,7 +13,7 @@ import type { TestApi } from '../support/api';
 import { apiClient } from '../support/http';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
-import { seedWithFixtureApp } from '../support/git';
+import { localRepositoryUrl, seedWithFixtureApp } from '../support/git';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
 const LAST_SCREENS = path.join(os.tmpdir(), 'aiworker-e2e');
@@ -88,7 +88,8 @@ describe('a task from the board to staging', () => {
   };
 
   /** The project's repository starts with the fixture app on staging, as a real project would. */
-  const seedRepository = (cloneUrl: string) => seedWithFixtureApp(cloneUrl, tempDir('seed'));
+  const seedRepository = (projectId: string) =>
+    seedWithFixtureApp(localRepositoryUrl(projectId), tempDir('seed'));
 
   it('is created, answered, reviewed on its preview, approved and merged on the board', async () => {
     const created = await http.post('/api/projects', {
@@ -102,7 +103,7 @@ describe('a task from the board to staging', () => {
     expect(created.status).toBe(201);
     const project = created.body;
     projectId = project.id as string;
-    seedRepository(project.cloneUrl);
+    seedRepository(project.id);
     const registered = await http.post('/api/agents', { name: 'Ada', projectIds: [projectId] });
     expect(registered.status).toBe(201);
 
@@ -136,6 +137,7 @@ describe('a task from the board to staging', () => {
       signal: stopAgent.signal,
       question: () => question,
       work: gitDelivery({
+        token: registered.body.token,
         workdir,
         edit: (dir, _task, said) => {
           writeFileSync(path.join(dir, 'message.txt'), `${said}\n`);

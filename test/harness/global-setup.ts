@@ -20,5 +20,13 @@ export default async function globalSetup(): Promise<void> {
   process.env.AIWORKER_TEST_WORKFLOW_BUNDLE = services.bundlePath;
   process.env.AIWORKER_TEST_RUN_DIR = services.runDir;
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
+  // Test files run in parallel against one Redis, all from 127.0.0.1: the run's limits are
+  // generous so one file's refusals never spill into another's. test/limits.test.ts starts its
+  // API with the real ones.
+  process.env.AIWORKER_AUTH_FAILURES_PER_MINUTE = '100000';
+  process.env.AIWORKER_AGENT_REQUESTS_PER_SECOND = '10000';
+  process.env.AIWORKER_AGENT_CONCURRENT_REQUESTS = '1000';
+  // Flow tests read every progress note; test/limits.test.ts checks the coalescing.
+  process.env.AIWORKER_PROGRESS_INTERVAL_SECONDS = '0';
   saveHarness(services);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -48,6 +48,9 @@ export async function startRunServices(opts: {
 }): Promise<RunServices> {
   const base = loadConfig(process.env);
   const runDir = mkdtempSync(path.join(os.tmpdir(), `aiworker-${opts.tag}-`));
+  // Previews run as users of their own when the tests run as root; they must reach their
+  // checkouts in the data folder (searchable, not listable).
+  chmodSync(runDir, 0o711);
   const temporal = await startDevServer({
     host: '127.0.0.1',
     port: await freePort(),

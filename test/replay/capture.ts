@@ -4,12 +4,15 @@
 // workflow sources to test/upgrade/releases/<version>.tgz for the upgrade test. See
 // docs/operations.md, "Upgrading".
 import { execFileSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { agentCredentialsWorkflowId } from '../../contracts/agent';
 import { REPO_ROOT } from '../../platform/config';
+import type { changeAgentCredentialsWorkflow } from '../../workflows/agent';
 import type { previewCleanupWorkflow } from '../../workflows/preview-cleanup';
 import type { workerProbeWorkflow } from '../../workflows/probe';
 import { startRunServices } from '../harness/services';
@@ -26,6 +29,11 @@ import {
   unpackRelease,
   writeWorkflowSources,
 } from '../upgrade/releases';
+
+// The scenarios steer previews through gate files on this machine (scenarios.ts, GATE_SCRIPT),
+// which a sandboxed preview cannot see: these runs use the operator's unsafe opt-out. The
+// sandbox itself is tested in activities/preview/sandbox.test.ts.
+process.env.AIWORKER_PREVIEW_SANDBOX = 'none';
 
 const TASK_QUEUE = 'aiworker';
 
@@ -82,6 +90,36 @@ async function main(): Promise<void> {
       { taskQueue: TASK_QUEUE, workflowId: `preview-cleanup-corpus` },
     );
     await cleanup.result();
+    // A second agent's token is replaced, then revoked: both credential changes are histories.
+    const spare = await world.driver.http.post('/api/agents', {
+      name: 'corpus spare agent',
+      projectIds: [world.projectId],
+    });
+    const credentialChanges = [
+      {
+        label: 'rotated',
+        change: {
+          agentId: spare.body.agentId as string,
+          action: 'rotate' as const,
+          tokenHash: createHash('sha256').update(randomUUID()).digest('hex'),
+          expiresAt: null,
+        },
+      },
+      {
+        label: 'revoked',
+        change: { agentId: spare.body.agentId as string, action: 'revoke' as const },
+      },
+    ];
+    for (const { label, change } of credentialChanges) {
+      await client.workflow.execute<typeof changeAgentCredentialsWorkflow>(
+        'changeAgentCredentialsWorkflow',
+        {
+          taskQueue: TASK_QUEUE,
+          workflowId: agentCredentialsWorkflowId(change.agentId, `corpus-${label}`),
+          args: [change],
+        },
+      );
+    }
 
     const entries: CorpusEntry[] = [];
     // A run captured twice with nothing new (the first runs of a task captured again later)
@@ -139,6 +177,15 @@ async function main(): Promise<void> {
     const projectWorkflowId = `project-${world.projectId}`;
     await capture('createProjectWorkflow', 'created', projectWorkflowId, 'waiting', null);
     await capture('registerAgentWorkflow', 'registered', `agent-${world.agentId}`, 'waiting', null);
+    for (const { label, change } of credentialChanges) {
+      await capture(
+        'changeAgentCredentialsWorkflow',
+        label,
+        agentCredentialsWorkflowId(change.agentId, `corpus-${label}`),
+        'finished',
+        null,
+      );
+    }
     await capture('workerProbeWorkflow', 'probed', probe.workflowId, 'waiting', null);
     await capture('previewCleanupWorkflow', 'swept', cleanup.workflowId, 'waiting', null);
 

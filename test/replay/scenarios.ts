@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { apiClient } from '../support/http';
 import { callTool, connectAgent } from '../support/mcp-agent';
-import { git, seedWithFixtureApp } from '../support/git';
+import { git, gitAsync, localRepositoryUrl, seedWithFixtureApp } from '../support/git';
 
 /**
  * Where `driveToWaitingStates` leaves a task, by label: every state a task workflow waits in,
@@ -155,7 +155,7 @@ export class ScenarioDriver {
   /** create_branch, commit `files` and push, create_pr: the work, ready for a preview. */
   async push(taskId: string, files: Record<string, string>): Promise<string> {
     const { branch } = await this.tool('create_branch', { taskId });
-    git(this.clone, 'fetch', '--quiet', 'origin');
+    await gitAsync(this.clone, 'fetch', '--quiet', 'origin');
     git(this.clone, 'checkout', '--quiet', '-B', branch, `origin/${branch}`);
     for (const [file, content] of Object.entries(files)) {
       mkdirSync(path.dirname(path.join(this.clone, file)), { recursive: true });
@@ -163,7 +163,7 @@ export class ScenarioDriver {
     }
     git(this.clone, 'add', '--all');
     git(this.clone, 'commit', '--quiet', '-m', `work on ${taskId}`);
-    git(this.clone, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`);
+    await gitAsync(this.clone, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`);
     await this.tool('create_pr', { taskId });
     return git(this.clone, 'rev-parse', 'HEAD');
   }
@@ -266,7 +266,8 @@ export async function driveToWaitingStates(
   });
   if (project.status !== 201) throw new ScenarioError(`create project: ${project.status}`);
   const projectId: string = project.body.id;
-  const clone = seedWithFixtureApp(project.body.cloneUrl, workdir);
+  // Seeded as the operator would, on the repository itself; the agent then uses the gateway.
+  const clone = seedWithFixtureApp(localRepositoryUrl(projectId), workdir);
   writeFileSync(path.join(clone, 'scenario-gate.js'), GATE_SCRIPT);
   writeFileSync(path.join(clone, 'README.md'), README);
   git(clone, 'add', '--all');
@@ -278,6 +279,9 @@ export async function driveToWaitingStates(
     projectIds: [projectId],
   });
   if (registered.status !== 201) throw new ScenarioError(`register agent: ${registered.status}`);
+  // From here on the clone is the agent's: it fetches and pushes through the git gateway.
+  git(clone, 'remote', 'set-url', 'origin', project.body.cloneUrl);
+  git(clone, 'config', 'http.extraHeader', `Authorization: Bearer ${registered.body.token}`);
   const mcp = await connectAgent(stack.apiUrl, registered.body.token);
   const d = new ScenarioDriver(stack, projectId, registered.body.agentId, mcp, clone, log);
 

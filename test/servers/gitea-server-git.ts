@@ -32,6 +32,18 @@ export interface PullState {
   updatedAt: string;
 }
 
+/** One branch protection rule (`gitea-server-protection.ts` serves and enforces them). */
+export interface ProtectionState {
+  ruleName: string;
+  enablePush: boolean;
+  enablePushWhitelist: boolean;
+  pushWhitelist: string[];
+  enableForcePush: boolean;
+  enableForcePushAllowlist: boolean;
+  forcePushAllowlist: string[];
+  createdAt: string;
+}
+
 /** A repository of the test server: metadata in memory, content in a bare repository. */
 export interface RepoState {
   id: number;
@@ -42,6 +54,8 @@ export interface RepoState {
   defaultBranch: string;
   isPrivate: boolean;
   pulls: PullState[];
+  /** Branch protection rules by rule name (a branch name). */
+  protections: Map<string, ProtectionState>;
 }
 
 /** One commit as `git log` describes it. */

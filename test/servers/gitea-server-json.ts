@@ -82,13 +82,13 @@ export async function branchJson(ctx: GiteaContext, repo: RepoState, name: strin
       url: `${ctx.url}/${repo.owner}/${repo.name}/commit/${sha}`,
       timestamp,
     },
-    protected: false,
+    protected: repo.protections.has(name),
     required_approvals: 0,
     enable_status_check: false,
     status_check_contexts: [],
     user_can_push: true,
     user_can_merge: true,
-    effective_branch_protection_name: '',
+    effective_branch_protection_name: repo.protections.has(name) ? name : '',
   };
 }
 

@@ -11,10 +11,13 @@
  *   GET  .../branches/{branch}                 POST .../branches
  *   GET  .../pulls   POST .../pulls            GET|PATCH .../pulls/{index}
  *   GET  .../pulls/{index}/files               POST .../pulls/{index}/merge
+ *   GET|POST .../branch_protections            GET|DELETE .../branch_protections/{name}
  *   GET|POST /{owner}/{repo}.git/...           (git clone, fetch and push; basic auth)
  *
- * Every token belongs to one user; orgs are added by tests. Auth as Gitea takes it:
- * `Authorization: token X`, `Bearer X`, or basic auth with the token as password.
+ * The API's tokens belong to one user; orgs are added by tests, and so are other users, whose
+ * tokens git accepts over HTTP (to push as someone else, e.g. against a branch protection). Auth
+ * as Gitea takes it: `Authorization: token X`, `Bearer X`, or basic auth with the token as
+ * password.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,6 +46,7 @@ import {
   repoJson,
   userJson,
 } from './gitea-server-json';
+import { routeProtections } from './gitea-server-protection';
 import {
   createPull,
   editPull,
@@ -77,6 +81,8 @@ export interface GiteaTestServer {
   requests: GiteaRecordedRequest[];
   close(): Promise<void>;
   addOrganization(name: string): void;
+  /** Adds a user with write access to every repository; answers its token (git over HTTP only). */
+  addUser(name: string): string;
   /** The next `times` (default 1) matching requests answer `status` (default 500), Gitea-style. */
   failNext(match: GiteaRequestMatch, options?: { times?: number; status?: number }): void;
   /** The next `times` (default 1) matching requests are answered only after `ms`. */
@@ -105,6 +111,8 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
   const token = randomBytes(20).toString('hex');
   const readOnlyToken = randomBytes(20).toString('hex');
   const orgs = new Set<string>();
+  /** Tokens of the users tests add, by token. */
+  const otherUsers = new Map<string, string>();
   const repos = new Map<string, RepoState>();
   const requests: GiteaRecordedRequest[] = [];
   const faults: Array<{ match: GiteaRequestMatch; times: number; status: number }> = [];
@@ -134,6 +142,7 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
       defaultBranch,
       isPrivate: body.private === true,
       pulls: [],
+      protections: new Map(),
     };
     await git(root, ['init', '--quiet', '--bare', `--initial-branch=${defaultBranch}`, repo.path]);
     if (body.auto_init === true) {
@@ -209,6 +218,12 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
     }
     if (resource === 'compare' && rest.length > 0 && method === 'GET') {
       return await compare(repo, rest.join('/'));
+    }
+    if (resource === 'branch_protections') {
+      const known = (name: string) =>
+        name.toLowerCase() === ctx.username.toLowerCase() ||
+        [...otherUsers.values()].some((u) => u.toLowerCase() === name.toLowerCase());
+      return await routeProtections(ctx, repo, method, rest, body, known);
     }
     if (resource !== 'pulls') return notFound(ctx);
     if (rest.length === 0 && method === 'GET') return await listPulls(ctx, repo, query);
@@ -314,7 +329,8 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
       return;
     }
     const presented = credential(req, url.searchParams);
-    if (presented !== token && presented !== readOnlyToken) {
+    const otherUser = !isApi && presented ? otherUsers.get(presented) : undefined;
+    if (presented !== token && presented !== readOnlyToken && !otherUser) {
       if (isApi) {
         const why = presented ? 'invalid username, password or token' : 'token is required';
         send(res, apiError(ctx, 401, why));
@@ -323,7 +339,7 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
       }
       return;
     }
-    const writable = presented === token;
+    const writable = presented === token || otherUser !== undefined;
     if (isApi) {
       const fields = typeof body === 'object' && body !== null ? body : {};
       send(
@@ -351,7 +367,8 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
       return;
     }
     const suffix = match[3] ?? '';
-    serveGitHttp(req, res, { root, repo, suffix, search: url.search, user: ctx.username });
+    const user = otherUser ?? ctx.username;
+    serveGitHttp(req, res, { root, repo, suffix, search: url.search, user });
   }
 
   const server = createServer((req, res) => {
@@ -384,6 +401,11 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
     },
     addOrganization(name) {
       orgs.add(name);
+    },
+    addUser(name) {
+      const userToken = randomBytes(20).toString('hex');
+      otherUsers.set(userToken, name);
+      return userToken;
     },
     failNext(match, options = {}) {
       faults.push({ match, times: options.times ?? 1, status: options.status ?? 500 });

@@ -4,6 +4,7 @@
  * describes them.
  */
 import type { IncomingMessage } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** A stored object, as JSON. */
 export type KubeObject = Record<string, any>;
@@ -28,6 +29,13 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     group: 'networking.k8s.io',
     kind: 'Ingress',
     plural: 'ingresses',
+    namespaced: true,
+    generation: true,
+  },
+  {
+    group: 'networking.k8s.io',
+    kind: 'NetworkPolicy',
+    plural: 'networkpolicies',
     namespaced: true,
     generation: true,
   },
@@ -145,4 +153,101 @@ export async function readJsonBody(req: IncomingMessage): Promise<KubeObject> {
     throw new KubeStatusError(400, 'BadRequest', 'the request body is not a JSON object');
   }
   return parsed;
+}
+
+/** A CIDR as bits: the family, the address as a bigint, and the prefix length; null if invalid. */
+function parseCidr(text: unknown): { v6: boolean; bits: bigint; prefix: number } | null {
+  if (typeof text !== 'string') return null;
+  const [address, length, ...rest] = text.split('/');
+  const prefix = Number(length);
+  if (rest.length || !address || !/^\d+$/.test(length ?? '')) return null;
+  if (isIPv4(address) && prefix <= 32) {
+    const bits = address.split('.').reduce((n, part) => (n << 8n) | BigInt(part), 0n);
+    return { v6: false, bits, prefix };
+  }
+  if (isIPv6(address) && prefix <= 128 && !address.includes('.')) {
+    const [head = '', tail = ''] = address.split('::');
+    const groups = (p: string) => (p ? p.split(':') : []);
+    const missing = 8 - groups(head).length - groups(tail).length;
+    const all = [
+      ...groups(head),
+      ...Array<string>(address.includes('::') ? missing : 0).fill('0'),
+      ...groups(tail),
+    ];
+    const bits = all.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
+    return { v6: true, bits, prefix };
+  }
+  return null;
+}
+
+/** Whether CIDR `inner` lies strictly inside `outer` (the API requires `except` to). */
+function strictlyInside(inner: ReturnType<typeof parseCidr>, outer: ReturnType<typeof parseCidr>) {
+  if (!inner || !outer || inner.v6 !== outer.v6 || inner.prefix <= outer.prefix) return false;
+  const width = BigInt(inner.v6 ? 128 : 32);
+  const shift = width - BigInt(outer.prefix);
+  return inner.bits >> shift === outer.bits >> shift;
+}
+
+function invalid(t: ResourceType, name: string, causes: string[]): KubeStatusError {
+  return new KubeStatusError(
+    422,
+    'Invalid',
+    `${t.kind}.${t.group || 'core'} "${name}" is invalid: ${causes.join(', ')}`,
+    statusDetails(t, name, {
+      causes: causes.map((message) => ({ reason: 'FieldValueInvalid', message })),
+    }),
+  );
+}
+
+/**
+ * The API server's validation of what it stores, for the kinds where a mistake in a manifest is
+ * easy to make and silent elsewhere: a NetworkPolicy (its selectors, policy types, ports and
+ * ipBlocks, with `except` strictly inside `cidr`).
+ */
+export function validateObject(t: ResourceType, obj: KubeObject): void {
+  if (t.plural !== 'networkpolicies') return;
+  const name = String(obj.metadata?.name ?? '');
+  const spec = obj.spec ?? {};
+  const causes: string[] = [];
+  if (!spec.podSelector || typeof spec.podSelector !== 'object') {
+    causes.push('spec.podSelector: Required value');
+  }
+  for (const type of spec.policyTypes ?? []) {
+    if (type !== 'Ingress' && type !== 'Egress') {
+      causes.push(`spec.policyTypes: Unsupported value: "${type}"`);
+    }
+  }
+  const rules = [
+    ...(spec.ingress ?? []).map((r: KubeObject, i: number) => ['ingress', i, r.from] as const),
+    ...(spec.egress ?? []).map((r: KubeObject, i: number) => ['egress', i, r.to] as const),
+  ];
+  for (const [kind, i, peers] of rules) {
+    const rule = spec[kind][i];
+    if (kind === 'ingress' && '_from' in rule)
+      causes.push(`spec.ingress[${i}]._from: unknown field`);
+    for (const [j, port] of ((rule.ports ?? []) as KubeObject[]).entries()) {
+      if (port.protocol && !['TCP', 'UDP', 'SCTP'].includes(port.protocol)) {
+        causes.push(
+          `spec.${kind}[${i}].ports[${j}].protocol: Unsupported value: "${port.protocol}"`,
+        );
+      }
+    }
+    for (const [j, peer] of ((peers ?? []) as KubeObject[]).entries()) {
+      const where = `spec.${kind}[${i}].${kind === 'ingress' ? 'from' : 'to'}[${j}]`;
+      if (peer.ipBlock && (peer.podSelector || peer.namespaceSelector)) {
+        causes.push(`${where}: Forbidden: may not specify more than 1 peer type`);
+      }
+      if (!peer.ipBlock) continue;
+      const cidr = parseCidr(peer.ipBlock.cidr);
+      if (!cidr) causes.push(`${where}.ipBlock.cidr: Invalid value: "${peer.ipBlock.cidr}"`);
+      for (const [k, except] of ((peer.ipBlock.except ?? []) as string[]).entries()) {
+        if (!strictlyInside(parseCidr(except), cidr)) {
+          causes.push(
+            `${where}.ipBlock.except[${k}]: Invalid value: "${except}": must be a strict subset of \`cidr\``,
+          );
+        }
+      }
+    }
+  }
+  if (causes.length) throw invalid(t, name, causes);
 }

@@ -10,7 +10,7 @@
  *   GET|PATCH|PUT|DELETE    /api/v1/namespaces/{name}
  *   GET|POST                /api/v1/namespaces/{ns}/{services|pods}
  *   GET|POST                /apis/apps/v1/namespaces/{ns}/deployments
- *   GET|POST                /apis/networking.k8s.io/v1/namespaces/{ns}/ingresses
+ *   GET|POST                /apis/networking.k8s.io/v1/namespaces/{ns}/{ingresses|networkpolicies}
  *   GET|PATCH|PUT|DELETE    .../{plural}/{name}
  */
 import { randomUUID } from 'node:crypto';
@@ -33,6 +33,7 @@ import {
   RESOURCE_TYPES,
   statusBody,
   statusDetails,
+  validateObject,
 } from './kube-api-objects';
 import type { KubeObject, ResourceType } from './kube-api-objects';
 
@@ -155,6 +156,7 @@ export async function startKubeTestServer(): Promise<KubeTestServer> {
       );
     }
     checkNamespace(t, ns, name);
+    validateObject(t, body);
     if (cluster.get(t.plural, ns, name)) {
       throw new KubeStatusError(
         409,
@@ -226,6 +228,7 @@ export async function startKubeTestServer(): Promise<KubeTestServer> {
     if (t.plural === 'services' && updated.spec && !updated.spec.clusterIP) {
       updated.spec.clusterIP = current.spec.clusterIP;
     }
+    validateObject(t, updated);
     // A write that changes nothing is a no-op: same resourceVersion, no new rollout.
     if (canonical(updated) === canonical(current)) return current;
     const specChanged = canonical(updated.spec) !== canonical(current.spec);

@@ -27,8 +27,14 @@ export interface TestApiOptions {
   adminToken?: string;
   questionReminderMs?: number;
   leaseMs?: number;
+  /** Request limits of this API (default: the run's, which are generous; see global-setup). */
+  limits?: Partial<Config['limits']>;
+  /** Progress reports per task reach the workflow at most this often (default: the run's). */
+  progressIntervalMs?: number;
   /** MySQL connections of the API (default 3; tests with many agents at once need more). */
   connectionLimit?: number;
+  /** A Gitea server for projects on Gitea (the test server of test/servers/gitea-server.ts). */
+  gitea?: { url: string; token: string; username: string };
 }
 
 /** The run's configuration with a test's overrides. */
@@ -40,6 +46,9 @@ export function testConfig(opts: TestApiOptions = {}): Config {
     redisUrl: opts.redisUrl ?? env.redisUrl,
     questionReminderMs: opts.questionReminderMs ?? env.questionReminderMs,
     leaseMs: opts.leaseMs ?? env.leaseMs,
+    limits: { ...env.limits, ...opts.limits },
+    progressIntervalMs: opts.progressIntervalMs ?? env.progressIntervalMs,
+    gitea: opts.gitea ?? env.gitea,
     temporal: {
       ...env.temporal,
       address: opts.temporalAddress ?? env.temporal.address,
@@ -62,6 +71,8 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
     connectionLimit: opts.connectionLimit ?? 3,
   });
   const server = await startApiServer(deps, '127.0.0.1', 0);
+  // Clone URLs (the git gateway's) point at where this server really listens.
+  deps.publicUrl = server.url;
   return {
     server,
     url: server.url,

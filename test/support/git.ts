@@ -1,9 +1,17 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** The tiny web app that end-to-end tests push to a project and run as previews. */
 export const FIXTURE_APP = path.join(__dirname, '..', 'fixtures', 'preview-app');
+
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Test',
+  GIT_AUTHOR_EMAIL: 'test@example.com',
+  GIT_COMMITTER_NAME: 'Test',
+  GIT_COMMITTER_EMAIL: 'test@example.com',
+};
 
 /** Runs plain git as a person would (its own identity), answering its trimmed output. */
 export function git(cwd: string, ...args: string[]): string {
@@ -11,14 +19,26 @@ export function git(cwd: string, ...args: string[]): string {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Test',
-      GIT_AUTHOR_EMAIL: 'test@example.com',
-      GIT_COMMITTER_NAME: 'Test',
-      GIT_COMMITTER_EMAIL: 'test@example.com',
-    },
+    env: { ...process.env, ...IDENTITY },
   }).trim();
+}
+
+/**
+ * `git` without blocking: for git that talks to the git gateway of an API running in this same
+ * test process (a blocking call would keep that API from answering).
+ */
+export function gitAsync(cwd: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      { cwd, encoding: 'utf8', env: { ...process.env, ...IDENTITY, GIT_TERMINAL_PROMPT: '0' } },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`git ${args.join(' ')}: ${stderr || err.message}`))
+          : resolve(stdout.trim()),
+    );
+  });
 }
 
 /**
@@ -34,4 +54,30 @@ export function seedWithFixtureApp(cloneUrl: string, parent: string): string {
   git(repo, 'commit', '--quiet', '-m', 'the app');
   git(repo, 'push', '--quiet', 'origin', 'HEAD:refs/heads/staging');
   return repo;
+}
+
+/**
+ * The bare repository of a local project on the worker's disk, as a `file://` URL: what tests
+ * seed and inspect as the operator would. Agents never get it; they go through the git gateway.
+ */
+export function localRepositoryUrl(projectId: string): string {
+  return pathToFileURL(localRepositoryPath(projectId)).href;
+}
+
+/** The folder of a local project's bare repository (`$AIWORKER_DATA_DIR/repos/<id>.git`). */
+export function localRepositoryPath(projectId: string): string {
+  return path.join(process.env.AIWORKER_DATA_DIR!, 'repos', `${projectId}.git`);
+}
+
+/**
+ * Environment that makes git authenticate to the git gateway with an aiworker token, as an agent
+ * configures it (`http.extraHeader`), and never prompt.
+ */
+export function gatewayGitEnv(token: string): Record<string, string> {
+  return {
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'http.extraHeader',
+    GIT_CONFIG_VALUE_0: `Authorization: Bearer ${token}`,
+  };
 }

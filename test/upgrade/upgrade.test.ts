@@ -17,6 +17,12 @@ import { bundleRelease, previousRelease } from './releases';
  * state and every task goes on to its next state, while new tasks work too. No workflow task
  * may fail on the way (a nondeterminism error would fail one on every attempt).
  */
+
+// The scenarios steer previews through gate files on this machine (scenarios.ts, GATE_SCRIPT),
+// which a sandboxed preview cannot see: these runs use the operator's unsafe opt-out. The
+// sandbox itself is tested in activities/preview/sandbox.test.ts.
+process.env.AIWORKER_PREVIEW_SANDBOX = 'none';
+
 describe('upgrade from the previous release', () => {
   jest.setTimeout(300_000);
   const taskQueue = uniqueTaskQueue('upgrade');

@@ -1,0 +1,78 @@
+/**
+ * Which ref updates an agent's push may make: only its own task's branch
+ * (`refs/heads/task-<id>-feature`), of a task of this project that is assigned to it now and that
+ * it is working on, created or moved (a force push included) but never deleted. Everything else
+ * (staging, other tasks' branches, tags, any other ref) is refused, and one refusal refuses the
+ * whole push, so a push is applied entirely or not at all.
+ */
+import type { TaskState } from '../../contracts/task-state';
+import type { Db } from '../../db/client';
+import { findTask } from '../../db/tasks';
+import type { TaskRecord } from '../../db/tasks';
+import { isDelete } from './receive-commands';
+import type { RefUpdate } from './receive-commands';
+
+/** One update and, when it is refused, why (in words git shows the agent). */
+export interface Verdict {
+  update: RefUpdate;
+  refusal: string | null;
+}
+
+/** The states in which a task's agent works on it, and so may push to its branch. */
+const WORKING_STATES: readonly TaskState[] = ['in_progress', 'needs_input'];
+
+const TASK_BRANCH = /^refs\/heads\/task-(.+)-feature$/;
+// Task ids are lower-case UUIDs, and branch names are case-sensitive: `task-ABC…` is not a task's.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Says why an update is refused, or null when the agent may make it. */
+function refusalOf(
+  update: RefUpdate,
+  projectId: string,
+  agentId: string,
+  tasks: Map<string, TaskRecord | undefined>,
+): string | null {
+  const { ref } = update;
+  if (ref === 'refs/heads/staging') {
+    return 'staging changes only through merges people approve in aiworker';
+  }
+  if (ref.startsWith('refs/tags/')) return 'tags are not accepted; push your task branch';
+  const taskId = TASK_BRANCH.exec(ref)?.[1];
+  if (!taskId || !UUID.test(taskId)) {
+    return 'push only to task-<id>-feature of a task assigned to you';
+  }
+  if (isDelete(update)) return 'deleting branches is not allowed';
+  const task = tasks.get(taskId);
+  if (!task || task.projectId !== projectId) return `task ${taskId} is not a task of this project`;
+  if (task.assignedAgentId !== agentId) return `task ${taskId} is not assigned to you`;
+  if (!WORKING_STATES.includes(task.state)) {
+    return `task ${taskId} is ${task.state}; push while you work on it (in_progress)`;
+  }
+  return null;
+}
+
+/**
+ * Judges every update of a push by the agent, reading its tasks from the read model as they are
+ * now. When any update is refused, the others are refused too ("atomic").
+ */
+export async function judgePush(
+  db: Db,
+  push: { projectId: string; agentId: string; updates: RefUpdate[] },
+): Promise<Verdict[]> {
+  const ids = new Set<string>();
+  for (const { ref } of push.updates) {
+    const id = TASK_BRANCH.exec(ref)?.[1];
+    if (id && UUID.test(id)) ids.add(id);
+  }
+  const tasks = new Map<string, TaskRecord | undefined>();
+  for (const id of ids) tasks.set(id, await findTask(db, id));
+  const verdicts = push.updates.map((update) => ({
+    update,
+    refusal: refusalOf(update, push.projectId, push.agentId, tasks),
+  }));
+  if (verdicts.every((v) => v.refusal === null)) return verdicts;
+  return verdicts.map((v) => ({
+    update: v.update,
+    refusal: v.refusal ?? 'not applied: another update of this push was refused',
+  }));
+}
