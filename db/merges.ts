@@ -102,13 +102,34 @@ export async function findMerge(db: Db, id: string): Promise<MergeView | undefin
   return row ? present(row) : undefined;
 }
 
-/** A project's merge batches, newest first (at most `limit`). */
-export async function listMerges(db: Db, projectId: string, limit = 50): Promise<MergeView[]> {
+/**
+ * A project's merge batches, newest first, one page at a time: at most `page.limit`, the ones
+ * older than batch `page.after`. Undefined when `page.after` names no batch of the project.
+ */
+export async function listMerges(
+  db: Db,
+  projectId: string,
+  page: { after?: string; limit: number },
+): Promise<MergeView[] | undefined> {
+  const where: Prisma.MergeWhereInput[] = [{ projectId }];
+  if (page.after) {
+    const from = await db.merge.findFirst({
+      where: { id: page.after, projectId },
+      select: { createdAt: true },
+    });
+    if (!from) return undefined;
+    where.push({
+      OR: [
+        { createdAt: { lt: from.createdAt } },
+        { createdAt: from.createdAt, id: { lt: page.after } },
+      ],
+    });
+  }
   const rows = await db.merge.findMany({
-    where: { projectId },
+    where: { AND: where },
     include: { tasks: true },
-    orderBy: { createdAt: 'desc' },
-    take: limit,
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: page.limit,
   });
   return rows.map(present);
 }

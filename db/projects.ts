@@ -60,6 +60,32 @@ export async function findProject(db: Db, id: string): Promise<ProjectRecord | u
   return row ? present(row) : undefined;
 }
 
-export async function listProjects(db: Db): Promise<ProjectRecord[]> {
-  return (await db.project.findMany({ orderBy: { createdAt: 'asc' } })).map(present);
+/**
+ * Projects, oldest first, one page at a time: at most `page.limit`, the ones after project
+ * `page.after`. Undefined when `page.after` names no project.
+ */
+export async function listProjects(
+  db: Db,
+  page: { after?: string; limit: number },
+): Promise<ProjectRecord[] | undefined> {
+  let where: Prisma.ProjectWhereInput = {};
+  if (page.after) {
+    const from = await db.project.findUnique({
+      where: { id: page.after },
+      select: { createdAt: true },
+    });
+    if (!from) return undefined;
+    where = {
+      OR: [
+        { createdAt: { gt: from.createdAt } },
+        { createdAt: from.createdAt, id: { gt: page.after } },
+      ],
+    };
+  }
+  const rows = await db.project.findMany({
+    where,
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.limit,
+  });
+  return rows.map(present);
 }

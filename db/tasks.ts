@@ -1,6 +1,7 @@
 import type { EventPayloads, EventType, RecordedEvent } from '../contracts/events';
 import type { TaskRecord, TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
+import type { Prisma } from '../generated/prisma/client';
 
 export type { TaskRecord } from '../contracts/task';
 import type { Db } from './client';
@@ -96,15 +97,7 @@ export async function applyTaskChange(
   });
 }
 
-type TaskRow = Awaited<ReturnType<typeof findTaskRows>>[number];
-
-function findTaskRows(db: Db, where: { id?: string; projectId?: string; state?: TaskState }) {
-  return db.task.findMany({
-    where,
-    include: { questions: { orderBy: { askedAt: 'asc' } } },
-    orderBy: [{ priority: 'desc' }, { createdAt: 'asc' }],
-  });
-}
+type TaskRow = Prisma.TaskGetPayload<{ include: { questions: true } }>;
 
 function present(row: TaskRow): TaskRecord {
   return {
@@ -142,18 +135,50 @@ function present(row: TaskRow): TaskRecord {
 
 /** One task with its questions, or undefined. */
 export async function findTask(db: Db, id: string): Promise<TaskRecord | undefined> {
-  const [row] = await findTaskRows(db, { id });
+  const row = await db.task.findUnique({
+    where: { id },
+    include: { questions: { orderBy: { askedAt: 'asc' } } },
+  });
   return row ? present(row) : undefined;
 }
 
-/** The tasks of a project, highest priority first, then oldest first. */
-export async function listProjectTasks(db: Db, projectId: string): Promise<TaskRecord[]> {
-  return (await findTaskRows(db, { projectId })).map(present);
+/** A page of a task list: at most `limit` tasks, the ones listed after task `after`. */
+export interface TaskPage {
+  after?: string;
+  limit: number;
 }
 
-/** Tasks across every project, optionally in one state (highest priority, then oldest, first). */
-export async function listTasks(db: Db, filter: { state?: TaskState }): Promise<TaskRecord[]> {
-  return (await findTaskRows(db, filter)).map(present);
+/**
+ * Tasks, optionally of one project and in one state: highest priority first, then oldest, then
+ * by id, one page at a time. Undefined when `page.after` names no task.
+ */
+export async function listTasks(
+  db: Db,
+  filter: { projectId?: string; state?: TaskState },
+  page: TaskPage,
+): Promise<TaskRecord[] | undefined> {
+  const where: Prisma.TaskWhereInput[] = [filter];
+  if (page.after) {
+    const from = await db.task.findUnique({
+      where: { id: page.after },
+      select: { priority: true, createdAt: true },
+    });
+    if (!from) return undefined;
+    where.push({
+      OR: [
+        { priority: { lt: from.priority } },
+        { priority: from.priority, createdAt: { gt: from.createdAt } },
+        { priority: from.priority, createdAt: from.createdAt, id: { gt: page.after } },
+      ],
+    });
+  }
+  const rows = await db.task.findMany({
+    where: { AND: where },
+    include: { questions: { orderBy: { askedAt: 'asc' } } },
+    orderBy: [{ priority: 'desc' }, { createdAt: 'asc' }, { id: 'asc' }],
+    take: page.limit,
+  });
+  return rows.map(present);
 }
 
 /** The project's events after `afterSeq`, oldest first, at most `limit`. */

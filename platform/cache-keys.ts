@@ -8,7 +8,9 @@ export const CACHE = {
     generation: (id: string) => `gen:task:${id}`,
   },
   taskList: {
-    key: (projectId: string) => `task:list:${projectId}`,
+    /** One page of the project's list: the first page of every task unless a query says more. */
+    key: (projectId: string, page: { state?: string; after?: string; limit?: number } = {}) =>
+      `task:list:${projectId}:${page.state ?? '*'}:${page.after ?? ''}:${page.limit ?? 500}`,
     ttlSeconds: 120,
     generation: (projectId: string) => `gen:project:${projectId}`,
   },

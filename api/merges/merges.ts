@@ -88,9 +88,13 @@ export function mergeRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/merges', async (req, res) => {
-    const { projectId } = validate(listMergesQuery, req.query, 'query');
+    const { projectId, after, limit } = validate(listMergesQuery, req.query, 'query');
     await requireProject(deps, projectId);
-    res.json({ merges: await listMerges(deps.db, projectId) });
+    const merges = await listMerges(deps.db, projectId, { after, limit });
+    if (!merges) {
+      throw new ValidationError(`invalid query: after: project ${projectId} has no merge ${after}`);
+    }
+    res.json({ merges, next: merges.length === limit ? merges[merges.length - 1]!.id : null });
   });
 
   router.get('/merges/:id', async (req, res) => {

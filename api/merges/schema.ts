@@ -8,4 +8,10 @@ const id = z.string().uuid('expected a UUID');
 export const mergeIdParams = z.object({ id });
 
 /** `GET /api/merges?projectId=`. */
-export const listMergesQuery = z.object({ projectId: id }).strict();
+export const listMergesQuery = z
+  .object({
+    projectId: id,
+    after: id.optional(),
+    limit: z.coerce.number().int().min(1).max(200, 'at most 200').default(50),
+  })
+  .strict();

@@ -15,6 +15,14 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
 
+/** `GET /api/projects?after=&limit=`: `after` is the last project of the previous page. */
+const listProjectsQuery = z
+  .object({
+    after: z.string().uuid('expected a UUID').optional(),
+    limit: z.coerce.number().int().min(1).max(500, 'at most 500').default(200),
+  })
+  .strict();
+
 /** Reads a project through the cache; 404 when there is none. */
 export async function requireProject(deps: ApiDeps, id: string): Promise<ProjectRecord> {
   const project = await deps.cache.read(
@@ -72,8 +80,14 @@ export function projectRoutes(deps: ApiDeps): Router {
     }
   });
 
-  router.get('/projects', async (_req, res) => {
-    res.json({ projects: (await listProjects(deps.db)).map((p) => present(deps, p)) });
+  router.get('/projects', async (req, res) => {
+    const { after, limit } = validate(listProjectsQuery, req.query, 'query');
+    const projects = await listProjects(deps.db, { after, limit });
+    if (!projects) throw new ValidationError(`invalid query: after: there is no project ${after}`);
+    res.json({
+      projects: projects.map((p) => present(deps, p)),
+      next: projects.length === limit ? projects[projects.length - 1]!.id : null,
+    });
   });
 
   router.get('/projects/:id', async (req, res) => {

@@ -18,9 +18,23 @@ export const createTaskBody = z
   })
   .strict();
 
-/** `GET /api/tasks?projectId=&state=`. */
+/** Most tasks one page of `GET /api/tasks` carries, and how many it carries unless asked. */
+export const TASK_PAGE_MAX = 1000;
+export const TASK_PAGE_DEFAULT = 500;
+
+/** `GET /api/tasks?projectId=&state=&after=&limit=`: `after` is the last task of the previous page. */
 export const listTasksQuery = z
-  .object({ projectId: id.optional(), state: taskStateSchema.optional() })
+  .object({
+    projectId: id.optional(),
+    state: taskStateSchema.optional(),
+    after: id.optional(),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(TASK_PAGE_MAX, `at most ${TASK_PAGE_MAX}`)
+      .default(TASK_PAGE_DEFAULT),
+  })
   .strict();
 
 /** `POST /api/tasks/:id/respond`. */

@@ -12,12 +12,12 @@ import {
 import { projectIdKey, taskStateKey } from '../../contracts/search-attributes';
 import { taskWorkflowId } from '../../contracts/task';
 import type { TaskWorkflowInput } from '../../contracts/task';
-import { findTask, listProjectTasks, listTasks } from '../../db/tasks';
+import { findTask, listTasks } from '../../db/tasks';
 import type { TaskRecord } from '../../db/tasks';
 import { CACHE } from '../../platform/cache-keys';
 import type { taskWorkflow } from '../../workflows/task';
 import type { ApiDeps } from '../app';
-import { NotFoundError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
 import { updateError } from '../temporal-errors';
 import { validate } from '../validate';
@@ -85,24 +85,25 @@ export function taskRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/tasks', async (req, res) => {
-    const query = validate(listTasksQuery, req.query, 'query');
-    let tasks: TaskRecord[];
-    if (query.projectId) {
-      const projectId = query.projectId;
+    const { projectId, state, after, limit } = validate(listTasksQuery, req.query, 'query');
+    const read = () => listTasks(deps.db, { projectId, state }, { after, limit });
+    let tasks: TaskRecord[] | undefined;
+    if (projectId) {
       await requireProject(deps, projectId);
-      const list = await deps.cache.read(
+      // Every page of a project's list is cached under the project's generation.
+      tasks = await deps.cache.read(
         {
-          key: CACHE.taskList.key(projectId),
+          key: CACHE.taskList.key(projectId, { state, after, limit }),
           generation: CACHE.taskList.generation(projectId),
           ttlSeconds: CACHE.taskList.ttlSeconds,
         },
-        () => listProjectTasks(deps.db, projectId),
+        read,
       );
-      tasks = (list ?? []).filter((t) => !query.state || t.state === query.state);
     } else {
-      tasks = await listTasks(deps.db, { state: query.state });
+      tasks = await read();
     }
-    res.json({ tasks });
+    if (!tasks) throw new ValidationError(`invalid query: after: there is no task ${after}`);
+    res.json({ tasks, next: tasks.length === limit ? tasks[tasks.length - 1]!.id : null });
   });
 
   router.get('/tasks/:id', async (req, res) => {

@@ -11,6 +11,27 @@ import type {
   TimelineEvent,
 } from './types';
 
+/**
+ * Every item of a paged list route (`{ <items>, next }`): asks for the page after `next` until
+ * the server says there is none.
+ */
+async function allPages<T>(
+  api: ReturnType<typeof useApi>,
+  path: string,
+  field: string,
+): Promise<T[]> {
+  const items: T[] = [];
+  const separator = path.includes('?') ? '&' : '?';
+  let after: string | null = null;
+  do {
+    const url: string = after ? `${path}${separator}after=${encodeURIComponent(after)}` : path;
+    const page = await api.get<Record<string, unknown> & { next?: string | null }>(url);
+    items.push(...((page[field] as T[] | undefined) ?? []));
+    after = page.next ?? null;
+  } while (after);
+  return items;
+}
+
 /** Query keys in one place, so live events invalidate exactly what they change. */
 export const keys = {
   projects: ['projects'] as const,
@@ -29,7 +50,7 @@ export function useProjects() {
   const api = useApi();
   return useQuery({
     queryKey: keys.projects,
-    queryFn: async () => (await api.get<{ projects: ProjectRecord[] }>('/api/projects')).projects,
+    queryFn: () => allPages<ProjectRecord>(api, '/api/projects', 'projects'),
   });
 }
 
@@ -37,9 +58,8 @@ export function useTasks(projectId: string) {
   const api = useApi();
   return useQuery({
     queryKey: keys.tasks(projectId),
-    queryFn: async () =>
-      (await api.get<{ tasks: Task[] }>(`/api/tasks?projectId=${encodeURIComponent(projectId)}`))
-        .tasks,
+    queryFn: () =>
+      allPages<Task>(api, `/api/tasks?projectId=${encodeURIComponent(projectId)}`, 'tasks'),
   });
 }
 
@@ -68,7 +88,7 @@ export function useAgents() {
   const api = useApi();
   return useQuery({
     queryKey: keys.agents,
-    queryFn: async () => (await api.get<{ agents: AgentRecord[] }>('/api/agents')).agents,
+    queryFn: () => allPages<AgentRecord>(api, '/api/agents', 'agents'),
   });
 }
 
