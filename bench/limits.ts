@@ -1,18 +1,31 @@
 /**
  * `npm run bench:limits`: one agent bursts 500 MCP requests at once while other agents work;
  * prints how many of the burst were refused (429) or failed (5xx), and the other agents' latency
- * with and without the burst. Limits are the defaults (20 requests/s, 8 open per token).
+ * with and without the burst. Limits are the defaults (20 requests/s, 8 open per token). The API
+ * under test runs as a process of its own, so the bench's 500 clients do not share its event loop.
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../platform/config';
+import { ApiProcess } from '../test/support/api-process';
+import { apiClient } from '../test/support/http';
 import { machine, p50p99, runBench, say } from './stack';
 
 const BURST = 500;
 const CALM_AGENTS = 4;
 const CALM_CALLS = 15;
 
-runBench(async ({ apiUrl, http }) => {
+runBench(async (stack) => {
   say(machine());
+  const api = new ApiProcess({
+    AIWORKER_ADMIN_TOKEN: stack.token,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.config.temporal.address,
+    TEMPORAL_TASK_QUEUE: stack.taskQueue,
+  });
+  stack.onClose(() => api.stop());
+  await api.start();
+  const apiUrl = api.url;
+  const http = apiClient(apiUrl, stack.token);
   const projectId = (await http.post('/api/projects', { name: `limits-${randomUUID()}` })).body
     .id as string;
   const register = async (name: string) =>

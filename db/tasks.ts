@@ -181,6 +181,16 @@ export async function listTasks(
   return rows.map(present);
 }
 
+/** Ids of the tasks an agent holds in one of `states`, oldest first. */
+export async function tasksHeldBy(db: Db, agentId: string, states: TaskState[]): Promise<string[]> {
+  const rows = await db.task.findMany({
+    where: { assignedAgentId: agentId, state: { in: states } },
+    select: { id: true },
+    orderBy: { createdAt: 'asc' },
+  });
+  return rows.map((r) => r.id);
+}
+
 /** The project's events after `afterSeq`, oldest first, at most `limit`. */
 export async function eventsAfter(
   db: Db,

@@ -63,6 +63,35 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toContain('PORT: expected');
   });
 
+  it('reads the preview sandbox and ingress settings, refusing what it cannot use', () => {
+    const config = loadConfig({
+      AIWORKER_PREVIEW_SANDBOX: 'none',
+      AIWORKER_PREVIEW_UID_BASE: '300000',
+      PREVIEW_INGRESS_NAMESPACE_SELECTOR: 'team.example/ingress=yes, tier=edge',
+    });
+    expect(config.previews.sandbox).toEqual({ mode: 'none', uidBase: 300_000, uidCount: 1000 });
+    expect(config.previews.ingressNamespaceSelector).toEqual({
+      'team.example/ingress': 'yes',
+      tier: 'edge',
+    });
+    expect(loadConfig({}).previews.ingressNamespaceSelector).toBeUndefined();
+    let error: unknown;
+    try {
+      loadConfig({
+        AIWORKER_PREVIEW_SANDBOX: 'off',
+        AIWORKER_PREVIEW_UID_BASE: '1000',
+        PREVIEW_INGRESS_NAMESPACE_SELECTOR: 'ingress',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^PREVIEW_INGRESS_NAMESPACE_SELECTOR: expected key=value/),
+      expect.stringMatching(/^AIWORKER_PREVIEW_SANDBOX: expected bwrap/),
+      expect.stringMatching(/^AIWORKER_PREVIEW_UID_BASE: expected at least 65536/),
+    ]);
+  });
+
   it('never echoes the value of a secret in its errors', () => {
     const secretToken = 'short-secret';
     const secretUrl = 'postgres://admin:hunter2@db/x';

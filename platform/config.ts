@@ -39,6 +39,29 @@ export const SECRET_VARIABLES = new Set([
   'TEMPORAL_API_KEY',
 ]);
 
+const wholeNumber = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(min, `expected at least ${min}`)
+    .max(max, `expected at most ${max}`);
+
+/**
+ * How local previews are isolated. `bwrap`: each install and app runs in a bubblewrap sandbox
+ * (the default). `none`: as plain processes of the worker's user, with its files and network;
+ * unsafe, for machines where user namespaces are not available and every branch is trusted.
+ */
+export type SandboxMode = 'bwrap' | 'none';
+
+/** The operator's sandbox settings for local previews. */
+export interface SandboxSettings {
+  mode: SandboxMode;
+  /** First user id of the range previews run as when the worker runs as root. */
+  uidBase: number;
+  /** How many previews may run at once on this machine when the worker runs as root. */
+  uidCount: number;
+}
+
 const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
@@ -110,6 +133,27 @@ const envSchema = z.object({
   PREVIEW_RUNTIME: z.enum(['local', 'kubernetes']).default('local'),
   PREVIEW_DOMAIN: z.string().min(1).default('preview.localhost'),
   PREVIEW_INGRESS_CLASS: z.string().min(1).optional(),
+  PREVIEW_INGRESS_NAMESPACE_SELECTOR: z
+    .string()
+    .transform((text, ctx) => {
+      const labels: Record<string, string> = {};
+      for (const term of text.split(',').map((t) => t.trim())) {
+        const m = /^([A-Za-z0-9][-A-Za-z0-9_./]*)=([-A-Za-z0-9_.]*)$/.exec(term);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `expected key=value,...: "${term}" is not` });
+          return z.NEVER;
+        }
+        labels[m[1]!] = m[2]!;
+      }
+      return labels;
+    })
+    .optional(),
+  AIWORKER_PREVIEW_SANDBOX: z
+    .enum(['bwrap', 'none'], { error: 'expected bwrap (the default) or none (unsafe)' })
+    .default('bwrap'),
+  // Above the ids of people and system accounts, and below 2^31 so no tool reads one as negative.
+  AIWORKER_PREVIEW_UID_BASE: wholeNumber(65_536, 2_000_000_000).default(200_000),
+  AIWORKER_PREVIEW_UID_COUNT: wholeNumber(1, 100_000).default(1000),
   PREVIEW_TTL_HOURS: z.coerce
     .number({ error: 'expected a number of hours' })
     .positive('expected more than 0 hours')
@@ -186,6 +230,13 @@ export interface Config {
     ttlMs: number;
     /** How often the clean-up schedule runs. */
     cleanupEveryMs: number;
+    /**
+     * Labels of the namespaces whose pods may reach a Kubernetes preview (the ingress
+     * controller's); unset, the runtime's default.
+     */
+    ingressNamespaceSelector: Record<string, string> | undefined;
+    /** How local previews are isolated. */
+    sandbox: SandboxSettings;
   };
   /** Set when projects may use Gitea (all three variables). */
   gitea: { url: string; token: string; username: string } | null;
@@ -272,6 +323,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ingressClass: e.PREVIEW_INGRESS_CLASS,
       ttlMs: e.PREVIEW_TTL_HOURS * 3_600_000,
       cleanupEveryMs: e.PREVIEW_CLEANUP_MINUTES * 60_000,
+      ingressNamespaceSelector: e.PREVIEW_INGRESS_NAMESPACE_SELECTOR,
+      sandbox: {
+        mode: e.AIWORKER_PREVIEW_SANDBOX,
+        uidBase: e.AIWORKER_PREVIEW_UID_BASE,
+        uidCount: e.AIWORKER_PREVIEW_UID_COUNT,
+      },
     },
     gitea:
       e.GITEA_URL && e.GITEA_TOKEN && e.GITEA_USERNAME

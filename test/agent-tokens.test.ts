@@ -131,6 +131,29 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
     expect((await admin.post(`/api/agents/${agent.agentId}/rotate`, {})).status).toBe(409);
   });
 
+  it('gives the tasks a revoked agent was working on back to the backlog at once', async () => {
+    const register = async (name: string) =>
+      (await admin.post('/api/agents', { name, projectIds: [projectId] })).body;
+    const gone = await register('leaving');
+    const taskId = (
+      await admin.post('/api/tasks', { projectId, title: 'held', description: '', priority: 900 })
+    ).body.taskId;
+    const client = await connectAgent(api.url, gone.token);
+    expect((await callTool(client, 'get_next_task', { projectId })).data.task?.id).toBe(taskId);
+    await client.close();
+    expect((await admin.get(`/api/tasks/${taskId}`)).body.state).toBe('in_progress');
+
+    const revoked = await admin.del(`/api/agents/${gone.agentId}`);
+    expect(revoked.body.releasedTaskIds).toEqual([taskId]);
+    expect((await admin.get(`/api/tasks/${taskId}`)).body).toMatchObject({
+      state: 'backlog',
+      assignedAgentId: null,
+    });
+    const successor = await connectAgent(api.url, (await register('successor')).token);
+    expect((await callTool(successor, 'get_next_task', { projectId })).data.task?.id).toBe(taskId);
+    await successor.close();
+  });
+
   it('rotates a token: the new one works at once, the old one stops on every process', async () => {
     const { body: agent } = await admin.post('/api/agents', {
       name: 'to-rotate',

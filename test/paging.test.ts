@@ -77,7 +77,7 @@ describe('list routes answer in pages', () => {
   });
 
   it('pages projects, oldest first, and merges, newest first', async () => {
-    const more = [];
+    const more: string[] = [];
     for (let i = 0; i < 3; i += 1) {
       more.push((await http.post('/api/projects', { name: `paging-${randomUUID()}` })).body.id);
     }

@@ -9,13 +9,10 @@ import type { Forge } from '../activities/forge/forge';
 import { createGiteaForge } from '../activities/forge/gitea';
 import { createLocalForge } from '../activities/forge/local';
 import { createKubernetesRuntime } from '../activities/preview/kubernetes';
-import { parseLabelSelector } from '../activities/preview/kubernetes-network-policy';
 import { createLocalRuntime } from '../activities/preview/local';
 import type { PreviewRuntime } from '../activities/preview/runtime';
-import { sandboxSettingsFromEnv } from '../activities/preview/sandbox-config';
 import { createDb } from '../db/client';
 import type { Config } from '../platform/config';
-import { ConfigError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { createRedis } from '../platform/redis';
 
@@ -87,26 +84,11 @@ function createPreviewRuntime(config: Pick<Config, 'dataDir' | 'previews'>): Pre
       kubeConfig,
       previewDomain: config.previews.domain,
       ingressClassName: config.previews.ingressClass,
-      ingressNamespaceSelector: ingressNamespaceSelector(process.env),
+      ingressNamespaceSelector: config.previews.ingressNamespaceSelector,
     });
   }
   return createLocalRuntime({
     previewsDir: path.join(config.dataDir, 'previews'),
-    // AIWORKER_PREVIEW_SANDBOX and the uid range: read by the local runtime only (sandbox-config.ts).
-    sandbox: sandboxSettingsFromEnv(process.env),
+    sandbox: config.previews.sandbox,
   });
-}
-
-/**
- * PREVIEW_INGRESS_NAMESPACE_SELECTOR (`key=value,...`): the namespaces whose pods may reach a
- * Kubernetes preview (the ingress controller's); unset, the runtime's default (ingress-nginx).
- */
-function ingressNamespaceSelector(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
-  const text = env.PREVIEW_INGRESS_NAMESPACE_SELECTOR;
-  if (!text) return undefined;
-  try {
-    return parseLabelSelector(text);
-  } catch (err) {
-    throw new ConfigError([`PREVIEW_INGRESS_NAMESPACE_SELECTOR: ${(err as Error).message}`]);
-  }
 }

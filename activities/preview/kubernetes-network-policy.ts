@@ -85,17 +85,3 @@ export function networkPolicyPatch(policy: V1NetworkPolicy): object {
   const ingress = spec?.ingress?.map(({ _from, ...rule }) => ({ ...rule, from: _from }));
   return { ...rest, spec: { ...spec, ...(ingress ? { ingress } : {}) } };
 }
-
-/**
- * Reads a label selector written `key=value,key=value` (PREVIEW_INGRESS_NAMESPACE_SELECTOR);
- * throws on anything else.
- */
-export function parseLabelSelector(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const term of text.split(',').map((t) => t.trim())) {
-    const m = /^([A-Za-z0-9][-A-Za-z0-9_./]*)=([-A-Za-z0-9_.]*)$/.exec(term);
-    if (!m) throw new Error(`"${term}" is not key=value`);
-    labels[m[1]!] = m[2]!;
-  }
-  return labels;
-}

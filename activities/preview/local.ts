@@ -27,7 +27,8 @@ import { PreviewFailed } from './runtime';
 import type { PreviewInfo, PreviewRuntime, PreviewSpec } from './runtime';
 import { checkSandbox, diskUsageMb, prepareSandboxed } from './sandbox';
 import { DEFAULT_SANDBOX, projectSandbox } from './sandbox-config';
-import type { ProjectSandbox, SandboxSettings } from './sandbox-config';
+import type { ProjectSandbox } from './sandbox-config';
+import type { SandboxSettings } from '../../platform/config';
 import {
   checkRangeIsFree,
   checkReachable,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { stopGroup } from './process-groups';
 import type { ProcessGroup } from './process-groups';
 import type { PreviewInfo } from './runtime';
-import type { SandboxMode } from './sandbox-config';
+import type { SandboxMode } from '../../platform/config';
 
 /** What `preview.json` holds. */
 export interface PreviewState extends PreviewInfo, ProcessGroup {

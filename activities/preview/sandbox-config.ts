@@ -1,11 +1,11 @@
 /**
  * What a local preview's sandbox allows: the project's choices (`preview.env`, `installNetwork`,
- * `limits`) with their defaults, and the operator's (`AIWORKER_PREVIEW_SANDBOX` and the range of
- * user ids previews run as).
+ * `limits`) with their defaults. The operator's settings (`AIWORKER_PREVIEW_SANDBOX` and the range
+ * of user ids previews run as) are read with the rest of the configuration (platform/config.ts).
  */
 import { z } from 'zod';
 import { previewEnvSchema, previewLimitsSchema } from '../../contracts/project';
-import { ConfigError } from '../../platform/errors';
+import type { SandboxSettings } from '../../platform/config';
 import { PreviewFailed } from './runtime';
 import type { PreviewConfig } from './runtime';
 
@@ -69,64 +69,5 @@ export function projectSandbox(config: PreviewConfig): ProjectSandbox {
   };
 }
 
-/**
- * How previews are isolated. `bwrap`: each install and app runs in a bubblewrap sandbox (the
- * default). `none`: as plain processes of the worker's user, with its files and network; unsafe,
- * for machines where user namespaces are not available and every branch is trusted.
- */
-export type SandboxMode = 'bwrap' | 'none';
-
-/** The operator's sandbox settings (README, "Configuration"). */
-export interface SandboxSettings {
-  mode: SandboxMode;
-  /** First user id of the range previews run as when the worker runs as root. */
-  uidBase: number;
-  /** How many previews may run at once on this machine when the worker runs as root. */
-  uidCount: number;
-}
-
+/** The sandbox settings when the operator sets none (README, "Configuration"). */
 export const DEFAULT_SANDBOX: SandboxSettings = { mode: 'bwrap', uidBase: 200_000, uidCount: 1000 };
-
-/** Variables {@link sandboxSettingsFromEnv} reads. */
-export const SANDBOX_VARIABLES = [
-  'AIWORKER_PREVIEW_SANDBOX',
-  'AIWORKER_PREVIEW_UID_BASE',
-  'AIWORKER_PREVIEW_UID_COUNT',
-] as const;
-
-const wholeNumber = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'expected a whole number' })
-    .int('expected a whole number')
-    .min(min, `expected at least ${min}`)
-    .max(max, `expected at most ${max}`);
-
-const sandboxEnvSchema = z.object({
-  AIWORKER_PREVIEW_SANDBOX: z
-    .enum(['bwrap', 'none'], { error: 'expected bwrap (the default) or none (unsafe)' })
-    .default(DEFAULT_SANDBOX.mode),
-  // Above the ids of people and system accounts, and below 2^31 so no tool reads one as negative.
-  AIWORKER_PREVIEW_UID_BASE: wholeNumber(65_536, 2_000_000_000).default(DEFAULT_SANDBOX.uidBase),
-  AIWORKER_PREVIEW_UID_COUNT: wholeNumber(1, 100_000).default(DEFAULT_SANDBOX.uidCount),
-});
-
-/** Reads the sandbox settings; throws a ConfigError naming every problem. */
-export function sandboxSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): SandboxSettings {
-  const present = Object.fromEntries(
-    SANDBOX_VARIABLES.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]),
-  );
-  const parsed = sandboxEnvSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map(
-        (i) =>
-          `${String(i.path[0])}: ${i.message}; got ${JSON.stringify(present[String(i.path[0])])}`,
-      ),
-    );
-  }
-  return {
-    mode: parsed.data.AIWORKER_PREVIEW_SANDBOX,
-    uidBase: parsed.data.AIWORKER_PREVIEW_UID_BASE,
-    uidCount: parsed.data.AIWORKER_PREVIEW_UID_COUNT,
-  };
-}

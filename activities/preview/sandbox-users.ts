@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PreviewFailed } from './runtime';
-import type { SandboxSettings } from './sandbox-config';
+import type { SandboxSettings } from '../../platform/config';
 
 const run = promisify(execFile);
 const CLAIMS = '.uids';

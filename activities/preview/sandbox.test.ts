@@ -20,7 +20,8 @@ import { createLocalRuntime } from './local';
 import type { LocalPreviewRuntime } from './local';
 import { groupAlive } from './process-groups';
 import type { PreviewConfig, PreviewSpec } from './runtime';
-import { DEFAULT_SANDBOX, sandboxSettingsFromEnv } from './sandbox-config';
+import { DEFAULT_SANDBOX } from './sandbox-config';
+import { loadConfig } from '../../platform/config';
 
 const FIXTURE = path.join(__dirname, '../../test/fixtures/hostile-preview');
 const asRoot = process.getuid?.() === 0;
@@ -317,8 +318,8 @@ describe('the local preview sandbox', () => {
   });
 
   it('runs previews unsandboxed only when the operator says so, still with the declared variables only', async () => {
-    expect(sandboxSettingsFromEnv({})).toEqual(DEFAULT_SANDBOX);
-    expect(() => sandboxSettingsFromEnv({ AIWORKER_PREVIEW_SANDBOX: 'off' })).toThrow(
+    expect(loadConfig({}).previews.sandbox).toEqual(DEFAULT_SANDBOX);
+    expect(() => loadConfig({ AIWORKER_PREVIEW_SANDBOX: 'off' })).toThrow(
       /AIWORKER_PREVIEW_SANDBOX: expected bwrap \(the default\) or none \(unsafe\)/,
     );
     const unsafe = createLocalRuntime({

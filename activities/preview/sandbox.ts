@@ -20,7 +20,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PreviewFailed } from './runtime';
-import type { ProjectSandbox, SandboxLimits, SandboxMode } from './sandbox-config';
+import type { ProjectSandbox, SandboxLimits } from './sandbox-config';
+import type { SandboxMode } from '../../platform/config';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;

@@ -39,8 +39,16 @@ describe('agent registration', () => {
     expect(row.tokenHash).toBe(createHash('sha256').update(res.body.token).digest('hex'));
     expect(JSON.stringify(row)).not.toContain(res.body.token);
 
-    const list = await admin.get('/api/agents');
-    const listed = list.body.agents.find((a: { id: string }) => a.id === res.body.agentId);
+    // Other test files register agents in the same database: walk the pages until it shows.
+    let list = await admin.get('/api/agents?limit=500');
+    const pages = [list.body];
+    while (list.body.next) {
+      list = await admin.get(`/api/agents?limit=500&after=${list.body.next}`);
+      pages.push(list.body);
+    }
+    const listed = pages
+      .flatMap((page) => page.agents)
+      .find((a: { id: string }) => a.id === res.body.agentId);
     expect(listed).toEqual({
       id: res.body.agentId,
       name: 'claude-1',
@@ -53,7 +61,7 @@ describe('agent registration', () => {
       status: 'offline',
       currentTaskId: null,
     });
-    expect(JSON.stringify(list.body)).not.toContain(res.body.token);
+    expect(JSON.stringify(pages)).not.toContain(res.body.token);
     expect(api.logs()).not.toContain(res.body.token);
   });
 

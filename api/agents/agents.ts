@@ -15,6 +15,10 @@ import {
 } from '../../contracts/agent';
 import type { AgentCredentialChange, AgentRecord, NewAgent } from '../../contracts/agent';
 import { findAgent, listAgents } from '../../db/agents';
+import { tasksHeldBy } from '../../db/tasks';
+import { releaseTaskUpdate } from '../../contracts/messages';
+import { taskWorkflowId } from '../../contracts/task';
+import { executeTaskUpdate } from '../../platform/task-updates';
 import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError } from '../errors';
 import { tokenHash } from '../middleware/auth';
@@ -112,10 +116,37 @@ export function agentRoutes(deps: ApiDeps): Router {
     res.json(live);
   });
 
-  // Revokes the token at once on every API process; the agent stays listed, as revoked.
+  /**
+   * Gives the tasks a revoked agent was working on back to the backlog at once, through each
+   * task's own release update. One that cannot be released now (its workflow is busy or stuck)
+   * goes back when its lease runs out, as it would have without this.
+   */
+  async function releaseTasksOf(agent: AgentRecord): Promise<string[]> {
+    const released: string[] = [];
+    for (const taskId of await tasksHeldBy(deps.db, agent.id, ['in_progress'])) {
+      const handle = deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
+      try {
+        await executeTaskUpdate(handle, releaseTaskUpdate, {
+          agentId: agent.id,
+          reason: `the token of agent ${agent.name} was revoked`,
+        });
+        released.push(taskId);
+      } catch (err) {
+        deps.logger.warn(
+          { taskId, agentId: agent.id, err: (err as Error).message },
+          "a revoked agent's task stays assigned until its lease runs out",
+        );
+      }
+    }
+    return released;
+  }
+
+  // Revokes the token at once on every API process; the agent stays listed, as revoked, and the
+  // tasks it was working on go back to the backlog.
   router.delete('/agents/:id', async (req, res) => {
     const { id } = validate(agentParams, req.params, 'params');
-    res.json(await changeCredentials({ agentId: id, action: 'revoke' }));
+    const agent = await changeCredentials({ agentId: id, action: 'revoke' });
+    res.json({ ...agent, releasedTaskIds: await releaseTasksOf(agent) });
   });
 
   // A new token for the same agent; the old one stops working. Shown here once.

@@ -54,13 +54,12 @@ export function createAuthenticator(
 ): Authenticator {
   const admin = Buffer.from(tokenHash(adminToken), 'hex');
   const agents = new Map<string, { principal: Principal; until: number }>();
-  const authenticate = async (token: string | undefined): Promise<Principal | undefined> => {
-    if (!token) return undefined;
-    const hash = tokenHash(token);
-    if (timingSafeEqual(Buffer.from(hash, 'hex'), admin)) return { kind: 'admin' };
-    const remembered = agents.get(hash);
-    if (remembered && remembered.until > Date.now()) return remembered.principal;
-    agents.delete(hash);
+  /** Lookups under way, shared by the requests that carry the same token meanwhile. */
+  const lookups = new Map<string, Promise<Principal | undefined>>();
+  /** Bumped by `forget`: a lookup that started before it must not be remembered. */
+  let forgotten = 0;
+  const resolve = async (hash: string): Promise<Principal | undefined> => {
+    const generation = forgotten;
     const agent = await lookupAgent(hash);
     if (!agent) return undefined;
     const principal: Principal = {
@@ -69,13 +68,33 @@ export function createAuthenticator(
       name: agent.name,
       projectIds: agent.projectIds,
     };
+    if (generation !== forgotten) return principal;
     const expires = agent.expiresAt ? Date.parse(agent.expiresAt) : Infinity;
     if (agents.size >= AGENT_CACHE_SIZE) agents.delete(agents.keys().next().value!);
     agents.set(hash, { principal, until: Math.min(Date.now() + AGENT_CACHE_MS, expires) });
     return principal;
   };
+  const authenticate = async (token: string | undefined): Promise<Principal | undefined> => {
+    if (!token) return undefined;
+    const hash = tokenHash(token);
+    if (timingSafeEqual(Buffer.from(hash, 'hex'), admin)) return { kind: 'admin' };
+    const remembered = agents.get(hash);
+    if (remembered && remembered.until > Date.now()) return remembered.principal;
+    agents.delete(hash);
+    let lookup = lookups.get(hash);
+    if (!lookup) {
+      const started = resolve(hash).finally(() => {
+        if (lookups.get(hash) === started) lookups.delete(hash);
+      });
+      lookups.set(hash, started);
+      lookup = started;
+    }
+    return lookup;
+  };
   return Object.assign(authenticate, {
     forget(agentId: string) {
+      forgotten += 1;
+      lookups.clear();
       for (const [hash, entry] of agents) {
         if (entry.principal.kind === 'agent' && entry.principal.agentId === agentId) {
           agents.delete(hash);

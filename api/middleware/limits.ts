@@ -56,18 +56,28 @@ export class RequestLimits {
     private readonly settings: LimitSettings,
     private readonly logger: Logger,
   ) {
-    const rated = (keyPrefix: string, points: number, duration: number, blockDuration = 0) =>
+    const rated = (
+      keyPrefix: string,
+      points: number,
+      duration: number,
+      blockDuration = 0,
+      blockInMemory = false,
+    ) =>
       new RateLimiterRedis({
         storeClient: redis,
         keyPrefix,
         points,
         duration,
         blockDuration,
+        // A token over its rate is refused by this process alone until its window ends, so a
+        // burst costs Redis one call per window, not one per refused request.
+        ...(blockInMemory ? { inMemoryBlockOnConsumed: points + 1 } : {}),
         rejectIfRedisNotReady: true,
         insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration, blockDuration }),
       });
-    this.agentRate = rated('limit:rate:agent', settings.agentRequestsPerSecond, 1);
-    this.adminRate = rated('limit:rate:admin', settings.agentRequestsPerSecond * ADMIN_FACTOR, 1);
+    const perSecond = settings.agentRequestsPerSecond;
+    this.agentRate = rated('limit:rate:agent', perSecond, 1, 0, true);
+    this.adminRate = rated('limit:rate:admin', perSecond * ADMIN_FACTOR, 1, 0, true);
     this.authFailures = rated(
       'limit:auth-failures',
       settings.authFailuresPerMinute,
