@@ -82,7 +82,7 @@ export function createSocketServer(
     (async () => {
       await deps.limits.checkAddress(address);
       const principal = await deps.authenticate(typeof token === 'string' ? token : undefined);
-      if (!principal) await deps.limits.authFailed(address);
+      if (!principal && typeof token === 'string' && token) await deps.limits.authFailed(address);
       return principal;
     })().then(
       (principal) => {

@@ -24,7 +24,7 @@ function mcpPost(
         method: 'POST',
         localAddress,
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
           'content-type': 'application/json',
           accept: 'application/json, text/event-stream',
           'content-length': Buffer.byteLength(payload),
@@ -167,6 +167,13 @@ describe('request limits', () => {
     expect(Number(blocked.retryAfter)).toBeGreaterThan(0);
     // Other addresses are not affected.
     expect((await mcpPost(api.url, agent.token, ping(2), ownAddress())).status).toBe(200);
+    // Asking without a token guesses nothing and is not counted (git and HTTP clients ask
+    // without credentials first).
+    const asking = ownAddress();
+    for (let i = 0; i < 12; i += 1) {
+      expect((await mcpPost(api.url, '', ping(i), asking)).status).toBe(401);
+    }
+    expect((await mcpPost(api.url, agent.token, ping(3), asking)).status).toBe(200);
   });
 
   it('coalesces progress reports: one reaches the workflow per interval, the latest one last', async () => {

@@ -25,7 +25,7 @@ import { groupAlive, running, signal, startTimeOf, stopGroup } from './process-g
 import type { ProcessGroup } from './process-groups';
 import { PreviewFailed } from './runtime';
 import type { PreviewInfo, PreviewRuntime, PreviewSpec } from './runtime';
-import { checkSandbox, diskUsageMb, prepareSandboxed } from './sandbox';
+import { checkDataFolderHidden, checkSandbox, diskUsageMb, prepareSandboxed } from './sandbox';
 import { DEFAULT_SANDBOX, projectSandbox } from './sandbox-config';
 import type { ProjectSandbox } from './sandbox-config';
 import type { SandboxSettings } from '../../platform/config';
@@ -135,22 +135,26 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
     let outcome: string | null = null;
     void done.then((o) => (outcome = o));
     let diskCheck = Date.now() + INSTALL_DISK_CHECK_MS;
-    while (outcome === null && Date.now() < deadline) {
-      progress(`installing: ${command}`);
-      await Promise.race([done, sleep(PROGRESS_EVERY_MS)]);
-      if (outcome === null && Date.now() >= diskCheck) {
-        diskCheck = Date.now() + INSTALL_DISK_CHECK_MS;
-        if ((await diskUsageMb(appDir)) > project.limits.diskMb && child.pid) {
-          signal(-child.pid, 'SIGKILL');
-          throw new PreviewFailed(
-            `preview ${spec.name}: "${command}" filled the checkout past its disk limit ` +
-              `(preview.limits.diskMb, ${project.limits.diskMb} MiB) and was stopped`,
-          );
+    try {
+      while (outcome === null && Date.now() < deadline) {
+        progress(`installing: ${command}`);
+        await Promise.race([done, sleep(PROGRESS_EVERY_MS)]);
+        if (outcome === null && Date.now() >= diskCheck) {
+          diskCheck = Date.now() + INSTALL_DISK_CHECK_MS;
+          if ((await diskUsageMb(appDir)) > project.limits.diskMb) {
+            throw new PreviewFailed(
+              `preview ${spec.name}: "${command}" filled the checkout past its disk limit ` +
+                `(preview.limits.diskMb, ${project.limits.diskMb} MiB) and was stopped`,
+            );
+          }
         }
       }
+    } finally {
+      // However the wait ends (its time is up, the disk limit, a failed measurement, the
+      // activity cancelled), an install still running is stopped with it.
+      if (outcome === null && child.pid) signal(-child.pid, 'SIGKILL');
     }
     if (outcome === null) {
-      if (child.pid) signal(-child.pid, 'SIGKILL');
       throw new PreviewFailed(
         `preview ${spec.name}: "${command}" did not finish within ${installTimeoutMs / 1000}s; ` +
           `last lines of its log:\n${await logTail(logPath)}`,
@@ -264,6 +268,7 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
     const logPath = path.join(dir, 'preview.log');
     await writeFile(logPath, '', { mode: 0o600 });
     const uid = await userOf(spec.name, path.join(dir, 'app'));
+    if (sandbox.mode === 'bwrap') checkDataFolderHidden(path.dirname(previewsDir));
     await checkSandbox(sandbox.mode, uid);
 
     progress(`checking out ${spec.commit.slice(0, 12)}`);

@@ -2,7 +2,9 @@
  * The checkout of a local preview. The repository (`<dir>/git`) stays the worker's; only the
  * working tree (`<dir>/app`) is the preview's, mounted into its sandbox.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { git, resolveCommit } from '../forge/git';
 import { PreviewFailed } from './runtime';
@@ -47,9 +49,41 @@ export async function checkout(
     throw new PreviewFailed(`commit ${spec.commit} is not in the repository of ${spec.branch}`);
   }
   await mkdir(appDir, { recursive: true, mode: 0o755 });
+  await removeSpecialFiles(appDir);
   const tree = `--work-tree=${appDir}`;
   await git([tree, 'checkout', '--quiet', '--force', '--detach', spec.commit], opts);
   // Files the previous commit left behind go; ignored ones (installed dependencies) stay.
   await git([tree, 'clean', '--quiet', '--force', '-d'], opts);
   if (owner !== null) await chownTree(appDir, owner);
+}
+
+/**
+ * Removes what a previous run of the app may have left in its checkout that is not a file, a
+ * folder or a link (named pipes, sockets, devices): git, reading `.gitattributes` or
+ * `.gitignore` made into a pipe, would wait on it until its time runs out. `find` does not
+ * follow links and stays on the checkout's file system.
+ */
+async function removeSpecialFiles(appDir: string): Promise<void> {
+  await promisify(execFile)(
+    'find',
+    [
+      appDir,
+      '-xdev',
+      '(',
+      '-type',
+      'p',
+      '-o',
+      '-type',
+      's',
+      '-o',
+      '-type',
+      'b',
+      '-o',
+      '-type',
+      'c',
+      ')',
+      '-delete',
+    ],
+    { timeout: GIT_TIMEOUT_MS, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } },
+  );
 }

@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -20,6 +22,7 @@ import { createLocalRuntime } from './local';
 import type { LocalPreviewRuntime } from './local';
 import { groupAlive } from './process-groups';
 import type { PreviewConfig, PreviewSpec } from './runtime';
+import { checkDataFolderHidden } from './sandbox';
 import { DEFAULT_SANDBOX } from './sandbox-config';
 import { loadConfig } from '../../platform/config';
 
@@ -315,6 +318,38 @@ describe('the local preview sandbox', () => {
     // The others are within their limits and keep running.
     expect(await runtime.checkDiskUsage()).toEqual([]);
     expect(await reachable('127.0.0.1', stateOf('task-hostile').port)).toBe(true);
+  });
+
+  it('redeploys over what the app left in its checkout: pipes where git reads files', async () => {
+    const appDir = path.join(previewsDir, 'task-hostile', 'app');
+    // The app died (so the next deploy checks out again) after leaving pipes behind.
+    const { pid } = stateOf('task-hostile');
+    process.kill(-pid, 'SIGKILL');
+    while (groupAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+    mkdirSync(path.join(appDir, 'sub'), { recursive: true });
+    execFileSync('mkfifo', [
+      path.join(appDir, '.gitattributes'),
+      path.join(appDir, 'sub', '.gitignore'),
+    ]);
+    await runtime.deploy(
+      spec('task-hostile', {
+        installCommand: 'node install.js',
+        startCommand: 'node server.js',
+        healthPath: '/healthz',
+        env: { ...probeEnv(), GREETING: 'hello' },
+      }),
+    );
+    expect(existsSync(path.join(appDir, '.gitattributes'))).toBe(false);
+    expect(existsSync(path.join(appDir, 'sub', '.gitignore'))).toBe(false);
+    expect(await reachable('127.0.0.1', stateOf('task-hostile').port)).toBe(true);
+  }, 60_000);
+
+  it('refuses a data folder that every sandbox could read', () => {
+    expect(() => checkDataFolderHidden('/usr/src/app/.data')).toThrow(
+      'the data folder /usr/src/app/.data is inside /usr, which every preview sandbox can read',
+    );
+    expect(() => checkDataFolderHidden('/lib/aiworker')).toThrow(/is inside \/lib,/);
+    expect(() => checkDataFolderHidden(dataDir)).not.toThrow();
   });
 
   it('runs previews unsandboxed only when the operator says so, still with the declared variables only', async () => {

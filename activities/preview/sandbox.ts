@@ -15,7 +15,15 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, lstatSync, openSync, readlinkSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+} from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -108,6 +116,28 @@ function prlimitPath(): string {
     );
   }
   return prlimit;
+}
+
+/**
+ * Refuses to run previews when the data folder lies in a folder every sandbox sees (read-only)
+ * — /usr, /bin, /lib..., or the Node.js installation — where the admin token and every
+ * preview's checkout would be readable from inside.
+ */
+export function checkDataFolderHidden(dataDir: string): void {
+  let real: string;
+  try {
+    real = realpathSync(dataDir);
+  } catch {
+    real = path.resolve(dataDir);
+  }
+  const shared = ['/usr', ...TOP_LEVEL, nodePrefix()].filter((d): d is string => d !== null);
+  const inside = shared.find((d) => real === d || real.startsWith(`${d}/`));
+  if (inside) {
+    throw new PreviewFailed(
+      `the data folder ${real} is inside ${inside}, which every preview sandbox can read: ` +
+        'set AIWORKER_DATA_DIR to a folder outside /usr, /bin, /lib and the Node.js installation',
+    );
+  }
 }
 
 /** The Node.js installation, mounted read-only at the same path when it is not under /usr. */
@@ -317,9 +347,19 @@ export async function checkSandbox(mode: SandboxMode, uid: number | null): Promi
 
 /** Disk use of `dir` in MiB (what du counts: blocks in use, each hard-linked file once). */
 export async function diskUsageMb(dir: string): Promise<number> {
-  const { stdout } = await run('du', ['-s', '-x', '-k', '--', dir], {
-    env: TOOL_ENV,
-    timeout: 120_000,
+  // du exits 1 when a file vanishes while it counts (an app can make that happen all the time),
+  // yet still prints the total of what it saw: that total is the answer.
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(
+      'du',
+      ['-s', '-x', '-k', '--', dir],
+      { env: TOOL_ENV, timeout: 120_000 },
+      (err, out, errOut) => {
+        if (/^\d+\t/.test(out)) resolve(out);
+        else
+          reject(new Error(`du ${dir}: ${String(errOut).trim() || (err?.message ?? 'no total')}`));
+      },
+    );
   });
   return Number(stdout.split('\t')[0]) / 1024;
 }

@@ -65,9 +65,12 @@ export async function openLocal(
     REMOTE_ADDR: request.remoteAddr,
     // The gateway has counted the body already; http-backend's own buffer must not be smaller.
     GIT_HTTP_MAX_REQUEST_BUFFER: String(repo.bodyLimitBytes),
-    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_COUNT: '2',
     GIT_CONFIG_KEY_0: 'http.receivepack',
     GIT_CONFIG_VALUE_0: receive ? 'true' : 'false',
+    // Malformed objects (trees, .gitmodules) never reach the repository people merge from.
+    GIT_CONFIG_KEY_1: 'receive.fsckObjects',
+    GIT_CONFIG_VALUE_1: 'true',
     ...(request.gitProtocol ? { GIT_PROTOCOL: request.gitProtocol } : {}),
   };
   const child = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -526,6 +526,85 @@ describe.each(PROVIDERS)('a $name project through the gateway', (provider) => {
     expect(await provider.head(project.id, 'staging')).toBe(staging);
   });
 
+  it('refuses push options and overlong command lists, applying nothing', async () => {
+    const headers = {
+      authorization: `Bearer ${alice.token}`,
+      'content-type': 'application/x-git-receive-pack-request',
+    };
+    const branch = `refs/heads/${aliceBranch()}`;
+    const before = (await provider.head(project.id, aliceBranch()))!;
+    const staging = (await provider.head(project.id, 'staging'))!;
+    // Options a forge would act on as the service account (Gitea: repo.private=false).
+    const withOptions = await fetch(`${project.cloneUrl}/git-receive-pack`, {
+      method: 'POST',
+      headers,
+      body: Buffer.concat([
+        pktLine(`${before} ${staging} ${branch}\0report-status push-options\n`),
+        FLUSH,
+        pktLine('repo.private=false\n'),
+        FLUSH,
+      ]),
+    });
+    expect(withOptions.status).toBe(200);
+    expect(await withOptions.text()).toContain(
+      `ng ${branch} push options (git push -o) are not accepted`,
+    );
+    expect(await provider.head(project.id, aliceBranch())).toBe(before);
+
+    const zeros = '0'.repeat(40);
+    const many = Array.from({ length: 101 }, (_, i) =>
+      pktLine(`${zeros} ${staging} ${branch}-${i}${i === 0 ? '\0report-status' : ''}\n`),
+    );
+    const overlong = await fetch(`${project.cloneUrl}/git-receive-pack`, {
+      method: 'POST',
+      headers,
+      body: Buffer.concat([...many, FLUSH]),
+    });
+    expect(overlong.status).toBe(400);
+    expect(await overlong.text()).toContain('more than 100 ref updates in one push');
+    expect(await provider.head(project.id, aliceBranch())).toBe(before);
+  });
+
+  it('cuts off a push under way when its token is revoked, and applies nothing of it', async () => {
+    const carol = await agent([project.id]);
+    const carolTask = await claimedTask(project.id, carol);
+    const branch = `refs/heads/task-${carolTask}-feature`;
+    const before = (await provider.head(project.id, `task-${carolTask}-feature`))!;
+    const staging = (await provider.head(project.id, 'staging'))!;
+    // The command list arrives; the pack never does (a slow client).
+    let stall: (() => void) | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(
+          Buffer.concat([pktLine(`${before} ${staging} ${branch}\0report-status\n`), FLUSH]),
+        );
+        stall = () => controller.close();
+      },
+    });
+    const push = fetch(`${project.cloneUrl}/git-receive-pack`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${carol.token}`,
+        'content-type': 'application/x-git-receive-pack-request',
+      },
+      body,
+      duplex: 'half',
+    }).then(
+      async (res) => ({ status: res.status, text: await res.text().catch(() => 'cut') }),
+      () => ({ status: 0, text: 'cut' }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await http.del(`/api/agents/${carol.id}`)).status).toBe(200);
+    const ended = await Promise.race([
+      push,
+      new Promise((r) => setTimeout(() => r('still open'), 10_000)),
+    ]);
+    stall?.();
+    expect(ended).not.toBe('still open');
+    expect(await provider.head(project.id, `task-${carolTask}-feature`)).toBe(before);
+    await carol.mcp.close().catch(() => undefined);
+  });
+
   it('serves nothing but the smart protocol', async () => {
     const auth = { authorization: `Bearer ${alice.token}` };
     for (const suffix of ['/HEAD', '/objects/info/packs', '/info/refs']) {

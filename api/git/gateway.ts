@@ -39,7 +39,7 @@ import { BodyReader, requestBody } from './request-body';
 /** What the gateway needs beyond the API's usual dependencies. */
 export type GitGatewayDeps = Pick<
   ApiDeps,
-  'authenticate' | 'limits' | 'db' | 'logger' | 'gitea' | 'publicUrl' | 'git'
+  'authenticate' | 'limits' | 'db' | 'logger' | 'gitea' | 'publicUrl' | 'git' | 'credentialChanges'
 >;
 
 const ROUTE = /^\/([^/]+)\.git\/(info\/refs|git-upload-pack|git-receive-pack)$/;
@@ -97,7 +97,8 @@ async function principalOf(deps: GitGatewayDeps, req: Request, res: Response): P
     const token = gitToken(req.headers.authorization);
     const principal = token ? await deps.authenticate(token) : undefined;
     if (!principal) {
-      await deps.limits.authFailed(address);
+      // Only a token that fails counts: git asks without credentials first, as HTTP clients do.
+      if (token) await deps.limits.authFailed(address);
       throw unauthorized();
     }
     // The token's rate and open requests count git as they count REST and /mcp.
@@ -128,7 +129,7 @@ export function gitRoutes(deps: GitGatewayDeps): Router {
   router.use(GIT_GATEWAY_PREFIX, (req, res) => {
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
-    serve(deps, logger, req, res, aborted.signal).catch((err: unknown) => {
+    serve(deps, logger, req, res, aborted).catch((err: unknown) => {
       const known = asGitHttpError(err);
       if (!known) logger.error({ err, path: req.originalUrl }, 'git gateway failed');
       if (res.headersSent || res.destroyed) {
@@ -149,10 +150,21 @@ async function serve(
   logger: Logger,
   req: Request,
   res: Response,
-  signal: AbortSignal,
+  aborted: AbortController,
 ): Promise<void> {
+  const { signal } = aborted;
   const route = routeOf(req);
   const principal = await principalOf(deps, req, res);
+  if (principal.kind === 'agent') {
+    // A revoked or replaced token ends its clones and pushes under way: a push cut off before
+    // git applied it changes nothing.
+    const stopListening = deps.credentialChanges.onChange((agentId) => {
+      if (agentId !== principal.agentId) return;
+      aborted.abort();
+      res.destroy();
+    });
+    res.once('close', stopListening);
+  }
   const project = PROJECT_ID.test(route.projectId)
     ? await findProject(deps.db, route.projectId)
     : undefined;
@@ -196,6 +208,11 @@ async function serve(
         agentId,
         updates: commands,
       });
+      // Push options (`git push -o`) would reach the forge as the service account, which acts on
+      // some of them (Gitea's `repo.private`, for one): the gateway takes none.
+      if (capabilities.has('push-options')) {
+        for (const v of verdicts) v.refusal ??= 'push options (git push -o) are not accepted';
+      }
       if (commands.length)
         logger.info(
           {

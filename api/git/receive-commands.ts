@@ -25,8 +25,13 @@ export interface ReceiveRequest {
   capabilities: Set<string>;
 }
 
-/** The command list should be tiny; past this the request is refused rather than buffered. */
-export const MAX_COMMAND_BYTES = 1 << 20;
+/**
+ * The command list should be tiny: past this many bytes, or this many ref updates, the request
+ * is refused rather than buffered (the list is parsed again as each chunk arrives, and each
+ * update is judged against the read model).
+ */
+export const MAX_COMMAND_BYTES = 64 * 1024;
+export const MAX_COMMANDS = 100;
 
 const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
@@ -40,6 +45,7 @@ export function parseReceiveRequest(buf: Buffer): { request: ReceiveRequest; end
   let capabilities = new Set<string>();
   let offset = 0;
   for (;;) {
+    if (offset > MAX_COMMAND_BYTES) throw new PktLineError('the command list is too long');
     const read = readPacket(buf, offset);
     if (!read) {
       if (buf.length > MAX_COMMAND_BYTES) throw new PktLineError('the command list is too long');
@@ -69,6 +75,9 @@ export function parseReceiveRequest(buf: Buffer): { request: ReceiveRequest; end
     const [oldId = '', newId = '', ref = '', ...rest] = line.split(' ');
     if (!OBJECT_ID.test(oldId) || !OBJECT_ID.test(newId) || !ref || rest.length > 0) {
       throw new PktLineError(`not a ref update: ${JSON.stringify(line.slice(0, 200))}`);
+    }
+    if (commands.length >= MAX_COMMANDS) {
+      throw new PktLineError(`more than ${MAX_COMMANDS} ref updates in one push`);
     }
     commands.push({ oldId, newId, ref });
   }

@@ -118,9 +118,11 @@ export function requireAuth(authenticate: Authenticator, limits: RequestLimits) 
   return async (req: Request, _res: Response, next: NextFunction) => {
     const address = clientAddress(req);
     await limits.checkAddress(address);
-    const principal = await authenticate(bearerToken(req.headers.authorization));
+    const token = bearerToken(req.headers.authorization);
+    const principal = await authenticate(token);
     if (!principal) {
-      await limits.authFailed(address);
+      // Only a token that fails counts: a request without one guesses nothing.
+      if (token) await limits.authFailed(address);
       throw new UnauthorizedError();
     }
     req.principal = principal;
