@@ -6,6 +6,7 @@ import { createMergeActivities } from './merges';
 import { createProbeActivities } from './probe';
 import { createProjectActivities } from './projects';
 import { createProjectionActivities } from './projection';
+import { createUserActivities } from './users';
 
 /** Builds every activity with its dependencies (STYLE: activities come from a factory). */
 export function createActivities(deps: ActivityDeps) {
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProjectionActivities(deps),
     ...createProjectActivities(deps),
     ...createAgentActivities(deps),
+    ...createUserActivities(deps),
     ...createDeliveryActivities(deps),
     ...createCleanupActivities(deps),
     ...createMergeActivities(deps),

@@ -34,7 +34,7 @@ describe('the API surface', () => {
     it('accepts the admin token', async () => {
       const res = await call('/api/session', { headers: bearer(api.adminToken) });
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ principal: { kind: 'admin' } });
+      expect(await res.json()).toEqual({ principal: { kind: 'admin', id: 'admin' } });
     });
 
     it('keeps unknown routes behind the token too', async () => {

@@ -14,7 +14,9 @@ import { gitRoutes } from './git/gateway';
 import { healthRoutes } from './health/health';
 import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
-import { requireAdmin, requireAuth } from './middleware/auth';
+import { requireAuth, requirePerson } from './middleware/auth';
+import type { PeopleAuth } from './middleware/auth';
+import { authRoutes, userRoutes } from './people/people';
 import type { Authenticator } from './middleware/auth';
 import { limitRequests } from './middleware/limits';
 import type { RequestLimits } from './middleware/limits';
@@ -37,6 +39,8 @@ export interface ApiDeps {
   redis: Redis;
   cache: ReadCache;
   authenticate: Authenticator;
+  /** People's board sessions and accounts (sign-in with a cookie). */
+  people: PeopleAuth;
   /** Announces revoked and rotated agents, so open connections of theirs end. */
   credentialChanges: AgentCredentialChanges;
   /** Per-token rate and concurrency limits, shared by every API process through Redis. */
@@ -85,7 +89,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', false);
   app.use(healthRoutes(deps));
   app.use(gitRoutes(deps));
-  const auth = requireAuth(deps.authenticate, deps.limits);
+  const auth = requireAuth(deps.authenticate, deps.limits, deps.people);
   app.use(
     '/mcp',
     auth,
@@ -96,6 +100,13 @@ export function createApp(deps: ApiDeps): express.Express {
     limitRequests(deps.limits, (req) => (Array.isArray(req.body) ? req.body.length : 1)),
     mcpRoutes(deps),
   );
+  // Sign-in and sign-out: before authentication, JSON only, small bodies.
+  app.use(
+    '/api/auth',
+    requireJsonBody,
+    express.json({ limit: BODY_LIMIT, strict: true }),
+    authRoutes(deps),
+  );
   app.use(
     '/api',
     auth,
@@ -103,7 +114,8 @@ export function createApp(deps: ApiDeps): express.Express {
     requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
     sessionRoutes(),
-    requireAdmin,
+    requirePerson,
+    userRoutes(deps),
     agentRoutes(deps),
     projectRoutes(deps),
     taskRoutes(deps),

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { AGENT_CREDENTIALS_CHANNEL } from '../contracts/agent';
+import { USER_CHANGES_CHANNEL } from '../contracts/user';
 import type { Logger } from '../platform/logger';
 
 type Listener = (agentId: string) => void;
@@ -7,29 +8,34 @@ type Listener = (agentId: string) => void;
 /**
  * Hears, on every API process, that an agent's token was revoked or replaced
  * (`announceAgentCredentialsChange`), so the process forgets the token, ends the agent's open
- * long polls and disconnects its sockets at once. One Redis subscription per process.
+ * long polls and disconnects its sockets at once; and that a person's account changed
+ * (`announceUserChange`), so it forgets their role and memberships. One Redis subscription per
+ * process.
  */
 export class AgentCredentialChanges {
   private readonly listeners = new Set<Listener>();
+  private readonly userListeners = new Set<Listener>();
   private readonly subscriber: Redis;
 
   constructor(redis: Redis, logger: Logger) {
     this.subscriber = redis.duplicate({ enableOfflineQueue: true });
     this.subscriber.on('error', () => undefined);
     this.subscriber
-      .subscribe(AGENT_CREDENTIALS_CHANNEL)
+      .subscribe(AGENT_CREDENTIALS_CHANNEL, USER_CHANGES_CHANNEL)
       .catch((err: Error) =>
         logger.warn({ err: err.message }, 'credential-change subscription failed'),
       );
-    this.subscriber.on('message', (_channel: string, message: string) => {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      const field = channel === USER_CHANGES_CHANNEL ? 'userId' : 'agentId';
       let agentId: unknown;
       try {
-        agentId = (JSON.parse(message) as { agentId?: unknown }).agentId;
+        agentId = (JSON.parse(message) as Record<string, unknown>)[field];
       } catch {
         return;
       }
       if (typeof agentId !== 'string') return;
-      for (const listener of this.listeners) {
+      const listeners = channel === USER_CHANGES_CHANNEL ? this.userListeners : this.listeners;
+      for (const listener of listeners) {
         try {
           listener(agentId);
         } catch (err) {
@@ -45,8 +51,15 @@ export class AgentCredentialChanges {
     return () => this.listeners.delete(listener);
   }
 
+  /** Calls `listener` with a person's id whenever their account changes; returns how to stop. */
+  onUserChange(listener: Listener): () => void {
+    this.userListeners.add(listener);
+    return () => this.userListeners.delete(listener);
+  }
+
   close(): void {
     this.listeners.clear();
+    this.userListeners.clear();
     this.subscriber.disconnect();
   }
 }

@@ -12,6 +12,9 @@ import { ReadCache } from './cache';
 import { AgentCredentialChanges } from './credential-changes';
 import { RequestLimits } from './middleware/limits';
 import { createAuthenticator } from './middleware/auth';
+import type { PeopleAuth } from './middleware/auth';
+import { createUserResolver, SessionStore } from './people/sessions';
+import { findUser } from '../db/users';
 
 /** Connects everything an API process uses, once; `close` ends it all. */
 export function createApiDeps(
@@ -45,6 +48,16 @@ export function createApiDeps(
     root.child({ scope: 'api.credentials' }),
   );
   credentialChanges.onChange((agentId) => authenticate.forget(agentId));
+  const users = createUserResolver((userId) => findUser(db, userId));
+  credentialChanges.onUserChange((userId) => users.forget(userId));
+  const publicOrigin = new URL(config.publicUrl).origin;
+  const people: PeopleAuth = {
+    sessions: new SessionStore(redis),
+    users,
+    // The public URL's origin, and the origin the request itself was addressed to (the board
+    // is served by this same process, so its pages' Origin is that one).
+    boardOrigins: (host, secure) => [publicOrigin, `${secure ? 'https' : 'http'}://${host ?? ''}`],
+  };
   const progress = new ProgressCoalescer(
     redis,
     config.progressIntervalMs,
@@ -61,6 +74,7 @@ export function createApiDeps(
     redis,
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
     authenticate,
+    people,
     credentialChanges,
     limits: new RequestLimits(redis, config.limits, root.child({ scope: 'api.limits' })),
     progress,

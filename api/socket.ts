@@ -9,7 +9,7 @@ import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './app';
 import { ApiError, ForbiddenError, RateLimitedError } from './errors';
 import { delivered } from './events/events';
-import { maySeeProject } from './middleware/auth';
+import { maySeeProject, sessionPrincipal } from './middleware/auth';
 import type { Principal } from './middleware/auth';
 import { requireProject } from './projects/projects';
 import { validate } from './validate';
@@ -81,13 +81,31 @@ export function createSocketServer(
     const address = socket.handshake.address;
     (async () => {
       await deps.limits.checkAddress(address);
-      const principal = await deps.authenticate(typeof token === 'string' ? token : undefined);
-      if (!principal && typeof token === 'string' && token) await deps.limits.authFailed(address);
+      const given = typeof token === 'string' && token ? token : undefined;
+      let principal = await deps.authenticate(given);
+      if (!principal && !given) {
+        // The board's session cookie, from the board's own pages only: a browser names the
+        // page's origin on every WebSocket and cross-site request (Origin, Sec-Fetch-Site);
+        // a same-origin long-polling GET carries neither Origin nor a foreign Sec-Fetch-Site.
+        const { headers } = socket.handshake;
+        const origin = headers.origin;
+        const site = headers['sec-fetch-site'];
+        const secure = (socket.request as { socket?: { encrypted?: boolean } }).socket?.encrypted;
+        const fromBoard = origin
+          ? deps.people.boardOrigins(headers.host, Boolean(secure)).includes(origin)
+          : site === undefined || site === 'same-origin';
+        if (fromBoard) principal = await sessionPrincipal(deps.people, headers.cookie);
+      }
+      if (!principal && given) await deps.limits.authFailed(address);
       return principal;
     })().then(
       (principal) => {
         if (!principal) {
-          next(new Error('unauthorized: pass { auth: { token } } with a valid token'));
+          next(
+            new Error(
+              'unauthorized: pass { auth: { token } } with a valid token, or sign in to the board',
+            ),
+          );
           return;
         }
         socket.data.principal = principal;
@@ -111,6 +129,14 @@ export function createSocketServer(
       if (principal.kind === 'agent' && principal.agentId === agentId) socket.disconnect(true);
     }
   });
+  // A person whose role or memberships changed, or who was removed, reconnects (the board does
+  // so by itself) and subscribes again under what they may now see.
+  const stopListeningToPeople = deps.credentialChanges.onUserChange((userId) => {
+    for (const socket of io.of('/').sockets.values()) {
+      const principal = socket.data.principal;
+      if (principal.kind === 'user' && principal.userId === userId) socket.disconnect(true);
+    }
+  });
 
   io.on('connection', (socket) => {
     socket.on('subscribe', async (payload, ack) => {
@@ -120,7 +146,11 @@ export function createSocketServer(
         (await deps.limits.admit(socket.data.principal))();
         const { projectId, afterSeq } = validate(subscribePayload, payload, 'body');
         if (!maySeeProject(socket.data.principal, projectId)) {
-          throw new ForbiddenError(`project ${projectId} is not one of this agent's projects`);
+          throw new ForbiddenError(
+            socket.data.principal.kind === 'user'
+              ? `you are not a member of project ${projectId}`
+              : `project ${projectId} is not one of this agent's projects`,
+          );
         }
         await requireProject(deps, projectId);
         // Join first, then replay: an event that lands in between arrives twice, never not at
@@ -158,6 +188,7 @@ export function createSocketServer(
     close: () =>
       new Promise<void>((resolve) => {
         stopListening();
+        stopListeningToPeople();
         void io.close(() => {
           subscriber.disconnect();
           resolve();

@@ -1,4 +1,8 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TRANSITION_REFUSED } from '../contracts/messages';
 import { ConflictError, NotReadyError } from './errors';
@@ -22,4 +26,10 @@ export function updateError(err: unknown, finalState: () => string): ApiError | 
   if (isTemporalUnreachable(err))
     return new NotReadyError('Temporal is unreachable; try again shortly');
   return undefined;
+}
+
+/** The ApplicationFailure a workflow failed with (its `type` says why), if it did. */
+export function failureOf(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
+  return cause instanceof ApplicationFailure ? cause : undefined;
 }

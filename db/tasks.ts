@@ -154,10 +154,12 @@ export interface TaskPage {
  */
 export async function listTasks(
   db: Db,
-  filter: { projectId?: string; state?: TaskState },
+  filter: { projectId?: string; state?: TaskState; projectIds?: string[] },
   page: TaskPage,
 ): Promise<TaskRecord[] | undefined> {
-  const where: Prisma.TaskWhereInput[] = [filter];
+  const { projectIds, ...exact } = filter;
+  const where: Prisma.TaskWhereInput[] = [exact];
+  if (projectIds) where.push({ projectId: { in: projectIds } });
   if (page.after) {
     const from = await db.task.findUnique({
       where: { id: page.after },

@@ -51,6 +51,39 @@ function mcpPost(
 const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
 
 /** A client address of the test's own, elsewhere in 127/8. */
+/** A raw sign-in from `localAddress`. */
+function signIn(
+  url: string,
+  body: { email: string; password: string },
+  localAddress: string,
+): Promise<{ status: number; body: any }> {
+  const target = new URL(`${url}/api/auth/login`);
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        localAddress,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 function ownAddress(): string {
   const byte = () => 1 + Math.floor(Math.random() * 254);
   return `127.${byte()}.${byte()}.${byte()}`;
@@ -174,6 +207,26 @@ describe('request limits', () => {
       expect((await mcpPost(api.url, '', ping(i), asking)).status).toBe(401);
     }
     expect((await mcpPost(api.url, agent.token, ping(3), asking)).status).toBe(200);
+  });
+
+  it('throttles failed sign-ins per account, from however many addresses', async () => {
+    const email = `guessed-${randomUUID().slice(0, 8)}@example.com`;
+    const { password } = (await admin.post('/api/users', { email, name: 'g', role: 'viewer' }))
+      .body;
+    for (let i = 0; i < 10; i += 1) {
+      const wrong = await signIn(api.url, { email, password: `guess-${i}` }, ownAddress());
+      expect(wrong.status).toBe(401);
+    }
+    const blocked = await signIn(api.url, { email, password }, ownAddress());
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.message).toMatch(/^too many failed sign-ins for this account lately/);
+    // Other accounts, from the same addresses, are not affected.
+    const other = `other-${randomUUID().slice(0, 8)}@example.com`;
+    const created = (await admin.post('/api/users', { email: other, name: 'o', role: 'viewer' }))
+      .body;
+    expect(
+      (await signIn(api.url, { email: other, password: created.password }, ownAddress())).status,
+    ).toBe(200);
   });
 
   it('coalesces progress reports: one reaches the workflow per interval, the latest one last', async () => {

@@ -71,6 +71,7 @@ describe('agent registration', () => {
     expect((await asAgent.get('/api/session')).body).toEqual({
       principal: {
         kind: 'agent',
+        id: body.agentId,
         agentId: body.agentId,
         name: 'claude-2',
         projectIds: [projectId],

@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import {
   AGENT_REVOKED,
@@ -21,8 +19,9 @@ import { taskWorkflowId } from '../../contracts/task';
 import { executeTaskUpdate } from '../../platform/task-updates';
 import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError } from '../errors';
-import { tokenHash } from '../middleware/auth';
+import { requireAdministrator, tokenHash } from '../middleware/auth';
 import { validate } from '../validate';
+import { failureOf } from '../temporal-errors';
 
 const agentParams = z.object({ id: z.string().uuid('expected a UUID') });
 
@@ -39,18 +38,13 @@ function newToken(): string {
   return `aw_${randomBytes(32).toString('base64url')}`;
 }
 
-/** The failure type of a workflow that failed with an ApplicationFailure, if it did. */
-function failureOf(err: unknown): ApplicationFailure | undefined {
-  const cause = err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
-  return cause instanceof ApplicationFailure ? cause : undefined;
-}
-
 /**
  * `/api/agents`: a person registers an agent and receives its token once; lists, revokes and
  * rotates agents' tokens.
  */
 export function agentRoutes(deps: ApiDeps): Router {
   const router = Router();
+  router.use('/agents', requireAdministrator);
 
   /** Records a revocation or rotation through its workflow; the API writes no table itself. */
   async function changeCredentials(change: AgentCredentialChange): Promise<AgentRecord> {

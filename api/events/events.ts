@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { requireProjectAccess } from '../middleware/auth';
 import { z } from 'zod';
 import { eventsAfter, taskEvents } from '../../db/tasks';
 import type { LoggedEvent } from '../../db/tasks';
@@ -34,6 +35,7 @@ export function eventRoutes(deps: ApiDeps): Router {
     const { id } = validate(idParams, req.params, 'params');
     const { after, limit } = validate(catchUpQuery, req.query, 'query');
     await requireProject(deps, id);
+    requireProjectAccess(req.principal!, id, 'read');
     const events = await eventsAfter(deps.db, id, after, limit);
     res.json({ events: events.map(delivered), more: events.length === limit });
   });
@@ -44,7 +46,8 @@ export function eventRoutes(deps: ApiDeps): Router {
   router.get('/tasks/:id/events', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
     const { after, limit } = validate(catchUpQuery, req.query, 'query');
-    await requireTask(deps, id);
+    const task = await requireTask(deps, id);
+    requireProjectAccess(req.principal!, task.projectId, 'read');
     const events = await taskEvents(deps.db, id, after, limit);
     res.json({ events: events.map(delivered), more: events.length === limit });
   });

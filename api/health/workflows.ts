@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { requireAdministrator } from '../middleware/auth';
 import { listStuckTasks } from '../../db/tasks';
 import { failingWorkflows } from '../../platform/workflow-health';
 import type { ApiDeps } from '../app';
@@ -10,7 +11,7 @@ import type { ApiDeps } from '../app';
  */
 export function workflowHealthRoutes(deps: ApiDeps): Router {
   const router = Router();
-  router.get('/health/workflows', async (_req, res) => {
+  router.get('/health/workflows', requireAdministrator, async (_req, res) => {
     const [temporal, stuckTasks] = await Promise.all([
       failingWorkflows(deps.temporal.client, deps.taskQueue),
       listStuckTasks(deps.db),

@@ -14,6 +14,7 @@ import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
 import { updateError } from '../temporal-errors';
+import { requireProjectAccess } from '../middleware/auth';
 import { validate } from '../validate';
 import { listMergesQuery, mergeBody, mergeIdParams } from './schema';
 
@@ -44,6 +45,7 @@ export function mergeRoutes(deps: ApiDeps): Router {
     }
     const projectId = records[0]!.projectId;
     await requireProject(deps, projectId);
+    requireProjectAccess(req.principal!, projectId, 'work');
     // A stuck task's workflow answers nothing: say so before asking it.
     const stuck = records.find((t) => t!.stuck);
     if (stuck) throw new TaskWorkflowStuck(stuck.id);
@@ -90,6 +92,7 @@ export function mergeRoutes(deps: ApiDeps): Router {
   router.get('/merges', async (req, res) => {
     const { projectId, after, limit } = validate(listMergesQuery, req.query, 'query');
     await requireProject(deps, projectId);
+    requireProjectAccess(req.principal!, projectId, 'read');
     const merges = await listMerges(deps.db, projectId, { after, limit });
     if (!merges) {
       throw new ValidationError(`invalid query: after: project ${projectId} has no merge ${after}`);
@@ -101,6 +104,7 @@ export function mergeRoutes(deps: ApiDeps): Router {
     const { id } = validate(mergeIdParams, req.params, 'params');
     const merge = await findMerge(deps.db, id);
     if (!merge) throw new NotFoundError(`merge ${id} does not exist`);
+    requireProjectAccess(req.principal!, merge.projectId, 'read');
     res.json(merge);
   });
 

@@ -2,13 +2,30 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ALL_PROJECTS } from '../../contracts/agent';
 import type { AgentRecord } from '../../contracts/agent';
+import type { UserRole } from '../../contracts/user';
+import type { SessionStore, UserResolver } from '../people/sessions';
+import { sessionIdOf } from '../people/sessions';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { clientAddress } from './limits';
 import type { RequestLimits } from './limits';
 
-/** Who is calling: the admin (a person, `AIWORKER_ADMIN_TOKEN`) or a registered agent. */
+/**
+ * Who is calling: the operator (`AIWORKER_ADMIN_TOKEN`, the break-glass credential), a person
+ * signed in to the board (`user`, with their role and memberships), or a registered agent.
+ */
 export type Principal =
   | { kind: 'admin' }
+  | {
+      kind: 'user';
+      userId: string;
+      name: string;
+      email: string;
+      role: UserRole;
+      /** The projects they belong to (an admin's role reaches every project regardless). */
+      projectIds: string[];
+      /** Signed in through the session cookie (then state changes need the board's Origin). */
+      viaCookie: boolean;
+    }
   | {
       kind: 'agent';
       agentId: string;
@@ -110,39 +127,130 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** What resolves a person's board session to their account. */
+export interface PeopleAuth {
+  sessions: SessionStore;
+  users: UserResolver;
+  /**
+   * Origins the board is served from, given the Host a request was addressed to and whether it
+   * came over https: a cookie-borne change must come from one of them.
+   */
+  boardOrigins: (host: string | undefined, secure: boolean) => string[];
+}
+
+/** The signed-in person behind a session cookie, or nothing. */
+export async function sessionPrincipal(
+  people: PeopleAuth,
+  cookieHeader: string | undefined,
+): Promise<Principal | undefined> {
+  const sid = sessionIdOf(cookieHeader);
+  if (!sid) return undefined;
+  const userId = await people.sessions.userOf(sid);
+  const user = userId ? await people.users(userId) : undefined;
+  if (!user || user.disabledAt) return undefined;
+  return {
+    kind: 'user',
+    userId: user.id,
+    name: user.name,
+    email: user.email,
+    role: user.role,
+    projectIds: user.projectIds,
+    viaCookie: true,
+  };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * Rejects the request with 401 unless it carries a token that resolves to a principal. An
- * address that keeps failing is refused with 429 before its tokens are even looked up.
+ * Rejects the request with 401 unless it carries a token that resolves to a principal, or the
+ * session cookie of a signed-in person. An address that keeps failing is refused with 429
+ * before its tokens are even looked up. A cookie-borne request that changes something must come
+ * from the board's own origin (its `Origin` header), else 403: that is the CSRF defence.
  */
-export function requireAuth(authenticate: Authenticator, limits: RequestLimits) {
+export function requireAuth(
+  authenticate: Authenticator,
+  limits: RequestLimits,
+  people: PeopleAuth,
+) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const address = clientAddress(req);
     await limits.checkAddress(address);
     const token = bearerToken(req.headers.authorization);
-    const principal = await authenticate(token);
+    let principal = await authenticate(token);
+    if (!principal && !token) principal = await sessionPrincipal(people, req.headers.cookie);
     if (!principal) {
       // Only a token that fails counts: a request without one guesses nothing.
       if (token) await limits.authFailed(address);
       throw new UnauthorizedError();
+    }
+    if (principal.kind === 'user' && principal.viaCookie && !SAFE_METHODS.has(req.method)) {
+      const origin = req.headers.origin;
+      if (!origin || !people.boardOrigins(req.headers.host, req.secure).includes(origin)) {
+        throw new ForbiddenError(
+          "a change made with the board's session must come from the board's own origin " +
+            '(the Origin header); scripts use a token in the Authorization header',
+        );
+      }
     }
     req.principal = principal;
     next();
   };
 }
 
-/** Lets only people (the admin token) through: agents work through the MCP endpoint. */
-export function requireAdmin(req: Request, _res: Response, next: NextFunction) {
-  if (req.principal?.kind !== 'admin') {
+/** Lets only people through (the admin token or a signed-in person): agents use /mcp. */
+export function requirePerson(req: Request, _res: Response, next: NextFunction) {
+  if (req.principal?.kind === 'agent') {
     throw new ForbiddenError('this route is for people; agents use the MCP endpoint at /mcp');
   }
   next();
 }
 
+/** Whether the principal may do everything: the operator's token, or a person with the admin role. */
+export function isAdministrator(principal: Principal): boolean {
+  return principal.kind === 'admin' || (principal.kind === 'user' && principal.role === 'admin');
+}
+
+/** Lets only administrators through (managing agents and people, workflow health). */
+export function requireAdministrator(req: Request, _res: Response, next: NextFunction) {
+  if (!req.principal || !isAdministrator(req.principal)) {
+    throw new ForbiddenError('this needs the admin role');
+  }
+  next();
+}
+
+/**
+ * Refuses (403, naming what is missing) a person who may not read (`read`) or change (`work`:
+ * create tasks, answer, approve, request changes, cancel, merge) a project.
+ */
+export function requireProjectAccess(
+  principal: Principal,
+  projectId: string,
+  need: 'read' | 'work',
+): void {
+  if (isAdministrator(principal)) return;
+  if (principal.kind === 'agent') {
+    throw new ForbiddenError('this route is for people; agents use the MCP endpoint at /mcp');
+  }
+  if (principal.kind !== 'user') return;
+  if (!principal.projectIds.includes(projectId)) {
+    throw new ForbiddenError(`you are not a member of project ${projectId}`);
+  }
+  if (need === 'work' && principal.role === 'viewer') {
+    throw new ForbiddenError(
+      `viewers may only read project ${projectId}: this needs the member role`,
+    );
+  }
+}
+
+/** The projects a principal may read, or `"*"` for all of them. */
+export function readableProjects(principal: Principal): string[] | typeof ALL_PROJECTS {
+  if (isAdministrator(principal)) return ALL_PROJECTS;
+  if (principal.kind === 'user' || principal.kind === 'agent') return principal.projectIds;
+  return ALL_PROJECTS;
+}
+
 /** Whether the principal may see a project's tasks and events. */
 export function maySeeProject(principal: Principal, projectId: string): boolean {
-  return (
-    principal.kind === 'admin' ||
-    principal.projectIds === ALL_PROJECTS ||
-    principal.projectIds.includes(projectId)
-  );
+  const readable = readableProjects(principal);
+  return readable === ALL_PROJECTS || readable.includes(projectId);
 }

@@ -108,8 +108,14 @@ export class RequestLimits {
    * request is over.
    */
   async admit(principal: Principal, points = 1): Promise<() => void> {
-    const key = principal.kind === 'admin' ? 'admin' : principal.agentId;
-    const limiter = principal.kind === 'admin' ? this.adminRate : this.agentRate;
+    // People (the operator's token, signed-in persons) get the larger budget; agents their own.
+    const key =
+      principal.kind === 'admin'
+        ? 'admin'
+        : principal.kind === 'user'
+          ? `user:${principal.userId}`
+          : principal.agentId;
+    const limiter = principal.kind === 'agent' ? this.agentRate : this.adminRate;
     try {
       await limiter.consume(key, points);
     } catch (err) {
@@ -118,7 +124,7 @@ export class RequestLimits {
       }
       throw err;
     }
-    if (principal.kind === 'admin') return () => undefined;
+    if (principal.kind !== 'agent') return () => undefined;
     return await this.takeSlot(key);
   }
 

@@ -14,6 +14,7 @@ import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
+import { maySeeProject, requireAdministrator, requireProjectAccess } from '../middleware/auth';
 
 /** `GET /api/projects?after=&limit=`: `after` is the last project of the previous page. */
 const listProjectsQuery = z
@@ -52,7 +53,7 @@ function present(deps: ApiDeps, project: ProjectRecord): ProjectRecord {
 export function projectRoutes(deps: ApiDeps): Router {
   const router = Router();
 
-  router.post('/projects', async (req, res) => {
+  router.post('/projects', requireAdministrator, async (req, res) => {
     const body = validate(createProjectBody, req.body, 'body');
     const project: NewProject = {
       id: randomUUID(),
@@ -85,14 +86,19 @@ export function projectRoutes(deps: ApiDeps): Router {
     const projects = await listProjects(deps.db, { after, limit });
     if (!projects) throw new ValidationError(`invalid query: after: there is no project ${after}`);
     res.json({
-      projects: projects.map((p) => present(deps, p)),
+      // A person sees the projects they belong to (a page may then hold fewer than `limit`).
+      projects: projects
+        .filter((p) => maySeeProject(req.principal!, p.id))
+        .map((p) => present(deps, p)),
       next: projects.length === limit ? projects[projects.length - 1]!.id : null,
     });
   });
 
   router.get('/projects/:id', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
-    res.json(present(deps, await requireProject(deps, id)));
+    const project = await requireProject(deps, id);
+    requireProjectAccess(req.principal!, id, 'read');
+    res.json(present(deps, project));
   });
 
   /** A pull request of the local forge: its branches, state and diff summary. */
@@ -100,6 +106,7 @@ export function projectRoutes(deps: ApiDeps): Router {
     const { id } = validate(idParams, req.params, 'params');
     const { number } = validate(pullParams, req.params, 'params');
     await requireProject(deps, id);
+    requireProjectAccess(req.principal!, id, 'read');
     const pr = await findPullRequest(deps.db, id, number);
     if (!pr) throw new NotFoundError(`project ${id} has no pull request ${number}`);
     const { headBranch, baseBranch, ...rest } = pr;

@@ -1,10 +1,20 @@
 import { Router } from 'express';
 
-/** `GET /api/session`: who the token belongs to; clients use it to check a token at sign-in. */
+/**
+ * `GET /api/session`: who is calling (the token's owner, or the person signed in to the board),
+ * with `id` and `kind` whatever the principal; clients use it to check a token or a session.
+ */
 export function sessionRoutes(): Router {
   const router = Router();
   router.get('/session', (req, res) => {
-    res.json({ principal: req.principal });
+    const principal = req.principal!;
+    const id =
+      principal.kind === 'admin'
+        ? 'admin'
+        : principal.kind === 'user'
+          ? principal.userId
+          : principal.agentId;
+    res.json({ principal: { ...principal, id } });
   });
   return router;
 }

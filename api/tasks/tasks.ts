@@ -19,6 +19,8 @@ import type { taskWorkflow } from '../../workflows/task';
 import type { ApiDeps } from '../app';
 import { NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
+import { readableProjects, requireProjectAccess } from '../middleware/auth';
+import { ALL_PROJECTS } from '../../contracts/agent';
 import { updateError } from '../temporal-errors';
 import { validate } from '../validate';
 import {
@@ -54,6 +56,7 @@ export function taskRoutes(deps: ApiDeps): Router {
   router.post('/tasks', async (req, res) => {
     const body = validate(createTaskBody, req.body, 'body');
     await requireProject(deps, body.projectId);
+    requireProjectAccess(req.principal!, body.projectId, 'work');
     const taskId = randomUUID();
     const input: TaskWorkflowInput = {
       task: {
@@ -86,10 +89,15 @@ export function taskRoutes(deps: ApiDeps): Router {
 
   router.get('/tasks', async (req, res) => {
     const { projectId, state, after, limit } = validate(listTasksQuery, req.query, 'query');
-    const read = () => listTasks(deps.db, { projectId, state }, { after, limit });
+    // Without a project: every task the caller may read (an administrator: all of them).
+    const readable = readableProjects(req.principal!);
+    const inProjects = projectId || readable === ALL_PROJECTS ? undefined : readable;
+    const read = () =>
+      listTasks(deps.db, { projectId, state, projectIds: inProjects }, { after, limit });
     let tasks: TaskRecord[] | undefined;
     if (projectId) {
       await requireProject(deps, projectId);
+      requireProjectAccess(req.principal!, projectId, 'read');
       // Every page of a project's list is cached under the project's generation.
       tasks = await deps.cache.read(
         {
@@ -108,7 +116,9 @@ export function taskRoutes(deps: ApiDeps): Router {
 
   router.get('/tasks/:id', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
-    res.json(await requireTask(deps, id));
+    const task = await requireTask(deps, id);
+    requireProjectAccess(req.principal!, task.projectId, 'read');
+    res.json(task);
   });
 
   /** Sends one of the people's updates to the task's workflow and answers with the task as it now is. */
@@ -119,6 +129,7 @@ export function taskRoutes(deps: ApiDeps): Router {
     router.post(`/tasks/:id/${path}`, async (req, res) => {
       const { id } = validate(idParams, req.params, 'params');
       const before = await requireTask(deps, id);
+      requireProjectAccess(req.principal!, before.projectId, 'work');
       try {
         await send(req.body, client.workflow.getHandle(taskWorkflowId(id)));
       } catch (err) {

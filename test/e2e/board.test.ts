@@ -80,6 +80,7 @@ describe('the board in a browser', () => {
 
   const signIn = async () => {
     await page.goto(api.url);
+    await page.getByRole('button', { name: 'Use the admin token' }).click();
     await page.getByLabel('Admin token').fill(api.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await visible(page.getByRole('button', { name: 'Sign out' }));
@@ -216,6 +217,7 @@ describe('the board in a browser', () => {
 
   it("shows the API's errors in words", async () => {
     await page.goto(api.url);
+    await page.getByRole('button', { name: 'Use the admin token' }).click();
     await page.getByLabel('Admin token').fill('not-the-admin-token-at-all');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await visible(page.getByRole('alert').filter({ hasText: 'does not accept this token' }));
@@ -251,6 +253,55 @@ describe('the board in a browser', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await visible(page.getByRole('heading', { name: 'Sign in to the board' }));
     expect(await page.evaluate("localStorage.getItem('aiworker.token')")).toBeNull();
+  }, 60_000);
+
+  it('signs a person in with email and password, live on their projects only, until they sign out', async () => {
+    const mine = (await http.post('/api/projects', { name: `mine-${suffix()}` })).body.id;
+    const others = (await http.post('/api/projects', { name: `others-${suffix()}` })).body.id;
+    const email = `ana-${suffix()}@example.com`;
+    const { password } = (
+      await http.post('/api/users', { email, name: 'Ana', role: 'member', projectIds: [mine] })
+    ).body;
+
+    await page.goto(api.url);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await visible(page.getByRole('alert').filter({ hasText: 'Wrong email or password.' }));
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await visible(page.getByRole('button', { name: 'Sign out' }));
+    // The session is an httpOnly cookie: nothing of it in the page's reach.
+    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate("localStorage.getItem('aiworker.token')")).toBeNull();
+    await page.waitForURL(new RegExp(`/projects/${mine}$`));
+    const options = await page
+      .locator('select option')
+      .evaluateAll((o) => o.map((e) => (e as { value: string }).value));
+    expect(options).not.toContain(others);
+
+    // She creates a task on the board; an agent takes it, and the board shows it live.
+    const title = `by ana ${suffix()}`;
+    await newTask(title, 'made by a member');
+    await waitLive();
+    const agent = await registerAgent('Ada', mine);
+    await callTool(agent.client, 'get_next_task', { projectId: mine });
+    await visible(card('in_progress', title));
+
+    // A reload keeps her signed in; signing out ends the session on the server.
+    await page.reload();
+    await visible(page.getByRole('button', { name: 'Sign out' }));
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'aiworker_session')!;
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await visible(page.getByRole('heading', { name: 'Sign in to the board' }));
+    const after = await fetch(`${api.url}/api/session`, {
+      headers: { cookie: `aiworker_session=${session.value}` },
+    });
+    expect(after.status).toBe(401);
+    await page.reload();
+    await visible(page.getByRole('heading', { name: 'Sign in to the board' }));
   }, 60_000);
 
   it('approves a task under review and starts a merge to staging', async () => {

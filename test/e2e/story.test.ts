@@ -109,6 +109,7 @@ describe('a task from the board to staging', () => {
 
     // The person signs in and opens the project's board.
     await page.goto(api.url);
+    await page.getByRole('button', { name: 'Use the admin token' }).click();
     await page.getByLabel('Admin token').fill(api.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await visible(page.getByRole('button', { name: 'Sign out' }));

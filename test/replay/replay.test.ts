@@ -27,6 +27,7 @@ import { MERGE_SCENARIOS, TASK_SCENARIOS } from './scenarios';
 /** The release that first had each workflow type introduced after 0.1.0. */
 const INTRODUCED_IN: Record<string, string> = {
   changeAgentCredentialsWorkflow: '0.3.0',
+  changeUserWorkflow: '0.4.0',
 };
 
 describe('replay corpus', () => {

@@ -12,10 +12,11 @@ import { ErrorMessage } from './ui/error-message';
 
 const LAST_PROJECT_KEY = 'aiworker.project';
 
-/** Sign-in until there is a token, then the board. */
+/** Sign-in until the board is signed in (a token or a session cookie), then the board. */
 export function App() {
-  const { token } = useSession();
-  return token ? <Shell /> : <SignIn />;
+  const { signedIn } = useSession();
+  if (signedIn === null) return null;
+  return signedIn ? <Shell /> : <SignIn />;
 }
 
 function Shell() {

@@ -17,17 +17,19 @@ export interface Api {
 }
 
 /**
- * A client for the API with `token`. A 401 means the token no longer works (the server's admin
- * token changed, or it was mistyped): `onUnauthorized` sends the person back to sign-in.
+ * A client for the API with `token`, or, when it is null, with the session cookie of a person
+ * signed in with their password (the browser sends it, and the Origin header the API checks). A
+ * 401 means the token or the session no longer works: `onUnauthorized` sends the person back to
+ * sign-in.
  */
-export function createApi(token: string, onUnauthorized: (message: string) => void): Api {
+export function createApi(token: string | null, onUnauthorized: (message: string) => void): Api {
   const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     let res: Response;
     try {
       res = await fetch(path, {
         method,
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },

@@ -12,7 +12,17 @@ export type { AgentRecord, MergeState, MergeTaskRecord, ProjectRecord, TaskState
 /** A task as `GET /api/tasks/:id` answers; `prNumber` is set once the task has a pull request on the local forge. */
 export type Task = TaskRecord & { prNumber?: number | null };
 
-export type Principal = { kind: 'admin' } | { kind: 'agent'; agentId: string; name: string };
+export type Principal =
+  | { kind: 'admin'; id: string }
+  | { kind: 'agent'; id: string; agentId: string; name: string }
+  | {
+      kind: 'user';
+      id: string;
+      name: string;
+      email: string;
+      role: 'admin' | 'member' | 'viewer';
+      projectIds: string[];
+    };
 
 /** Task, merge and deploy events, as the API publishes them. */
 export type LiveEventPayloads = EventPayloads;

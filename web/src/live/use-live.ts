@@ -25,7 +25,7 @@ const SERVER_CLOSE_RETRY_MS = 1000;
  * so the server replays what was missed; duplicates are dropped by `seq`.
  */
 export function useLive(projectId: string | null): LiveState {
-  const { token, signOut } = useSession();
+  const { token, signedIn, signOut } = useSession();
   const queryClient = useQueryClient();
   const toasts = useToasts();
   // Kept with the project it is about: right after a switch, the old project's `live` is not news
@@ -39,9 +39,10 @@ export function useLive(projectId: string | null): LiveState {
   latest.current = { toasts, signOut };
 
   useEffect(() => {
-    if (!token || !projectId) return;
+    if (!signedIn || !projectId) return;
     const setState = (state: LiveState) => setCurrent({ projectId, state });
-    const socket = io(window.location.origin, { auth: { token } });
+    // With the admin token, it goes in the handshake; a person's session cookie goes by itself.
+    const socket = io(window.location.origin, token ? { auth: { token } } : {});
     const tracker = new SeqTracker();
     let retry: number | undefined;
     const ctx = {
@@ -99,7 +100,11 @@ export function useLive(projectId: string | null): LiveState {
     socket.on('connect_error', (err) => {
       setState('offline');
       if (err.message.startsWith('unauthorized')) {
-        latest.current.signOut('The server no longer accepts your token. Sign in again.');
+        latest.current.signOut(
+          token
+            ? 'The server no longer accepts your token. Sign in again.'
+            : 'Your session has ended. Sign in again.',
+        );
       }
     });
     socket.onAny((type: LiveEventType, event: LiveEvent) => {
@@ -113,7 +118,7 @@ export function useLive(projectId: string | null): LiveState {
       socket.offAny();
       socket.disconnect();
     };
-  }, [token, projectId, queryClient]);
+  }, [signedIn, token, projectId, queryClient]);
 
   return current.projectId === projectId ? current.state : 'connecting';
 }

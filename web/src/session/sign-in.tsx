@@ -4,9 +4,108 @@ import { ApiError, createApi, errorText } from '../api/client';
 import type { Principal } from '../api/types';
 import { useSession } from './session';
 
-/** The first screen: the admin token, checked with `GET /api/session` before it is kept. */
+/**
+ * The first screen: a person's email and password (a session cookie), or, for the operator, the
+ * admin token (checked with `GET /api/session` before it is kept).
+ */
 export function SignIn() {
-  const { signIn, notice } = useSession();
+  const { notice } = useSession();
+  const [withToken, setWithToken] = useState(false);
+  return (
+    <main className="sign-in">
+      <div className="sign-in-card">
+        <div className="brand brand-large">
+          <span className="brand-mark" aria-hidden="true" />
+          aiworker
+        </div>
+        <h1>Sign in to the board</h1>
+        {notice && (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        )}
+        {withToken ? <TokenForm /> : <PasswordForm />}
+        <button
+          className="button ghost wide"
+          type="button"
+          onClick={() => setWithToken(!withToken)}
+        >
+          {withToken ? 'Use email and password' : 'Use the admin token'}
+        </button>
+      </div>
+    </main>
+  );
+}
+
+function PasswordForm() {
+  const { signedInWithPassword } = useSession();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const api = createApi(null, () => undefined);
+      await api.post('/api/auth/login', { email: email.trim(), password });
+      const { principal } = await api.get<{ principal: Principal }>('/api/session');
+      signedInWithPassword(principal);
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? 'Wrong email or password.'
+          : `Could not sign in: ${errorText(err)}`,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form onSubmit={(e) => void submit(e)}>
+      <label className="field">
+        <span>Email</span>
+        <input
+          type="email"
+          name="email"
+          autoComplete="username"
+          autoFocus
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+      </label>
+      <label className="field">
+        <span>Password</span>
+        <input
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button className="button primary wide" type="submit" disabled={busy}>
+        {busy ? 'Checking…' : 'Sign in'}
+      </button>
+      <p className="hint">
+        An administrator creates your account and gives you its first password.
+      </p>
+    </form>
+  );
+}
+
+function TokenForm() {
+  const { signIn } = useSession();
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -24,7 +123,7 @@ export function SignIn() {
       const { principal } = await createApi(candidate, () => undefined).get<{
         principal: Principal;
       }>('/api/session');
-      if (principal.kind !== 'admin') {
+      if (principal.kind === 'agent') {
         setError(
           `This is the token of the agent “${principal.name}”. Agents work through MCP; the board needs the admin token.`,
         );
@@ -43,43 +142,31 @@ export function SignIn() {
   };
 
   return (
-    <main className="sign-in">
-      <form className="sign-in-card" onSubmit={(e) => void submit(e)}>
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true" />
-          aiworker
-        </div>
-        <h1>Sign in to the board</h1>
-        {notice && (
-          <p className="notice" role="status">
-            {notice}
-          </p>
-        )}
-        <label className="field">
-          <span>Admin token</span>
-          <input
-            type="password"
-            name="token"
-            autoComplete="current-password"
-            autoFocus
-            value={token}
-            onChange={(e) => setToken(e.target.value)}
-            placeholder="Paste the admin token"
-          />
-        </label>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
-        <button className="button primary wide" type="submit" disabled={busy}>
-          {busy ? 'Checking…' : 'Sign in'}
-        </button>
-        <p className="hint">
-          <code>npm start</code> writes it to <code>.data/admin-token</code>; on a server it is{' '}
-          <code>AIWORKER_ADMIN_TOKEN</code>.
+    <form onSubmit={(e) => void submit(e)}>
+      <label className="field">
+        <span>Admin token</span>
+        <input
+          type="password"
+          name="token"
+          autoComplete="current-password"
+          autoFocus
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          placeholder="Paste the admin token"
+        />
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
         </p>
-      </form>
-    </main>
+      )}
+      <button className="button primary wide" type="submit" disabled={busy}>
+        {busy ? 'Checking…' : 'Sign in'}
+      </button>
+      <p className="hint">
+        The operator&apos;s break-glass credential: <code>npm start</code> writes it to{' '}
+        <code>.data/admin-token</code>; on a server it is <code>AIWORKER_ADMIN_TOKEN</code>.
+      </p>
+    </form>
   );
 }

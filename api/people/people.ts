@@ -1,0 +1,182 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
+import { Router } from 'express';
+import type { Request } from 'express';
+import { z } from 'zod';
+import {
+  createUserBody,
+  loginBody,
+  UNKNOWN_PROJECTS,
+  UNKNOWN_USER,
+  updateUserBody,
+  USER_DISABLED,
+  USER_EMAIL_TAKEN,
+  userChangeWorkflowId,
+} from '../../contracts/user';
+import type { UserChange, UserRecord } from '../../contracts/user';
+import { findSignInAccount, findUser, listUsers } from '../../db/users';
+import type { ApiDeps } from '../app';
+import { ConflictError, NotFoundError, RateLimitedError, UnauthorizedError } from '../errors';
+import { requireAdministrator } from '../middleware/auth';
+import { clientAddress } from '../middleware/limits';
+import { failureOf } from '../temporal-errors';
+import { validate } from '../validate';
+import { clearedSessionCookie, sessionCookie, sessionIdOf } from './sessions';
+
+/** argon2id with the library's defaults (19 MiB, 2 passes): OWASP's minimum recommendation. */
+export async function hashPassword(password: string): Promise<string> {
+  return await hash(password);
+}
+
+/** A generated initial password: 120 random bits, shown once. */
+export function newPassword(): string {
+  return randomBytes(15).toString('base64url');
+}
+
+/** A hash no password matches, verified when the account does not exist (same time either way). */
+let decoy: Promise<string> | undefined;
+
+const userParams = z.object({ id: z.string().uuid('expected a UUID') });
+const listQuery = z
+  .object({
+    after: z.string().uuid('expected a UUID').optional(),
+    limit: z.coerce.number().int().min(1).max(500, 'at most 500').default(100),
+  })
+  .strict();
+
+/** Runs one change to an account through its workflow; the API writes no table itself. */
+export async function changeUserAccount(
+  deps: Pick<ApiDeps, 'temporal' | 'taskQueue'>,
+  change: UserChange,
+): Promise<UserRecord> {
+  try {
+    return await deps.temporal.client.workflow.execute<(c: UserChange) => Promise<UserRecord>>(
+      'changeUserWorkflow',
+      {
+        workflowId: userChangeWorkflowId(change.userId, randomUUID()),
+        taskQueue: deps.taskQueue,
+        args: [change],
+      },
+    );
+  } catch (err) {
+    const failure = failureOf(err);
+    if (failure?.type === UNKNOWN_USER || failure?.type === UNKNOWN_PROJECTS) {
+      throw new NotFoundError(failure.message);
+    }
+    if (failure?.type === USER_EMAIL_TAKEN || failure?.type === USER_DISABLED) {
+      throw new ConflictError(failure.message);
+    }
+    throw err;
+  }
+}
+
+/** Whether the board is served over https (then its cookie is `Secure`). */
+function secureCookies(deps: Pick<ApiDeps, 'publicUrl'>): boolean {
+  return deps.publicUrl.startsWith('https:');
+}
+
+/**
+ * `/api/auth`: sign-in with email and password (a session cookie for the board) and sign-out.
+ * Served before authentication. Failed sign-ins count against the client's address and against
+ * the account, so neither guessing one account from many addresses nor many accounts from one
+ * address goes far.
+ */
+export function authRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.post('/login', async (req, res) => {
+    const address = clientAddress(req);
+    await deps.limits.checkAddress(address);
+    const { email, password } = validate(loginBody, req.body, 'body');
+    const accountKey = `account:${email}`;
+    await deps.limits.checkAddress(accountKey).catch((err: unknown) => {
+      if (err instanceof RateLimitedError) {
+        throw new RateLimitedError(
+          'too many failed sign-ins for this account lately',
+          err.retryAfterSeconds,
+        );
+      }
+      throw err;
+    });
+    const account = await findSignInAccount(deps.db, email);
+    decoy ??= hash(newPassword());
+    const matches = await verify(account?.passwordHash ?? (await decoy), password).catch(
+      () => false,
+    );
+    if (!account || !account.passwordHash || !matches) {
+      await Promise.all([deps.limits.authFailed(address), deps.limits.authFailed(accountKey)]);
+      throw new UnauthorizedError('wrong email or password');
+    }
+    const sid = await deps.people.sessions.create(account.user.id);
+    res.setHeader('set-cookie', sessionCookie(sid, secureCookies(deps)));
+    deps.logger.info({ userId: account.user.id }, 'signed in');
+    res.json({ user: account.user });
+  });
+
+  // Ends the cookie's session on every API process (sessions live in Redis).
+  router.post('/logout', async (req, res) => {
+    const sid = sessionIdOf(req.headers.cookie);
+    if (sid) await deps.people.sessions.end(sid);
+    res.setHeader('set-cookie', clearedSessionCookie(secureCookies(deps)));
+    res.status(204).end();
+  });
+  return router;
+}
+
+/** `/api/users`: administrators manage people's accounts, roles and memberships. */
+export function userRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.use('/users', requireAdministrator);
+
+  router.post('/users', async (req, res) => {
+    const body = validate(createUserBody, req.body, 'body');
+    const password = newPassword();
+    const user = await changeUserAccount(deps, {
+      action: 'create',
+      userId: randomUUID(),
+      ...body,
+      passwordHash: await hashPassword(password),
+    });
+    res.status(201).json({ user, password });
+  });
+
+  router.get('/users', async (req, res) => {
+    const { after, limit } = validate(listQuery, req.query, 'query');
+    const users = await listUsers(deps.db, { after, limit });
+    res.json({ users, next: users.length === limit ? users[users.length - 1]!.id : null });
+  });
+
+  router.get('/users/:id', async (req, res) => {
+    const { id } = validate(userParams, req.params, 'params');
+    const user = await findUser(deps.db, id);
+    if (!user) throw new NotFoundError(`there is no user ${id}`);
+    res.json(user);
+  });
+
+  router.patch('/users/:id', async (req, res) => {
+    const { id } = validate(userParams, req.params, 'params');
+    const { resetPassword, ...fields } = validate(updateUserBody, req.body, 'body');
+    const password = resetPassword ? newPassword() : undefined;
+    const user = await changeUserAccount(deps, {
+      action: 'update',
+      userId: id,
+      ...fields,
+      ...(password ? { passwordHash: await hashPassword(password) } : {}),
+    });
+    if (password) await deps.people.sessions.endAll(id);
+    res.json(password ? { user, password } : { user });
+  });
+
+  // Disables the account: no sign-in, every session ends; kept so past actions keep a name.
+  router.delete('/users/:id', async (req, res) => {
+    const { id } = validate(userParams, req.params, 'params');
+    if (selfId(req) === id) throw new ConflictError('you cannot remove your own account');
+    const user = await changeUserAccount(deps, { action: 'disable', userId: id });
+    await deps.people.sessions.endAll(id);
+    res.json({ user });
+  });
+  return router;
+}
+
+function selfId(req: Request): string | undefined {
+  return req.principal?.kind === 'user' ? req.principal.userId : undefined;
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+/** What a person may do (README, "People and roles"). */
+export const USER_ROLES = ['admin', 'member', 'viewer'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, 'at most 254 characters')
+  .email('expected an email address');
+const name = z.string().trim().min(1, 'must not be empty').max(120, 'at most 120 characters');
+const role = z.enum(USER_ROLES, { error: 'expected admin, member or viewer' });
+const projectIds = z
+  .array(z.string().uuid('expected a UUID'))
+  .max(500, 'at most 500 projects')
+  .transform((ids) => [...new Set(ids)].sort());
+
+/** Body of `POST /api/users`. */
+export const createUserBody = z
+  .object({ email, name, role, projectIds: projectIds.default([]) })
+  .strict();
+
+/** Body of `PATCH /api/users/:id`: what changes; `resetPassword` issues a new initial password. */
+export const updateUserBody = z
+  .object({
+    name: name.optional(),
+    role: role.optional(),
+    projectIds: projectIds.optional(),
+    resetPassword: z.literal(true).optional(),
+  })
+  .strict()
+  .refine(
+    (b) => Object.keys(b).length > 0,
+    'name at least one of name, role, projectIds, resetPassword',
+  );
+
+/** Body of `POST /api/auth/login`. */
+export const loginBody = z
+  .object({
+    email,
+    password: z.string().min(1, 'must not be empty').max(1024, 'at most 1024 characters'),
+  })
+  .strict();
+
+/** A person as the API shows them (never their password or its hash). */
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  /** Projects they belong to (admins see and do everything whatever this says). */
+  projectIds: string[];
+  createdAt: string;
+  updatedAt: string;
+  disabledAt: string | null;
+}
+
+/**
+ * A change to a person's account, recorded by `changeUserWorkflow`. A password travels only as
+ * its argon2id hash, and only passwords aiworker generated (random, 120 bits) ever do.
+ */
+export type UserChange =
+  | {
+      action: 'create';
+      userId: string;
+      email: string;
+      name: string;
+      role: UserRole;
+      projectIds: string[];
+      passwordHash: string;
+    }
+  | {
+      action: 'update';
+      userId: string;
+      name?: string;
+      role?: UserRole;
+      projectIds?: string[];
+      passwordHash?: string;
+    }
+  | { action: 'disable'; userId: string };
+
+/** Failure types of `changeUserWorkflow` the API turns into 4xx answers. */
+export const USER_EMAIL_TAKEN = 'UserEmailTaken';
+export const UNKNOWN_USER = 'UnknownUser';
+export const USER_DISABLED = 'UserDisabled';
+/** Reused from agents: a membership names projects that do not exist. */
+export { UNKNOWN_PROJECTS } from './agent';
+
+/** The workflow id of one change to a person's account (`requestId` makes a retry the same change). */
+export function userChangeWorkflowId(userId: string, requestId: string): string {
+  return `user-${userId}-${requestId}`;
+}
+
+/** Redis channel on which a changed or disabled person is announced to every API process. */
+export const USER_CHANGES_CHANNEL = 'aiworker:user-changes';

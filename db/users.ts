@@ -1,0 +1,139 @@
+import type { UserChange, UserRecord } from '../contracts/user';
+import type { Prisma } from '../generated/prisma/client';
+import type { Db } from './client';
+import { UnknownProjects } from './agents';
+
+type Row = Prisma.UserGetPayload<{ include: { projects: true } }>;
+
+function present(row: Row): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    projectIds: row.projects.map((p) => p.projectId).sort(),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    disabledAt: row.disabledAt?.toISOString() ?? null,
+  };
+}
+
+/** An email another account already uses. */
+export class UserEmailTaken extends Error {
+  constructor(email: string) {
+    super(`there is already an account for ${email}`);
+  }
+}
+
+/** A change names an account that does not exist. */
+export class UnknownUser extends Error {
+  constructor(id: string) {
+    super(`there is no user ${id}`);
+  }
+}
+
+/** A change to an account that was disabled. */
+export class UserDisabled extends Error {
+  constructor(id: string) {
+    super(`user ${id} was removed; create a new account instead`);
+  }
+}
+
+async function requireProjects(tx: Prisma.TransactionClient, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const found = await tx.project.findMany({ where: { id: { in: ids } }, select: { id: true } });
+  const missing = ids.filter((id) => !found.some((p) => p.id === id));
+  if (missing.length > 0) throw new UnknownProjects(missing);
+}
+
+/**
+ * Records a change to an account. Idempotent: a creation retried finds its account; an update
+ * or a disabling applied twice changes nothing more.
+ */
+export async function changeUser(db: Db, change: UserChange): Promise<UserRecord> {
+  return await db.$transaction(async (tx) => {
+    const existing = await tx.user.findUnique({
+      where: { id: change.userId },
+      include: { projects: true },
+    });
+    if (change.action === 'create') {
+      if (existing) return present(existing);
+      const sameEmail = await tx.user.findUnique({ where: { email: change.email } });
+      if (sameEmail) throw new UserEmailTaken(change.email);
+      await requireProjects(tx, change.projectIds);
+      const row = await tx.user.create({
+        data: {
+          id: change.userId,
+          email: change.email,
+          name: change.name,
+          role: change.role,
+          passwordHash: change.passwordHash,
+          projects: { create: change.projectIds.map((projectId) => ({ projectId })) },
+        },
+        include: { projects: true },
+      });
+      return present(row);
+    }
+    if (!existing) throw new UnknownUser(change.userId);
+    if (change.action === 'disable') {
+      if (!existing.disabledAt) {
+        await tx.user.update({ where: { id: existing.id }, data: { disabledAt: new Date() } });
+      }
+    } else {
+      if (existing.disabledAt) throw new UserDisabled(existing.id);
+      if (change.projectIds) {
+        await requireProjects(tx, change.projectIds);
+        await tx.userProject.deleteMany({ where: { userId: existing.id } });
+        await tx.userProject.createMany({
+          data: change.projectIds.map((projectId) => ({ userId: existing.id, projectId })),
+        });
+      }
+      await tx.user.update({
+        where: { id: existing.id },
+        data: {
+          ...(change.name !== undefined ? { name: change.name } : {}),
+          ...(change.role !== undefined ? { role: change.role } : {}),
+          ...(change.passwordHash !== undefined ? { passwordHash: change.passwordHash } : {}),
+        },
+      });
+    }
+    return present(
+      await tx.user.findUniqueOrThrow({ where: { id: existing.id }, include: { projects: true } }),
+    );
+  });
+}
+
+/** One account, disabled or not. */
+export async function findUser(db: Db, id: string): Promise<UserRecord | undefined> {
+  const row = await db.user.findUnique({ where: { id }, include: { projects: true } });
+  return row ? present(row) : undefined;
+}
+
+/** The account that may sign in with this email, with its password hash. */
+export async function findSignInAccount(
+  db: Db,
+  email: string,
+): Promise<{ user: UserRecord; passwordHash: string | null } | undefined> {
+  const row = await db.user.findUnique({ where: { email }, include: { projects: true } });
+  if (!row || row.disabledAt) return undefined;
+  return { user: present(row), passwordHash: row.passwordHash };
+}
+
+/** A page of accounts by id: the first `limit` after `after`. */
+export async function listUsers(
+  db: Db,
+  page: { after?: string; limit: number },
+): Promise<UserRecord[]> {
+  const rows = await db.user.findMany({
+    where: page.after ? { id: { gt: page.after } } : {},
+    include: { projects: true },
+    orderBy: { id: 'asc' },
+    take: page.limit,
+  });
+  return rows.map(present);
+}
+
+/** Whether any account that can sign in exists (the first admin is made when none does). */
+export async function anyActiveUser(db: Db): Promise<boolean> {
+  return (await db.user.count({ where: { disabledAt: null } })) > 0;
+}

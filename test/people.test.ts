@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { io as connectSocket } from 'socket.io-client';
+import { startTestApi } from './support/api';
+import type { TestApi } from './support/api';
+import { apiClient } from './support/http';
+import { startTestWorker, uniqueTaskQueue } from './support/worker';
+
+/** A person's browser: the session cookie it was given, sent with the board's Origin. */
+function browser(baseUrl: string) {
+  let cookie = '';
+  const request = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { origin?: string | null } = {},
+  ) => {
+    const origin = opts.origin === undefined ? baseUrl : opts.origin;
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(cookie ? { cookie } : {}),
+        ...(origin ? { origin } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const setCookie = res.headers.get('set-cookie');
+    if (setCookie) cookie = setCookie.split(';')[0]!;
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, setCookie };
+  };
+  return {
+    get: (path: string) => request('GET', path),
+    post: (path: string, body?: unknown, opts?: { origin?: string | null }) =>
+      request('POST', path, body, opts),
+    cookie: () => cookie,
+  };
+}
+
+describe('people: accounts, roles, sign-in and what each may do', () => {
+  const taskQueue = uniqueTaskQueue('people');
+  let worker: { stop(): Promise<void> };
+  let api: TestApi;
+  let admin: ReturnType<typeof apiClient>;
+  let projectA: string;
+  let projectB: string;
+  let taskA: string;
+  const people: Record<string, { id: string; email: string; password: string }> = {};
+
+  beforeAll(async () => {
+    worker = await startTestWorker({ taskQueue });
+    api = await startTestApi({ taskQueue });
+    admin = apiClient(api.url, api.adminToken);
+    projectA = (await admin.post('/api/projects', { name: `people-a-${randomUUID()}` })).body.id;
+    projectB = (await admin.post('/api/projects', { name: `people-b-${randomUUID()}` })).body.id;
+    taskA = (await admin.post('/api/tasks', { projectId: projectA, title: 'A1', description: '' }))
+      .body.taskId;
+    await admin.post('/api/tasks', { projectId: projectB, title: 'B1', description: '' });
+    for (const [key, role, projectIds] of [
+      ['ana', 'member', [projectA]],
+      ['vic', 'viewer', [projectA]],
+      ['bob', 'member', [projectB]],
+      ['ada', 'admin', []],
+    ] as const) {
+      const email = `${key}-${randomUUID().slice(0, 8)}@example.com`;
+      const res = await admin.post('/api/users', {
+        email: email.toUpperCase(),
+        name: key,
+        role,
+        projectIds,
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.user).toMatchObject({ email, name: key, role, disabledAt: null });
+      people[key] = { id: res.body.user.id, email, password: res.body.password };
+    }
+  });
+  afterAll(async () => {
+    await api.close();
+    await worker.stop();
+  });
+
+  async function signedIn(key: string) {
+    const b = browser(api.url);
+    const res = await b.post('/api/auth/login', {
+      email: people[key]!.email,
+      password: people[key]!.password,
+    });
+    expect(res.status).toBe(200);
+    return b;
+  }
+
+  it('stores passwords only as argon2id hashes, and never shows or logs them', async () => {
+    const row = await api.deps.db.user.findUniqueOrThrow({ where: { id: people.ana!.id } });
+    expect(row.passwordHash).toMatch(/^\$argon2id\$/);
+    const listed = await admin.get('/api/users?limit=500');
+    expect(JSON.stringify(listed.body)).not.toMatch(/passwordHash|argon2/);
+    expect(api.logs()).not.toContain(people.ana!.password);
+    const dup = await admin.post('/api/users', {
+      email: people.ana!.email,
+      name: 'again',
+      role: 'viewer',
+    });
+    expect(dup.status).toBe(409);
+    const bad = await admin.post('/api/users', { email: 'nope', name: '', role: 'owner' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/email: expected an email address/);
+    expect(bad.body.error.message).toMatch(/role: expected admin, member or viewer/);
+  });
+
+  it('signs in with email and password into an httpOnly, SameSite=Lax session cookie', async () => {
+    const b = browser(api.url);
+    const wrong = await b.post('/api/auth/login', {
+      email: people.ana!.email,
+      password: 'not-it',
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.message).toBe('wrong email or password');
+    const nobody = await b.post('/api/auth/login', { email: 'x@example.com', password: 'y' });
+    expect(nobody.body.error.message).toBe('wrong email or password');
+
+    const ok = await b.post('/api/auth/login', {
+      email: people.ana!.email,
+      password: people.ana!.password,
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.setCookie).toMatch(
+      /^aiworker_session=[\w-]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
+    );
+    const session = await b.get('/api/session');
+    expect(session.body.principal).toMatchObject({
+      kind: 'user',
+      id: people.ana!.id,
+      name: 'ana',
+      role: 'member',
+      projectIds: [projectA],
+    });
+
+    // Signing out ends the session for every API process (it lives in Redis).
+    const cookie = b.cookie();
+    expect((await b.post('/api/auth/logout')).status).toBe(204);
+    const after = await fetch(`${api.url}/api/session`, { headers: { cookie } });
+    expect(after.status).toBe(401);
+  });
+
+  it('accepts a change made with the session only from the board’s own origin', async () => {
+    const ana = await signedIn('ana');
+    const body = { projectId: projectA, title: 'by ana', description: '' };
+    const none = await ana.post('/api/tasks', body, { origin: null });
+    expect(none.status).toBe(403);
+    expect(none.body.error.message).toMatch(/must come from the board's own origin/);
+    const foreign = await ana.post('/api/tasks', body, { origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    const count = await api.deps.db.task.count({ where: { projectId: projectA } });
+    expect(count).toBe(1);
+    expect((await ana.post('/api/tasks', body)).status).toBe(201);
+  });
+
+  it('lets a member work on their projects, a viewer only read, and neither touch others', async () => {
+    const ana = await signedIn('ana');
+    const vic = await signedIn('vic');
+    const bob = await signedIn('bob');
+
+    expect((await vic.get(`/api/tasks?projectId=${projectA}`)).status).toBe(200);
+    expect((await vic.get(`/api/tasks/${taskA}`)).status).toBe(200);
+    const viewerCreates = await vic.post('/api/tasks', {
+      projectId: projectA,
+      title: 'x',
+      description: '',
+    });
+    expect(viewerCreates.status).toBe(403);
+    expect(viewerCreates.body.error.message).toBe(
+      `viewers may only read project ${projectA}: this needs the member role`,
+    );
+    expect((await vic.post(`/api/tasks/${taskA}/cancel`, {})).status).toBe(403);
+
+    const foreign = await bob.get(`/api/tasks?projectId=${projectA}`);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error.message).toBe(`you are not a member of project ${projectA}`);
+    for (const path of [
+      `/api/tasks/${taskA}`,
+      `/api/projects/${projectA}`,
+      `/api/projects/${projectA}/events`,
+      `/api/tasks/${taskA}/events`,
+      `/api/merges?projectId=${projectA}`,
+    ]) {
+      expect({ path, status: (await bob.get(path)).status }).toEqual({ path, status: 403 });
+    }
+    expect((await bob.post('/api/merge', { taskIds: [taskA] })).status).toBe(403);
+    expect((await bob.post(`/api/tasks/${taskA}/cancel`, {})).status).toBe(403);
+    // Lists hold only what the person may read.
+    const projects = (await bob.get('/api/projects')).body.projects.map((p: any) => p.id);
+    expect(projects).toContain(projectB);
+    expect(projects).not.toContain(projectA);
+    const tasks = (await bob.get('/api/tasks?limit=1000')).body.tasks;
+    expect(tasks.length).toBeGreaterThan(0);
+    expect(tasks.every((t: { projectId: string }) => t.projectId === projectB)).toBe(true);
+
+    // People's routes for administrators only.
+    for (const path of ['/api/users', '/api/agents', '/api/health/workflows']) {
+      const res = await ana.get(path);
+      expect({ path, status: res.status, message: res.body.error.message }).toEqual({
+        path,
+        status: 403,
+        message: 'this needs the admin role',
+      });
+    }
+    expect((await ana.post('/api/projects', { name: `no-${randomUUID()}` })).status).toBe(403);
+
+    // The member acts on their project; the change reaches the workflow.
+    const cancelled = await ana.post(`/api/tasks/${taskA}/cancel`, { reason: 'not needed' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.state).toBe('cancelled');
+
+    // An admin person does what the admin token does.
+    const ada = await signedIn('ada');
+    expect((await ada.get('/api/users')).status).toBe(200);
+    expect((await ada.get(`/api/tasks?projectId=${projectB}`)).status).toBe(200);
+  });
+
+  it('subscribes a signed-in person’s socket only to the projects they may read', async () => {
+    const bob = await signedIn('bob');
+    const socket = connectSocket(api.url, {
+      transports: ['websocket'],
+      extraHeaders: { cookie: bob.cookie(), origin: api.url },
+      reconnection: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    const subscribe = (projectId: string) =>
+      new Promise<any>((resolve) => socket.emit('subscribe', { projectId }, resolve));
+    expect(await subscribe(projectB)).toMatchObject({ ok: true });
+    expect(await subscribe(projectA)).toEqual({
+      error: { code: 'forbidden', message: `you are not a member of project ${projectA}` },
+    });
+    socket.close();
+
+    // A cookie from another site's page is not enough.
+    const foreign = connectSocket(api.url, {
+      transports: ['websocket'],
+      extraHeaders: { cookie: bob.cookie(), origin: 'https://evil.example' },
+      reconnection: false,
+    });
+    const error = await new Promise<Error>((resolve) => foreign.once('connect_error', resolve));
+    expect(error.message).toMatch(/^unauthorized/);
+    foreign.close();
+  });
+
+  it('applies role and membership changes within a second, and removal ends every session', async () => {
+    const vic = await signedIn('vic');
+    const patch = await fetch(`${api.url}/api/users/${people.vic!.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${api.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'member', projectIds: [projectA, projectB] }),
+    });
+    expect(patch.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    const created = await vic.post('/api/tasks', {
+      projectId: projectB,
+      title: 'now a member',
+      description: '',
+    });
+    expect(created.status).toBe(201);
+
+    const removed = await admin.del(`/api/users/${people.vic!.id}`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.user.disabledAt).toEqual(expect.any(String));
+    expect((await vic.get('/api/session')).status).toBe(401);
+    const again = await browser(api.url).post('/api/auth/login', {
+      email: people.vic!.email,
+      password: people.vic!.password,
+    });
+    expect(again.status).toBe(401);
+  });
+});
