@@ -1,14 +1,27 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import {
   UNKNOWN_PROJECTS,
+  UNKNOWN_TOKEN,
   UNKNOWN_USER,
   USER_CHANGES_CHANNEL,
   USER_DISABLED,
   USER_EMAIL_TAKEN,
 } from '../contracts/user';
-import type { UserChange, UserRecord } from '../contracts/user';
+import type {
+  PersonalTokenChange,
+  PersonalTokenRecord,
+  UserChange,
+  UserRecord,
+} from '../contracts/user';
 import { UnknownProjects } from '../db/agents';
-import { changeUser, UnknownUser, UserDisabled, UserEmailTaken } from '../db/users';
+import {
+  changePersonalToken,
+  changeUser,
+  UnknownToken,
+  UnknownUser,
+  UserDisabled,
+  UserEmailTaken,
+} from '../db/users';
 import type { ActivityDeps } from './deps';
 
 export function createUserActivities({ db, redis }: ActivityDeps) {
@@ -28,9 +41,24 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
       }
     },
 
+    /** Records a personal token or its revocation (idempotent; refusals are not retried). */
+    async changePersonalTokenRecord(change: PersonalTokenChange): Promise<PersonalTokenRecord> {
+      try {
+        return await changePersonalToken(db, change);
+      } catch (err) {
+        const refusal = (type: string) =>
+          ApplicationFailure.nonRetryable((err as Error).message, type);
+        if (err instanceof UnknownToken) throw refusal(UNKNOWN_TOKEN);
+        if (err instanceof UnknownUser) throw refusal(UNKNOWN_USER);
+        if (err instanceof UserDisabled) throw refusal(USER_DISABLED);
+        if (err instanceof UnknownProjects) throw refusal(UNKNOWN_PROJECTS);
+        throw err;
+      }
+    },
+
     /**
      * Tells every API process that a person's account changed: they forget what they remember
-     * of it (role, memberships) and, when it was disabled, end its sessions' sockets.
+     * of it (role, memberships, their tokens) and, when it was disabled, end its sessions' sockets.
      */
     async announceUserChange(userId: string): Promise<void> {
       await redis.publish(USER_CHANGES_CHANNEL, JSON.stringify({ userId }));

@@ -47,6 +47,21 @@ describe('the API surface', () => {
     });
   });
 
+  it.each(['/', '/api/session', '/healthz'])(
+    'sends security headers with %s: a strict CSP, no framing, nosniff',
+    async (path) => {
+      const res = await call(path);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain('upgrade-insecure-requests');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    },
+  );
+
   describe('bad requests', () => {
     const post = (body: string, extra: Record<string, string> = {}) =>
       call('/api/session', {

@@ -1,4 +1,5 @@
 import express from 'express';
+import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { Logger } from '../platform/logger';
@@ -16,7 +17,7 @@ import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
 import { requireAuth, requirePerson } from './middleware/auth';
 import type { PeopleAuth } from './middleware/auth';
-import { authRoutes, userRoutes } from './people/people';
+import { authRoutes, tokenRoutes, userRoutes } from './people/people';
 import type { Authenticator } from './middleware/auth';
 import { limitRequests } from './middleware/limits';
 import type { RequestLimits } from './middleware/limits';
@@ -76,6 +77,32 @@ const limitBatches: express.RequestHandler = (req, res, next) => {
   next();
 };
 
+/**
+ * Security headers on every answer (`helmet`): a Content-Security-Policy that lets the board load
+ * only its own scripts, styles, images and connections (socket.io included) and be framed by no
+ * one, `nosniff`, no referrer across origins. No `upgrade-insecure-requests`: a board on plain
+ * http (one machine, a LAN) must keep working; behind https, HSTS applies.
+ */
+const securityHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      // React sets element styles through the DOM; the built CSS is a file. Inline style
+      // attributes are allowed, inline scripts never.
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      fontSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+});
+
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
 export const BODY_LIMIT = '256kb';
 
@@ -87,6 +114,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(securityHeaders);
   app.use(healthRoutes(deps));
   app.use(gitRoutes(deps));
   const auth = requireAuth(deps.authenticate, deps.limits, deps.people);
@@ -116,6 +144,7 @@ export function createApp(deps: ApiDeps): express.Express {
     sessionRoutes(),
     requirePerson,
     userRoutes(deps),
+    tokenRoutes(deps),
     agentRoutes(deps),
     projectRoutes(deps),
     taskRoutes(deps),

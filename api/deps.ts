@@ -14,7 +14,7 @@ import { RequestLimits } from './middleware/limits';
 import { createAuthenticator } from './middleware/auth';
 import type { PeopleAuth } from './middleware/auth';
 import { createUserResolver, SessionStore } from './people/sessions';
-import { findUser } from '../db/users';
+import { findActivePersonalToken, findUser } from '../db/users';
 
 /** Connects everything an API process uses, once; `close` ends it all. */
 export function createApiDeps(
@@ -40,8 +40,10 @@ export function createApiDeps(
   const db = createDb(config.databaseUrl, opts);
   const redis = createRedis(config.redisUrl, root.child({ scope: 'api.redis' }));
   const wakeups = new TaskWakeups(redis, root.child({ scope: 'mcp.wakeups' }));
-  const authenticate = createAuthenticator(adminToken, (hash) =>
-    findActiveAgentByTokenHash(db, hash),
+  const authenticate = createAuthenticator(
+    adminToken,
+    (hash) => findActiveAgentByTokenHash(db, hash),
+    (hash) => findActivePersonalToken(db, hash),
   );
   const credentialChanges = new AgentCredentialChanges(
     redis,
@@ -49,7 +51,10 @@ export function createApiDeps(
   );
   credentialChanges.onChange((agentId) => authenticate.forget(agentId));
   const users = createUserResolver((userId) => findUser(db, userId));
-  credentialChanges.onUserChange((userId) => users.forget(userId));
+  credentialChanges.onUserChange((userId) => {
+    users.forget(userId);
+    authenticate.forgetPerson(userId);
+  });
   const publicOrigin = new URL(config.publicUrl).origin;
   const people: PeopleAuth = {
     sessions: new SessionStore(redis),

@@ -7,7 +7,7 @@ export const ALL_PROJECTS = '*';
 const MAX_TOKEN_DAYS = 366 * 5;
 
 /** When a token stops working: an ISO date-time in the future, at most five years away. */
-const expiresAt = z
+export const tokenExpiry = z
   .string()
   .datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
   .refine((v) => Date.parse(v) > Date.now(), 'must be in the future')
@@ -46,7 +46,7 @@ export const registerAgentBody = z
     /** Projects the agent may work on: a list of ids, or `"*"` for every project (said explicitly). */
     projectIds: projectScope,
     /** Optional: the token stops working at this time. */
-    expiresAt: expiresAt.optional(),
+    expiresAt: tokenExpiry.optional(),
   })
   .strict();
 
@@ -54,7 +54,7 @@ export const registerAgentBody = z
 export const rotateAgentBody = z
   .object({
     /** The new token's expiry; without it the agent keeps its current one. */
-    expiresAt: expiresAt.optional(),
+    expiresAt: tokenExpiry.optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tokenExpiry } from './agent';
 
 /** What a person may do (README, "People and roles"). */
 export const USER_ROLES = ['admin', 'member', 'viewer'] as const;
@@ -95,3 +96,49 @@ export function userChangeWorkflowId(userId: string, requestId: string): string 
 
 /** Redis channel on which a changed or disabled person is announced to every API process. */
 export const USER_CHANGES_CHANNEL = 'aiworker:user-changes';
+
+/** Body of `POST /api/tokens`: a personal access token, optionally limited and expiring. */
+export const createTokenBody = z
+  .object({
+    name,
+    expiresAt: tokenExpiry.optional(),
+    /** Limits the token to these of its person's projects; without it, all they may reach. */
+    projectIds: z
+      .array(z.string().uuid('expected a UUID'))
+      .min(1, 'name at least one project, or leave projectIds out')
+      .max(100, 'at most 100 projects')
+      .transform((ids) => [...new Set(ids)].sort())
+      .optional(),
+  })
+  .strict();
+
+/** A personal access token as its person sees it (never the token or its hash). */
+export interface PersonalTokenRecord {
+  id: string;
+  name: string;
+  projectIds: string[] | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+/** A change to a personal token, recorded by `changePersonalTokenWorkflow`. */
+export type PersonalTokenChange =
+  | {
+      action: 'create';
+      tokenId: string;
+      userId: string;
+      name: string;
+      tokenHash: string;
+      projectIds: string[] | null;
+      expiresAt: string | null;
+    }
+  | { action: 'revoke'; tokenId: string; userId: string };
+
+/** Failure type when a token change names a token its person does not have (the API answers 404). */
+export const UNKNOWN_TOKEN = 'UnknownToken';
+
+/** The workflow id of one change to a personal token. */
+export function personalTokenWorkflowId(tokenId: string, requestId: string): string {
+  return `personal-token-${tokenId}-${requestId}`;
+}

@@ -1,4 +1,9 @@
-import type { UserChange, UserRecord } from '../contracts/user';
+import type {
+  PersonalTokenChange,
+  PersonalTokenRecord,
+  UserChange,
+  UserRecord,
+} from '../contracts/user';
 import type { Prisma } from '../generated/prisma/client';
 import type { Db } from './client';
 import { UnknownProjects } from './agents';
@@ -136,4 +141,89 @@ export async function listUsers(
 /** Whether any account that can sign in exists (the first admin is made when none does). */
 export async function anyActiveUser(db: Db): Promise<boolean> {
   return (await db.user.count({ where: { disabledAt: null } })) > 0;
+}
+
+type TokenRow = Prisma.PersonalTokenGetPayload<object>;
+
+function presentToken(row: TokenRow): PersonalTokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    projectIds: Array.isArray(row.projectIds) ? (row.projectIds as string[]) : null,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** A token change names a token its person does not have. */
+export class UnknownToken extends Error {
+  constructor(id: string) {
+    super(`you have no token ${id}`);
+  }
+}
+
+/** Records a personal token or its revocation. Idempotent, like the other credential changes. */
+export async function changePersonalToken(
+  db: Db,
+  change: PersonalTokenChange,
+): Promise<PersonalTokenRecord> {
+  return await db.$transaction(async (tx) => {
+    const existing = await tx.personalToken.findUnique({ where: { id: change.tokenId } });
+    if (change.action === 'create') {
+      if (existing) return presentToken(existing);
+      const user = await tx.user.findUnique({ where: { id: change.userId } });
+      if (!user) throw new UnknownUser(change.userId);
+      if (user.disabledAt) throw new UserDisabled(user.id);
+      if (change.projectIds) await requireProjects(tx, change.projectIds);
+      return presentToken(
+        await tx.personalToken.create({
+          data: {
+            id: change.tokenId,
+            userId: change.userId,
+            name: change.name,
+            tokenHash: change.tokenHash,
+            projectIds: change.projectIds ?? undefined,
+            expiresAt: change.expiresAt ? new Date(change.expiresAt) : null,
+          },
+        }),
+      );
+    }
+    if (!existing || existing.userId !== change.userId) throw new UnknownToken(change.tokenId);
+    if (existing.revokedAt) return presentToken(existing);
+    return presentToken(
+      await tx.personalToken.update({
+        where: { id: existing.id },
+        data: { revokedAt: new Date() },
+      }),
+    );
+  });
+}
+
+/** A person's tokens, newest first (revoked ones included, for the record). */
+export async function listPersonalTokens(db: Db, userId: string): Promise<PersonalTokenRecord[]> {
+  const rows = await db.personalToken.findMany({
+    where: { userId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+  });
+  return rows.map(presentToken);
+}
+
+/**
+ * The person behind a personal token and the token's own limits, if the token still works: not
+ * revoked, not expired, its person not removed.
+ */
+export async function findActivePersonalToken(
+  db: Db,
+  tokenHash: string,
+): Promise<{ token: PersonalTokenRecord; user: UserRecord } | undefined> {
+  const row = await db.personalToken.findUnique({
+    where: { tokenHash },
+    include: { user: { include: { projects: true } } },
+  });
+  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) {
+    return undefined;
+  }
+  if (row.user.disabledAt) return undefined;
+  return { token: presentToken(row), user: present(row.user) };
 }

@@ -247,6 +247,68 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     foreign.close();
   });
 
+  it('gives a person tokens for scripts: shown once, limited as asked, revoked within a second', async () => {
+    const ana = await signedIn('ana');
+    // Only from a board session, and only a person's.
+    expect((await admin.post('/api/tokens', { name: 'ci' })).status).toBe(403);
+    const bad = await ana.post('/api/tokens', { name: '', expiresAt: '2020-01-01T00:00:00Z' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/expiresAt: must be in the future/);
+
+    const made = await ana.post('/api/tokens', { name: 'ci' });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ name: 'ci', projectIds: null, revokedAt: null });
+    expect(made.body.token).toMatch(/^awp_[\w-]{43}$/);
+    const row = await api.deps.db.personalToken.findUniqueOrThrow({ where: { id: made.body.id } });
+    expect(JSON.stringify(row)).not.toContain(made.body.token);
+
+    const script = apiClient(api.url, made.body.token);
+    const session = (await script.get('/api/session')).body.principal;
+    expect(session).toMatchObject({ kind: 'user', id: people.ana!.id, role: 'member' });
+    // Bearer requests need no Origin; the token acts as its person, no more.
+    expect(
+      (
+        await script.post('/api/tasks', {
+          projectId: projectA,
+          title: 'by script',
+          description: '',
+        })
+      ).status,
+    ).toBe(201);
+    expect((await script.get(`/api/tasks?projectId=${projectB}`)).status).toBe(403);
+    expect((await script.post('/api/tokens', { name: 'more' })).status).toBe(403);
+    const listed = await ana.get('/api/tokens');
+    expect(listed.body.tokens.map((t: { id: string }) => t.id)).toContain(made.body.id);
+    expect(JSON.stringify(listed.body)).not.toContain(made.body.token);
+
+    // An administrator's token limited to one project reaches that project only, as a member.
+    const ada = await signedIn('ada');
+    const limited = await ada.post('/api/tokens', { name: 'b only', projectIds: [projectB] });
+    const limitedClient = apiClient(api.url, limited.body.token);
+    expect((await limitedClient.get(`/api/tasks?projectId=${projectB}`)).status).toBe(200);
+    expect((await limitedClient.get(`/api/tasks?projectId=${projectA}`)).status).toBe(403);
+    expect((await limitedClient.get('/api/users')).status).toBe(403);
+
+    // Revoked: refused at once (and within a second on every process).
+    const revoked = await fetch(`${api.url}/api/tokens/${made.body.id}`, {
+      method: 'DELETE',
+      headers: { cookie: ana.cookie(), origin: api.url },
+    });
+    expect(revoked.status).toBe(200);
+    expect(((await revoked.json()) as { revokedAt: unknown }).revokedAt).toEqual(
+      expect.any(String),
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await script.get('/api/session')).status).toBe(401);
+    // Someone else's token is not theirs to revoke.
+    const foreign = await fetch(`${api.url}/api/tokens/${limited.body.id}`, {
+      method: 'DELETE',
+      headers: { cookie: ana.cookie(), origin: api.url },
+    });
+    expect(foreign.status).toBe(404);
+    expect((await limitedClient.get(`/api/tasks?projectId=${projectB}`)).status).toBe(200);
+  });
+
   it('applies role and membership changes within a second, and removal ends every session', async () => {
     const vic = await signedIn('vic');
     const patch = await fetch(`${api.url}/api/users/${people.vic!.id}`, {

@@ -3,6 +3,6 @@ export { workerProbeWorkflow } from './probe';
 export { taskWorkflow } from './task';
 export { createProjectWorkflow } from './project';
 export { changeAgentCredentialsWorkflow, registerAgentWorkflow } from './agent';
-export { changeUserWorkflow } from './user';
+export { changePersonalTokenWorkflow, changeUserWorkflow } from './user';
 export { mergeBatchWorkflow, mergeQueueWorkflow } from './merge';
 export { previewCleanupWorkflow } from './preview-cleanup';

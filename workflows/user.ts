@@ -1,8 +1,13 @@
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { UserChange, UserRecord } from '../contracts/user';
+import type {
+  PersonalTokenChange,
+  PersonalTokenRecord,
+  UserChange,
+  UserRecord,
+} from '../contracts/user';
 
-const { changeUserRecord } = proxyActivities<Activities>({
+const { changeUserRecord, changePersonalTokenRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 20 },
 });
@@ -30,4 +35,25 @@ export async function changeUserWorkflow(change: UserChange): Promise<UserRecord
     }
   }
   return user;
+}
+
+/**
+ * Records a person's new personal token, or revokes one and tells the API processes, which
+ * forget it at once (and within a second anyway).
+ */
+export async function changePersonalTokenWorkflow(
+  change: PersonalTokenChange,
+): Promise<PersonalTokenRecord> {
+  const token = await changePersonalTokenRecord(change);
+  if (change.action === 'revoke') {
+    try {
+      await announceUserChange(change.userId);
+    } catch (err) {
+      log.warn('could not announce a revoked token', {
+        userId: change.userId,
+        error: (err as Error).message,
+      });
+    }
+  }
+  return token;
 }

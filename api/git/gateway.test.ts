@@ -447,7 +447,7 @@ describe.each(PROVIDERS)('a $name project through the gateway', (provider) => {
       'HEAD:refs/heads/staging',
     );
     expect(pushed.code).not.toBe(0);
-    expect(pushed.stderr).toContain('the admin token may fetch but not push');
+    expect(pushed.stderr).toContain('people may fetch but not push');
     expect(await provider.head(project.id, 'staging')).toBe(staging);
   });
 

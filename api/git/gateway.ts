@@ -172,7 +172,7 @@ async function serve(
   if (route.service === 'git-receive-pack' && principal.kind !== 'agent') {
     throw new GitHttpError(
       403,
-      'the admin token may fetch but not push: agents push their task branches, people merge through aiworker',
+      'people may fetch but not push: agents push their task branches, people merge through aiworker',
     );
   }
   const gitProtocol = req.headers['git-protocol'];
@@ -189,7 +189,12 @@ async function serve(
     contentType: req.headers['content-type'] ?? null,
     gitProtocol: gitProtocol ?? null,
     body: null,
-    remoteUser: principal.kind === 'agent' ? `agent-${principal.agentId}` : 'admin',
+    remoteUser:
+      principal.kind === 'agent'
+        ? `agent-${principal.agentId}`
+        : principal.kind === 'user'
+          ? `user-${principal.userId}`
+          : 'admin',
     remoteAddr: req.socket.remoteAddress ?? '',
     signal,
   };

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ALL_PROJECTS } from '../../contracts/agent';
 import type { AgentRecord } from '../../contracts/agent';
-import type { UserRole } from '../../contracts/user';
+import type { PersonalTokenRecord, UserRecord, UserRole } from '../../contracts/user';
 import type { SessionStore, UserResolver } from '../people/sessions';
 import { sessionIdOf } from '../people/sessions';
 import { ForbiddenError, UnauthorizedError } from '../errors';
@@ -54,20 +54,58 @@ export const AGENT_CACHE_MS = 1_000;
 /** Most tokens remembered at once; the oldest are dropped first. */
 const AGENT_CACHE_SIZE = 10_000;
 
-/** Resolves a token to a principal, or to nothing; `forget` drops what it remembers of an agent. */
+/**
+ * Resolves a token to a principal, or to nothing; `forget` drops what it remembers of an agent,
+ * `forgetPerson` of a person's tokens.
+ */
 export interface Authenticator {
   (token: string | undefined): Promise<Principal | undefined>;
   forget(agentId: string): void;
+  forgetPerson(userId: string): void;
+}
+
+/** How people's personal tokens begin (agent tokens begin with `aw_`). */
+export const PERSONAL_TOKEN_PREFIX = 'awp_';
+
+/** A personal token that works, with its person. */
+export interface PersonalTokenOwner {
+  token: PersonalTokenRecord;
+  user: UserRecord;
 }
 
 /**
- * Resolves a bearer token to a principal: the admin token in constant time, agent tokens by the
- * hash stored at registration (`lookupAgent`, which answers only tokens neither revoked nor
- * expired), remembered for a second so a busy agent's requests are not a query each.
+ * What a personal token may do: what its person may, or, when the token is limited to some
+ * projects, only those of them, as a member at most (a limited token of an administrator
+ * manages no people and no agents) and as a viewer when its person is one.
+ */
+export function personalPrincipal({ token, user }: PersonalTokenOwner): Principal {
+  const base = { kind: 'user' as const, userId: user.id, name: user.name, email: user.email };
+  if (!token.projectIds) {
+    return { ...base, role: user.role, projectIds: user.projectIds, viaCookie: false };
+  }
+  const reach =
+    user.role === 'admin'
+      ? token.projectIds
+      : token.projectIds.filter((id) => user.projectIds.includes(id));
+  return {
+    ...base,
+    role: user.role === 'viewer' ? 'viewer' : 'member',
+    projectIds: reach,
+    viaCookie: false,
+  };
+}
+
+/**
+ * Resolves a bearer token to a principal: the admin token in constant time; agent tokens and
+ * people's personal tokens (`awp_…`) by the hash stored when they were made (the lookups answer
+ * only tokens neither revoked nor expired), remembered for a second so a busy client's requests
+ * are not a query each.
  */
 export function createAuthenticator(
   adminToken: string,
   lookupAgent: (hash: string) => Promise<AgentRecord | undefined>,
+  lookupPersonal: (hash: string) => Promise<PersonalTokenOwner | undefined> = () =>
+    Promise.resolve(undefined),
 ): Authenticator {
   const admin = Buffer.from(tokenHash(adminToken), 'hex');
   const agents = new Map<string, { principal: Principal; until: number }>();
@@ -75,18 +113,28 @@ export function createAuthenticator(
   const lookups = new Map<string, Promise<Principal | undefined>>();
   /** Bumped by `forget`: a lookup that started before it must not be remembered. */
   let forgotten = 0;
-  const resolve = async (hash: string): Promise<Principal | undefined> => {
+  const resolve = async (hash: string, personal: boolean): Promise<Principal | undefined> => {
     const generation = forgotten;
-    const agent = await lookupAgent(hash);
-    if (!agent) return undefined;
-    const principal: Principal = {
-      kind: 'agent',
-      agentId: agent.id,
-      name: agent.name,
-      projectIds: agent.projectIds,
-    };
+    let principal: Principal;
+    let expiresAt: string | null;
+    if (personal) {
+      const owner = await lookupPersonal(hash);
+      if (!owner) return undefined;
+      principal = personalPrincipal(owner);
+      expiresAt = owner.token.expiresAt;
+    } else {
+      const agent = await lookupAgent(hash);
+      if (!agent) return undefined;
+      principal = {
+        kind: 'agent',
+        agentId: agent.id,
+        name: agent.name,
+        projectIds: agent.projectIds,
+      };
+      expiresAt = agent.expiresAt;
+    }
     if (generation !== forgotten) return principal;
-    const expires = agent.expiresAt ? Date.parse(agent.expiresAt) : Infinity;
+    const expires = expiresAt ? Date.parse(expiresAt) : Infinity;
     if (agents.size >= AGENT_CACHE_SIZE) agents.delete(agents.keys().next().value!);
     agents.set(hash, { principal, until: Math.min(Date.now() + AGENT_CACHE_MS, expires) });
     return principal;
@@ -100,7 +148,7 @@ export function createAuthenticator(
     agents.delete(hash);
     let lookup = lookups.get(hash);
     if (!lookup) {
-      const started = resolve(hash).finally(() => {
+      const started = resolve(hash, token.startsWith(PERSONAL_TOKEN_PREFIX)).finally(() => {
         if (lookups.get(hash) === started) lookups.delete(hash);
       });
       lookups.set(hash, started);
@@ -108,15 +156,17 @@ export function createAuthenticator(
     }
     return lookup;
   };
+  const drop = (matches: (p: Principal) => boolean) => {
+    forgotten += 1;
+    lookups.clear();
+    for (const [hash, entry] of agents) if (matches(entry.principal)) agents.delete(hash);
+  };
   return Object.assign(authenticate, {
     forget(agentId: string) {
-      forgotten += 1;
-      lookups.clear();
-      for (const [hash, entry] of agents) {
-        if (entry.principal.kind === 'agent' && entry.principal.agentId === agentId) {
-          agents.delete(hash);
-        }
-      }
+      drop((p) => p.kind === 'agent' && p.agentId === agentId);
+    },
+    forgetPerson(userId: string) {
+      drop((p) => p.kind === 'user' && p.userId === userId);
     },
   });
 }

@@ -4,7 +4,10 @@ import { Router } from 'express';
 import type { Request } from 'express';
 import { z } from 'zod';
 import {
+  createTokenBody,
   createUserBody,
+  personalTokenWorkflowId,
+  UNKNOWN_TOKEN,
   loginBody,
   UNKNOWN_PROJECTS,
   UNKNOWN_USER,
@@ -13,11 +16,22 @@ import {
   USER_EMAIL_TAKEN,
   userChangeWorkflowId,
 } from '../../contracts/user';
-import type { UserChange, UserRecord } from '../../contracts/user';
-import { findSignInAccount, findUser, listUsers } from '../../db/users';
+import type {
+  PersonalTokenChange,
+  PersonalTokenRecord,
+  UserChange,
+  UserRecord,
+} from '../../contracts/user';
+import { findSignInAccount, findUser, listPersonalTokens, listUsers } from '../../db/users';
 import type { ApiDeps } from '../app';
-import { ConflictError, NotFoundError, RateLimitedError, UnauthorizedError } from '../errors';
-import { requireAdministrator } from '../middleware/auth';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  UnauthorizedError,
+} from '../errors';
+import { PERSONAL_TOKEN_PREFIX, requireAdministrator, tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { failureOf } from '../temporal-errors';
 import { validate } from '../validate';
@@ -173,6 +187,80 @@ export function userRoutes(deps: ApiDeps): Router {
     const user = await changeUserAccount(deps, { action: 'disable', userId: id });
     await deps.people.sessions.endAll(id);
     res.json({ user });
+  });
+  return router;
+}
+
+/**
+ * `/api/tokens`: a signed-in person's personal access tokens, for scripts and the CLI. Made and
+ * revoked only from a board session (a token does not mint tokens); shown once, stored as a hash.
+ */
+export function tokenRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const owner = (req: Request): string => {
+    const principal = req.principal;
+    if (principal?.kind !== 'user') {
+      throw new ForbiddenError(
+        'personal tokens belong to a person: sign in to the board with your account',
+      );
+    }
+    return principal.userId;
+  };
+  const fromSession = (req: Request): string => {
+    const userId = owner(req);
+    if (req.principal?.kind === 'user' && !req.principal.viaCookie) {
+      throw new ForbiddenError(
+        'tokens are made and revoked from a board session, not with a token',
+      );
+    }
+    return userId;
+  };
+  const change = async (c: PersonalTokenChange): Promise<PersonalTokenRecord> => {
+    try {
+      return await deps.temporal.client.workflow.execute<
+        (c: PersonalTokenChange) => Promise<PersonalTokenRecord>
+      >('changePersonalTokenWorkflow', {
+        workflowId: personalTokenWorkflowId(c.tokenId, randomUUID()),
+        taskQueue: deps.taskQueue,
+        args: [c],
+      });
+    } catch (err) {
+      const failure = failureOf(err);
+      if (failure?.type === UNKNOWN_TOKEN || failure?.type === UNKNOWN_PROJECTS) {
+        throw new NotFoundError(failure.message);
+      }
+      if (failure?.type === UNKNOWN_USER || failure?.type === USER_DISABLED) {
+        throw new ConflictError(failure.message);
+      }
+      throw err;
+    }
+  };
+
+  router.post('/tokens', async (req, res) => {
+    const userId = fromSession(req);
+    const body = validate(createTokenBody, req.body, 'body');
+    const token = `${PERSONAL_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const record = await change({
+      action: 'create',
+      tokenId: randomUUID(),
+      userId,
+      name: body.name,
+      tokenHash: tokenHash(token),
+      projectIds: body.projectIds ?? null,
+      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+    });
+    res.status(201).json({ ...record, token });
+  });
+
+  router.get('/tokens', async (req, res) => {
+    res.json({ tokens: await listPersonalTokens(deps.db, owner(req)) });
+  });
+
+  // Revokes one of the person's tokens; every API process refuses it within a second.
+  router.delete('/tokens/:id', async (req, res) => {
+    const userId = fromSession(req);
+    const { id } = validate(userParams, req.params, 'params');
+    res.json(await change({ action: 'revoke', tokenId: id, userId }));
   });
   return router;
 }

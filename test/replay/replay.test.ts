@@ -28,6 +28,7 @@ import { MERGE_SCENARIOS, TASK_SCENARIOS } from './scenarios';
 const INTRODUCED_IN: Record<string, string> = {
   changeAgentCredentialsWorkflow: '0.3.0',
   changeUserWorkflow: '0.4.0',
+  changePersonalTokenWorkflow: '0.4.0',
 };
 
 describe('replay corpus', () => {
