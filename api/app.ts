@@ -18,6 +18,8 @@ import { mergeRoutes } from './merges/merges';
 import { requireAuth, requirePerson } from './middleware/auth';
 import type { PeopleAuth } from './middleware/auth';
 import { authRoutes, tokenRoutes, userRoutes } from './people/people';
+import { oidcRoutes } from './people/oidc';
+import type { OidcSettings } from './people/oidc';
 import type { Authenticator } from './middleware/auth';
 import { limitRequests } from './middleware/limits';
 import type { RequestLimits } from './middleware/limits';
@@ -42,6 +44,8 @@ export interface ApiDeps {
   authenticate: Authenticator;
   /** People's board sessions and accounts (sign-in with a cookie). */
   people: PeopleAuth;
+  /** The OpenID provider people may sign in with, or null. */
+  oidc: OidcSettings | null;
   /** Announces revoked and rotated agents, so open connections of theirs end. */
   credentialChanges: AgentCredentialChanges;
   /** Per-token rate and concurrency limits, shared by every API process through Redis. */
@@ -134,6 +138,7 @@ export function createApp(deps: ApiDeps): express.Express {
     requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
     authRoutes(deps),
+    oidcRoutes(deps),
   );
   app.use(
     '/api',

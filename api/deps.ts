@@ -26,6 +26,7 @@ export function createApiDeps(
     | 'questionReminderMs'
     | 'leaseMs'
     | 'gitea'
+    | 'oidc'
     | 'publicUrl'
     | 'dataDir'
     | 'gitBodyLimitBytes'
@@ -80,6 +81,7 @@ export function createApiDeps(
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
     authenticate,
     people,
+    oidc: config.oidc,
     credentialChanges,
     limits: new RequestLimits(redis, config.limits, root.child({ scope: 'api.limits' })),
     progress,

@@ -33,6 +33,7 @@ export const SECRET_VARIABLES = new Set([
   // Not configuration of these processes, but read by bin/aiworker-mcp and `npm run agent`.
   'AIWORKER_AGENT_TOKEN',
   'GITEA_TOKEN',
+  'OIDC_CLIENT_SECRET',
   'ARGOCD_TOKEN',
   'DATABASE_URL',
   'REDIS_URL',
@@ -166,6 +167,9 @@ const envSchema = z.object({
   GITEA_URL: urlWithScheme(['http', 'https'], 'https://gitea.example.com').optional(),
   GITEA_TOKEN: z.string().min(1).optional(),
   GITEA_USERNAME: z.string().min(1).optional(),
+  OIDC_ISSUER: urlWithScheme(['http', 'https'], 'https://gitea.example.com').optional(),
+  OIDC_CLIENT_ID: z.string().min(1).max(500).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).max(2000).optional(),
   ARGOCD_URL: urlWithScheme(['http', 'https'], 'https://argocd.example.com').optional(),
   ARGOCD_TOKEN: z.string().min(1).optional(),
   ARGOCD_APPLICATION: z.string().min(1).default('{projectId}-staging'),
@@ -240,6 +244,8 @@ export interface Config {
   };
   /** Set when projects may use Gitea (all three variables). */
   gitea: { url: string; token: string; username: string } | null;
+  /** Set when people may sign in with OpenID Connect (all three `OIDC_*` variables). */
+  oidc: { issuer: string; clientId: string; clientSecret: string } | null;
   /** Set when staging is deployed with Argo CD (`ARGOCD_URL` and `ARGOCD_TOKEN`). */
   argocd: { url: string; token: string; application: string; stagingUrl: string | null } | null;
 }
@@ -265,6 +271,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const oidcSet = [e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET].filter(Boolean).length;
+  if (oidcSet > 0 && oidcSet < 3) {
+    throw new ConfigError([
+      'OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: set all three to sign people in with OpenID Connect, or none',
+    ]);
+  }
   const problems: string[] = [];
   const giteaSet = [e.GITEA_URL, e.GITEA_TOKEN, e.GITEA_USERNAME].filter((v) => v !== undefined);
   if (giteaSet.length !== 0 && giteaSet.length !== 3) {
@@ -333,6 +345,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gitea:
       e.GITEA_URL && e.GITEA_TOKEN && e.GITEA_USERNAME
         ? { url: e.GITEA_URL, token: e.GITEA_TOKEN, username: e.GITEA_USERNAME }
+        : null,
+    oidc:
+      e.OIDC_ISSUER && e.OIDC_CLIENT_ID && e.OIDC_CLIENT_SECRET
+        ? { issuer: e.OIDC_ISSUER, clientId: e.OIDC_CLIENT_ID, clientSecret: e.OIDC_CLIENT_SECRET }
         : null,
     argocd:
       e.ARGOCD_URL && e.ARGOCD_TOKEN

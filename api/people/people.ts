@@ -126,6 +126,11 @@ export function authRoutes(deps: ApiDeps): Router {
     res.json({ user: account.user });
   });
 
+  // How people may sign in here: the board shows a single-sign-on button when OIDC is set up.
+  router.get('/methods', (_req, res) => {
+    res.json({ password: true, oidc: deps.oidc !== null });
+  });
+
   // Ends the cookie's session on every API process (sessions live in Redis).
   router.post('/logout', async (req, res) => {
     const sid = sessionIdOf(req.headers.cookie);

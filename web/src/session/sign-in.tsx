@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, createApi, errorText } from '../api/client';
 import type { Principal } from '../api/types';
@@ -11,6 +11,22 @@ import { useSession } from './session';
 export function SignIn() {
   const { notice } = useSession();
   const [withToken, setWithToken] = useState(false);
+  const [singleSignOn, setSingleSignOn] = useState(false);
+  // The server says whether people may sign in with their organisation's OpenID provider.
+  useEffect(() => {
+    let cancelled = false;
+    createApi(null, () => undefined)
+      .get<{ oidc: boolean }>('/api/auth/methods')
+      .then(
+        (methods) => {
+          if (!cancelled) setSingleSignOn(methods.oidc);
+        },
+        () => undefined,
+      );
+    return () => {
+      cancelled = true;
+    };
+  }, []);
   return (
     <main className="sign-in">
       <div className="sign-in-card">
@@ -25,6 +41,11 @@ export function SignIn() {
           </p>
         )}
         {withToken ? <TokenForm /> : <PasswordForm />}
+        {singleSignOn && !withToken && (
+          <a className="button wide" href="/api/auth/oidc/start">
+            Sign in with single sign-on
+          </a>
+        )}
         <button
           className="button ghost wide"
           type="button"

@@ -1,0 +1,167 @@
+import { Router } from 'express';
+import type { Request } from 'express';
+import * as oidc from 'openid-client';
+import { z } from 'zod';
+import { findSignInAccount } from '../../db/users';
+import type { ApiDeps } from '../app';
+import { ApiError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
+import { clientAddress } from '../middleware/limits';
+import { sessionCookie } from './sessions';
+
+/** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** How long a started sign-in waits for the provider's answer. */
+const PENDING_SECONDS = 600;
+const pendingKey = (state: string) => `oidc:pending:${state}`;
+
+const callbackQuery = z
+  .object({
+    state: z.string().min(1).max(200),
+    code: z.string().min(1).max(4096).optional(),
+    error: z.string().max(200).optional(),
+    error_description: z.string().max(1000).optional(),
+  })
+  .passthrough();
+
+/** The provider's configuration, discovered once per issuer (again after a failure). */
+const discovered = new Map<string, Promise<oidc.Configuration>>();
+function configurationOf(settings: OidcSettings): Promise<oidc.Configuration> {
+  const key = `${settings.issuer} ${settings.clientId}`;
+  let found = discovered.get(key);
+  if (!found) {
+    const issuer = new URL(settings.issuer);
+    found = oidc.discovery(
+      issuer,
+      settings.clientId,
+      undefined,
+      oidc.ClientSecretPost(settings.clientSecret),
+      // An issuer on plain http is the operator's explicit choice (a provider on a LAN).
+      issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
+    );
+    found.catch(() => discovered.delete(key));
+    discovered.set(key, found);
+  }
+  return found;
+}
+
+/** Where the provider sends people back to. */
+function redirectUri(deps: Pick<ApiDeps, 'publicUrl'>): string {
+  return `${deps.publicUrl}/api/auth/oidc/callback`;
+}
+
+function providerUnreachable(): ApiError {
+  return new ApiError(
+    503,
+    'not_ready',
+    'the sign-in provider cannot be reached; try again shortly',
+  );
+}
+
+/**
+ * Sign-in with OpenID Connect (authorization code with PKCE, state and nonce): `start` sends the
+ * browser to the provider; `callback` checks its answer, finds the person's account by the
+ * verified email the provider vouches for, and starts a board session. People need an account
+ * first: the provider proves who they are, aiworker decides what they may do.
+ */
+export function oidcRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const settings = (): OidcSettings => {
+    if (!deps.oidc) throw new NotFoundError('sign-in with OpenID Connect is not configured here');
+    return deps.oidc;
+  };
+
+  router.get('/oidc/start', async (_req, res) => {
+    const current = settings();
+    const config = await configurationOf(current).catch((err: unknown) => {
+      deps.logger.warn({ err: (err as Error).message }, 'OpenID provider discovery failed');
+      throw providerUnreachable();
+    });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    await deps.redis.set(
+      pendingKey(state),
+      JSON.stringify({ verifier, nonce }),
+      'EX',
+      PENDING_SECONDS,
+    );
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri(deps),
+      scope: 'openid email profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    res.redirect(302, url.href);
+  });
+
+  router.get('/oidc/callback', async (req: Request, res) => {
+    const current = settings();
+    const address = clientAddress(req);
+    await deps.limits.checkAddress(address);
+    const query = callbackQuery.safeParse(req.query);
+    if (!query.success) throw new ValidationError('invalid query: expected the provider’s state');
+    if (query.data.error) {
+      throw new ForbiddenError(
+        `the sign-in provider refused: ${query.data.error}${query.data.error_description ? ` (${query.data.error_description})` : ''}`,
+      );
+    }
+    const pending = await deps.redis.getdel(pendingKey(query.data.state));
+    if (!pending) {
+      throw new ValidationError(
+        'this sign-in expired or was already used: start again from the board',
+      );
+    }
+    const { verifier, nonce } = JSON.parse(pending) as { verifier: string; nonce: string };
+    const config = await configurationOf(current).catch((err: unknown) => {
+      deps.logger.warn({ err: (err as Error).message }, 'OpenID provider discovery failed');
+      throw providerUnreachable();
+    });
+    let claims: Record<string, unknown> | undefined;
+    try {
+      const callbackUrl = new URL(req.originalUrl, deps.publicUrl);
+      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: verifier,
+        expectedState: query.data.state,
+        expectedNonce: nonce,
+      });
+      const idToken = tokens.claims();
+      claims = idToken;
+      // Many providers put the email in the UserInfo answer only, not in the ID token.
+      if (idToken && typeof idToken.email !== 'string') {
+        claims = await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub);
+      }
+    } catch (err) {
+      await deps.limits.authFailed(address);
+      deps.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'OpenID Connect sign-in failed',
+      );
+      throw new ForbiddenError('the sign-in provider’s answer could not be verified; start again');
+    }
+    const email = typeof claims?.email === 'string' ? claims.email.trim().toLowerCase() : '';
+    if (!email || claims?.email_verified === false) {
+      throw new ForbiddenError(
+        'the sign-in provider did not vouch for an email address (scope email, email_verified)',
+      );
+    }
+    const account = await findSignInAccount(deps.db, email);
+    if (!account) {
+      await deps.limits.authFailed(address);
+      throw new ForbiddenError(
+        `there is no aiworker account for ${email}: ask an administrator to add you`,
+      );
+    }
+    const sid = await deps.people.sessions.create(account.user.id);
+    res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl.startsWith('https:')));
+    deps.logger.info({ userId: account.user.id }, 'signed in with OpenID Connect');
+    res.redirect(302, '/');
+  });
+  return router;
+}

@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { REPO_ROOT } from '../../platform/config';
+import { startTestApi } from '../support/api';
+import type { TestApi } from '../support/api';
+import { freePort } from '../support/free-port';
+import { apiClient } from '../support/http';
+import { startTestWorker, uniqueTaskQueue } from '../support/worker';
+import { ensureWebBuilt, launchChromium } from './browser';
+
+/** The OpenID provider of test/servers/oidc-provider.mjs, as a process of its own. */
+async function startProvider(redirectUri: string) {
+  const port = await freePort();
+  const clientId = 'aiworker-board';
+  const clientSecret = randomBytes(24).toString('hex');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      path.join(REPO_ROOT, 'test/servers/oidc-provider.mjs'),
+      String(port),
+      clientId,
+      clientSecret,
+      redirectUri,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('provider listening')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`provider exited with ${code}:\n${output}`)));
+  });
+  return {
+    settings: { issuer: `http://127.0.0.1:${port}`, clientId, clientSecret },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * Sign-in with OpenID Connect against a real provider (`oidc-provider`), in a real browser: the
+ * board's single-sign-on button, the provider's login and consent pages, and back to the board.
+ */
+describe('signing in with OpenID Connect', () => {
+  const taskQueue = uniqueTaskQueue('oidc');
+  let worker: { stop(): Promise<void> };
+  let api: TestApi;
+  let provider: Awaited<ReturnType<typeof startProvider>>;
+  let browser: Browser;
+  let page: Page;
+  let email: string;
+
+  beforeAll(async () => {
+    ensureWebBuilt();
+    browser = await launchChromium();
+    worker = await startTestWorker({ taskQueue });
+    api = await startTestApi({ taskQueue });
+    provider = await startProvider(`${api.url}/api/auth/oidc/callback`);
+    api.deps.oidc = provider.settings;
+    email = `ana-${randomBytes(3).toString('hex')}@example.com`;
+    const admin = apiClient(api.url, api.adminToken);
+    const created = await admin.post('/api/users', { email, name: 'Ana', role: 'viewer' });
+    expect(created.status).toBe(201);
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await provider?.stop();
+    await api?.close();
+    await worker?.stop();
+  });
+
+  async function throughProvider(login: string): Promise<void> {
+    const context = await browser.newContext();
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(api.url);
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    // The provider's own pages: any login and password, then consent.
+    await page.locator('input[name="login"]').fill(login);
+    await page.locator('input[name="password"]').fill('anything');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('button[type="submit"]', { hasText: 'Continue' }).click();
+  }
+
+  it('signs a person with an account in, into a board session', async () => {
+    await throughProvider(email);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    const cookies = await page.context().cookies(api.url);
+    const session = cookies.find((c) => c.name === 'aiworker_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+    const me = await fetch(`${api.url}/api/session`, {
+      headers: { cookie: `aiworker_session=${session!.value}` },
+    });
+    expect(((await me.json()) as { principal: unknown }).principal).toMatchObject({
+      kind: 'user',
+      email,
+      role: 'viewer',
+    });
+    await page.context().close();
+  }, 60_000);
+
+  it('refuses someone the provider knows but aiworker does not, and a replayed answer', async () => {
+    await throughProvider(`stranger-${randomBytes(3).toString('hex')}@example.com`);
+    await page.getByText('there is no aiworker account for').waitFor();
+    // The provider's answer (its code and state) used a second time.
+    const replay = await fetch(page.url());
+    expect(replay.status).toBe(400);
+    expect(await replay.text()).toContain('this sign-in expired or was already used');
+    await page.context().close();
+
+    const forged = await fetch(`${api.url}/api/auth/oidc/callback?state=made-up&code=x`);
+    expect(forged.status).toBe(400);
+  }, 60_000);
+
+  it('says so when sign-in with OpenID Connect is not configured', async () => {
+    const settings = api.deps.oidc;
+    api.deps.oidc = null;
+    try {
+      const res = await fetch(`${api.url}/api/auth/oidc/start`, { redirect: 'manual' });
+      expect(res.status).toBe(404);
+      expect(await (await fetch(`${api.url}/api/auth/methods`)).json()).toEqual({
+        password: true,
+        oidc: false,
+      });
+    } finally {
+      api.deps.oidc = settings;
+    }
+  });
+});
