@@ -17,7 +17,7 @@ import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
 import { requireAuth, requirePerson } from './middleware/auth';
 import type { PeopleAuth } from './middleware/auth';
-import { authRoutes, tokenRoutes, userRoutes } from './people/people';
+import { authRoutes, firstAdminRoutes, tokenRoutes, userRoutes } from './people/people';
 import { oidcRoutes } from './people/oidc';
 import type { OidcSettings } from './people/oidc';
 import type { Authenticator } from './middleware/auth';
@@ -138,6 +138,7 @@ export function createApp(deps: ApiDeps): express.Express {
     requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
     authRoutes(deps),
+    firstAdminRoutes(deps),
     oidcRoutes(deps),
   );
   app.use(

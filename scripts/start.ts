@@ -65,6 +65,24 @@ function adminToken(config: Config): string {
   return token;
 }
 
+/**
+ * While nobody has an account, a one-time link that makes its opener the first administrator
+ * (`POST /api/users/first-admin-link`); null once people exist (or if the API says no).
+ */
+async function firstAdminLink(apiUrl: string, token: string): Promise<string | null> {
+  try {
+    const res = await fetch(`${apiUrl}/api/users/first-admin-link`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (res.status !== 201) return null;
+    return ((await res.json()) as { url: string }).url;
+  } catch {
+    return null;
+  }
+}
+
 function isLoopback(address: string): boolean {
   const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
@@ -186,6 +204,7 @@ async function main(): Promise<void> {
     say(
       `worker ${probe.workerIdentity} ran probe workflow ${probe.workflowId} (mysql ${probe.mysql}, redis ${probe.redis})`,
     );
+    const firstSignIn = await firstAdminLink(apiUrl, token);
     const ui =
       temporal && config.temporal.uiPort
         ? `http://127.0.0.1:${config.temporal.uiPort}`
@@ -198,6 +217,13 @@ async function main(): Promise<void> {
         `  Temporal          ${config.temporal.address} (namespace ${config.temporal.namespace})`,
         `  Temporal Web UI   ${ui}`,
         `  Data folder       ${config.dataDir}`,
+        ...(firstSignIn
+          ? [
+              `  First sign-in     ${firstSignIn}`,
+              '                    (nobody has an account yet: this link works once, for an hour,',
+              '                     and makes whoever opens it the first administrator)',
+            ]
+          : []),
         '',
         '  Ctrl-C stops everything.',
         '',

@@ -22,7 +22,13 @@ import type {
   UserChange,
   UserRecord,
 } from '../../contracts/user';
-import { findSignInAccount, findUser, listPersonalTokens, listUsers } from '../../db/users';
+import {
+  anyActiveUser,
+  findSignInAccount,
+  findUser,
+  listPersonalTokens,
+  listUsers,
+} from '../../db/users';
 import type { ApiDeps } from '../app';
 import {
   ConflictError,
@@ -30,6 +36,7 @@ import {
   NotFoundError,
   RateLimitedError,
   UnauthorizedError,
+  ValidationError,
 } from '../errors';
 import { PERSONAL_TOKEN_PREFIX, requireAdministrator, tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
@@ -141,6 +148,62 @@ export function authRoutes(deps: ApiDeps): Router {
   return router;
 }
 
+/** How long the first administrator's sign-in link works. */
+const FIRST_ADMIN_LINK_SECONDS = 3600;
+const firstAdminKey = (token: string) => `first-admin:${tokenHash(token)}`;
+
+const firstAdminBody = z
+  .object({
+    token: z.string().min(20, 'expected the token of the sign-in link').max(100),
+    email: createUserBody.shape.email,
+    name: createUserBody.shape.name,
+  })
+  .strict();
+
+/** Whether anyone may sign in yet: the first administrator's link is only for an empty system. */
+async function noPeopleYet(deps: Pick<ApiDeps, 'db'>): Promise<boolean> {
+  return !(await anyActiveUser(deps.db));
+}
+
+/**
+ * `POST /api/auth/first-admin`: the one-time link `npm start` prints while nobody has an account
+ * makes whoever opens it the first administrator (a generated password, shown once) and signs
+ * them in. The link works once, for an hour, and only while there is still nobody.
+ */
+export function firstAdminRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.post('/first-admin', async (req, res) => {
+    const address = clientAddress(req);
+    await deps.limits.checkAddress(address);
+    const body = validate(firstAdminBody, req.body, 'body');
+    const claimed = await deps.redis.getdel(firstAdminKey(body.token));
+    if (!claimed) {
+      await deps.limits.authFailed(address);
+      throw new ValidationError(
+        'this sign-in link was used or has expired: `npm start` prints a new one while nobody has an account',
+      );
+    }
+    if (!(await noPeopleYet(deps))) {
+      throw new ConflictError('there are already people with accounts: ask an administrator');
+    }
+    const password = newPassword();
+    const user = await changeUserAccount(deps, {
+      action: 'create',
+      userId: randomUUID(),
+      email: body.email,
+      name: body.name,
+      role: 'admin',
+      projectIds: [],
+      passwordHash: await hashPassword(password),
+    });
+    const sid = await deps.people.sessions.create(user.id);
+    res.setHeader('set-cookie', sessionCookie(sid, secureCookies(deps)));
+    deps.logger.info({ userId: user.id }, 'first administrator created from the sign-in link');
+    res.status(201).json({ user, password });
+  });
+  return router;
+}
+
 /** `/api/users`: administrators manage people's accounts, roles and memberships. */
 export function userRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -156,6 +219,21 @@ export function userRoutes(deps: ApiDeps): Router {
       passwordHash: await hashPassword(password),
     });
     res.status(201).json({ user, password });
+  });
+
+  // The one-time link for the first administrator (`npm start` asks for it with the admin token).
+  router.post('/users/first-admin-link', async (_req, res) => {
+    if (!(await noPeopleYet(deps))) {
+      throw new ConflictError(
+        'there are already people with accounts: add more with POST /api/users',
+      );
+    }
+    const token = randomBytes(32).toString('base64url');
+    await deps.redis.set(firstAdminKey(token), '1', 'EX', FIRST_ADMIN_LINK_SECONDS);
+    res.status(201).json({
+      url: `${deps.publicUrl}/#first-admin=${token}`,
+      expiresAt: new Date(Date.now() + FIRST_ADMIN_LINK_SECONDS * 1000).toISOString(),
+    });
   });
 
   router.get('/users', async (req, res) => {

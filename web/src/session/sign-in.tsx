@@ -12,6 +12,11 @@ export function SignIn() {
   const { notice } = useSession();
   const [withToken, setWithToken] = useState(false);
   const [singleSignOn, setSingleSignOn] = useState(false);
+  // `npm start` prints `/#first-admin=<token>` while nobody has an account.
+  const [firstAdmin] = useState(() => {
+    const match = /^#first-admin=([\w-]+)$/.exec(window.location.hash);
+    return match ? match[1]! : null;
+  });
   // The server says whether people may sign in with their organisation's OpenID provider.
   useEffect(() => {
     let cancelled = false;
@@ -40,8 +45,14 @@ export function SignIn() {
             {notice}
           </p>
         )}
-        {withToken ? <TokenForm /> : <PasswordForm />}
-        {singleSignOn && !withToken && (
+        {firstAdmin ? (
+          <FirstAdminForm token={firstAdmin} />
+        ) : withToken ? (
+          <TokenForm />
+        ) : (
+          <PasswordForm />
+        )}
+        {singleSignOn && !withToken && !firstAdmin && (
           <a className="button wide" href="/api/auth/oidc/start">
             Sign in with single sign-on
           </a>
@@ -55,6 +66,87 @@ export function SignIn() {
         </button>
       </div>
     </main>
+  );
+}
+
+/** The first administrator's account, from the one-time link; its password is shown once. */
+function FirstAdminForm({ token }: { token: string }) {
+  const { signedInWithPassword } = useSession();
+  const [email, setEmail] = useState('');
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [made, setMade] = useState<{ password: string; principal: Principal } | null>(null);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const api = createApi(null, () => undefined);
+      const { password } = await api.post<{ password: string }>('/api/auth/first-admin', {
+        token,
+        email: email.trim(),
+        name: name.trim(),
+      });
+      const { principal } = await api.get<{ principal: Principal }>('/api/session');
+      window.history.replaceState(null, '', '/');
+      setMade({ password, principal });
+    } catch (err) {
+      setError(`Could not create the account: ${errorText(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (made) {
+    return (
+      <div className="first-admin">
+        <p>
+          You are the first administrator. Your password, shown only now (keep it in your password
+          manager):
+        </p>
+        <p>
+          <code aria-label="Your password">{made.password}</code>
+        </p>
+        <button
+          className="button primary wide"
+          type="button"
+          onClick={() => signedInWithPassword(made.principal)}
+        >
+          Continue to the board
+        </button>
+      </div>
+    );
+  }
+  return (
+    <form onSubmit={(e) => void submit(e)}>
+      <p className="hint">
+        Nobody has an account yet: this link makes you the first administrator.
+      </p>
+      <label className="field">
+        <span>Your name</span>
+        <input required value={name} onChange={(e) => setName(e.target.value)} />
+      </label>
+      <label className="field">
+        <span>Email</span>
+        <input
+          type="email"
+          required
+          autoComplete="username"
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button className="button primary wide" type="submit" disabled={busy}>
+        {busy ? 'Creating…' : 'Create my account'}
+      </button>
+    </form>
   );
 }
 
