@@ -17,6 +17,12 @@ import { validate } from './validate';
 /** Per-connection state socket.io keeps for us. */
 export interface SocketData {
   principal: Principal;
+  /**
+   * Resolves the connection's credential again (its token, or the session cookie it came with):
+   * every subscribe uses what the caller may do now, so a token revoked or expired, a session
+   * ended, or a membership removed since the connection opened counts at once.
+   */
+  recheck: () => Promise<Principal | undefined>;
 }
 
 type SubscribeAck = (answer: { ok: true; replayed: number; more: boolean } | ErrorBody) => void;
@@ -94,7 +100,12 @@ export function createSocketServer(
         const fromBoard = origin
           ? deps.people.boardOrigins(headers.host, Boolean(secure)).includes(origin)
           : site === undefined || site === 'same-origin';
-        if (fromBoard) principal = await sessionPrincipal(deps.people, headers.cookie);
+        if (fromBoard) {
+          principal = await sessionPrincipal(deps.people, headers.cookie);
+          socket.data.recheck = () => sessionPrincipal(deps.people, headers.cookie);
+        }
+      } else {
+        socket.data.recheck = () => deps.authenticate(given);
       }
       if (!principal && given) await deps.limits.authFailed(address);
       return principal;
@@ -142,6 +153,13 @@ export function createSocketServer(
     socket.on('subscribe', async (payload, ack) => {
       const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
       try {
+        const now = await socket.data.recheck();
+        if (!now) {
+          answer({ error: { code: 'unauthorized', message: 'this credential works no more' } });
+          socket.disconnect(true);
+          return;
+        }
+        socket.data.principal = now;
         // A subscription counts as a request of the token: its catch-up reads the event log.
         (await deps.limits.admit(socket.data.principal))();
         const { projectId, afterSeq } = validate(subscribePayload, payload, 'body');

@@ -67,8 +67,9 @@ export async function findProject(db: Db, id: string): Promise<ProjectRecord | u
 export async function listProjects(
   db: Db,
   page: { after?: string; limit: number },
+  only?: string[],
 ): Promise<ProjectRecord[] | undefined> {
-  let where: Prisma.ProjectWhereInput = {};
+  let where: Prisma.ProjectWhereInput = only ? { id: { in: only } } : {};
   if (page.after) {
     const from = await db.project.findUnique({
       where: { id: page.after },
@@ -76,9 +77,14 @@ export async function listProjects(
     });
     if (!from) return undefined;
     where = {
-      OR: [
-        { createdAt: { gt: from.createdAt } },
-        { createdAt: from.createdAt, id: { gt: page.after } },
+      AND: [
+        where,
+        {
+          OR: [
+            { createdAt: { gt: from.createdAt } },
+            { createdAt: from.createdAt, id: { gt: page.after } },
+          ],
+        },
       ],
     };
   }

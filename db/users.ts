@@ -93,6 +93,13 @@ export async function changeUser(db: Db, change: UserChange): Promise<UserRecord
           data: change.projectIds.map((projectId) => ({ userId: existing.id, projectId })),
         });
       }
+      if (change.passwordHash !== undefined) {
+        // A new password ends what the old one may have made: the person's tokens stop too.
+        await tx.personalToken.updateMany({
+          where: { userId: existing.id, revokedAt: null },
+          data: { revokedAt: new Date() },
+        });
+      }
       await tx.user.update({
         where: { id: existing.id },
         data: {
@@ -120,7 +127,9 @@ export async function findSignInAccount(
   email: string,
 ): Promise<{ user: UserRecord; passwordHash: string | null } | undefined> {
   const row = await db.user.findUnique({ where: { email }, include: { projects: true } });
-  if (!row || row.disabledAt) return undefined;
+  // The column's collation matches case- and accent-insensitively (é = e, ß = ss): only the
+  // very address counts.
+  if (!row || row.disabledAt || row.email !== email) return undefined;
   return { user: present(row), passwordHash: row.passwordHash };
 }
 

@@ -220,6 +220,17 @@ describe('request limits', () => {
     const blocked = await signIn(api.url, { email, password }, ownAddress());
     expect(blocked.status).toBe(429);
     expect(blocked.body.error.message).toMatch(/^too many failed sign-ins for this account lately/);
+    // Attempts sent all at once are counted before they are checked: no more than the budget
+    // get an answer other than 429.
+    const burst = `burst-${randomUUID().slice(0, 8)}@example.com`;
+    await admin.post('/api/users', { email: burst, name: 'b', role: 'viewer' });
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        signIn(api.url, { email: burst, password: `guess-${i}` }, ownAddress()),
+      ),
+    );
+    expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(10);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(20);
     // Other accounts, from the same addresses, are not affected.
     const other = `other-${randomUUID().slice(0, 8)}@example.com`;
     const created = (await admin.post('/api/users', { email: other, name: 'o', role: 'viewer' }))

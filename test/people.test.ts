@@ -231,6 +231,22 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     const subscribe = (projectId: string) =>
       new Promise<any>((resolve) => socket.emit('subscribe', { projectId }, resolve));
     expect(await subscribe(projectB)).toMatchObject({ ok: true });
+    // Every subscribe asks again: a session ended meanwhile subscribes to nothing more.
+    const other = await signedIn('bob');
+    const late = connectSocket(api.url, {
+      transports: ['websocket'],
+      extraHeaders: { cookie: other.cookie(), origin: api.url },
+      reconnection: false,
+    });
+    await new Promise<void>((resolve) => late.once('connect', () => resolve()));
+    expect((await other.post('/api/auth/logout')).status).toBe(204);
+    const refused = await new Promise<any>((resolve) =>
+      late.emit('subscribe', { projectId: projectB }, resolve),
+    );
+    expect(refused).toEqual({
+      error: { code: 'unauthorized', message: 'this credential works no more' },
+    });
+    late.close();
     expect(await subscribe(projectA)).toEqual({
       error: { code: 'forbidden', message: `you are not a member of project ${projectA}` },
     });
@@ -288,6 +304,18 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     expect((await limitedClient.get(`/api/tasks?projectId=${projectB}`)).status).toBe(200);
     expect((await limitedClient.get(`/api/tasks?projectId=${projectA}`)).status).toBe(403);
     expect((await limitedClient.get('/api/users')).status).toBe(403);
+    // Even an administrator's unlimited token manages no people (it could mint passwords).
+    const adaToken = apiClient(
+      api.url,
+      (await ada.post('/api/tokens', { name: 'all' })).body.token,
+    );
+    const viaToken = await adaToken.post('/api/users', {
+      email: 'x@example.com',
+      name: 'x',
+      role: 'admin',
+    });
+    expect(viaToken.status).toBe(403);
+    expect(viaToken.body.error.message).toMatch(/not with a personal token/);
 
     // Revoked: refused at once (and within a second on every process).
     const revoked = await fetch(`${api.url}/api/tokens/${made.body.id}`, {
@@ -325,10 +353,21 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     });
     expect(created.status).toBe(201);
 
+    // A new password ends the person's sessions and tokens.
+    const vicToken = (await vic.post('/api/tokens', { name: 'script' })).body.token;
+    const reset = await fetch(`${api.url}/api/users/${people.vic!.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${api.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ resetPassword: true }),
+    });
+    expect(reset.status).toBe(200);
+    expect((await vic.get('/api/session')).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await apiClient(api.url, vicToken).get('/api/session')).status).toBe(401);
+
     const removed = await admin.del(`/api/users/${people.vic!.id}`);
     expect(removed.status).toBe(200);
     expect(removed.body.user.disabledAt).toEqual(expect.any(String));
-    expect((await vic.get('/api/session')).status).toBe(401);
     const again = await browser(api.url).post('/api/auth/login', {
       email: people.vic!.email,
       password: people.vic!.password,

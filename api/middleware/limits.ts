@@ -97,6 +97,24 @@ export class RequestLimits {
     }
   }
 
+  /**
+   * Counts a sign-in attempt against `key` before it is checked, so that attempts sent in
+   * parallel cannot all pass a budget read before any of them failed; `forgive` gives it back
+   * when the attempt succeeds. Throws RateLimitedError over the budget.
+   */
+  async attempt(key: string, message: string): Promise<void> {
+    try {
+      await this.authFailures.consume(key);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) throw new RateLimitedError(message, secondsOf(err));
+      // Redis away and no insurance answer: let the attempt through rather than fail it.
+    }
+  }
+
+  async forgive(key: string): Promise<void> {
+    await this.authFailures.reward(key, 1).catch(() => undefined);
+  }
+
   /** Counts a failed authentication against the address. */
   async authFailed(address: string): Promise<void> {
     await this.authFailures.consume(address).catch(() => undefined);

@@ -1,10 +1,14 @@
 import { Router } from 'express';
 import type { Request } from 'express';
+import { randomBytes } from 'node:crypto';
+import { parse as parseCookies, serialize } from 'cookie';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
+import { loginBody } from '../../contracts/user';
 import { findSignInAccount } from '../../db/users';
 import type { ApiDeps } from '../app';
 import { ApiError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
+import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { sessionCookie } from './sessions';
 
@@ -18,6 +22,8 @@ export interface OidcSettings {
 /** How long a started sign-in waits for the provider's answer. */
 const PENDING_SECONDS = 600;
 const pendingKey = (state: string) => `oidc:pending:${state}`;
+/** Ties a started sign-in to the browser that started it. */
+const BROWSER_COOKIE = 'aiworker_oidc';
 
 const callbackQuery = z
   .object({
@@ -75,8 +81,9 @@ export function oidcRoutes(deps: ApiDeps): Router {
     return deps.oidc;
   };
 
-  router.get('/oidc/start', async (_req, res) => {
+  router.get('/oidc/start', async (req, res) => {
     const current = settings();
+    await deps.limits.checkAddress(clientAddress(req));
     const config = await configurationOf(current).catch((err: unknown) => {
       deps.logger.warn({ err: (err as Error).message }, 'OpenID provider discovery failed');
       throw providerUnreachable();
@@ -84,11 +91,24 @@ export function oidcRoutes(deps: ApiDeps): Router {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
+    // The sign-in belongs to this browser: the callback must come with the same cookie, so an
+    // answer someone else started cannot sign this browser in (login CSRF).
+    const browser = randomBytes(32).toString('base64url');
     await deps.redis.set(
       pendingKey(state),
-      JSON.stringify({ verifier, nonce }),
+      JSON.stringify({ verifier, nonce, browser: tokenHash(browser) }),
       'EX',
       PENDING_SECONDS,
+    );
+    res.setHeader(
+      'set-cookie',
+      serialize(BROWSER_COOKIE, browser, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: deps.publicUrl.startsWith('https:'),
+        path: '/api/auth/oidc',
+        maxAge: PENDING_SECONDS,
+      }),
     );
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri(deps),
@@ -118,7 +138,18 @@ export function oidcRoutes(deps: ApiDeps): Router {
         'this sign-in expired or was already used: start again from the board',
       );
     }
-    const { verifier, nonce } = JSON.parse(pending) as { verifier: string; nonce: string };
+    const { verifier, nonce, browser } = JSON.parse(pending) as {
+      verifier: string;
+      nonce: string;
+      browser: string;
+    };
+    const presented = parseCookies(req.headers.cookie ?? '')[BROWSER_COOKIE];
+    if (!presented || tokenHash(presented) !== browser) {
+      await deps.limits.authFailed(address);
+      throw new ForbiddenError(
+        'this sign-in was started in another browser: start again from the board',
+      );
+    }
     const config = await configurationOf(current).catch((err: unknown) => {
       deps.logger.warn({ err: (err as Error).message }, 'OpenID provider discovery failed');
       throw providerUnreachable();
@@ -145,12 +176,14 @@ export function oidcRoutes(deps: ApiDeps): Router {
       );
       throw new ForbiddenError('the sign-in provider’s answer could not be verified; start again');
     }
-    const email = typeof claims?.email === 'string' ? claims.email.trim().toLowerCase() : '';
-    if (!email || claims?.email_verified === false) {
+    // Only an address the provider says it verified, and a plain one (what people sign in with).
+    const parsed = loginBody.shape.email.safeParse(claims?.email);
+    if (!parsed.success || claims?.email_verified !== true) {
       throw new ForbiddenError(
-        'the sign-in provider did not vouch for an email address (scope email, email_verified)',
+        'the sign-in provider did not vouch for a verified email address (scope email, email_verified)',
       );
     }
+    const email = parsed.data;
     const account = await findSignInAccount(deps.db, email);
     if (!account) {
       await deps.limits.authFailed(address);

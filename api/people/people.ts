@@ -34,7 +34,6 @@ import {
   ConflictError,
   ForbiddenError,
   NotFoundError,
-  RateLimitedError,
   UnauthorizedError,
   ValidationError,
 } from '../errors';
@@ -56,6 +55,25 @@ export function newPassword(): string {
 
 /** A hash no password matches, verified when the account does not exist (same time either way). */
 let decoy: Promise<string> | undefined;
+
+/** Password checks running at once in this process (each takes ~19 MiB and a thread for a while). */
+const MAX_VERIFYING = 4;
+let verifyingNow = 0;
+const waitingToVerify: Array<() => void> = [];
+
+/** Runs a password check when fewer than MAX_VERIFYING run, so a flood of sign-ins queues up. */
+async function verifying<T>(check: () => Promise<T>): Promise<T> {
+  if (verifyingNow >= MAX_VERIFYING) {
+    await new Promise<void>((resolve) => waitingToVerify.push(resolve));
+  }
+  verifyingNow += 1;
+  try {
+    return await check();
+  } finally {
+    verifyingNow -= 1;
+    waitingToVerify.shift()?.();
+  }
+}
 
 const userParams = z.object({ id: z.string().uuid('expected a UUID') });
 const listQuery = z
@@ -109,24 +127,16 @@ export function authRoutes(deps: ApiDeps): Router {
     await deps.limits.checkAddress(address);
     const { email, password } = validate(loginBody, req.body, 'body');
     const accountKey = `account:${email}`;
-    await deps.limits.checkAddress(accountKey).catch((err: unknown) => {
-      if (err instanceof RateLimitedError) {
-        throw new RateLimitedError(
-          'too many failed sign-ins for this account lately',
-          err.retryAfterSeconds,
-        );
-      }
-      throw err;
-    });
+    await deps.limits.attempt(address, 'too many failed authentications from this address');
+    await deps.limits.attempt(accountKey, 'too many failed sign-ins for this account lately');
     const account = await findSignInAccount(deps.db, email);
     decoy ??= hash(newPassword());
-    const matches = await verify(account?.passwordHash ?? (await decoy), password).catch(
-      () => false,
-    );
+    const against = account?.passwordHash ?? (await decoy);
+    const matches = await verifying(() => verify(against, password).catch(() => false));
     if (!account || !account.passwordHash || !matches) {
-      await Promise.all([deps.limits.authFailed(address), deps.limits.authFailed(accountKey)]);
       throw new UnauthorizedError('wrong email or password');
     }
+    await Promise.all([deps.limits.forgive(address), deps.limits.forgive(accountKey)]);
     const sid = await deps.people.sessions.create(account.user.id);
     res.setHeader('set-cookie', sessionCookie(sid, secureCookies(deps)));
     deps.logger.info({ userId: account.user.id }, 'signed in');
@@ -140,6 +150,10 @@ export function authRoutes(deps: ApiDeps): Router {
 
   // Ends the cookie's session on every API process (sessions live in Redis).
   router.post('/logout', async (req, res) => {
+    const origin = req.headers.origin;
+    if (origin && !deps.people.boardOrigins(req.headers.host, req.secure).includes(origin)) {
+      throw new ForbiddenError("sign-out must come from the board's own origin");
+    }
     const sid = sessionIdOf(req.headers.cookie);
     if (sid) await deps.people.sessions.end(sid);
     res.setHeader('set-cookie', clearedSessionCookie(secureCookies(deps)));
@@ -207,7 +221,16 @@ export function firstAdminRoutes(deps: ApiDeps): Router {
 /** `/api/users`: administrators manage people's accounts, roles and memberships. */
 export function userRoutes(deps: ApiDeps): Router {
   const router = Router();
-  router.use('/users', requireAdministrator);
+  router.use('/users', requireAdministrator, (req, _res, next) => {
+    // Accounts change from a board session or with the operator's token, never with a personal
+    // token (one that leaked must not mint passwords or administrators).
+    if (req.principal?.kind === 'user' && !req.principal.viaCookie) {
+      throw new ForbiddenError(
+        'people are managed from a board session or with the admin token, not with a personal token',
+      );
+    }
+    next();
+  });
 
   router.post('/users', async (req, res) => {
     const body = validate(createUserBody, req.body, 'body');

@@ -14,7 +14,8 @@ import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
-import { maySeeProject, requireAdministrator, requireProjectAccess } from '../middleware/auth';
+import { readableProjects, requireAdministrator, requireProjectAccess } from '../middleware/auth';
+import { ALL_PROJECTS } from '../../contracts/agent';
 
 /** `GET /api/projects?after=&limit=`: `after` is the last project of the previous page. */
 const listProjectsQuery = z
@@ -83,13 +84,16 @@ export function projectRoutes(deps: ApiDeps): Router {
 
   router.get('/projects', async (req, res) => {
     const { after, limit } = validate(listProjectsQuery, req.query, 'query');
-    const projects = await listProjects(deps.db, { after, limit });
+    // A person sees the projects they belong to, and nothing of the others (not even their ids).
+    const readable = readableProjects(req.principal!);
+    const projects = await listProjects(
+      deps.db,
+      { after, limit },
+      readable === ALL_PROJECTS ? undefined : readable,
+    );
     if (!projects) throw new ValidationError(`invalid query: after: there is no project ${after}`);
     res.json({
-      // A person sees the projects they belong to (a page may then hold fewer than `limit`).
-      projects: projects
-        .filter((p) => maySeeProject(req.principal!, p.id))
-        .map((p) => present(deps, p)),
+      projects: projects.map((p) => present(deps, p)),
       next: projects.length === limit ? projects[projects.length - 1]!.id : null,
     });
   });

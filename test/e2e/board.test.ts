@@ -86,9 +86,11 @@ describe('the board in a browser', () => {
     await visible(page.getByRole('button', { name: 'Sign out' }));
     // `/` opens a project once the list has loaded (other tests create projects too); wait for
     // that, or for the first-project page, so nothing moves under the next click.
-    await page.waitForFunction(
-      "location.pathname !== '/' || document.querySelector('.welcome') !== null",
-    );
+    // (Polled with evaluate: waitForFunction evaluates strings in a way the board's CSP forbids.)
+    const settled = "location.pathname !== '/' || document.querySelector('.welcome') !== null";
+    for (let i = 0; i < 200 && !(await page.evaluate(settled)); i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   };
   const newProject = async (name: string): Promise<string> => {
     await page.getByRole('button', { name: 'New project' }).click();

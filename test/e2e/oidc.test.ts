@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { tokenHash } from '../../api/middleware/auth';
 import { REPO_ROOT } from '../../platform/config';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
@@ -122,6 +123,25 @@ describe('signing in with OpenID Connect', () => {
     const forged = await fetch(`${api.url}/api/auth/oidc/callback?state=made-up&code=x`);
     expect(forged.status).toBe(400);
   }, 60_000);
+
+  it('refuses an answer started in another browser (login CSRF)', async () => {
+    // A sign-in started elsewhere: its pending record names the starting browser's cookie.
+    const state = `state-${randomBytes(6).toString('hex')}`;
+    const starter = randomBytes(32).toString('base64url');
+    await api.deps.redis.set(
+      `oidc:pending:${state}`,
+      JSON.stringify({ verifier: 'v', nonce: 'n', browser: tokenHash(starter) }),
+      'EX',
+      60,
+    );
+    const victim = await fetch(`${api.url}/api/auth/oidc/callback?state=${state}&code=c`, {
+      headers: { cookie: `aiworker_oidc=${randomBytes(32).toString('base64url')}` },
+      redirect: 'manual',
+    });
+    expect(victim.status).toBe(403);
+    expect(victim.headers.get('set-cookie')).toBeNull();
+    expect(await victim.text()).toContain('this sign-in was started in another browser');
+  });
 
   it('says so when sign-in with OpenID Connect is not configured', async () => {
     const settings = api.deps.oidc;
