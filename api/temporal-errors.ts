@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import {
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -5,7 +6,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TRANSITION_REFUSED } from '../contracts/messages';
-import { ConflictError, NotReadyError } from './errors';
+import { ConflictError, NotFoundError, NotReadyError } from './errors';
 import type { ApiError } from './errors';
 import { isTemporalUnreachable } from './middleware/errors';
 
@@ -29,7 +30,37 @@ export function updateError(err: unknown, finalState: () => string): ApiError | 
 }
 
 /** The ApplicationFailure a workflow failed with (its `type` says why), if it did. */
-export function failureOf(err: unknown): ApplicationFailure | undefined {
+function failureOf(err: unknown): ApplicationFailure | undefined {
   const cause = err instanceof WorkflowFailedError ? (err.cause?.cause ?? err.cause) : undefined;
   return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
+/**
+ * Records a change through the one-shot workflow that owns it (the API writes no table itself)
+ * and answers the workflow's result. The workflow's refusals become the API's: failure types in
+ * `refusals.notFound` answer 404, those in `refusals.conflict` 409, with the workflow's message.
+ */
+export async function recordThroughWorkflow<In, Out>(
+  deps: { temporal: { client: Client }; taskQueue: string },
+  workflowType: string,
+  workflowId: string,
+  input: In,
+  refusals: { notFound: string[]; conflict: string[] },
+): Promise<Out> {
+  try {
+    return await deps.temporal.client.workflow.execute<(i: In) => Promise<Out>>(workflowType, {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+    });
+  } catch (err) {
+    const failure = failureOf(err);
+    if (failure?.type && refusals.notFound.includes(failure.type)) {
+      throw new NotFoundError(failure.message);
+    }
+    if (failure?.type && refusals.conflict.includes(failure.type)) {
+      throw new ConflictError(failure.message);
+    }
+    throw err;
+  }
 }

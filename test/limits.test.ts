@@ -6,14 +6,14 @@ import { apiClient } from './support/http';
 import { PrivateRedis } from './support/redis-server';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
-/** A raw POST to /mcp from `localAddress` (any 127/8 address reaches the API on Linux). */
-function mcpPost(
+/** A raw JSON POST from `localAddress` (any 127/8 address reaches the API on Linux). */
+function postFrom(
   url: string,
-  token: string,
   body: unknown,
-  localAddress = '127.0.0.1',
+  localAddress: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; retryAfter?: string; body: any }> {
-  const target = new URL(`${url}/mcp`);
+  const target = new URL(url);
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -24,9 +24,8 @@ function mcpPost(
         method: 'POST',
         localAddress,
         headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
           'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
           'content-length': Buffer.byteLength(payload),
         },
       },
@@ -48,42 +47,22 @@ function mcpPost(
   });
 }
 
-const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
-
-/** A client address of the test's own, elsewhere in 127/8. */
-/** A raw sign-in from `localAddress`. */
-function signIn(
-  url: string,
-  body: { email: string; password: string },
-  localAddress: string,
-): Promise<{ status: number; body: any }> {
-  const target = new URL(`${url}/api/auth/login`);
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        localAddress,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
+/** A POST to /mcp with `token` (none when empty) from `localAddress`. */
+function mcpPost(url: string, token: string, body: unknown, localAddress = '127.0.0.1') {
+  return postFrom(`${url}/mcp`, body, localAddress, {
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    accept: 'application/json, text/event-stream',
   });
 }
 
+/** A sign-in from `localAddress`. */
+function signIn(url: string, body: { email: string; password: string }, localAddress: string) {
+  return postFrom(`${url}/api/auth/login`, body, localAddress);
+}
+
+const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
+
+/** A client address of the test's own, elsewhere in 127/8. */
 function ownAddress(): string {
   const byte = () => 1 + Math.floor(Math.random() * 254);
   return `127.${byte()}.${byte()}.${byte()}`;

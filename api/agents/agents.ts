@@ -21,7 +21,7 @@ import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError } from '../errors';
 import { requireAdministrator, tokenHash } from '../middleware/auth';
 import { validate } from '../validate';
-import { failureOf } from '../temporal-errors';
+import { recordThroughWorkflow } from '../temporal-errors';
 
 const agentParams = z.object({ id: z.string().uuid('expected a UUID') });
 
@@ -46,23 +46,15 @@ export function agentRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.use('/agents', requireAdministrator);
 
-  /** Records a revocation or rotation through its workflow; the API writes no table itself. */
-  async function changeCredentials(change: AgentCredentialChange): Promise<AgentRecord> {
-    try {
-      return await deps.temporal.client.workflow.execute<
-        (c: AgentCredentialChange) => Promise<AgentRecord>
-      >('changeAgentCredentialsWorkflow', {
-        workflowId: agentCredentialsWorkflowId(change.agentId, randomUUID()),
-        taskQueue: deps.taskQueue,
-        args: [change],
-      });
-    } catch (err) {
-      const failure = failureOf(err);
-      if (failure?.type === UNKNOWN_AGENT) throw new NotFoundError(failure.message);
-      if (failure?.type === AGENT_REVOKED) throw new ConflictError(failure.message);
-      throw err;
-    }
-  }
+  /** Records a revocation or rotation through its workflow. */
+  const changeCredentials = (change: AgentCredentialChange): Promise<AgentRecord> =>
+    recordThroughWorkflow(
+      deps,
+      'changeAgentCredentialsWorkflow',
+      agentCredentialsWorkflowId(change.agentId, randomUUID()),
+      change,
+      { notFound: [UNKNOWN_AGENT], conflict: [AGENT_REVOKED] },
+    );
 
   router.post('/agents', async (req, res) => {
     const body = validate(registerAgentBody, req.body, 'body');
@@ -76,21 +68,15 @@ export function agentRoutes(deps: ApiDeps): Router {
       allProjects: all,
       expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
     };
-    try {
-      const created = await deps.temporal.client.workflow.execute<
-        (a: NewAgent) => Promise<AgentRecord>
-      >('registerAgentWorkflow', {
-        workflowId: agentWorkflowId(agent.id),
-        taskQueue: deps.taskQueue,
-        args: [agent],
-      });
-      // The token is shown here once; only its hash is stored.
-      res.status(201).json({ agentId: created.id, token, ...created });
-    } catch (err) {
-      const failure = failureOf(err);
-      if (failure?.type === UNKNOWN_PROJECTS) throw new NotFoundError(failure.message);
-      throw err;
-    }
+    const created = await recordThroughWorkflow<NewAgent, AgentRecord>(
+      deps,
+      'registerAgentWorkflow',
+      agentWorkflowId(agent.id),
+      agent,
+      { notFound: [UNKNOWN_PROJECTS], conflict: [] },
+    );
+    // The token is shown here once; only its hash is stored.
+    res.status(201).json({ agentId: created.id, token, ...created });
   });
 
   router.get('/agents', async (req, res) => {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Request } from 'express';
 import { randomBytes } from 'node:crypto';
-import { parse as parseCookies, serialize } from 'cookie';
+import { parse as parseCookies } from 'cookie';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { loginBody } from '../../contracts/user';
@@ -10,7 +10,7 @@ import type { ApiDeps } from '../app';
 import { ApiError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
-import { sessionCookie } from './sessions';
+import { cookieHeader, sessionCookie } from './sessions';
 
 /** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
 export interface OidcSettings {
@@ -102,12 +102,10 @@ export function oidcRoutes(deps: ApiDeps): Router {
     );
     res.setHeader(
       'set-cookie',
-      serialize(BROWSER_COOKIE, browser, {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: deps.publicUrl.startsWith('https:'),
-        path: '/api/auth/oidc',
+      cookieHeader(BROWSER_COOKIE, browser, {
+        publicUrl: deps.publicUrl,
         maxAge: PENDING_SECONDS,
+        path: '/api/auth/oidc',
       }),
     );
     const url = oidc.buildAuthorizationUrl(config, {
@@ -192,7 +190,7 @@ export function oidcRoutes(deps: ApiDeps): Router {
       );
     }
     const sid = await deps.people.sessions.create(account.user.id);
-    res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl.startsWith('https:')));
+    res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl));
     deps.logger.info({ userId: account.user.id }, 'signed in with OpenID Connect');
     res.redirect(302, '/');
   });

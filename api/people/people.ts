@@ -39,7 +39,7 @@ import {
 } from '../errors';
 import { PERSONAL_TOKEN_PREFIX, requireAdministrator, tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
-import { failureOf } from '../temporal-errors';
+import { recordThroughWorkflow } from '../temporal-errors';
 import { validate } from '../validate';
 import { clearedSessionCookie, sessionCookie, sessionIdOf } from './sessions';
 
@@ -84,34 +84,17 @@ const listQuery = z
   .strict();
 
 /** Runs one change to an account through its workflow; the API writes no table itself. */
-export async function changeUserAccount(
+export function changeUserAccount(
   deps: Pick<ApiDeps, 'temporal' | 'taskQueue'>,
   change: UserChange,
 ): Promise<UserRecord> {
-  try {
-    return await deps.temporal.client.workflow.execute<(c: UserChange) => Promise<UserRecord>>(
-      'changeUserWorkflow',
-      {
-        workflowId: userChangeWorkflowId(change.userId, randomUUID()),
-        taskQueue: deps.taskQueue,
-        args: [change],
-      },
-    );
-  } catch (err) {
-    const failure = failureOf(err);
-    if (failure?.type === UNKNOWN_USER || failure?.type === UNKNOWN_PROJECTS) {
-      throw new NotFoundError(failure.message);
-    }
-    if (failure?.type === USER_EMAIL_TAKEN || failure?.type === USER_DISABLED) {
-      throw new ConflictError(failure.message);
-    }
-    throw err;
-  }
-}
-
-/** Whether the board is served over https (then its cookie is `Secure`). */
-function secureCookies(deps: Pick<ApiDeps, 'publicUrl'>): boolean {
-  return deps.publicUrl.startsWith('https:');
+  return recordThroughWorkflow(
+    deps,
+    'changeUserWorkflow',
+    userChangeWorkflowId(change.userId, randomUUID()),
+    change,
+    { notFound: [UNKNOWN_USER, UNKNOWN_PROJECTS], conflict: [USER_EMAIL_TAKEN, USER_DISABLED] },
+  );
 }
 
 /**
@@ -138,7 +121,7 @@ export function authRoutes(deps: ApiDeps): Router {
     }
     await Promise.all([deps.limits.forgive(address), deps.limits.forgive(accountKey)]);
     const sid = await deps.people.sessions.create(account.user.id);
-    res.setHeader('set-cookie', sessionCookie(sid, secureCookies(deps)));
+    res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl));
     deps.logger.info({ userId: account.user.id }, 'signed in');
     res.json({ user: account.user });
   });
@@ -156,7 +139,7 @@ export function authRoutes(deps: ApiDeps): Router {
     }
     const sid = sessionIdOf(req.headers.cookie);
     if (sid) await deps.people.sessions.end(sid);
-    res.setHeader('set-cookie', clearedSessionCookie(secureCookies(deps)));
+    res.setHeader('set-cookie', clearedSessionCookie(deps.publicUrl));
     res.status(204).end();
   });
   return router;
@@ -211,7 +194,7 @@ export function firstAdminRoutes(deps: ApiDeps): Router {
       passwordHash: await hashPassword(password),
     });
     const sid = await deps.people.sessions.create(user.id);
-    res.setHeader('set-cookie', sessionCookie(sid, secureCookies(deps)));
+    res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl));
     deps.logger.info({ userId: user.id }, 'first administrator created from the sign-in link');
     res.status(201).json({ user, password });
   });
@@ -321,26 +304,14 @@ export function tokenRoutes(deps: ApiDeps): Router {
     }
     return userId;
   };
-  const change = async (c: PersonalTokenChange): Promise<PersonalTokenRecord> => {
-    try {
-      return await deps.temporal.client.workflow.execute<
-        (c: PersonalTokenChange) => Promise<PersonalTokenRecord>
-      >('changePersonalTokenWorkflow', {
-        workflowId: personalTokenWorkflowId(c.tokenId, randomUUID()),
-        taskQueue: deps.taskQueue,
-        args: [c],
-      });
-    } catch (err) {
-      const failure = failureOf(err);
-      if (failure?.type === UNKNOWN_TOKEN || failure?.type === UNKNOWN_PROJECTS) {
-        throw new NotFoundError(failure.message);
-      }
-      if (failure?.type === UNKNOWN_USER || failure?.type === USER_DISABLED) {
-        throw new ConflictError(failure.message);
-      }
-      throw err;
-    }
-  };
+  const change = (c: PersonalTokenChange): Promise<PersonalTokenRecord> =>
+    recordThroughWorkflow(
+      deps,
+      'changePersonalTokenWorkflow',
+      personalTokenWorkflowId(c.tokenId, randomUUID()),
+      c,
+      { notFound: [UNKNOWN_TOKEN, UNKNOWN_PROJECTS], conflict: [UNKNOWN_USER, USER_DISABLED] },
+    );
 
   router.post('/tokens', async (req, res) => {
     const userId = fromSession(req);

@@ -60,26 +60,34 @@ export function sessionIdOf(cookieHeader: string | undefined): string | undefine
   return sid && /^[A-Za-z0-9_-]{20,100}$/.test(sid) ? sid : undefined;
 }
 
-/** `Set-Cookie` for a new session (httpOnly, SameSite=Lax; Secure when the board is on https). */
-export function sessionCookie(sid: string, secure: boolean): string {
-  return serialize(SESSION_COOKIE, sid, {
+/** Whether cookies must be `Secure`: the board is served over https. */
+function secureCookies(publicUrl: string): boolean {
+  return publicUrl.startsWith('https:');
+}
+
+/** `Set-Cookie` for one of the API's cookies: httpOnly and SameSite=Lax, always. */
+export function cookieHeader(
+  name: string,
+  value: string,
+  opts: { publicUrl: string; maxAge: number; path?: string },
+): string {
+  return serialize(name, value, {
     httpOnly: true,
     sameSite: 'lax',
-    secure,
-    path: '/',
-    maxAge: SESSION_TTL_SECONDS,
+    secure: secureCookies(opts.publicUrl),
+    path: opts.path ?? '/',
+    maxAge: opts.maxAge,
   });
 }
 
+/** `Set-Cookie` for a new session. */
+export function sessionCookie(sid: string, publicUrl: string): string {
+  return cookieHeader(SESSION_COOKIE, sid, { publicUrl, maxAge: SESSION_TTL_SECONDS });
+}
+
 /** `Set-Cookie` that removes the session cookie. */
-export function clearedSessionCookie(secure: boolean): string {
-  return serialize(SESSION_COOKIE, '', {
-    httpOnly: true,
-    sameSite: 'lax',
-    secure,
-    path: '/',
-    maxAge: 0,
-  });
+export function clearedSessionCookie(publicUrl: string): string {
+  return cookieHeader(SESSION_COOKIE, '', { publicUrl, maxAge: 0 });
 }
 
 /**

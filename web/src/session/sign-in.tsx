@@ -138,14 +138,7 @@ function FirstAdminForm({ token }: { token: string }) {
           onChange={(e) => setEmail(e.target.value)}
         />
       </label>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      <button className="button primary wide" type="submit" disabled={busy}>
-        {busy ? 'Creating…' : 'Create my account'}
-      </button>
+      <Submit error={error} busy={busy} label="Create my account" busyLabel="Creating…" />
     </form>
   );
 }
@@ -202,14 +195,7 @@ function PasswordForm() {
           onChange={(e) => setPassword(e.target.value)}
         />
       </label>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      <button className="button primary wide" type="submit" disabled={busy}>
-        {busy ? 'Checking…' : 'Sign in'}
-      </button>
+      <Submit error={error} busy={busy} label="Sign in" busyLabel="Checking…" />
       <p className="hint">
         An administrator creates your account and gives you its first password.
       </p>
@@ -268,18 +254,27 @@ function TokenForm() {
           placeholder="Paste the admin token"
         />
       </label>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      <button className="button primary wide" type="submit" disabled={busy}>
-        {busy ? 'Checking…' : 'Sign in'}
-      </button>
+      <Submit error={error} busy={busy} label="Sign in" busyLabel="Checking…" />
       <p className="hint">
         The operator&apos;s break-glass credential: <code>npm start</code> writes it to{' '}
         <code>.data/admin-token</code>; on a server it is <code>AIWORKER_ADMIN_TOKEN</code>.
       </p>
     </form>
+  );
+}
+
+/** The end of each sign-in form: its error, if any, and its button. */
+function Submit(props: { error: string | null; busy: boolean; label: string; busyLabel: string }) {
+  return (
+    <>
+      {props.error && (
+        <p className="error" role="alert">
+          {props.error}
+        </p>
+      )}
+      <button className="button primary wide" type="submit" disabled={props.busy}>
+        {props.busy ? props.busyLabel : props.label}
+      </button>
+    </>
   );
 }
