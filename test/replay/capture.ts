@@ -13,6 +13,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { agentCredentialsWorkflowId } from '../../contracts/agent';
 import { REPO_ROOT } from '../../platform/config';
 import type { changeAgentCredentialsWorkflow } from '../../workflows/agent';
+import { personalTokenWorkflowId, userChangeWorkflowId } from '../../contracts/user';
 import type { previewCleanupWorkflow } from '../../workflows/preview-cleanup';
 import type { workerProbeWorkflow } from '../../workflows/probe';
 import { startRunServices } from '../harness/services';
@@ -121,6 +122,61 @@ async function main(): Promise<void> {
       );
     }
 
+    // A person's account is made, changed and removed, and a token of theirs made and revoked.
+    const personId = randomUUID();
+    const tokenId = randomUUID();
+    const people: Array<{ type: string; label: string; workflowId: string; input: unknown }> = [
+      {
+        type: 'changeUserWorkflow',
+        label: 'created',
+        workflowId: userChangeWorkflowId(personId, 'corpus-created'),
+        input: {
+          action: 'create',
+          userId: personId,
+          email: 'corpus@example.com',
+          name: 'Corpus',
+          role: 'member',
+          projectIds: [world.projectId],
+          passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$corpus$corpus',
+        },
+      },
+      {
+        type: 'changePersonalTokenWorkflow',
+        label: 'created',
+        workflowId: personalTokenWorkflowId(tokenId, 'corpus-created'),
+        input: {
+          action: 'create',
+          tokenId,
+          userId: personId,
+          name: 'corpus',
+          tokenHash: createHash('sha256').update(randomUUID()).digest('hex'),
+          projectIds: null,
+          expiresAt: null,
+        },
+      },
+      {
+        type: 'changePersonalTokenWorkflow',
+        label: 'revoked',
+        workflowId: personalTokenWorkflowId(tokenId, 'corpus-revoked'),
+        input: { action: 'revoke', tokenId, userId: personId },
+      },
+      {
+        type: 'changeUserWorkflow',
+        label: 'updated',
+        workflowId: userChangeWorkflowId(personId, 'corpus-updated'),
+        input: { action: 'update', userId: personId, role: 'viewer' },
+      },
+      {
+        type: 'changeUserWorkflow',
+        label: 'disabled',
+        workflowId: userChangeWorkflowId(personId, 'corpus-disabled'),
+        input: { action: 'disable', userId: personId },
+      },
+    ];
+    for (const { type, workflowId, input } of people) {
+      await client.workflow.execute(type, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    }
+
     const entries: CorpusEntry[] = [];
     // A run captured twice with nothing new (the first runs of a task captured again later)
     // is kept once.
@@ -185,6 +241,9 @@ async function main(): Promise<void> {
         'finished',
         null,
       );
+    }
+    for (const { type, label, workflowId } of people) {
+      await capture(type, label, workflowId, 'finished', null);
     }
     await capture('workerProbeWorkflow', 'probed', probe.workflowId, 'waiting', null);
     await capture('previewCleanupWorkflow', 'swept', cleanup.workflowId, 'waiting', null);
