@@ -13,6 +13,7 @@ import {
   UnknownAgent,
   UnknownProjects,
 } from '../db/agents';
+import { auditChange } from './audit';
 import type { ActivityDeps } from './deps';
 
 export function createAgentActivities({ db, redis }: ActivityDeps) {
@@ -20,7 +21,13 @@ export function createAgentActivities({ db, redis }: ActivityDeps) {
     /** Records a registered agent (its token only as a hash); a retry after success returns the same agent. */
     async createAgentRecord(agent: NewAgent): Promise<AgentRecord> {
       try {
-        return await insertAgent(db, agent);
+        const created = await insertAgent(db, agent);
+        await auditChange(db, {
+          action: 'agent.registered',
+          actor: agent.actor,
+          detail: { agentId: agent.id, name: agent.name },
+        });
+        return created;
       } catch (err) {
         if (err instanceof UnknownProjects)
           throw ApplicationFailure.nonRetryable(err.message, UNKNOWN_PROJECTS);
@@ -31,7 +38,13 @@ export function createAgentActivities({ db, redis }: ActivityDeps) {
     /** Revokes or replaces an agent's token in the read model (idempotent). */
     async changeAgentCredentialsRecord(change: AgentCredentialChange): Promise<AgentRecord> {
       try {
-        return await changeAgentCredentials(db, change);
+        const agent = await changeAgentCredentials(db, change);
+        await auditChange(db, {
+          action: change.action === 'revoke' ? 'agent.revoked' : 'agent.rotated',
+          actor: change.actor,
+          detail: { agentId: agent.id, name: agent.name },
+        });
+        return agent;
       } catch (err) {
         if (err instanceof UnknownAgent)
           throw ApplicationFailure.nonRetryable(err.message, UNKNOWN_AGENT);

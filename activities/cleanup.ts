@@ -1,6 +1,6 @@
 import { projectRoom } from '../contracts/events';
 import type { TaskState } from '../contracts/task-state';
-import { appendProjectEvent, findTask } from '../db/tasks';
+import { appendProjectEvent, deliveredEvent, findTask } from '../db/tasks';
 import type { ActivityDeps } from './deps';
 
 /** States whose task still needs its preview: a person is testing or has approved it. */
@@ -38,12 +38,7 @@ export function createCleanupActivities({
           type: 'preview:removed',
           payload: { taskId: preview.taskId, name: preview.name, reason },
         });
-        emitter.to(projectRoom(preview.projectId)).emit('preview:removed', {
-          ...event.payload,
-          projectId: preview.projectId,
-          seq: event.seq,
-          at: event.at,
-        });
+        emitter.to(projectRoom(preview.projectId)).emit('preview:removed', deliveredEvent(event));
       }
       return removed;
     },

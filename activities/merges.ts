@@ -13,6 +13,9 @@ import {
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
 import { applyMergeChange } from '../db/merges';
+import { deliveredEvent } from '../db/tasks';
+import { SYSTEM_ACTOR } from '../contracts/actor';
+import type { Actor } from '../contracts/actor';
 import type { MergeChange } from '../db/merges';
 import { findProject } from '../db/projects';
 import { TaskWorkflowStuck } from '../platform/errors';
@@ -85,7 +88,7 @@ export function createMergeActivities(deps: ActivityDeps) {
       const events = await applyMergeChange(db, change);
       const room = emitter.to(projectRoom(change.projectId));
       for (const e of events) {
-        room.emit(e.type, { ...e.payload, projectId: change.projectId, seq: e.seq, at: e.at });
+        room.emit(e.type, deliveredEvent(e));
       }
     },
 
@@ -93,10 +96,12 @@ export function createMergeActivities(deps: ActivityDeps) {
     async beginTaskMerge(input: {
       taskId: string;
       mergeId: string;
+      actor?: Actor;
     }): Promise<{ ok: true; view: TaskView } | { ok: false; reason: string }> {
       try {
         const view = await executeTaskUpdate(taskHandle(input.taskId), beginMergeUpdate, {
           mergeId: input.mergeId,
+          actor: input.actor ?? SYSTEM_ACTOR,
         });
         return { ok: true, view };
       } catch (err) {
@@ -114,24 +119,35 @@ export function createMergeActivities(deps: ActivityDeps) {
       taskId: string;
       mergeId: string;
       files: string[];
+      actor?: Actor;
     }): Promise<void> {
       await settle(input.taskId, input.mergeId, mergeConflictUpdate, {
         mergeId: input.mergeId,
         files: input.files,
+        actor: input.actor ?? SYSTEM_ACTOR,
       });
     },
 
     /** Gives the task back unmerged; it stays approved. */
-    async endTaskMerge(input: { taskId: string; mergeId: string; reason: string }): Promise<void> {
+    async endTaskMerge(input: {
+      taskId: string;
+      mergeId: string;
+      reason: string;
+      actor?: Actor;
+    }): Promise<void> {
       await settle(input.taskId, input.mergeId, endMergeUpdate, {
         mergeId: input.mergeId,
         reason: input.reason,
+        actor: input.actor ?? SYSTEM_ACTOR,
       });
     },
 
     /** The task's work is on staging and staging is deployed: the task reaches `staging`. */
-    async markTaskStaged(input: { taskId: string; mergeId: string }): Promise<void> {
-      await settle(input.taskId, input.mergeId, markStagedUpdate, { mergeId: input.mergeId });
+    async markTaskStaged(input: { taskId: string; mergeId: string; actor?: Actor }): Promise<void> {
+      await settle(input.taskId, input.mergeId, markStagedUpdate, {
+        mergeId: input.mergeId,
+        actor: input.actor ?? SYSTEM_ACTOR,
+      });
     },
 
     /** The commit staging points at. */

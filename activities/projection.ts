@@ -2,7 +2,7 @@ import { projectRoom, TASK_WAKEUP_CHANNEL } from '../contracts/events';
 import type { TaskWakeup } from '../contracts/events';
 import type { RecordedEvent } from '../contracts/events';
 import type { TaskView } from '../contracts/task';
-import { applyTaskChange } from '../db/tasks';
+import { applyTaskChange, deliveredEvent } from '../db/tasks';
 import type { LoggedEvent } from '../db/tasks';
 import { bumpGenerations } from '../platform/cache-keys';
 import type { ActivityDeps } from './deps';
@@ -18,7 +18,7 @@ export function createProjectionActivities({ db, redis, emitter, logger }: Activ
     await bumpGenerations(redis, { taskId: input.taskId, projectId: input.projectId });
     const room = emitter.to(projectRoom(input.projectId));
     for (const e of input.events) {
-      room.emit(e.type, { ...e.payload, projectId: input.projectId, seq: e.seq, at: e.at });
+      room.emit(e.type, deliveredEvent(e));
     }
     const wakeup: TaskWakeup = {
       projectId: input.projectId,

@@ -22,6 +22,7 @@ import {
   UserDisabled,
   UserEmailTaken,
 } from '../db/users';
+import { auditChange } from './audit';
 import type { ActivityDeps } from './deps';
 
 export function createUserActivities({ db, redis }: ActivityDeps) {
@@ -29,7 +30,20 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
     /** Records a change to a person's account (idempotent; refusals are not retried). */
     async changeUserRecord(change: UserChange): Promise<UserRecord> {
       try {
-        return await changeUser(db, change);
+        const user = await changeUser(db, change);
+        const {
+          passwordHash: _hash,
+          actor,
+          ...detail
+        } = change as UserChange & {
+          passwordHash?: string;
+        };
+        await auditChange(db, {
+          action: `user.${change.action === 'disable' ? 'removed' : `${change.action}d`}`,
+          actor,
+          detail: { ...detail, email: user.email, passwordReset: _hash !== undefined },
+        });
+        return user;
       } catch (err) {
         const refusal = (type: string) =>
           ApplicationFailure.nonRetryable((err as Error).message, type);
@@ -44,7 +58,13 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
     /** Records a personal token or its revocation (idempotent; refusals are not retried). */
     async changePersonalTokenRecord(change: PersonalTokenChange): Promise<PersonalTokenRecord> {
       try {
-        return await changePersonalToken(db, change);
+        const token = await changePersonalToken(db, change);
+        await auditChange(db, {
+          action: change.action === 'create' ? 'token.created' : 'token.revoked',
+          actor: change.actor,
+          detail: { tokenId: change.tokenId, userId: change.userId, name: token.name },
+        });
+        return token;
       } catch (err) {
         const refusal = (type: string) =>
           ApplicationFailure.nonRetryable((err as Error).message, type);

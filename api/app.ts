@@ -10,6 +10,7 @@ import type { TaskWakeups } from '../mcp/wakeups';
 import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import type { AgentCredentialChanges } from './credential-changes';
+import { auditRoutes } from './audit/audit';
 import { eventRoutes } from './events/events';
 import { gitRoutes } from './git/gateway';
 import { healthRoutes } from './health/health';
@@ -156,6 +157,7 @@ export function createApp(deps: ApiDeps): express.Express {
     taskRoutes(deps),
     mergeRoutes(deps),
     eventRoutes(deps),
+    auditRoutes(deps),
     workflowHealthRoutes(deps),
   );
   app.use(webRoutes());

@@ -1,3 +1,4 @@
+import type { Actor, ByActor } from './actor';
 import { z } from 'zod';
 
 /** The scope of an agent that may work on every project, present and future. */
@@ -86,12 +87,16 @@ export interface NewAgent {
    */
   allProjects?: boolean;
   expiresAt?: string | null;
+  /** Who registered it (absent before release 0.5.0). */
+  actor?: Actor;
 }
 
 /** A change to an agent's credentials, recorded by `changeAgentCredentialsWorkflow`. */
-export type AgentCredentialChange =
+export type AgentCredentialChange = (
   | { agentId: string; action: 'revoke' }
-  | { agentId: string; action: 'rotate'; tokenHash: string; expiresAt: string | null };
+  | { agentId: string; action: 'rotate'; tokenHash: string; expiresAt: string | null }
+) &
+  ByActor;
 
 /** Failure type when a credential change names an agent that does not exist (the API answers 404). */
 export const UNKNOWN_AGENT = 'UnknownAgent';

@@ -1,3 +1,4 @@
+import type { Actor } from './actor';
 import type { TaskState } from './task-state';
 
 /** The agent-driven delivery steps that call the forge or the preview runtime. */
@@ -5,7 +6,8 @@ export type DeliveryStep = 'create_branch' | 'create_pr' | 'trigger_preview';
 
 /**
  * Events published to socket.io clients (README, "Live events"). Every payload also
- * carries `projectId`, `seq` (position in the project's event log, for catching up) and `at`.
+ * carries `projectId`, `seq` (position in the project's event log, for catching up), `at` and
+ * `actor` (who did it).
  */
 export interface EventPayloads {
   'task:created': { taskId: string; title: string; priority: number };
@@ -40,6 +42,8 @@ export interface EventEnvelope {
   projectId: string;
   seq: number;
   at: string;
+  /** Who did it; `UNKNOWN_ACTOR` for events recorded before release 0.5.0. */
+  actor: Actor;
 }
 
 export type DeliveredEvent<T extends EventType = EventType> = EventPayloads[T] & EventEnvelope;
@@ -50,6 +54,8 @@ export interface RecordedEvent<T extends EventType = EventType> {
   type: T;
   payload: EventPayloads[T];
   at: string;
+  /** Absent in histories recorded before release 0.5.0. */
+  actor?: Actor;
 }
 
 /** The socket.io room of a project's events. */

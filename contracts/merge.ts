@@ -1,3 +1,4 @@
+import type { Actor } from './actor';
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { EventPayloads, EventType } from './events';
@@ -52,6 +53,8 @@ export interface MergeRequest {
   mergeId: string;
   projectId: string;
   taskIds: string[];
+  /** Who asked for the merge (absent in histories recorded before release 0.5.0). */
+  actor?: Actor;
 }
 
 /** What starts (or continues) a project's merge queue. */
@@ -106,6 +109,7 @@ export interface MergeEvent<T extends EventType = EventType> {
   type: T;
   payload: EventPayloads[T];
   at: string;
+  actor?: Actor;
 }
 
 /** One step of a merge batch to write into the read model. */

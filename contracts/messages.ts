@@ -1,10 +1,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ByActor } from './actor';
 import type { TaskTransition, TaskView } from './task';
 
 /**
  * Messages of the task workflow. Every change is an update, so the caller learns at once
  * whether it was accepted: a refused one fails in the update's validator, names the task's
- * current state and records nothing. Each takes one input object.
+ * current state and records nothing. Each takes one input object; its `actor` (optional, since
+ * histories recorded before 0.5.0 lack it) says who asked for the change, and is what the
+ * change's events name as their actor.
  */
 
 /**
@@ -12,31 +15,34 @@ import type { TaskTransition, TaskView } from './task';
  * `expiresAt` (ISO 8601) is refused: its caller has stopped waiting for the answer, and a task
  * must not go to an agent that was never told.
  */
-export const claimTaskUpdate = defineUpdate<TaskView, [{ agentId: string; expiresAt?: string }]>(
-  'claimTask',
-);
+export const claimTaskUpdate = defineUpdate<
+  TaskView,
+  [{ agentId: string; expiresAt?: string } & ByActor]
+>('claimTask');
 
 /** The assigned agent gives a task back to the backlog (or loses it when its lease ends). */
-export const releaseTaskUpdate = defineUpdate<TaskView, [{ agentId: string; reason: string }]>(
-  'releaseTask',
-);
+export const releaseTaskUpdate = defineUpdate<
+  TaskView,
+  [{ agentId: string; reason: string } & ByActor]
+>('releaseTask');
 
 /** The assigned agent asks a person a question; the task waits in `needs_input`. */
 export const askQuestionUpdate = defineUpdate<
   { questionId: string },
-  [{ agentId: string; questionId: string; question: string }]
+  [{ agentId: string; questionId: string; question: string } & ByActor]
 >('askQuestion');
 
 /** A person answers the open question; the task returns to `in_progress`. */
 export const answerQuestionUpdate = defineUpdate<
   { questionId: string },
-  [{ answer: string; questionId?: string }]
+  [{ answer: string; questionId?: string } & ByActor]
 >('answerQuestion');
 
 /** The assigned agent tells the board how its work is going (no change of state). */
-export const reportProgressUpdate = defineUpdate<void, [{ agentId: string; message: string }]>(
-  'reportProgress',
-);
+export const reportProgressUpdate = defineUpdate<
+  void,
+  [{ agentId: string; message: string } & ByActor]
+>('reportProgress');
 
 /** The assigned agent hands the work in for review (`ready_to_test`). */
 export const submitForReviewUpdate = defineUpdate<
@@ -48,54 +54,62 @@ export const submitForReviewUpdate = defineUpdate<
       previewCommit?: string;
       branch?: string;
       prUrl?: string;
-    },
+    } & ByActor,
   ]
 >('submitForReview');
 
 /** A person approves the work under review. */
-export const approveTaskUpdate = defineUpdate<TaskView>('approveTask');
+export const approveTaskUpdate = defineUpdate<TaskView, [ByActor?]>('approveTask');
 
 /** A person sends the work back with feedback for the agent. */
-export const requestChangesUpdate = defineUpdate<TaskView, [{ feedback: string }]>(
+export const requestChangesUpdate = defineUpdate<TaskView, [{ feedback: string } & ByActor]>(
   'requestChanges',
 );
 
 /** A person cancels a task that has not reached staging. */
-export const cancelTaskUpdate = defineUpdate<TaskView, [{ reason?: string }]>('cancelTask');
+export const cancelTaskUpdate = defineUpdate<TaskView, [{ reason?: string } & ByActor]>(
+  'cancelTask',
+);
 
 /** The assigned agent asks for its task's branch on the forge (`create_branch`). */
 export const createBranchUpdate = defineUpdate<
   { branch: string; cloneUrl: string },
-  [{ agentId: string }]
+  [{ agentId: string } & ByActor]
 >('createBranch');
 
 /** The assigned agent opens (or updates) the pull request of its branch (`create_pr`). */
 export const createPullRequestUpdate = defineUpdate<
   { prNumber: number; prUrl: string },
-  [{ agentId: string; title?: string; description?: string }]
+  [{ agentId: string; title?: string; description?: string } & ByActor]
 >('createPullRequest');
 
 /** The assigned agent has its branch deployed as a preview; the task goes to `ready_to_test`. */
 export const triggerPreviewUpdate = defineUpdate<
   { previewUrl: string; commit: string },
-  [{ agentId: string }]
+  [{ agentId: string } & ByActor]
 >('triggerPreview');
 
 /** A merge batch takes an approved task; answers the task with the commit to merge. */
-export const beginMergeUpdate = defineUpdate<TaskView, [{ mergeId: string }]>('beginMerge');
+export const beginMergeUpdate = defineUpdate<TaskView, [{ mergeId: string } & ByActor]>(
+  'beginMerge',
+);
 
 /** The merge batch could not merge the task without conflicts: back to the agent for changes. */
-export const mergeConflictUpdate = defineUpdate<TaskView, [{ mergeId: string; files: string[] }]>(
-  'mergeConflict',
-);
+export const mergeConflictUpdate = defineUpdate<
+  TaskView,
+  [{ mergeId: string; files: string[] } & ByActor]
+>('mergeConflict');
 
 /** The merge batch gives the task back unmerged (rolled back or failed); it stays approved. */
-export const endMergeUpdate = defineUpdate<TaskView, [{ mergeId: string; reason: string }]>(
-  'endMerge',
-);
+export const endMergeUpdate = defineUpdate<
+  TaskView,
+  [{ mergeId: string; reason: string } & ByActor]
+>('endMerge');
 
 /** The merge to staging has landed the task's work and staging is deployed. */
-export const markStagedUpdate = defineUpdate<TaskView, [{ mergeId: string }]>('markStaged');
+export const markStagedUpdate = defineUpdate<TaskView, [{ mergeId: string } & ByActor]>(
+  'markStaged',
+);
 
 /** Resolves once every change so far is in the read model; how `POST /api/tasks` reads its own write. */
 export const projectionSyncedUpdate = defineUpdate<TaskView>('projectionSynced');

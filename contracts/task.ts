@@ -1,3 +1,4 @@
+import type { Actor } from './actor';
 import type { TaskState } from './task-state';
 
 /** A question an agent asked about a task, and the person's answer once given. */
@@ -78,6 +79,8 @@ export interface TaskWorkflowInput {
   reminderAfterMs: number;
   /** How long an agent keeps a task in progress without a sign of life, in milliseconds. */
   leaseMs: number;
+  /** Who created the task (absent in histories recorded before release 0.5.0). */
+  actor?: Actor;
   snapshot?: TaskSnapshot;
 }
 

@@ -1,3 +1,4 @@
+import type { ByActor } from './actor';
 import { z } from 'zod';
 import { tokenExpiry } from './agent';
 
@@ -62,7 +63,7 @@ export interface UserRecord {
  * A change to a person's account, recorded by `changeUserWorkflow`. A password travels only as
  * its argon2id hash, and only passwords aiworker generated (random, 120 bits) ever do.
  */
-export type UserChange =
+export type UserChange = (
   | {
       action: 'create';
       userId: string;
@@ -80,7 +81,9 @@ export type UserChange =
       projectIds?: string[];
       passwordHash?: string;
     }
-  | { action: 'disable'; userId: string };
+  | { action: 'disable'; userId: string }
+) &
+  ByActor;
 
 /** Failure types of `changeUserWorkflow` the API turns into 4xx answers. */
 export const USER_EMAIL_TAKEN = 'UserEmailTaken';
@@ -123,7 +126,7 @@ export interface PersonalTokenRecord {
 }
 
 /** A change to a personal token, recorded by `changePersonalTokenWorkflow`. */
-export type PersonalTokenChange =
+export type PersonalTokenChange = (
   | {
       action: 'create';
       tokenId: string;
@@ -133,7 +136,9 @@ export type PersonalTokenChange =
       projectIds: string[] | null;
       expiresAt: string | null;
     }
-  | { action: 'revoke'; tokenId: string; userId: string };
+  | { action: 'revoke'; tokenId: string; userId: string }
+) &
+  ByActor;
 
 /** Failure type when a token change names a token its person does not have (the API answers 404). */
 export const UNKNOWN_TOKEN = 'UnknownToken';

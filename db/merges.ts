@@ -2,6 +2,7 @@ import type { Prisma } from '../generated/prisma/client';
 import type { EventPayloads, EventType } from '../contracts/events';
 import type { MergeChange, MergeTaskResult, MergeView } from '../contracts/merge';
 import type { Db } from './client';
+import { actorColumns, storedActor } from './tasks';
 import type { LoggedEvent } from './tasks';
 
 export type { MergeChange, MergeEvent, MergeFields } from '../contracts/merge';
@@ -38,6 +39,7 @@ export async function applyMergeChange(db: Db, change: MergeChange): Promise<Log
         type: r.type as EventType,
         payload: r.payload as unknown as EventPayloads[EventType],
         at: r.createdAt.toISOString(),
+        actor: storedActor(r),
       }));
     }
     if (current === undefined) {
@@ -63,9 +65,17 @@ export async function applyMergeChange(db: Db, change: MergeChange): Promise<Log
           type: e.type,
           payload: e.payload,
           createdAt: new Date(e.at),
+          ...actorColumns(e.actor),
         },
       });
-      logged.push({ ...e, seq: Number(row.id), projectId, taskId: null, taskSeq: version });
+      logged.push({
+        ...e,
+        actor: storedActor(row),
+        seq: Number(row.id),
+        projectId,
+        taskId: null,
+        taskSeq: version,
+      });
     }
     return logged;
   });

@@ -1,16 +1,41 @@
-import type { EventPayloads, EventType, RecordedEvent } from '../contracts/events';
+import { SYSTEM_ACTOR, UNKNOWN_ACTOR } from '../contracts/actor';
+import type { Actor, ActorKind } from '../contracts/actor';
+import type { DeliveredEvent, EventPayloads, EventType, RecordedEvent } from '../contracts/events';
 import type { TaskRecord, TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
 import type { Prisma } from '../generated/prisma/client';
 
 export type { TaskRecord } from '../contracts/task';
 import type { Db } from './client';
+import { recordAudit, taskAuditEntries } from './audit';
 
 /** An event of the log with its project-wide position. */
 export interface LoggedEvent extends RecordedEvent {
   seq: number;
   projectId: string;
   taskId: string | null;
+  actor: Actor;
+}
+
+/** An event as clients receive it: its fields plus the envelope (README, "Live events"). */
+export function deliveredEvent(e: LoggedEvent): DeliveredEvent {
+  return { ...e.payload, projectId: e.projectId, seq: e.seq, at: e.at, actor: e.actor };
+}
+
+/** The columns that store an event's actor. */
+export function actorColumns(actor: Actor | undefined) {
+  const a = actor ?? UNKNOWN_ACTOR;
+  return { actorKind: a.kind, actorId: a.id, actorName: a.name };
+}
+
+/** The actor stored with an event; events logged before actors were read as unknown. */
+export function storedActor(r: {
+  actorKind: string | null;
+  actorId: string | null;
+  actorName: string | null;
+}): Actor {
+  if (r.actorKind === null || r.actorId === null) return UNKNOWN_ACTOR;
+  return { kind: r.actorKind as ActorKind, id: r.actorId, name: r.actorName ?? r.actorId };
 }
 
 /**
@@ -72,6 +97,7 @@ export async function applyTaskChange(
         });
       }
     }
+    await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
     await tx.taskEvent.createMany({
       data: events.map((e) => ({
         projectId: view.projectId,
@@ -80,6 +106,7 @@ export async function applyTaskChange(
         type: e.type,
         payload: e.payload,
         createdAt: new Date(e.at),
+        ...actorColumns(e.actor),
       })),
       skipDuplicates: true,
     });
@@ -90,6 +117,7 @@ export async function applyTaskChange(
     const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.id)]));
     return events.map((e) => ({
       ...e,
+      actor: e.actor ?? UNKNOWN_ACTOR,
       seq: seqOf.get(e.taskSeq)!,
       projectId: view.projectId,
       taskId: view.id,
@@ -217,13 +245,20 @@ function logged(r: Awaited<ReturnType<Db['taskEvent']['findFirstOrThrow']>>): Lo
     type: r.type as LoggedEvent['type'],
     payload: r.payload as unknown as LoggedEvent['payload'],
     at: r.createdAt.toISOString(),
+    actor: storedActor(r),
   };
 }
 
 /** Appends an event that no task workflow numbers (e.g. a preview removed by the clean-up). */
 export async function appendProjectEvent<T extends EventType>(
   db: Db,
-  event: { projectId: string; taskId: string | null; type: T; payload: EventPayloads[T] },
+  event: {
+    projectId: string;
+    taskId: string | null;
+    type: T;
+    payload: EventPayloads[T];
+    actor?: Actor;
+  },
 ): Promise<LoggedEvent> {
   const row = await db.taskEvent.create({
     data: {
@@ -231,6 +266,7 @@ export async function appendProjectEvent<T extends EventType>(
       taskId: event.taskId,
       type: event.type,
       payload: event.payload,
+      ...actorColumns(event.actor ?? SYSTEM_ACTOR),
     },
   });
   return logged(row);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { agentActor } from '../contracts/actor';
+import type { Actor } from '../contracts/actor';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -90,6 +92,11 @@ export class AgentWork {
     readonly agent: AgentIdentity,
   ) {}
 
+  /** How this agent's changes name it in events and in the task workflows' histories. */
+  private get actor(): Actor {
+    return agentActor(this.agent.agentId, this.agent.name);
+  }
+
   /** Takes the best task the agent may work on, waiting up to `waitSeconds` for one to appear. */
   async nextTask(
     input: { projectId?: string; waitSeconds?: number },
@@ -173,6 +180,7 @@ export class AgentWork {
       try {
         const view = await executeTaskUpdate(handle, claimTaskUpdate, {
           agentId: this.agent.agentId,
+          actor: this.actor,
           expiresAt,
         });
         return presentTask(view, cloneUrl);
@@ -225,6 +233,7 @@ export class AgentWork {
     return await this.send(input.taskId, (handle) =>
       executeTaskUpdate(handle, askQuestionUpdate, {
         agentId: this.agent.agentId,
+        actor: this.actor,
         questionId,
         question: input.question,
       }),
@@ -244,7 +253,10 @@ export class AgentWork {
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
     const task = await this.ownTask(input.taskId);
     const result = await this.send(input.taskId, (handle) =>
-      executeLongTaskUpdate(handle, createBranchUpdate, { agentId: this.agent.agentId }),
+      executeLongTaskUpdate(handle, createBranchUpdate, {
+        agentId: this.agent.agentId,
+        actor: this.actor,
+      }),
     );
     return { branch: result.branch, cloneUrl: projectGitUrl(this.deps.publicUrl, task.projectId) };
   }
@@ -259,6 +271,7 @@ export class AgentWork {
     return await this.send(input.taskId, (handle) =>
       executeLongTaskUpdate(handle, createPullRequestUpdate, {
         agentId: this.agent.agentId,
+        actor: this.actor,
         ...(input.title ? { title: input.title } : {}),
         ...(input.description ? { description: input.description } : {}),
       }),
@@ -269,7 +282,10 @@ export class AgentWork {
   async triggerPreview(input: { taskId: string }): Promise<{ previewUrl: string }> {
     await this.ownTask(input.taskId);
     const { previewUrl } = await this.send(input.taskId, (handle) =>
-      executeLongTaskUpdate(handle, triggerPreviewUpdate, { agentId: this.agent.agentId }),
+      executeLongTaskUpdate(handle, triggerPreviewUpdate, {
+        agentId: this.agent.agentId,
+        actor: this.actor,
+      }),
     );
     return { previewUrl };
   }
@@ -285,7 +301,11 @@ export class AgentWork {
       input.message,
       async (message) => {
         await this.send(input.taskId, (handle) =>
-          executeTaskUpdate(handle, reportProgressUpdate, { agentId: this.agent.agentId, message }),
+          executeTaskUpdate(handle, reportProgressUpdate, {
+            agentId: this.agent.agentId,
+            actor: this.actor,
+            message,
+          }),
         );
       },
     );
@@ -300,7 +320,11 @@ export class AgentWork {
     await this.ownTask(input.taskId);
     const reason = `released by agent ${this.agent.agentId}${input.reason ? `: ${input.reason}` : ''}`;
     const view = await this.send(input.taskId, (handle) =>
-      executeTaskUpdate(handle, releaseTaskUpdate, { agentId: this.agent.agentId, reason }),
+      executeTaskUpdate(handle, releaseTaskUpdate, {
+        agentId: this.agent.agentId,
+        actor: this.actor,
+        reason,
+      }),
     );
     await this.setStatus('idle', null);
     return { taskId: view.id, state: view.state };

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { ADMIN_ACTOR } from '../contracts/actor';
 import { createUserBody } from '../contracts/user';
 import type { UserRole } from '../contracts/user';
 import { ApiError } from '../api/errors';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
         userId: randomUUID(),
         ...parsed.data,
         passwordHash: await hashPassword(password),
+        actor: ADMIN_ACTOR,
       },
     );
     process.stdout.write(

@@ -7,7 +7,13 @@ import { projectRoom } from '../contracts/events';
 import type { EventPayloads } from '../contracts/events';
 import { taskWorkflowId } from '../contracts/task';
 import type { Db } from '../db/client';
-import { appendProjectEvent, clearTaskStuck, listStuckTasks, markTaskStuck } from '../db/tasks';
+import {
+  appendProjectEvent,
+  clearTaskStuck,
+  deliveredEvent,
+  listStuckTasks,
+  markTaskStuck,
+} from '../db/tasks';
 import { bumpGenerations } from '../platform/cache-keys';
 import type { Logger } from '../platform/logger';
 import { failingWorkflowsQuery, workflowTaskFailure } from '../platform/workflow-health';
@@ -113,9 +119,7 @@ async function announce<T extends 'task:stuck' | 'task:recovered'>(
   });
   try {
     await bumpGenerations(deps.redis, { taskId: payload.taskId, projectId });
-    deps.emitter
-      .to(projectRoom(projectId))
-      .emit(type, { ...payload, projectId, seq: event.seq, at: event.at });
+    deps.emitter.to(projectRoom(projectId)).emit(type, deliveredEvent(event));
   } catch (err) {
     // The board catches up from the event log when Redis is back.
     deps.logger.warn(

@@ -12,6 +12,7 @@ import {
 import type { Activities } from '../activities';
 import { enqueueMergeUpdate, mergeQueueQuery, mergeWorkflowId } from '../contracts/merge';
 import { continueAsNewSignal, TRANSITION_REFUSED } from '../contracts/messages';
+import { UNKNOWN_ACTOR } from '../contracts/actor';
 import type {
   MergeQueueInput,
   MergeRequest,
@@ -53,6 +54,9 @@ const { deployStaging } = proxyActivities<Activities>({
  */
 export async function mergeBatchWorkflow(request: MergeRequest): Promise<MergeSummary> {
   const { mergeId, projectId } = request;
+  // Who asked for the merge: taking the tasks and staging them is theirs, conflicts and rollbacks
+  // are aiworker's findings. (Activity inputs carry it; replay does not compare them.)
+  const actor = request.actor;
   // Step 1 was the `queued` row written when the request was accepted.
   let version = 1;
   let state: MergeState = 'merging';
@@ -79,14 +83,14 @@ export async function mergeBatchWorkflow(request: MergeRequest): Promise<MergeSu
       version,
       merge,
       tasks: [...tasks.values()],
-      events: [progress, ...events],
+      events: [progress, ...events].map((e) => ({ ...e, actor: actor ?? UNKNOWN_ACTOR })),
     });
   };
 
   await save({ state: 'merging' });
   const begun: Array<{ taskId: string; prNumber: number; commit: string }> = [];
   for (const taskId of request.taskIds) {
-    const taken = await beginTaskMerge({ taskId, mergeId });
+    const taken = await beginTaskMerge({ taskId, mergeId, actor });
     if (!taken.ok) {
       set(taskId, { result: 'skipped', detail: taken.reason });
       continue;
@@ -145,7 +149,7 @@ export async function mergeBatchWorkflow(request: MergeRequest): Promise<MergeSu
 
   if (deployed.ok) {
     for (const taskId of taskIds) {
-      await markTaskStaged({ taskId, mergeId });
+      await markTaskStaged({ taskId, mergeId, actor });
       await teardownTaskPreview({ taskId });
       set(taskId, { result: 'deployed' });
     }
@@ -220,6 +224,7 @@ export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> 
             type: 'merge:progress',
             payload: { mergeId: request.mergeId, state: 'queued', detail: null },
             at: new Date().toISOString(),
+            actor: request.actor ?? UNKNOWN_ACTOR,
           },
         ],
       });

@@ -37,6 +37,8 @@ import {
   TRANSITION_REFUSED,
 } from '../contracts/messages';
 import { agentIdKey, taskStateKey } from '../contracts/search-attributes';
+import { agentActor, SYSTEM_ACTOR, UNKNOWN_ACTOR } from '../contracts/actor';
+import type { Actor } from '../contracts/actor';
 import type { DeliveryStep } from '../contracts/events';
 import type { TaskClock, TaskView, TaskWorkflowInput } from '../contracts/task';
 import { TaskMachine, TransitionRefused } from './task-machine';
@@ -73,6 +75,11 @@ const { deployTaskPreview } = proxyActivities<Activities>({
 /** Update inputs carry the acting agent's id (the validators' typing needs it spelled out). */
 type AgentInput = { agentId: string };
 
+/** Who asked for a change; histories recorded before release 0.5.0 name no actor. */
+function by(input: { actor?: Actor } | undefined, agentId?: string): Actor {
+  return input?.actor ?? (agentId ? agentActor(agentId) : UNKNOWN_ACTOR);
+}
+
 /** Runs `check` and turns a refusal into the failure an update validator reports. */
 function refuseUnless(check: () => void): void {
   try {
@@ -99,8 +106,10 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   let published: Promise<void> = Promise.resolve();
   let inFlight = 0;
   let deferred = 0;
-  const record = (change: Change): Promise<void> => {
-    if (change.length === 0) return projected;
+  const record = (made: Change, actor: Actor): Promise<void> => {
+    if (made.length === 0) return projected;
+    // Adding the actor changes only activity inputs, which replay does not compare.
+    const change = made.map((e) => ({ ...e, actor }));
     const view = machine.current();
     const version = change[change.length - 1]!.taskSeq;
     inFlight += 1;
@@ -138,16 +147,16 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       if (allHandlersFinished() && inFlight === 0 && published === last) return;
     }
   };
-  const apply = async (change: Change): Promise<TaskView> => {
+  const apply = async (change: Change, actor: Actor): Promise<TaskView> => {
     upsertSearchAttributes([
       { key: taskStateKey, value: machine.state },
       { key: agentIdKey, value: machine.current().assignedAgentId },
     ]);
-    await record(change);
+    await record(change, actor);
     return machine.current();
   };
 
-  void record(created);
+  void record(created, input.actor ?? UNKNOWN_ACTOR);
 
   // Set, with no await in between, just before this run continues as new or ends. An update that
   // is validated after that point must change nothing here (its effect would be lost with this
@@ -167,33 +176,40 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
   let lastBeat = 0;
 
-  setHandler(claimTaskUpdate, ({ agentId }) => apply(machine.claim(agentId, new Date())), {
-    validator: ({ agentId, expiresAt }: AgentInput & { expiresAt?: string }) =>
-      guard(() => {
-        if (expiresAt !== undefined && Date.now() > Date.parse(expiresAt)) {
-          throw new TransitionRefused(
-            `the claim of task ${taskId} by agent ${agentId} arrived after its caller stopped waiting (${expiresAt})`,
-          );
-        }
-        machine.checkClaim(agentId);
-      }),
-  });
-  setHandler(releaseTaskUpdate, ({ reason }) => apply(machine.release(reason, new Date())), {
-    validator: ({ agentId }: AgentInput) => guard(() => machine.checkRelease(agentId)),
-  });
+  setHandler(
+    claimTaskUpdate,
+    (input) => apply(machine.claim(input.agentId, new Date()), by(input, input.agentId)),
+    {
+      validator: ({ agentId, expiresAt }: AgentInput & { expiresAt?: string }) =>
+        guard(() => {
+          if (expiresAt !== undefined && Date.now() > Date.parse(expiresAt)) {
+            throw new TransitionRefused(
+              `the claim of task ${taskId} by agent ${agentId} arrived after its caller stopped waiting (${expiresAt})`,
+            );
+          }
+          machine.checkClaim(agentId);
+        }),
+    },
+  );
+  setHandler(
+    releaseTaskUpdate,
+    (input) => apply(machine.release(input.reason, new Date()), by(input, input.agentId)),
+    { validator: ({ agentId }: AgentInput) => guard(() => machine.checkRelease(agentId)) },
+  );
   setHandler(
     askQuestionUpdate,
-    async ({ agentId, questionId, question }) => {
-      await apply(machine.ask(agentId, questionId, question, new Date()));
+    async (input) => {
+      const { agentId, questionId, question } = input;
+      await apply(machine.ask(agentId, questionId, question, new Date()), by(input, agentId));
       return { questionId };
     },
     { validator: ({ agentId }: AgentInput) => guard(() => machine.checkAsk(agentId)) },
   );
   setHandler(
     answerQuestionUpdate,
-    async ({ answer }) => {
+    async (input) => {
       const questionId = machine.openQuestion!.id;
-      await apply(machine.answer(answer, new Date()));
+      await apply(machine.answer(input.answer, new Date()), by(input));
       return { questionId };
     },
     {
@@ -203,9 +219,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   );
   setHandler(
     reportProgressUpdate,
-    async ({ agentId, message }) => {
+    async (input) => {
       lastBeat += 1;
-      await record(machine.progress(agentId, message, new Date()));
+      await record(
+        machine.progress(input.agentId, input.message, new Date()),
+        by(input, input.agentId),
+      );
     },
     { validator: ({ agentId }: AgentInput) => guard(() => machine.checkProgress(agentId)) },
   );
@@ -221,7 +240,11 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       }
     });
   /** Runs a delivery step's activities; a failure is shown on the board and fails only the update. */
-  const deliver = async <T>(step: DeliveryStep, run: () => Promise<T>): Promise<T> => {
+  const deliver = async <T>(
+    step: DeliveryStep,
+    actor: Actor,
+    run: () => Promise<T>,
+  ): Promise<T> => {
     delivering = step;
     lastBeat += 1;
     try {
@@ -232,7 +255,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         cause instanceof ApplicationFailure || cause instanceof Error
           ? cause.message
           : String(cause);
-      await record(machine.deliveryFailed(step, message, new Date()));
+      await record(machine.deliveryFailed(step, message, new Date()), actor);
       throw ApplicationFailure.nonRetryable(`${step} failed: ${message}`, DELIVERY_FAILED);
     } finally {
       delivering = null;
@@ -241,28 +264,30 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   };
   setHandler(
     createBranchUpdate,
-    ({ agentId: _agent }) =>
-      deliver('create_branch', async () => {
+    (input) =>
+      deliver('create_branch', by(input, input.agentId), async () => {
         const result = await ensureTaskBranch({ projectId, taskId });
-        await apply(machine.recordBranch(result.branch, new Date()));
+        await apply(machine.recordBranch(result.branch, new Date()), by(input, input.agentId));
         return result;
       }),
     { validator: ({ agentId }: AgentInput) => checkDeliver(agentId, 'create_branch') },
   );
   setHandler(
     createPullRequestUpdate,
-    ({ title, description }) =>
-      deliver('create_pr', async () => {
+    (input) =>
+      deliver('create_pr', by(input, input.agentId), async () => {
+        const { title, description } = input;
         const pr = await openTaskPullRequest({ task: machine.current(), title, description });
-        await apply(machine.recordPullRequest(pr, new Date()));
+        await apply(machine.recordPullRequest(pr, new Date()), by(input, input.agentId));
         return pr;
       }),
     { validator: ({ agentId }: AgentInput) => checkDeliver(agentId, 'create_pr') },
   );
   setHandler(
     triggerPreviewUpdate,
-    ({ agentId }) =>
-      deliver('trigger_preview', async () => {
+    (input) =>
+      deliver('trigger_preview', by(input, input.agentId), async () => {
+        const { agentId } = input;
         const preview = await deployTaskPreview({
           projectId,
           taskId,
@@ -272,6 +297,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         refuseUnless(() => machine.checkSubmit(agentId));
         await apply(
           machine.submit({ previewUrl: preview.url, previewCommit: preview.commit }, new Date()),
+          by(input, agentId),
         );
         return { previewUrl: preview.url, commit: preview.commit };
       }),
@@ -279,34 +305,40 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   );
   setHandler(
     submitForReviewUpdate,
-    ({ agentId: _agent, ...details }) => apply(machine.submit(details, new Date())),
+    ({ agentId, actor, ...details }) =>
+      apply(machine.submit(details, new Date()), by({ actor }, agentId)),
     {
       validator: ({ agentId }: AgentInput) => guard(() => machine.checkSubmit(agentId)),
     },
   );
-  setHandler(approveTaskUpdate, () => apply(machine.approve(new Date())), {
-    validator: () => guard(() => machine.checkApprove()),
+  setHandler(approveTaskUpdate, (input) => apply(machine.approve(new Date()), by(input)), {
+    validator: (_input?: { actor?: Actor }) => guard(() => machine.checkApprove()),
   });
   setHandler(
     requestChangesUpdate,
-    ({ feedback }) => apply(machine.requestChanges(feedback, new Date())),
+    (input) => apply(machine.requestChanges(input.feedback, new Date()), by(input)),
     {
       validator: (_input) => guard(() => machine.checkRequestChanges()),
     },
   );
   setHandler(
     cancelTaskUpdate,
-    ({ reason }) => apply(machine.cancel(reason ?? 'cancelled', new Date())),
+    (input) => apply(machine.cancel(input.reason ?? 'cancelled', new Date()), by(input)),
     {
       validator: (_input) => guard(() => machine.checkCancel()),
     },
   );
-  setHandler(beginMergeUpdate, ({ mergeId }) => apply(machine.beginMerge(mergeId, new Date())), {
-    validator: ({ mergeId }: { mergeId: string }) => guard(() => machine.checkBeginMerge(mergeId)),
-  });
+  setHandler(
+    beginMergeUpdate,
+    (input) => apply(machine.beginMerge(input.mergeId, new Date()), by(input)),
+    {
+      validator: ({ mergeId }: { mergeId: string }) =>
+        guard(() => machine.checkBeginMerge(mergeId)),
+    },
+  );
   setHandler(
     mergeConflictUpdate,
-    ({ mergeId, files }) => apply(machine.mergeConflict(mergeId, files, new Date())),
+    (input) => apply(machine.mergeConflict(input.mergeId, input.files, new Date()), by(input)),
     {
       validator: ({ mergeId }: { mergeId: string }) =>
         guard(() => machine.checkMergeOutcome(mergeId)),
@@ -314,13 +346,13 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   );
   setHandler(
     endMergeUpdate,
-    ({ mergeId, reason }) => apply(machine.endMerge(mergeId, reason, new Date())),
+    (input) => apply(machine.endMerge(input.mergeId, input.reason, new Date()), by(input)),
     {
       validator: ({ mergeId }: { mergeId: string }) =>
         guard(() => machine.checkMergeOutcome(mergeId)),
     },
   );
-  setHandler(markStagedUpdate, () => apply(machine.markStaged(new Date())), {
+  setHandler(markStagedUpdate, (input) => apply(machine.markStaged(new Date()), by(input)), {
     validator: ({ mergeId }: { mergeId: string }) =>
       guard(() => machine.checkMergeOutcome(mergeId)),
   });
@@ -378,7 +410,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         () => machine.openQuestion?.id !== open.id || machine.isFinal || shouldContinueAsNew(),
         wait.timeoutMs,
       );
-      if (!moved) await record(machine.remind(new Date()));
+      if (!moved) await record(machine.remind(new Date()), SYSTEM_ACTOR);
       else interrupted = () => (machine.openQuestion?.id === open.id ? wait.clock : null);
     } else if (machine.state === 'in_progress') {
       // An agent that stays silent for a whole lease loses the task; it goes back to the backlog.
@@ -395,7 +427,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         machine.state === 'in_progress' &&
         machine.current().assignedAgentId === agentId
       ) {
-        await apply(machine.release(`lease of agent ${agentId} expired`, new Date()));
+        await apply(machine.release(`lease of agent ${agentId} expired`, new Date()), SYSTEM_ACTOR);
       } else if (moved) {
         interrupted = () =>
           lastBeat === beat &&

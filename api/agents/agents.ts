@@ -19,7 +19,8 @@ import { taskWorkflowId } from '../../contracts/task';
 import { executeTaskUpdate } from '../../platform/task-updates';
 import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError } from '../errors';
-import { requireAdministrator, tokenHash } from '../middleware/auth';
+import { actorOf, requireAdministrator, tokenHash } from '../middleware/auth';
+import type { Actor } from '../../contracts/actor';
 import { validate } from '../validate';
 import { recordThroughWorkflow } from '../temporal-errors';
 
@@ -67,6 +68,7 @@ export function agentRoutes(deps: ApiDeps): Router {
       projectIds: all ? [] : (body.projectIds as string[]),
       allProjects: all,
       expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+      actor: actorOf(req.principal!),
     };
     const created = await recordThroughWorkflow<NewAgent, AgentRecord>(
       deps,
@@ -101,7 +103,7 @@ export function agentRoutes(deps: ApiDeps): Router {
    * task's own release update. One that cannot be released now (its workflow is busy or stuck)
    * goes back when its lease runs out, as it would have without this.
    */
-  async function releaseTasksOf(agent: AgentRecord): Promise<string[]> {
+  async function releaseTasksOf(agent: AgentRecord, actor: Actor): Promise<string[]> {
     const released: string[] = [];
     for (const taskId of await tasksHeldBy(deps.db, agent.id, ['in_progress'])) {
       const handle = deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
@@ -109,6 +111,7 @@ export function agentRoutes(deps: ApiDeps): Router {
         await executeTaskUpdate(handle, releaseTaskUpdate, {
           agentId: agent.id,
           reason: `the token of agent ${agent.name} was revoked`,
+          actor,
         });
         released.push(taskId);
       } catch (err) {
@@ -125,8 +128,9 @@ export function agentRoutes(deps: ApiDeps): Router {
   // tasks it was working on go back to the backlog.
   router.delete('/agents/:id', async (req, res) => {
     const { id } = validate(agentParams, req.params, 'params');
-    const agent = await changeCredentials({ agentId: id, action: 'revoke' });
-    res.json({ ...agent, releasedTaskIds: await releaseTasksOf(agent) });
+    const actor = actorOf(req.principal!);
+    const agent = await changeCredentials({ agentId: id, action: 'revoke', actor });
+    res.json({ ...agent, releasedTaskIds: await releaseTasksOf(agent, actor) });
   });
 
   // A new token for the same agent; the old one stops working. Shown here once.
@@ -141,6 +145,7 @@ export function agentRoutes(deps: ApiDeps): Router {
     const agent = await changeCredentials({
       agentId: id,
       action: 'rotate',
+      actor: actorOf(req.principal!),
       tokenHash: tokenHash(token),
       expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
     });

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { requireProjectAccess } from '../middleware/auth';
 import { z } from 'zod';
-import { eventsAfter, taskEvents } from '../../db/tasks';
+import { deliveredEvent, eventsAfter, taskEvents } from '../../db/tasks';
 import type { LoggedEvent } from '../../db/tasks';
 import type { DeliveredEvent } from '../../contracts/events';
 import type { ApiDeps } from '../app';
@@ -24,7 +24,7 @@ export const catchUpQuery = z
 export function delivered(e: LoggedEvent): { type: LoggedEvent['type']; data: DeliveredEvent } {
   return {
     type: e.type,
-    data: { ...e.payload, projectId: e.projectId, seq: e.seq, at: e.at },
+    data: deliveredEvent(e),
   };
 }
 

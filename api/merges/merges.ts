@@ -14,7 +14,7 @@ import type { ApiDeps } from '../app';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
 import { updateError } from '../temporal-errors';
-import { requireProjectAccess } from '../middleware/auth';
+import { actorOf, requireProjectAccess } from '../middleware/auth';
 import { validate } from '../validate';
 import { listMergesQuery, mergeBody, mergeIdParams } from './schema';
 
@@ -71,7 +71,7 @@ export function mergeRoutes(deps: ApiDeps): Router {
     try {
       // The queue refuses a task that another request put in a batch since the checks above.
       await client.workflow.executeUpdateWithStart(enqueueMergeUpdate, {
-        args: [{ mergeId, projectId, taskIds }],
+        args: [{ mergeId, projectId, taskIds, actor: actorOf(req.principal!) }],
         updateId: mergeId,
         startWorkflowOperation: new WithStartWorkflowOperation<typeof mergeQueueWorkflow>(
           'mergeQueueWorkflow',

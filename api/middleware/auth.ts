@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { ADMIN_ACTOR, agentActor } from '../../contracts/actor';
+import type { Actor } from '../../contracts/actor';
 import { ALL_PROJECTS } from '../../contracts/agent';
 import type { AgentRecord } from '../../contracts/agent';
 import type { PersonalTokenRecord, UserRecord, UserRole } from '../../contracts/user';
@@ -253,6 +255,18 @@ export function requirePerson(req: Request, _res: Response, next: NextFunction) 
     throw new ForbiddenError('this route is for people; agents use the MCP endpoint at /mcp');
   }
   next();
+}
+
+/** Who a principal is, as actions and events name them (README, "Who did it"). */
+export function actorOf(principal: Principal): Actor {
+  switch (principal.kind) {
+    case 'admin':
+      return ADMIN_ACTOR;
+    case 'user':
+      return { kind: 'user', id: principal.userId, name: principal.name };
+    case 'agent':
+      return agentActor(principal.agentId, principal.name);
+  }
 }
 
 /** Whether the principal may do everything: the operator's token, or a person with the admin role. */

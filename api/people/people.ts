@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { Router } from 'express';
 import type { Request } from 'express';
+import { FIRST_ADMIN_LINK_ACTOR } from '../../contracts/actor';
 import { z } from 'zod';
 import {
   createTokenBody,
@@ -37,7 +38,12 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../errors';
-import { PERSONAL_TOKEN_PREFIX, requireAdministrator, tokenHash } from '../middleware/auth';
+import {
+  actorOf,
+  PERSONAL_TOKEN_PREFIX,
+  requireAdministrator,
+  tokenHash,
+} from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { recordThroughWorkflow } from '../temporal-errors';
 import { validate } from '../validate';
@@ -192,6 +198,7 @@ export function firstAdminRoutes(deps: ApiDeps): Router {
       role: 'admin',
       projectIds: [],
       passwordHash: await hashPassword(password),
+      actor: FIRST_ADMIN_LINK_ACTOR,
     });
     const sid = await deps.people.sessions.create(user.id);
     res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl));
@@ -223,6 +230,7 @@ export function userRoutes(deps: ApiDeps): Router {
       userId: randomUUID(),
       ...body,
       passwordHash: await hashPassword(password),
+      actor: actorOf(req.principal!),
     });
     res.status(201).json({ user, password });
   });
@@ -264,6 +272,7 @@ export function userRoutes(deps: ApiDeps): Router {
       userId: id,
       ...fields,
       ...(password ? { passwordHash: await hashPassword(password) } : {}),
+      actor: actorOf(req.principal!),
     });
     if (password) await deps.people.sessions.endAll(id);
     res.json(password ? { user, password } : { user });
@@ -273,7 +282,11 @@ export function userRoutes(deps: ApiDeps): Router {
   router.delete('/users/:id', async (req, res) => {
     const { id } = validate(userParams, req.params, 'params');
     if (selfId(req) === id) throw new ConflictError('you cannot remove your own account');
-    const user = await changeUserAccount(deps, { action: 'disable', userId: id });
+    const user = await changeUserAccount(deps, {
+      action: 'disable',
+      userId: id,
+      actor: actorOf(req.principal!),
+    });
     await deps.people.sessions.endAll(id);
     res.json({ user });
   });
@@ -325,6 +338,7 @@ export function tokenRoutes(deps: ApiDeps): Router {
       tokenHash: tokenHash(token),
       projectIds: body.projectIds ?? null,
       expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+      actor: actorOf(req.principal!),
     });
     res.status(201).json({ ...record, token });
   });
@@ -337,7 +351,9 @@ export function tokenRoutes(deps: ApiDeps): Router {
   router.delete('/tokens/:id', async (req, res) => {
     const userId = fromSession(req);
     const { id } = validate(userParams, req.params, 'params');
-    res.json(await change({ action: 'revoke', tokenId: id, userId }));
+    res.json(
+      await change({ action: 'revoke', tokenId: id, userId, actor: actorOf(req.principal!) }),
+    );
   });
   return router;
 }

@@ -19,7 +19,8 @@ import type { taskWorkflow } from '../../workflows/task';
 import type { ApiDeps } from '../app';
 import { NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
-import { readableProjects, requireProjectAccess } from '../middleware/auth';
+import { actorOf, readableProjects, requireProjectAccess } from '../middleware/auth';
+import type { Actor } from '../../contracts/actor';
 import { ALL_PROJECTS } from '../../contracts/agent';
 import { updateError } from '../temporal-errors';
 import { validate } from '../validate';
@@ -68,6 +69,7 @@ export function taskRoutes(deps: ApiDeps): Router {
       },
       reminderAfterMs: deps.questionReminderMs,
       leaseMs: deps.leaseMs,
+      actor: actorOf(req.principal!),
     };
     // One round trip starts the workflow and waits until its first projection is in MySQL, so a
     // GET right after this answer finds the task.
@@ -124,14 +126,18 @@ export function taskRoutes(deps: ApiDeps): Router {
   /** Sends one of the people's updates to the task's workflow and answers with the task as it now is. */
   const transition = (
     path: string,
-    send: (body: unknown, handle: WorkflowHandle) => Promise<unknown>,
+    send: (body: unknown, handle: WorkflowHandle, actor: Actor) => Promise<unknown>,
   ) => {
     router.post(`/tasks/:id/${path}`, async (req, res) => {
       const { id } = validate(idParams, req.params, 'params');
       const before = await requireTask(deps, id);
       requireProjectAccess(req.principal!, before.projectId, 'work');
       try {
-        await send(req.body, client.workflow.getHandle(taskWorkflowId(id)));
+        await send(
+          req.body,
+          client.workflow.getHandle(taskWorkflowId(id)),
+          actorOf(req.principal!),
+        );
       } catch (err) {
         throw updateError(err, () => before.state) ?? err;
       }
@@ -139,24 +145,25 @@ export function taskRoutes(deps: ApiDeps): Router {
     });
   };
 
-  transition('respond', (body, handle) => {
+  transition('respond', (body, handle, actor) => {
     const { answer, questionId } = validate(respondBody, body, 'body');
     return executeTaskUpdate(handle, answerQuestionUpdate, {
       answer,
       ...(questionId ? { questionId } : {}),
+      actor,
     });
   });
-  transition('approve', (body, handle) => {
+  transition('approve', (body, handle, actor) => {
     validate(approveBody, body, 'body');
-    return executeTaskUpdate(handle, approveTaskUpdate);
+    return executeTaskUpdate(handle, approveTaskUpdate, { actor });
   });
-  transition('request-changes', (body, handle) => {
+  transition('request-changes', (body, handle, actor) => {
     const { feedback } = validate(requestChangesBody, body, 'body');
-    return executeTaskUpdate(handle, requestChangesUpdate, { feedback });
+    return executeTaskUpdate(handle, requestChangesUpdate, { feedback, actor });
   });
-  transition('cancel', (body, handle) => {
+  transition('cancel', (body, handle, actor) => {
     const { reason } = validate(cancelBody, body, 'body');
-    return executeTaskUpdate(handle, cancelTaskUpdate, { ...(reason ? { reason } : {}) });
+    return executeTaskUpdate(handle, cancelTaskUpdate, { ...(reason ? { reason } : {}), actor });
   });
 
   return router;

@@ -1,0 +1,25 @@
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { UNKNOWN_ACTOR } from '../contracts/actor';
+import type { Actor } from '../contracts/actor';
+import { recordAudit } from '../db/audit';
+import type { Db } from '../db/client';
+
+/**
+ * Records what a person did, once: the key is the calling workflow and activity, which a retry
+ * shares. Changes recorded by workflows started before release 0.5.0 name no actor.
+ */
+export async function auditChange(
+  db: Db,
+  entry: { action: string; actor: Actor | undefined; detail?: Record<string, unknown> },
+): Promise<void> {
+  const { workflowExecution: run, activityId } = Context.current().info;
+  await recordAudit(db, [
+    {
+      key: `${run?.workflowId ?? randomUUID()}:${run?.runId ?? ''}:${activityId}`,
+      action: entry.action,
+      actor: entry.actor ?? UNKNOWN_ACTOR,
+      ...(entry.detail ? { detail: entry.detail } : {}),
+    },
+  ]);
+}
