@@ -11,7 +11,12 @@ import type { Db } from '../db/client';
  */
 export async function auditChange(
   db: Db,
-  entry: { action: string; actor: Actor | undefined; detail?: Record<string, unknown> },
+  entry: {
+    action: string;
+    actor: Actor | undefined;
+    projectId?: string;
+    detail?: Record<string, unknown>;
+  },
 ): Promise<void> {
   const { workflowExecution: run, activityId } = Context.current().info;
   await recordAudit(db, [
@@ -19,6 +24,7 @@ export async function auditChange(
       key: `${run?.workflowId ?? randomUUID()}:${run?.runId ?? ''}:${activityId}`,
       action: entry.action,
       actor: entry.actor ?? UNKNOWN_ACTOR,
+      projectId: entry.projectId ?? null,
       ...(entry.detail ? { detail: entry.detail } : {}),
     },
   ]);

@@ -1,6 +1,7 @@
 import type { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
+import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import type { StagingDeployer } from './deploy/deployer';
 import type { Forge } from './forge/forge';
@@ -21,4 +22,8 @@ export interface ActivityDeps {
   staging: StagingDeployer;
   /** Previews older than this are removed unless their task still needs them. */
   previewTtlMs: number;
+  /** The board's address, for links in webhook messages. */
+  publicUrl: string;
+  /** How webhook deliveries retry. */
+  webhooks: Config['webhooks'];
 }

@@ -7,6 +7,7 @@ import { createProbeActivities } from './probe';
 import { createProjectActivities } from './projects';
 import { createProjectionActivities } from './projection';
 import { createUserActivities } from './users';
+import { createWebhookActivities } from './webhooks';
 
 /** Builds every activity with its dependencies (STYLE: activities come from a factory). */
 export function createActivities(deps: ActivityDeps) {
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeliveryActivities(deps),
     ...createCleanupActivities(deps),
     ...createMergeActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

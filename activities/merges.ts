@@ -26,6 +26,7 @@ import { beat, whileBeating } from './heartbeat';
 import { ForgeRefusal, repoOf, STAGING_BRANCH } from './forge/forge';
 import type { Forge, MergeOutcome, RepoRef } from './forge/forge';
 import { taskPreviewName } from './preview/runtime';
+import { startWebhookDeliveries } from './webhooks';
 
 /** Failure type of a merge step the forge refused (retrying will not help). */
 export const MERGE_REFUSED = 'MergeRefused';
@@ -86,6 +87,7 @@ export function createMergeActivities(deps: ActivityDeps) {
     /** Writes one step of a batch into MySQL (idempotent), then publishes its events. */
     async projectMerge(change: MergeChange): Promise<void> {
       const events = await applyMergeChange(db, change);
+      await startWebhookDeliveries(deps, change.projectId, events);
       const room = emitter.to(projectRoom(change.projectId));
       for (const e of events) {
         room.emit(e.type, deliveredEvent(e));

@@ -6,9 +6,11 @@ import { applyTaskChange, deliveredEvent } from '../db/tasks';
 import type { LoggedEvent } from '../db/tasks';
 import { bumpGenerations } from '../platform/cache-keys';
 import type { ActivityDeps } from './deps';
+import { startWebhookDeliveries } from './webhooks';
 
 /** Activities that keep the read model, the cache and the live board in step with task workflows. */
-export function createProjectionActivities({ db, redis, emitter, logger }: ActivityDeps) {
+export function createProjectionActivities(deps: ActivityDeps) {
+  const { db, redis, emitter, logger } = deps;
   /** Invalidates the cache and sends the events to every subscribed board. */
   async function publish(input: {
     projectId: string;
@@ -43,6 +45,7 @@ export function createProjectionActivities({ db, redis, emitter, logger }: Activ
     }): Promise<{ events: LoggedEvent[]; published: boolean }> {
       const events = await applyTaskChange(db, change);
       const { id: taskId, projectId } = change.view;
+      await startWebhookDeliveries(deps, projectId, events);
       if (!change.publish) return { events, published: false };
       try {
         await publish({ projectId, taskId, events });

@@ -11,6 +11,7 @@ import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import type { AgentCredentialChanges } from './credential-changes';
 import { auditRoutes } from './audit/audit';
+import { webhookRoutes } from './webhooks/webhooks';
 import { eventRoutes } from './events/events';
 import { gitRoutes } from './git/gateway';
 import { healthRoutes } from './health/health';
@@ -158,6 +159,7 @@ export function createApp(deps: ApiDeps): express.Express {
     mergeRoutes(deps),
     eventRoutes(deps),
     auditRoutes(deps),
+    webhookRoutes(deps),
     workflowHealthRoutes(deps),
   );
   app.use(webRoutes());

@@ -124,6 +124,18 @@ const envSchema = z.object({
     .int('expected a whole number of seconds')
     .min(0, 'expected 0 or more seconds')
     .default(10),
+  AIWORKER_WEBHOOK_RETRY_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .positive('expected more than 0 seconds')
+    .default(10),
+  AIWORKER_WEBHOOK_RETRY_MAX_SECONDS: z.coerce
+    .number({ error: 'expected a number of seconds' })
+    .positive('expected more than 0 seconds')
+    .default(600),
+  AIWORKER_WEBHOOK_GIVE_UP_HOURS: z.coerce
+    .number({ error: 'expected a number of hours' })
+    .positive('expected more than 0 hours')
+    .default(24),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AIWORKER_PUBLIC_URL: urlWithScheme(['http', 'https'], 'https://aiworker.example.com').optional(),
   AIWORKER_GIT_BODY_LIMIT_MB: z.coerce
@@ -218,6 +230,8 @@ export interface Config {
   };
   /** At most one progress report per task is written to its workflow in this long; later ones are coalesced. */
   progressIntervalMs: number;
+  /** How webhook deliveries retry: first wait, longest wait, and when they give up. */
+  webhooks: { retryFirstMs: number; retryMaxMs: number; giveUpMs: number };
   /** How often the worker looks for task workflows that fail every workflow task (worker/stuck-tasks.ts). */
   stuckSweepEveryMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -326,6 +340,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authFailuresPerMinute: e.AIWORKER_AUTH_FAILURES_PER_MINUTE,
     },
     progressIntervalMs: e.AIWORKER_PROGRESS_INTERVAL_SECONDS * 1000,
+    webhooks: {
+      retryFirstMs: Math.round(e.AIWORKER_WEBHOOK_RETRY_SECONDS * 1000),
+      retryMaxMs: Math.round(e.AIWORKER_WEBHOOK_RETRY_MAX_SECONDS * 1000),
+      giveUpMs: Math.round(e.AIWORKER_WEBHOOK_GIVE_UP_HOURS * 3_600_000),
+    },
     logLevel: e.LOG_LEVEL,
     publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     gitBodyLimitBytes: Math.floor(e.AIWORKER_GIT_BODY_LIMIT_MB * (1 << 20)),

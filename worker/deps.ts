@@ -20,7 +20,14 @@ import { createRedis } from '../platform/redis';
 export function createWorkerDeps(
   config: Pick<
     Config,
-    'databaseUrl' | 'redisUrl' | 'dataDir' | 'publicUrl' | 'previews' | 'gitea' | 'argocd'
+    | 'databaseUrl'
+    | 'redisUrl'
+    | 'dataDir'
+    | 'publicUrl'
+    | 'previews'
+    | 'gitea'
+    | 'argocd'
+    | 'webhooks'
   >,
   root: Logger,
 ): ActivityDeps & { close(): Promise<void> } {
@@ -68,6 +75,8 @@ export function createWorkerDeps(
         })
       : createLocalStagingDeployer({ db, forgeFor, previews }),
     previewTtlMs: config.previews.ttlMs,
+    publicUrl: config.publicUrl,
+    webhooks: config.webhooks,
     async close() {
       await db.$disconnect();
       redis.disconnect();

@@ -6,3 +6,4 @@ export { changeAgentCredentialsWorkflow, registerAgentWorkflow } from './agent';
 export { changePersonalTokenWorkflow, changeUserWorkflow } from './user';
 export { mergeBatchWorkflow, mergeQueueWorkflow } from './merge';
 export { previewCleanupWorkflow } from './preview-cleanup';
+export { changeWebhookWorkflow, webhookDeliveryWorkflow } from './webhook';

@@ -189,7 +189,7 @@ describe('the board in a browser', () => {
     await drawer.getByRole('button', { name: 'Send answer' }).click();
     await visible(drawer.locator('[data-state="in_progress"]'));
     await visible(drawer.locator('.qa-answer', { hasText: 'Email address; no user names.' }));
-    await visible(drawer.locator('.timeline', { hasText: 'Question answered' }));
+    await visible(drawer.locator('.timeline', { hasText: 'administrator answered the question' }));
     await visible(card('in_progress', title));
     expect(await card('needs_input', title).count()).toBe(0);
     const answer = await callTool(ada.client, 'check_response', { taskId });

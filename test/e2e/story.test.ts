@@ -178,7 +178,7 @@ describe('a task from the board to staging', () => {
     await expect(changed.allInnerTexts()).resolves.toEqual([
       expect.stringMatching(/message\.txt\s*\+1\s*−1/),
     ]);
-    await visible(drawer.locator('.timeline', { hasText: 'Progress: pushed' }));
+    await visible(drawer.locator('.timeline', { hasText: 'Ada: pushed' }));
     const viewPreview = drawer.getByRole('link', { name: 'View preview' });
     await visible(viewPreview);
     await screenshot('review');

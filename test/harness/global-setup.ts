@@ -28,5 +28,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.AIWORKER_AGENT_CONCURRENT_REQUESTS = '1000';
   // Flow tests read every progress note; test/limits.test.ts checks the coalescing.
   process.env.AIWORKER_PROGRESS_INTERVAL_SECONDS = '0';
+  // Webhook deliveries retry within a fraction of a second, so a receiver that was down is
+  // reached again soon after it is back.
+  process.env.AIWORKER_WEBHOOK_RETRY_SECONDS = '0.2';
+  process.env.AIWORKER_WEBHOOK_RETRY_MAX_SECONDS = '0.5';
   saveHarness(services);
 }

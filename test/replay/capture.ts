@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +16,8 @@ import { agentCredentialsWorkflowId } from '../../contracts/agent';
 import { REPO_ROOT } from '../../platform/config';
 import type { changeAgentCredentialsWorkflow } from '../../workflows/agent';
 import { personalTokenWorkflowId, userChangeWorkflowId } from '../../contracts/user';
+import { webhookChangeWorkflowId, webhookDeliveryWorkflowId } from '../../contracts/webhook';
+import { ADMIN_ACTOR } from '../../contracts/actor';
 import type { previewCleanupWorkflow } from '../../workflows/preview-cleanup';
 import type { workerProbeWorkflow } from '../../workflows/probe';
 import { startRunServices } from '../harness/services';
@@ -177,6 +181,59 @@ async function main(): Promise<void> {
       await client.workflow.execute(type, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
     }
 
+    // A webhook is added, receives a new task's event, and is deleted.
+    const receiver = http.createServer((req, res) => {
+      req.resume().on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const webhookId = randomUUID();
+    const webhookChanges = [
+      {
+        label: 'created',
+        workflowId: webhookChangeWorkflowId(webhookId, 'corpus-created'),
+        input: {
+          action: 'create',
+          webhookId,
+          projectId: world.projectId,
+          url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+          secret: 'corpus-webhook-secret',
+          events: ['task:created'],
+          actor: ADMIN_ACTOR,
+        },
+      },
+      {
+        label: 'deleted',
+        workflowId: webhookChangeWorkflowId(webhookId, 'corpus-deleted'),
+        input: { action: 'delete', webhookId, projectId: world.projectId, actor: ADMIN_ACTOR },
+      },
+    ];
+    await client.workflow.execute('changeWebhookWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: webhookChanges[0]!.workflowId,
+      args: [webhookChanges[0]!.input],
+    });
+    await world.driver.http.post('/api/tasks', {
+      projectId: world.projectId,
+      title: 'corpus webhook delivery',
+      description: '',
+    });
+    const hookPath = `/api/projects/${world.projectId}/webhooks/${webhookId}`;
+    let delivered: { eventSeq: number } | undefined;
+    for (let i = 0; i < 600 && !delivered; i += 1) {
+      const recent = (await world.driver.http.get(hookPath)).body.recentDeliveries ?? [];
+      delivered = recent.find((d: { state: string }) => d.state === 'delivered');
+      if (!delivered) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!delivered) throw new Error('the corpus webhook was never delivered');
+    const deliveryId = webhookDeliveryWorkflowId(webhookId, delivered.eventSeq);
+    await client.workflow.getHandle(deliveryId).result();
+    await client.workflow.execute('changeWebhookWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: webhookChanges[1]!.workflowId,
+      args: [webhookChanges[1]!.input],
+    });
+    receiver.close();
+
     const entries: CorpusEntry[] = [];
     // A run captured twice with nothing new (the first runs of a task captured again later)
     // is kept once.
@@ -245,6 +302,10 @@ async function main(): Promise<void> {
     for (const { type, label, workflowId } of people) {
       await capture(type, label, workflowId, 'finished', null);
     }
+    for (const { label, workflowId } of webhookChanges) {
+      await capture('changeWebhookWorkflow', label, workflowId, 'finished', null);
+    }
+    await capture('webhookDeliveryWorkflow', 'delivered', deliveryId, 'finished', null);
     await capture('workerProbeWorkflow', 'probed', probe.workflowId, 'waiting', null);
     await capture('previewCleanupWorkflow', 'swept', cleanup.workflowId, 'waiting', null);
 

@@ -29,6 +29,8 @@ const INTRODUCED_IN: Record<string, string> = {
   changeAgentCredentialsWorkflow: '0.3.0',
   changeUserWorkflow: '0.4.0',
   changePersonalTokenWorkflow: '0.4.0',
+  changeWebhookWorkflow: '0.5.0',
+  webhookDeliveryWorkflow: '0.5.0',
 };
 
 describe('replay corpus', () => {

@@ -4,10 +4,12 @@ import { useProjects } from './api/queries';
 import { Board } from './board/board';
 import { Header } from './layout/header';
 import { useLive } from './live/use-live';
+import { PeopleView } from './people/people-view';
 import { NewProjectForm } from './projects/new-project-form';
 import { navigate, useRoute } from './router';
 import { useSession } from './session/session';
 import { SignIn } from './session/sign-in';
+import { TokensView } from './tokens/tokens-view';
 import { ErrorMessage } from './ui/error-message';
 
 const LAST_PROJECT_KEY = 'aiworker.project';
@@ -22,7 +24,7 @@ export function App() {
 function Shell() {
   const route = useRoute();
   const projects = useProjects();
-  const projectId = route.name === 'home' ? null : route.projectId;
+  const projectId = 'projectId' in route ? route.projectId : null;
   const live = useLive(projectId);
 
   // `/` opens the project used last (or the first one).
@@ -43,6 +45,8 @@ function Shell() {
   if (projects.isPending) content = <p className="muted page-message">Loading projects…</p>;
   else if (projects.error)
     content = <ErrorMessage error={projects.error} prefix="Could not load the projects" />;
+  else if (route.name === 'people') content = <PeopleView />;
+  else if (route.name === 'tokens') content = <TokensView />;
   else if (route.name === 'home')
     content = (
       <section className="welcome">

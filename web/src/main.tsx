@@ -11,6 +11,7 @@ import './styles/layout.css';
 import './styles/board.css';
 import './styles/task.css';
 import './styles/agents-toasts.css';
+import './styles/people.css';
 import './styles/narrow.css';
 
 const queryClient = new QueryClient({

@@ -4,7 +4,9 @@ import { useSyncExternalStore } from 'react';
 export type Route =
   | { name: 'home' }
   | { name: 'board'; projectId: string; taskId?: string }
-  | { name: 'agents'; projectId: string };
+  | { name: 'agents'; projectId: string }
+  | { name: 'people' }
+  | { name: 'tokens' };
 
 export function parseRoute(pathname: string): Route {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -14,6 +16,8 @@ export function parseRoute(pathname: string): Route {
     if (parts[2] === 'tasks' && parts[3]) return { name: 'board', projectId, taskId: parts[3] };
     return { name: 'board', projectId };
   }
+  if (parts.length === 1 && parts[0] === 'people') return { name: 'people' };
+  if (parts.length === 1 && parts[0] === 'tokens') return { name: 'tokens' };
   return { name: 'home' };
 }
 
@@ -21,6 +25,10 @@ export function pathOf(route: Route): string {
   switch (route.name) {
     case 'home':
       return '/';
+    case 'people':
+      return '/people';
+    case 'tokens':
+      return '/tokens';
     case 'agents':
       return `/projects/${encodeURIComponent(route.projectId)}/agents`;
     case 'board':

@@ -5,10 +5,13 @@ import type {
   AgentLiveStatus,
   AgentRecord,
   Merge,
+  PersonalTokenRecord,
+  Principal,
   ProjectRecord,
   PullRequest,
   Task,
   TimelineEvent,
+  UserRecord,
 } from './types';
 
 /**
@@ -34,6 +37,9 @@ async function allPages<T>(
 
 /** Query keys in one place, so live events invalidate exactly what they change. */
 export const keys = {
+  principal: ['principal'] as const,
+  users: ['users'] as const,
+  tokens: ['tokens'] as const,
   projects: ['projects'] as const,
   tasks: (projectId: string) => ['tasks', projectId] as const,
   task: (taskId: string) => ['task', taskId] as const,
@@ -45,6 +51,32 @@ export const keys = {
   pull: (projectId: string, number: number) => ['pull', projectId, number] as const,
   merge: (mergeId: string) => ['merge', mergeId] as const,
 };
+
+/** Who the board is signed in as, fresh from the server (a role may have changed since sign-in). */
+export function usePrincipal() {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.principal,
+    queryFn: async () => (await api.get<{ principal: Principal }>('/api/session')).principal,
+  });
+}
+
+export function useUsers() {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.users,
+    queryFn: () => allPages<UserRecord>(api, '/api/users', 'users'),
+  });
+}
+
+/** The signed-in person's personal access tokens, newest first. */
+export function useTokens() {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.tokens,
+    queryFn: async () => (await api.get<{ tokens: PersonalTokenRecord[] }>('/api/tokens')).tokens,
+  });
+}
 
 export function useProjects() {
   const api = useApi();

@@ -3,11 +3,22 @@
 import type { AgentRecord } from '../../../contracts/agent';
 import type { DeliveredEvent, EventPayloads } from '../../../contracts/events';
 import type { MergeState, MergeTaskRecord, MergeView } from '../../../contracts/merge';
+import type { Actor } from '../../../contracts/actor';
 import type { ProjectRecord } from '../../../contracts/project';
 import type { TaskRecord } from '../../../contracts/task';
 import type { TaskState } from '../../../contracts/task-state';
+import type { PersonalTokenRecord, UserRecord, UserRole } from '../../../contracts/user';
 
-export type { AgentRecord, MergeState, MergeTaskRecord, ProjectRecord, TaskState };
+export type {
+  AgentRecord,
+  MergeState,
+  MergeTaskRecord,
+  PersonalTokenRecord,
+  ProjectRecord,
+  TaskState,
+  UserRecord,
+  UserRole,
+};
 
 /** A task as `GET /api/tasks/:id` answers; `prNumber` is set once the task has a pull request on the local forge. */
 export type Task = TaskRecord & { prNumber?: number | null };
@@ -20,9 +31,20 @@ export type Principal =
       id: string;
       name: string;
       email: string;
-      role: 'admin' | 'member' | 'viewer';
+      role: UserRole;
       projectIds: string[];
+      /** Signed in to the board (its session cookie), not with a personal token. */
+      viaCookie: boolean;
     };
+
+/** `POST /api/users`, and `PATCH /api/users/:id` with `resetPassword`: the password is shown once. */
+export interface UserWithPassword {
+  user: UserRecord;
+  password: string;
+}
+
+/** `POST /api/tokens`: the new token, shown once. */
+export type CreatedToken = PersonalTokenRecord & { token: string };
 
 /** Task, merge and deploy events, as the API publishes them. */
 export type LiveEventPayloads = EventPayloads;
@@ -33,6 +55,8 @@ export type LiveEvent<T extends LiveEventType = LiveEventType> = LiveEventPayloa
   projectId: string;
   seq: number;
   at: string;
+  /** Who did it (a server older than this board may not say). */
+  actor?: Actor;
 };
 
 /** An event of a task's timeline (`GET /api/tasks/:id/events`). */

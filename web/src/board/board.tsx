@@ -4,6 +4,7 @@ import type { ProjectRecord, Task, TaskState } from '../api/types';
 import { MergeStatus } from '../merge/merge-status';
 import { useMergeTracking } from '../merge/use-merge-tracking';
 import { navigate } from '../router';
+import { useCanWork } from '../session/can-work';
 import { TaskDrawer } from '../task/task-drawer';
 import { ErrorMessage } from '../ui/error-message';
 import { COLUMNS } from '../ui/labels';
@@ -21,6 +22,7 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
   const [adding, setAdding] = useState(false);
   const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
   const merge = useMergeTracking(project.id);
+  const mayWork = useCanWork(project.id);
 
   const byState = useMemo(() => {
     const groups = new Map<TaskState, Task[]>(COLUMNS.map((c) => [c.state, []]));
@@ -57,7 +59,7 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
       <div className="toolbar">
         <h1 className="page-title">{project.name}</h1>
         <span className="spacer" />
-        {selected.length > 0 && (
+        {mayWork && selected.length > 0 && (
           <div className="merge-bar">
             <span>
               {selected.length} approved {selected.length === 1 ? 'task' : 'tasks'} selected
@@ -72,14 +74,16 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
             </button>
           </div>
         )}
-        <button
-          className="button primary"
-          type="button"
-          aria-expanded={adding}
-          onClick={() => setAdding((v) => !v)}
-        >
-          New task
-        </button>
+        {mayWork && (
+          <button
+            className="button primary"
+            type="button"
+            aria-expanded={adding}
+            onClick={() => setAdding((v) => !v)}
+          >
+            New task
+          </button>
+        )}
       </div>
       {adding && <NewTaskForm projectId={project.id} onClose={() => setAdding(false)} />}
       {merge.mergeId && (
@@ -97,7 +101,7 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
             agentNames={agentNames}
             now={now}
             picked={picked}
-            onToggle={toggle}
+            onToggle={mayWork ? toggle : undefined}
             collapsible={c.state === 'cancelled'}
           />
         ))}

@@ -10,7 +10,7 @@ export function Column(props: {
   agentNames: ReadonlyMap<string, string>;
   now: number;
   picked: ReadonlySet<string>;
-  onToggle: (taskId: string) => void;
+  onToggle: ((taskId: string) => void) | undefined;
   collapsible?: boolean;
 }) {
   const { state, label, tasks, collapsible } = props;

@@ -9,8 +9,10 @@ export function TaskCard(props: {
   agentName: string | undefined;
   now: number;
   picked: boolean;
-  onToggle: (taskId: string) => void;
+  /** Absent for people who may not merge: approved tasks then show no checkbox. */
+  onToggle: ((taskId: string) => void) | undefined;
 }) {
+  const { onToggle } = props;
   const { task, agentName, now } = props;
   const route = { name: 'board', projectId: task.projectId, taskId: task.id } as const;
   const priority = priorityLabel(task.priority);
@@ -19,12 +21,12 @@ export function TaskCard(props: {
   return (
     <article className={`card${props.picked ? ' picked' : ''}`} data-task-id={task.id}>
       <div className="card-top">
-        {task.state === 'approved' && (
+        {task.state === 'approved' && onToggle && (
           <input
             type="checkbox"
             className="card-check"
             checked={props.picked}
-            onChange={() => props.onToggle(task.id)}
+            onChange={() => onToggle(task.id)}
             aria-label={`Select “${task.title}” for the merge to staging`}
           />
         )}

@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react';
-import type { ProjectRecord } from '../api/types';
+import { usePrincipal } from '../api/queries';
+import type { Principal, ProjectRecord } from '../api/types';
 import type { LiveState } from '../live/use-live';
 import { ProjectPicker } from '../projects/project-picker';
 import { NewProjectForm } from '../projects/new-project-form';
+import { NotificationsButton } from '../live/notifications';
 import { navigate, pathOf } from '../router';
 import type { Route } from '../router';
 import { useSession } from '../session/session';
@@ -13,12 +15,24 @@ const LIVE_WORDS: Record<LiveState, string> = {
   offline: 'Reconnecting…',
 };
 
-/** The top bar: project, the two views, whether updates are live, sign out. */
+/**
+ * Who may use the account pages, as the API decides it: people are managed by administrators
+ * signed in to the board or with the admin token; tokens are made from a person's board session.
+ */
+function managesPeople(p: Principal | undefined): boolean {
+  return p?.kind === 'admin' || (p?.kind === 'user' && p.role === 'admin' && p.viaCookie);
+}
+function makesTokens(p: Principal | undefined): boolean {
+  return p?.kind === 'user' && p.viaCookie;
+}
+
+/** The top bar: project, the two views, the account pages, whether updates are live, sign out. */
 export function Header(props: { route: Route; projects: ProjectRecord[]; live: LiveState | null }) {
   const { route, projects, live } = props;
   const { signOut } = useSession();
+  const principal = usePrincipal().data;
   const [creating, setCreating] = useState(false);
-  const projectId = route.name === 'home' ? null : route.projectId;
+  const projectId = 'projectId' in route ? route.projectId : null;
   // Whichever form made the new project, the board it opens needs no project form over it.
   useEffect(() => {
     setCreating(false);
@@ -54,6 +68,17 @@ export function Header(props: { route: Route; projects: ProjectRecord[]; live: L
             {LIVE_WORDS[live]}
           </span>
         )}
+        {(managesPeople(principal) || makesTokens(principal)) && (
+          <nav className="tabs header-links" aria-label="Account">
+            {managesPeople(principal) && (
+              <Tab route={{ name: 'people' }} current={route.name === 'people'} label="People" />
+            )}
+            {makesTokens(principal) && (
+              <Tab route={{ name: 'tokens' }} current={route.name === 'tokens'} label="Tokens" />
+            )}
+          </nav>
+        )}
+        <NotificationsButton />
         <button className="button ghost" type="button" onClick={() => signOut()}>
           Sign out
         </button>

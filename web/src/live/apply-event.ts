@@ -10,6 +10,7 @@ import type {
   Task,
 } from '../api/types';
 import type { ToastInput } from '../ui/toasts';
+import { notifyBrowser } from './notifications';
 
 export interface EventContext {
   queryClient: QueryClient;
@@ -116,17 +117,20 @@ function notifyTask(ctx: EventContext, type: LiveEventType, event: LiveEvent, ta
     if (type === 'task:question_answered' || newState !== 'needs_input') ctx.dismissToast(waiting);
   }
   if (type === 'task:needs_input') {
-    const { question } = event as LiveEvent<'task:needs_input'>;
+    const { question, actor } = event as LiveEvent<'task:needs_input'>;
     const agent = ctx.queryClient
       .getQueryData<AgentRecord[]>(keys.agents)
       ?.find((a) => a.id === task?.assignedAgentId);
+    const asker = actor?.kind === 'agent' ? actor.name : agent?.name;
+    const body = `${asker ? `${asker} asks` : 'The agent asks'}: ${question}`;
     ctx.toast({
       kind: 'attention',
       key: waiting,
       title: `${title} needs input`,
-      body: `${agent ? `${agent.name} asks` : 'The agent asks'}: ${question}`,
+      body,
       action: { ...open, label: 'Answer' },
     });
+    notifyBrowser({ title: `${title} needs input`, body, tag: waiting, onClick: open.run });
   } else if (type === 'task:input_reminder') {
     ctx.toast({
       kind: 'attention',

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import type { Task, TaskState } from '../api/types';
+import { useCanWork } from '../session/can-work';
 import { ErrorMessage } from '../ui/error-message';
 import { useTaskAction } from './use-task-action';
 
@@ -19,7 +20,7 @@ const ALLOWED: Record<'approve' | 'requestChanges' | 'cancel', readonly TaskStat
 
 type Open = 'none' | 'changes' | 'cancel';
 
-/** Approve, request changes, cancel: only those the task's state allows. */
+/** Approve, request changes, cancel: only those the task's state and the person's role allow. */
 export function TaskActions({ task }: { task: Task }) {
   const approve = useTaskAction(task, 'approve');
   const requestChanges = useTaskAction(task, 'request-changes');
@@ -28,7 +29,8 @@ export function TaskActions({ task }: { task: Task }) {
   const [feedback, setFeedback] = useState('');
   const [reason, setReason] = useState('');
 
-  const can = (what: keyof typeof ALLOWED) => ALLOWED[what].includes(task.state);
+  const mayWork = useCanWork(task.projectId);
+  const can = (what: keyof typeof ALLOWED) => mayWork && ALLOWED[what].includes(task.state);
   if (!can('approve') && !can('requestChanges') && !can('cancel')) return null;
   const busy = approve.isPending || requestChanges.isPending || cancel.isPending;
 

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { useTask } from '../api/queries';
+import { useTask, useTaskEvents } from '../api/queries';
 import { ErrorMessage } from '../ui/error-message';
 import { livePreviewUrl, priorityLabel, stateLabel } from '../ui/labels';
 import { formatTime } from '../ui/time';
@@ -19,7 +19,14 @@ export function TaskDrawer(props: {
   const heading = useRef<HTMLHeadingElement>(null);
   const t = task.data;
   const preview = t ? livePreviewUrl(t) : null;
-  const agentName = t?.assignedAgentId ? props.agentNames.get(t.assignedAgentId) : undefined;
+  // People who may not list agents still learn the agent's name from the events it sent.
+  const events = useTaskEvents(props.taskId);
+  const named = events.data?.find(
+    (e) => e.data.actor.kind === 'agent' && e.data.actor.id === t?.assignedAgentId,
+  )?.data.actor.name;
+  const agentName = t?.assignedAgentId
+    ? (props.agentNames.get(t.assignedAgentId) ?? named)
+    : undefined;
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();

@@ -26,35 +26,50 @@ export function Timeline({ taskId }: { taskId: string }) {
   );
 }
 
-function describe({ type, data }: TimelineEvent): string {
+/** The name of whoever did it, when it was someone: a person, the operator or an agent. */
+function who(e: TimelineEvent): string | null {
+  const actor = (e.data as Partial<DeliveredEvent>).actor;
+  if (!actor || actor.kind === 'system') return null;
+  return actor.name;
+}
+
+function describe(e: TimelineEvent): string {
+  const { type, data } = e;
   const d = data as Partial<DeliveredEvent<'task:ready_to_test'>> & Record<string, unknown>;
+  const by = who(e);
   // The server may know event types this build does not.
   const name: string = type;
   switch (type) {
     case 'task:created':
-      return 'Created';
-    case 'task:status_changed':
-      return `${stateLabel(String(d.oldState))} → ${stateLabel(String(d.newState))}`;
+      return by ? `${by} created the task` : 'Created';
+    case 'task:status_changed': {
+      const moved = `${stateLabel(String(d.oldState))} → ${stateLabel(String(d.newState))}`;
+      if (by && d.newState === 'approved') return `${by} approved (${moved})`;
+      if (by && d.newState === 'cancelled') return `${by} cancelled the task (${moved})`;
+      return moved;
+    }
     case 'task:needs_input':
-      return `Question: ${String(d.question)}`;
+      return by ? `${by} asked: ${String(d.question)}` : `Question: ${String(d.question)}`;
     case 'task:question_answered':
-      return 'Question answered';
+      return by ? `${by} answered the question` : 'Question answered';
     case 'task:input_reminder':
       return 'Reminder: the question is still waiting for an answer';
     case 'task:changes_requested':
-      return `Changes requested: ${String(d.feedback)}`;
+      return by
+        ? `${by} requested changes: ${String(d.feedback)}`
+        : `Changes requested: ${String(d.feedback)}`;
     case 'task:ready_to_test':
       return d.previewUrl ? `Ready to test at ${d.previewUrl}` : 'Ready to test';
     case 'task:progress':
-      return `Progress: ${String(d.message)}`;
+      return `${by ?? 'Progress'}: ${String(d.message)}`;
     case 'task:branch_created':
-      return `Branch ${String(d.branch)} created`;
+      return `Branch ${String(d.branch)} created${by ? ` by ${by}` : ''}`;
     case 'task:pr_opened':
-      return `Pull request #${String(d.prNumber)} opened`;
+      return `Pull request #${String(d.prNumber)} opened${by ? ` by ${by}` : ''}`;
     case 'task:delivery_failed':
       return `${String(d.step).replace(/_/g, ' ')} failed: ${String(d.message)}`;
     case 'task:merge_started':
-      return 'Merging into staging';
+      return by ? `${by} started merging it into staging` : 'Merging into staging';
     case 'task:merge_conflict':
       return `Merge conflict in ${(d.files as string[] | undefined)?.join(', ') ?? 'some files'}`;
     case 'task:merge_rolled_back':
@@ -66,7 +81,7 @@ function describe({ type, data }: TimelineEvent): string {
     case 'preview:removed':
       return `Preview removed: ${String(d.reason)}`;
     case 'agent:status':
-      return d.status === 'working' ? 'Agent started working on it' : 'Agent stopped working on it';
+      return `${by ?? 'The agent'} ${d.status === 'working' ? 'started' : 'stopped'} working on it`;
     default:
       // Event types added after this board was built: their name, and their message if any.
       return typeof d.message === 'string' ? `${name}: ${d.message}` : name;

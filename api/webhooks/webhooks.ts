@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import {
+  createWebhookBody,
+  UNKNOWN_WEBHOOK,
+  webhookChangeWorkflowId,
+} from '../../contracts/webhook';
+import type { WebhookChange, WebhookRecord } from '../../contracts/webhook';
+import { findWebhook, listDeliveries, listWebhooks } from '../../db/webhooks';
+import type { ApiDeps } from '../app';
+import { NotFoundError } from '../errors';
+import { actorOf, requireAdministrator } from '../middleware/auth';
+import { requireProject } from '../projects/projects';
+import { idParams } from '../tasks/schema';
+import { recordThroughWorkflow } from '../temporal-errors';
+import { validate } from '../validate';
+
+const webhookParams = z
+  .object({
+    id: z.string().uuid('expected a UUID'),
+    webhookId: z.string().uuid('expected a UUID'),
+  })
+  .strict();
+
+const deliveriesQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(200, 'at most 200').default(50) })
+  .strict();
+
+/**
+ * `/api/projects/:id/webhooks`: administrators choose where a project's events are POSTed
+ * (README, "Webhooks") and see how the deliveries stand. A secret is never shown back.
+ */
+export function webhookRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const change = (c: WebhookChange): Promise<WebhookRecord> =>
+    recordThroughWorkflow(
+      deps,
+      'changeWebhookWorkflow',
+      webhookChangeWorkflowId(c.webhookId, randomUUID()),
+      c,
+      { notFound: [UNKNOWN_WEBHOOK], conflict: [] },
+    );
+  const requireWebhook = async (projectId: string, webhookId: string) => {
+    const webhook = await findWebhook(deps.db, projectId, webhookId);
+    if (!webhook) throw new NotFoundError(`project ${projectId} has no webhook ${webhookId}`);
+    return webhook;
+  };
+
+  router.post('/projects/:id/webhooks', requireAdministrator, async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    const body = validate(createWebhookBody, req.body, 'body');
+    await requireProject(deps, id);
+    const webhook = await change({
+      action: 'create',
+      webhookId: randomUUID(),
+      projectId: id,
+      ...body,
+      actor: actorOf(req.principal!),
+    });
+    res.status(201).json(webhook);
+  });
+
+  router.get('/projects/:id/webhooks', requireAdministrator, async (req, res) => {
+    const { id } = validate(idParams, req.params, 'params');
+    await requireProject(deps, id);
+    res.json({ webhooks: await listWebhooks(deps.db, id) });
+  });
+
+  router.get('/projects/:id/webhooks/:webhookId', requireAdministrator, async (req, res) => {
+    const { id, webhookId } = validate(webhookParams, req.params, 'params');
+    const { limit } = validate(deliveriesQuery, req.query, 'query');
+    const webhook = await requireWebhook(id, webhookId);
+    res.json({ ...webhook, recentDeliveries: await listDeliveries(deps.db, webhookId, limit) });
+  });
+
+  router.delete('/projects/:id/webhooks/:webhookId', requireAdministrator, async (req, res) => {
+    const { id, webhookId } = validate(webhookParams, req.params, 'params');
+    await requireWebhook(id, webhookId);
+    res.json(
+      await change({ action: 'delete', webhookId, projectId: id, actor: actorOf(req.principal!) }),
+    );
+  });
+  return router;
+}

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  WebhookChange,
+  WebhookDeliveryRecord,
+  WebhookDeliveryState,
+  WebhookEvent,
+  WebhookRecord,
+} from '../contracts/webhook';
+import type { Db } from './client';
+import type { LoggedEvent } from './tasks';
+
+/** A webhook change names a webhook its project does not have. */
+export class UnknownWebhook extends Error {
+  constructor(webhookId: string, projectId: string) {
+    super(`project ${projectId} has no webhook ${webhookId}`);
+    this.name = 'UnknownWebhook';
+  }
+}
+
+/**
+ * Creates or deletes a webhook, idempotently: creating one that exists answers it; deleting one
+ * that is gone is refused (the API answers 404). Deleting ends its pending deliveries.
+ */
+export async function changeWebhook(db: Db, change: WebhookChange): Promise<WebhookRecord> {
+  if (change.action === 'create') {
+    const { webhookId: id, projectId, url, secret, events } = change;
+    await db.webhook.upsert({
+      where: { id },
+      create: { id, projectId, url, secret, events },
+      update: {},
+    });
+    return (await findWebhook(db, projectId, id))!;
+  }
+  const existing = await findWebhook(db, change.projectId, change.webhookId);
+  if (!existing) throw new UnknownWebhook(change.webhookId, change.projectId);
+  await db.webhook.delete({ where: { id: change.webhookId } });
+  return existing;
+}
+
+const NO_DELIVERIES: Record<WebhookDeliveryState, number> = {
+  pending: 0,
+  delivered: 0,
+  failed: 0,
+};
+
+/** A project's webhooks with how their deliveries stand. */
+export async function listWebhooks(db: Db, projectId: string): Promise<WebhookRecord[]> {
+  const rows = await db.webhook.findMany({ where: { projectId }, orderBy: { createdAt: 'asc' } });
+  if (rows.length === 0) return [];
+  const counts = await db.webhookDelivery.groupBy({
+    by: ['webhookId', 'state'],
+    where: { webhookId: { in: rows.map((r) => r.id) } },
+    _count: { _all: true },
+  });
+  return rows.map((r) => {
+    const deliveries = { ...NO_DELIVERIES };
+    for (const c of counts) if (c.webhookId === r.id) deliveries[c.state] = c._count._all;
+    return {
+      id: r.id,
+      projectId: r.projectId,
+      url: r.url,
+      events: r.events as WebhookEvent[],
+      createdAt: r.createdAt.toISOString(),
+      deliveries,
+    };
+  });
+}
+
+export async function findWebhook(
+  db: Db,
+  projectId: string,
+  webhookId: string,
+): Promise<WebhookRecord | undefined> {
+  return (await listWebhooks(db, projectId)).find((w) => w.id === webhookId);
+}
+
+/** A webhook's latest deliveries, newest first. */
+export async function listDeliveries(
+  db: Db,
+  webhookId: string,
+  limit: number,
+): Promise<WebhookDeliveryRecord[]> {
+  const rows = await db.webhookDelivery.findMany({
+    where: { webhookId },
+    orderBy: [{ createdAt: 'desc' }, { eventSeq: 'desc' }],
+    take: limit,
+  });
+  return rows.map((r) => ({
+    id: r.id,
+    eventSeq: Number(r.eventSeq),
+    eventType: r.eventType,
+    state: r.state,
+    attempts: r.attempts,
+    lastStatus: r.lastStatus,
+    lastError: r.lastError,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    deliveredAt: r.deliveredAt?.toISOString() ?? null,
+  }));
+}
+
+/**
+ * The deliveries a project's new events call for: one per webhook and event it chose, stored
+ * once however often this runs (unique per webhook and event). Answers each pair.
+ */
+export async function addDeliveries(
+  db: Db,
+  projectId: string,
+  events: LoggedEvent[],
+): Promise<Array<{ webhookId: string; eventSeq: number }>> {
+  if (events.length === 0) return [];
+  const hooks = await db.webhook.findMany({
+    where: { projectId },
+    select: { id: true, events: true },
+  });
+  const pairs = hooks.flatMap((h) => {
+    const chosen = new Set(h.events as string[]);
+    return events
+      .filter((e) => chosen.has(e.type))
+      .map((e) => ({ webhookId: h.id, eventSeq: e.seq, eventType: e.type }));
+  });
+  if (pairs.length === 0) return [];
+  await db.webhookDelivery.createMany({
+    data: pairs.map((p) => ({ id: randomUUID(), ...p, eventSeq: BigInt(p.eventSeq) })),
+    skipDuplicates: true,
+  });
+  return pairs.map(({ webhookId, eventSeq }) => ({ webhookId, eventSeq }));
+}
+
+/** What one delivery sends: the webhook's address and secret, and the event from the log. */
+export async function deliveryToSend(db: Db, webhookId: string, eventSeq: number) {
+  const delivery = await db.webhookDelivery.findUnique({
+    where: { webhookId_eventSeq: { webhookId, eventSeq: BigInt(eventSeq) } },
+    include: { webhook: true },
+  });
+  if (!delivery) return undefined;
+  const event = await db.taskEvent.findUnique({ where: { id: BigInt(eventSeq) } });
+  if (!event) return undefined;
+  return { delivery, webhook: delivery.webhook, event };
+}
+
+/** Records one attempt's outcome. */
+export async function recordAttempt(
+  db: Db,
+  deliveryId: string,
+  outcome: { delivered: boolean; status: number | null; error: string | null },
+): Promise<void> {
+  await db.webhookDelivery.update({
+    where: { id: deliveryId },
+    data: {
+      attempts: { increment: 1 },
+      lastStatus: outcome.status,
+      lastError: outcome.error?.slice(0, 500) ?? null,
+      ...(outcome.delivered ? { state: 'delivered', deliveredAt: new Date() } : {}),
+    },
+  });
+}
+
+/** The delivery gave up (its last attempt's error stays); a deleted webhook has nothing to mark. */
+export async function markDeliveryFailed(
+  db: Db,
+  webhookId: string,
+  eventSeq: number,
+): Promise<void> {
+  await db.webhookDelivery.updateMany({
+    where: { webhookId, eventSeq: BigInt(eventSeq), state: 'pending' },
+    data: { state: 'failed' },
+  });
+}
