@@ -161,4 +161,52 @@ describe('people on the board', () => {
     expect(await card(ana, 'approved', title).locator('input[type="checkbox"]').count()).toBe(1);
     await vic.screenshot({ path: path.join(LAST_SCREENS, 'people-viewer.png') });
   });
+
+  it('a person makes and revokes a token; an administrator adds a person', async () => {
+    const ana = await signIn('ana');
+    await ana.getByRole('link', { name: 'Tokens' }).click();
+    await visible(ana.getByRole('heading', { name: 'Personal access tokens' }));
+    const form = ana.getByRole('form', { name: 'New token' });
+    await form.getByLabel('Name').fill('ci');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const shown = ana.locator('code[aria-label="New token ci"]');
+    await visible(shown);
+    const token = await shown.innerText();
+    expect(token).toMatch(/^awp_/);
+    const asToken = apiClient(api.url, token);
+    expect((await asToken.get('/api/session')).body.principal).toMatchObject({
+      kind: 'user',
+      name: 'Ana',
+    });
+    await ana.getByRole('button', { name: 'Revoke ci' }).click();
+    await ana.getByRole('button', { name: 'Confirm revocation' }).click();
+    await visible(ana.locator('tr', { hasText: 'ci' }).getByText(/revoked/));
+    expect((await asToken.get('/api/session')).status).toBe(401);
+
+    // The operator's token manages people; a member sees no People link.
+    expect(await ana.getByRole('link', { name: 'People' }).count()).toBe(0);
+    const context = await browser.newContext();
+    contexts.push(context);
+    const op = await context.newPage();
+    op.on('pageerror', (err) => pageErrors.push(`operator: ${err.message}`));
+    await op.goto(api.url);
+    await op.getByRole('button', { name: 'Use the admin token' }).click();
+    await op.getByLabel('Admin token').fill(api.adminToken);
+    await op.getByRole('button', { name: 'Sign in' }).click();
+    await op.getByRole('link', { name: 'People' }).click();
+    await visible(op.getByRole('heading', { name: 'People', level: 1 }));
+    const email = `lee-${randomUUID().slice(0, 8)}@example.com`;
+    const add = op.getByRole('form', { name: 'Add a person' });
+    await add.getByLabel('Email').fill(email);
+    await add.getByLabel('Name').fill('Lee');
+    await add.getByRole('button', { name: 'Add person' }).click();
+    const password = await op.locator('code[aria-label="Initial password for Lee"]').innerText();
+    await visible(op.locator('tr', { hasText: email }));
+    const login = await fetch(`${api.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: api.url },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(login.status).toBe(200);
+  });
 });
