@@ -25,6 +25,14 @@ import {
 import { auditChange } from './audit';
 import type { ActivityDeps } from './deps';
 
+/** How each change to an account is named in the audit log. */
+const USER_ACTIONS: Record<UserChange['action'], string> = {
+  create: 'created',
+  update: 'updated',
+  disable: 'removed',
+  link: 'linked_to_single_sign_on',
+};
+
 export function createUserActivities({ db, redis }: ActivityDeps) {
   return {
     /** Records a change to a person's account (idempotent; refusals are not retried). */
@@ -39,7 +47,7 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
           passwordHash?: string;
         };
         await auditChange(db, {
-          action: `user.${change.action === 'disable' ? 'removed' : `${change.action}d`}`,
+          action: `user.${USER_ACTIONS[change.action]}`,
           actor,
           detail: { ...detail, email: user.email, passwordReset: _hash !== undefined },
         });

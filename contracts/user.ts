@@ -82,6 +82,8 @@ export type UserChange = (
       passwordHash?: string;
     }
   | { action: 'disable'; userId: string }
+  /** The first sign-in with OpenID Connect ties the account to the provider's subject. */
+  | { action: 'link'; userId: string; issuer: string; subject: string }
 ) &
   ByActor;
 

@@ -84,6 +84,14 @@ export async function changeUser(db: Db, change: UserChange): Promise<UserRecord
       if (!existing.disabledAt) {
         await tx.user.update({ where: { id: existing.id }, data: { disabledAt: new Date() } });
       }
+    } else if (change.action === 'link') {
+      if (existing.disabledAt) throw new UserDisabled(existing.id);
+      if (existing.oidcSubject === null) {
+        await tx.user.update({
+          where: { id: existing.id },
+          data: { oidcIssuer: change.issuer, oidcSubject: change.subject },
+        });
+      }
     } else {
       if (existing.disabledAt) throw new UserDisabled(existing.id);
       if (change.projectIds) {
@@ -121,16 +129,54 @@ export async function findUser(db: Db, id: string): Promise<UserRecord | undefin
   return row ? present(row) : undefined;
 }
 
-/** The account that may sign in with this email, with its password hash. */
-export async function findSignInAccount(
-  db: Db,
-  email: string,
-): Promise<{ user: UserRecord; passwordHash: string | null } | undefined> {
+/** An account that may sign in, with its password hash and the OpenID subject it is tied to. */
+export interface SignInAccount {
+  user: UserRecord;
+  passwordHash: string | null;
+  oidc: { issuer: string; subject: string } | null;
+}
+
+/** The account that may sign in with this email. */
+export async function findSignInAccount(db: Db, email: string): Promise<SignInAccount | undefined> {
   const row = await db.user.findUnique({ where: { email }, include: { projects: true } });
   // The column's collation matches case- and accent-insensitively (é = e, ß = ss): only the
   // very address counts.
   if (!row || row.disabledAt || row.email !== email) return undefined;
-  return { user: present(row), passwordHash: row.passwordHash };
+  return signInAccount(row);
+}
+
+/** The account tied to an OpenID provider's subject, if it may sign in. */
+export async function findOidcAccount(
+  db: Db,
+  issuer: string,
+  subject: string,
+): Promise<SignInAccount | undefined> {
+  const row = await db.user.findFirst({
+    where: { oidcIssuer: issuer, oidcSubject: subject },
+    include: { projects: true },
+  });
+  // Compared again: the collation would match ids that differ in case.
+  if (!row || row.disabledAt || row.oidcIssuer !== issuer || row.oidcSubject !== subject) {
+    return undefined;
+  }
+  return signInAccount(row);
+}
+
+function signInAccount(
+  row: Parameters<typeof present>[0] & {
+    passwordHash: string | null;
+    oidcIssuer: string | null;
+    oidcSubject: string | null;
+  },
+): SignInAccount {
+  return {
+    user: present(row),
+    passwordHash: row.passwordHash,
+    oidc:
+      row.oidcIssuer !== null && row.oidcSubject !== null
+        ? { issuer: row.oidcIssuer, subject: row.oidcSubject }
+        : null,
+  };
 }
 
 /** A page of accounts by id: the first `limit` after `after`. */

@@ -1,16 +1,18 @@
 import { Router } from 'express';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import { parse as parseCookies } from 'cookie';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { loginBody } from '../../contracts/user';
-import { findSignInAccount } from '../../db/users';
+import { findOidcAccount, findSignInAccount } from '../../db/users';
+import type { SignInAccount } from '../../db/users';
 import type { ApiDeps } from '../app';
 import { ApiError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { cookieHeader, sessionCookie } from './sessions';
+import { changeUserAccount } from './people';
 
 /** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
 export interface OidcSettings {
@@ -119,7 +121,47 @@ export function oidcRoutes(deps: ApiDeps): Router {
     res.redirect(302, url.href);
   });
 
+  /** The account of the verified email the provider vouches for, when no subject is tied yet. */
+  const accountByEmail = async (
+    claims: Record<string, unknown> | undefined,
+    address: string,
+  ): Promise<SignInAccount> => {
+    // Only an address the provider says it verified, and a plain one (what people sign in with).
+    const parsed = loginBody.shape.email.safeParse(claims?.email);
+    if (!parsed.success || claims?.email_verified !== true) {
+      throw new ForbiddenError(
+        'the sign-in provider did not vouch for a verified email address (scope email, email_verified)',
+      );
+    }
+    const email = parsed.data;
+    const account = await findSignInAccount(deps.db, email);
+    if (!account) {
+      await deps.limits.authFailed(address);
+      throw new ForbiddenError(
+        `there is no aiworker account for ${email}: ask an administrator to add you`,
+      );
+    }
+    if (account.oidc) {
+      // Tied to another subject: the provider gave this email to someone else since.
+      await deps.limits.authFailed(address);
+      throw new ForbiddenError(
+        `the aiworker account of ${email} signs in as another person of the provider: ask an administrator`,
+      );
+    }
+    return account;
+  };
+
+  // A browser that comes back from the provider is sent to the sign-in page with the reason;
+  // other clients get the error as JSON.
   router.get('/oidc/callback', async (req: Request, res) => {
+    try {
+      await callback(req, res);
+    } catch (err) {
+      if (!(err instanceof ApiError) || req.accepts(['json', 'html']) !== 'html') throw err;
+      res.redirect(302, `/#sign-in-error=${encodeURIComponent(err.message)}`);
+    }
+  });
+  async function callback(req: Request, res: Response): Promise<void> {
     const current = settings();
     const address = clientAddress(req);
     await deps.limits.checkAddress(address);
@@ -153,6 +195,7 @@ export function oidcRoutes(deps: ApiDeps): Router {
       throw providerUnreachable();
     });
     let claims: Record<string, unknown> | undefined;
+    let subject: string | undefined;
     try {
       const callbackUrl = new URL(req.originalUrl, deps.publicUrl);
       const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
@@ -162,6 +205,7 @@ export function oidcRoutes(deps: ApiDeps): Router {
       });
       const idToken = tokens.claims();
       claims = idToken;
+      subject = idToken?.sub;
       // Many providers put the email in the UserInfo answer only, not in the ID token.
       if (idToken && typeof idToken.email !== 'string') {
         claims = await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub);
@@ -174,25 +218,25 @@ export function oidcRoutes(deps: ApiDeps): Router {
       );
       throw new ForbiddenError('the sign-in provider’s answer could not be verified; start again');
     }
-    // Only an address the provider says it verified, and a plain one (what people sign in with).
-    const parsed = loginBody.shape.email.safeParse(claims?.email);
-    if (!parsed.success || claims?.email_verified !== true) {
-      throw new ForbiddenError(
-        'the sign-in provider did not vouch for a verified email address (scope email, email_verified)',
-      );
-    }
-    const email = parsed.data;
-    const account = await findSignInAccount(deps.db, email);
-    if (!account) {
-      await deps.limits.authFailed(address);
-      throw new ForbiddenError(
-        `there is no aiworker account for ${email}: ask an administrator to add you`,
-      );
+    const issuer = config.serverMetadata().issuer;
+    // An account tied to this provider's subject signs in by it, whatever email it shows now.
+    const account =
+      (subject ? await findOidcAccount(deps.db, issuer, subject) : undefined) ??
+      (await accountByEmail(claims, address));
+    if (!account.oidc && subject) {
+      // The first sign-in with the provider ties the account to its subject.
+      await changeUserAccount(deps, {
+        action: 'link',
+        userId: account.user.id,
+        issuer,
+        subject,
+        actor: { kind: 'user', id: account.user.id, name: account.user.name },
+      });
     }
     const sid = await deps.people.sessions.create(account.user.id);
     res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl));
     deps.logger.info({ userId: account.user.id }, 'signed in with OpenID Connect');
     res.redirect(302, '/');
-  });
+  }
   return router;
 }

@@ -81,10 +81,15 @@ describe('signing in with OpenID Connect', () => {
     await worker?.stop();
   });
 
+  /** The callback URLs the browser was sent to, latest last. */
+  const callbacks: string[] = [];
   async function throughProvider(login: string): Promise<void> {
     const context = await browser.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
+    page.on('request', (r) => {
+      if (r.url().includes('/api/auth/oidc/callback')) callbacks.push(r.url());
+    });
     await page.goto(api.url);
     await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
     // The provider's own pages: any login and password, then consent.
@@ -113,15 +118,41 @@ describe('signing in with OpenID Connect', () => {
 
   it('refuses someone the provider knows but aiworker does not, and a replayed answer', async () => {
     await throughProvider(`stranger-${randomBytes(3).toString('hex')}@example.com`);
-    await page.getByText('there is no aiworker account for').waitFor();
+    // The browser is back on the sign-in page, which says why.
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'Single sign-on did not work: there is no aiworker account for' })
+      .waitFor();
+    await page.getByRole('heading', { name: 'Sign in to the board' }).waitFor();
     // The provider's answer (its code and state) used a second time.
-    const replay = await fetch(page.url());
+    const replay = await fetch(callbacks[callbacks.length - 1]!);
     expect(replay.status).toBe(400);
     expect(await replay.text()).toContain('this sign-in expired or was already used');
     await page.context().close();
 
     const forged = await fetch(`${api.url}/api/auth/oidc/callback?state=made-up&code=x`);
     expect(forged.status).toBe(400);
+  }, 60_000);
+
+  it('ties an account to the provider’s subject: another subject with the same email is refused', async () => {
+    // Ana signed in above: her account is tied to her subject (her plain login).
+    await throughProvider(`someone-else|${email}`);
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'signs in as another person of the provider' })
+      .waitFor();
+    await page.context().close();
+    // Her own subject still signs her in.
+    await throughProvider(email);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await page.context().close();
+    const audit = await apiClient(api.url, api.adminToken).get('/api/audit?limit=500');
+    const linked = (
+      audit.body.entries as Array<{ action: string; actor: { name: string } }>
+    ).filter((e) => e.action === 'user.linked_to_single_sign_on');
+    expect(linked).toEqual([
+      expect.objectContaining({ actor: expect.objectContaining({ name: 'Ana' }) }),
+    ]);
   }, 60_000);
 
   it('refuses an answer started in another browser (login CSRF)', async () => {

@@ -20,10 +20,15 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   cookies: { keys: ['aiworker-test-provider-key'] },
-  findAccount: (_ctx, id) => ({
-    accountId: id,
-    claims: () => ({ sub: id, email: id, email_verified: true, name: id.split('@')[0] }),
-  }),
+  // A login `subject|email` is a person whose subject differs from their email (as when the
+  // provider gives an address to someone else); a plain login is both.
+  findAccount: (_ctx, id) => {
+    const email = id.includes('|') ? id.split('|')[1] : id;
+    return {
+      accountId: id,
+      claims: () => ({ sub: id, email, email_verified: true, name: email.split('@')[0] }),
+    };
+  },
   features: { devInteractions: { enabled: true } },
 });
 provider.on('server_error', (_ctx, err) =>

@@ -17,6 +17,13 @@ export function SignIn() {
     const match = /^#first-admin=([\w-]+)$/.exec(window.location.hash);
     return match ? match[1]! : null;
   });
+  // A single sign-on that failed comes back as `/#sign-in-error=<why>`; shown once.
+  const [ssoError] = useState(() => {
+    const match = /^#sign-in-error=(.*)$/.exec(window.location.hash);
+    if (!match) return null;
+    window.history.replaceState(null, '', window.location.pathname);
+    return decodeURIComponent(match[1]!);
+  });
   // The server says whether people may sign in with their organisation's OpenID provider.
   useEffect(() => {
     let cancelled = false;
@@ -43,6 +50,11 @@ export function SignIn() {
         {notice && (
           <p className="notice" role="status">
             {notice}
+          </p>
+        )}
+        {ssoError && (
+          <p className="error" role="alert">
+            Single sign-on did not work: {ssoError}
           </p>
         )}
         {firstAdmin ? (
