@@ -214,7 +214,7 @@ function presentToken(row: TokenRow): PersonalTokenRecord {
 /** A token change names a token its person does not have. */
 export class UnknownToken extends Error {
   constructor(id: string) {
-    super(`you have no token ${id}`);
+    super(`there is no such personal token: ${id}`);
   }
 }
 

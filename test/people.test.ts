@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { io as connectSocket } from 'socket.io-client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, wholeAudit } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 /** A person's browser: the session cookie it was given, sent with the board's Origin. */
@@ -261,6 +261,42 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     const error = await new Promise<Error>((resolve) => foreign.once('connect_error', resolve));
     expect(error.message).toMatch(/^unauthorized/);
     foreign.close();
+  });
+
+  it("lets an administrator see and revoke a person's tokens, and nobody else", async () => {
+    const ana = await signedIn('ana');
+    const leaked = await ana.post('/api/tokens', { name: 'leaked' });
+    expect(leaked.status).toBe(201);
+    const path = `/api/users/${people.ana!.id}/tokens`;
+    expect((await ana.get(path)).status).toBe(403);
+    const listed = await admin.get(path);
+    expect(listed.status).toBe(200);
+    expect(listed.body.tokens).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: leaked.body.id, name: 'leaked' })]),
+    );
+    expect(JSON.stringify(listed.body)).not.toContain(leaked.body.token);
+    expect((await admin.get(`/api/users/${randomUUID()}/tokens`)).status).toBe(404);
+    expect((await admin.del(`${path}/${randomUUID()}`)).status).toBe(404);
+    expect((await admin.del(`${path}/not-a-uuid`)).status).toBe(400);
+    // Someone else's token, named under the wrong person: refused, and still working.
+    expect((await admin.del(`/api/users/${people.bob!.id}/tokens/${leaked.body.id}`)).status).toBe(
+      404,
+    );
+    expect((await apiClient(api.url, leaked.body.token).get('/api/session')).status).toBe(200);
+    const revoked = await admin.del(`${path}/${leaked.body.id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.revokedAt).toEqual(expect.any(String));
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await apiClient(api.url, leaked.body.token).get('/api/session')).status).toBe(401);
+    const audit = (await wholeAudit(admin)) as Array<{
+      action: string;
+      actor: { kind: string };
+      detail: { tokenId?: string };
+    }>;
+    expect(
+      audit.find((e) => e.action === 'token.revoked' && e.detail.tokenId === leaked.body.id)?.actor
+        .kind,
+    ).toBe('admin');
   });
 
   it('gives a person tokens for scripts: shown once, limited as asked, revoked within a second', async () => {

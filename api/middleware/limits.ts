@@ -15,7 +15,7 @@ export interface LimitSettings {
   authFailuresPerMinute: number;
 }
 
-/** People (the admin token) get this many times an agent's allowance. */
+/** People (the operator's token, each signed-in person) get this many times an agent's allowance, each their own. */
 const ADMIN_FACTOR = 10;
 /** How long an address that failed authentication too often is refused outright. */
 const AUTH_BLOCK_SECONDS = 60;

@@ -82,6 +82,10 @@ async function verifying<T>(check: () => Promise<T>): Promise<T> {
 }
 
 const userParams = z.object({ id: z.string().uuid('expected a UUID') });
+const userTokenParams = z.object({
+  id: z.string().uuid('expected a UUID'),
+  tokenId: z.string().uuid('expected a UUID'),
+});
 const listQuery = z
   .object({
     after: z.string().uuid('expected a UUID').optional(),
@@ -290,7 +294,39 @@ export function userRoutes(deps: ApiDeps): Router {
     await deps.people.sessions.endAll(id);
     res.json({ user });
   });
+
+  // A person's tokens, for an administrator to see and, when one leaked, revoke.
+  router.get('/users/:id/tokens', async (req, res) => {
+    const { id } = validate(userParams, req.params, 'params');
+    if (!(await findUser(deps.db, id))) throw new NotFoundError(`there is no user ${id}`);
+    res.json({ tokens: await listPersonalTokens(deps.db, id) });
+  });
+  router.delete('/users/:id/tokens/:tokenId', async (req, res) => {
+    const { id, tokenId } = validate(userTokenParams, req.params, 'params');
+    res.json(
+      await changePersonalToken(deps, {
+        action: 'revoke',
+        tokenId,
+        userId: id,
+        actor: actorOf(req.principal!),
+      }),
+    );
+  });
   return router;
+}
+
+/** Runs one change to a personal token through its workflow. */
+function changePersonalToken(
+  deps: Pick<ApiDeps, 'temporal' | 'taskQueue'>,
+  change: PersonalTokenChange,
+): Promise<PersonalTokenRecord> {
+  return recordThroughWorkflow(
+    deps,
+    'changePersonalTokenWorkflow',
+    personalTokenWorkflowId(change.tokenId, randomUUID()),
+    change,
+    { notFound: [UNKNOWN_TOKEN, UNKNOWN_PROJECTS], conflict: [UNKNOWN_USER, USER_DISABLED] },
+  );
 }
 
 /**
@@ -317,14 +353,7 @@ export function tokenRoutes(deps: ApiDeps): Router {
     }
     return userId;
   };
-  const change = (c: PersonalTokenChange): Promise<PersonalTokenRecord> =>
-    recordThroughWorkflow(
-      deps,
-      'changePersonalTokenWorkflow',
-      personalTokenWorkflowId(c.tokenId, randomUUID()),
-      c,
-      { notFound: [UNKNOWN_TOKEN, UNKNOWN_PROJECTS], conflict: [UNKNOWN_USER, USER_DISABLED] },
-    );
+  const change = (c: PersonalTokenChange) => changePersonalToken(deps, c);
 
   router.post('/tokens', async (req, res) => {
     const userId = fromSession(req);

@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../../platform/config';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
 import { freePort } from '../support/free-port';
-import { apiClient } from '../support/http';
+import { apiClient, wholeAudit } from '../support/http';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
 
@@ -146,10 +146,10 @@ describe('signing in with OpenID Connect', () => {
     await throughProvider(email);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     await page.context().close();
-    const audit = await apiClient(api.url, api.adminToken).get('/api/audit?limit=500');
-    const linked = (
-      audit.body.entries as Array<{ action: string; actor: { name: string } }>
-    ).filter((e) => e.action === 'user.linked_to_single_sign_on');
+    const audit = await wholeAudit(apiClient(api.url, api.adminToken));
+    const linked = (audit as Array<{ action: string; actor: { name: string } }>).filter(
+      (e) => e.action === 'user.linked_to_single_sign_on',
+    );
     expect(linked).toEqual([
       expect.objectContaining({ actor: expect.objectContaining({ name: 'Ana' }) }),
     ]);

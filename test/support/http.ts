@@ -19,3 +19,14 @@ export function apiClient(baseUrl: string, token: string) {
     del: (path: string) => request('DELETE', path),
   };
 }
+
+/** Every entry of the audit log (all pages), as an administrator reads it. */
+export async function wholeAudit(admin: ReturnType<typeof apiClient>): Promise<any[]> {
+  const entries: any[] = [];
+  for (let after = 0; ;) {
+    const page = (await admin.get(`/api/audit?limit=500&after=${after}`)).body;
+    entries.push(...page.entries);
+    if (page.next === null) return entries;
+    after = page.next;
+  }
+}
