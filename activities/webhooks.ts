@@ -109,7 +109,7 @@ export function createWebhookActivities(deps: ActivityDeps) {
         actor: storedActor(event),
       };
       const data = deliveredEvent(logged);
-      const text = await describe(db, deps.publicUrl, logged.type, data);
+      const text = slackText(await describe(db, deps.publicUrl, logged.type, data));
       const body = JSON.stringify({ type: logged.type, ...data, text });
       let status: number | null = null;
       let error: string | null = null;
@@ -157,6 +157,14 @@ export function createWebhookActivities(deps: ActivityDeps) {
       );
     },
   };
+}
+
+/**
+ * Escapes what Slack-compatible receivers read as markup (`<!channel>`, `<url|label>`): an agent's
+ * question or a task's title must not ping a whole channel or dress up a link.
+ */
+export function slackText(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 /** Why a receiver could not be reached, in plain words (no library text). */

@@ -154,7 +154,8 @@ describe('who did it, the audit log and webhooks', () => {
     const taskId = task.body.taskId;
     const client = await connectAgent(api.url, agent.token);
     expect((await callTool(client, 'get_next_task', { projectId })).data.task?.id).toBe(taskId);
-    const asked = await callTool(client, 'ask_user_question', { taskId, question: 'Which page?' });
+    const question = 'Which page? <!channel> & <https://evil.example|the docs>';
+    const asked = await callTool(client, 'ask_user_question', { taskId, question });
     expect(asked.isError).toBe(false);
 
     // Down: attempts fail, the delivery stays pending and says why.
@@ -189,10 +190,13 @@ describe('who did it, the audit log and webhooks', () => {
         type: 'task:needs_input',
         taskId,
         projectId,
-        question: 'Which page?',
+        question,
         actor: { kind: 'agent', id: agent.agentId, name: 'claude-1' },
       });
-      expect(body.text).toContain('claude-1 asked on "Fix login": Which page?');
+      // The agent's words reach Slack-compatible receivers as text, not as markup.
+      expect(body.text).toContain(
+        'claude-1 asked on "Fix login": Which page? &lt;!channel&gt; &amp; &lt;https://evil.example|the docs&gt;',
+      );
       const settled = await until(
         'delivered',
         hook,
