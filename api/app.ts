@@ -7,6 +7,7 @@ import type { TemporalHandle } from '../platform/temporal';
 import { mcpRoutes } from '../mcp/http';
 import type { ProgressCoalescer } from '../mcp/progress';
 import type { TaskWakeups } from '../mcp/wakeups';
+import type { McpCancellations } from '../mcp/cancellations';
 import { agentRoutes } from './agents/agents';
 import type { ReadCache } from './cache';
 import type { AgentCredentialChanges } from './credential-changes';
@@ -56,6 +57,8 @@ export interface ApiDeps {
   progress: ProgressCoalescer;
   /** Wakes long-polling MCP calls when tasks change. */
   wakeups: TaskWakeups;
+  /** Cancels agents' MCP calls wherever they run. */
+  cancellations: McpCancellations;
   /** The Gitea service account (GITEA_*) the git gateway relays with, or null; agents never get it. */
   gitea: { username: string; token: string } | null;
   /** Where people and agents reach this API (`AIWORKER_PUBLIC_URL`): clone URLs are built on it. */

@@ -3,6 +3,7 @@ import { findActiveAgentByTokenHash } from '../db/agents';
 import { createDb } from '../db/client';
 import { ProgressCoalescer } from '../mcp/progress';
 import { TaskWakeups } from '../mcp/wakeups';
+import { McpCancellations } from '../mcp/cancellations';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import { createRedis } from '../platform/redis';
@@ -41,6 +42,7 @@ export function createApiDeps(
   const db = createDb(config.databaseUrl, opts);
   const redis = createRedis(config.redisUrl, root.child({ scope: 'api.redis' }));
   const wakeups = new TaskWakeups(redis, root.child({ scope: 'mcp.wakeups' }));
+  const cancellations = new McpCancellations(redis, root.child({ scope: 'mcp.cancellations' }));
   const authenticate = createAuthenticator(
     adminToken,
     (hash) => findActiveAgentByTokenHash(db, hash),
@@ -86,12 +88,14 @@ export function createApiDeps(
     limits: new RequestLimits(redis, config.limits, root.child({ scope: 'api.limits' })),
     progress,
     wakeups,
+    cancellations,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     publicUrl: config.publicUrl,
     // The worker's local forge keeps its repositories here (worker/deps.ts).
     git: { reposDir: path.join(config.dataDir, 'repos'), bodyLimitBytes: config.gitBodyLimitBytes },
     async close() {
       wakeups.close();
+      cancellations.close();
       credentialChanges.close();
       progress.close();
       await Promise.allSettled([temporal.close(), db.$disconnect()]);

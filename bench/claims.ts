@@ -77,6 +77,9 @@ runBench(
             if (!res.data.task) return;
             latencies.push(ms);
             claims.push({ agentId: a.id, taskId: res.data.task.id });
+            // An agent's first call on its task tells aiworker it has it (else get_next_task
+            // would hand it over again); not counted in the claim's latency.
+            await callTool(a.client, 'heartbeat', { taskId: res.data.task.id });
           }
         }),
       );

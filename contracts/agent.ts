@@ -1,3 +1,4 @@
+import type { TaskState } from './task-state';
 import type { Actor, ByActor } from './actor';
 import { z } from 'zod';
 
@@ -131,4 +132,8 @@ export interface NextTask {
   /** Change requests from reviewers, oldest first. */
   feedback: string[];
   answers: Array<{ questionId: string; question: string; answer: string | null }>;
+  /** The agent already held it (it restarted, or lost an answer): carry on rather than start. */
+  resumed: boolean;
+  /** Its state: `in_progress`, or `needs_input` while a question of the agent waits. */
+  state: TaskState;
 }

@@ -221,6 +221,19 @@ export async function tasksHeldBy(db: Db, agentId: string, states: TaskState[]):
   return rows.map((r) => r.id);
 }
 
+/** An agent's tasks in the given states, oldest first, with their projects. */
+export async function heldTasks(
+  db: Db,
+  agentId: string,
+  states: TaskState[],
+): Promise<Array<{ id: string; projectId: string; state: TaskState }>> {
+  return await db.task.findMany({
+    where: { assignedAgentId: agentId, state: { in: states } },
+    select: { id: true, projectId: true, state: true },
+    orderBy: { createdAt: 'asc' },
+  });
+}
+
 /** The project's events after `afterSeq`, oldest first, at most `limit`. */
 export async function eventsAfter(
   db: Db,

@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import type { ApiDeps } from '../api/app';
 import { ApiError, ForbiddenError } from '../api/errors';
 import { createServer } from './server';
+import type { RequestId } from './cancellations';
 import { AgentWork } from './work';
 
 /** The agent tools over Streamable HTTP at `/mcp` (stateless: one server per request). */
@@ -11,6 +12,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.post('/', async (req, res) => {
     const agent = agentOf(req);
+    const connection = new AbortController();
     const work = new AgentWork(
       {
         client: deps.temporal.client,
@@ -19,9 +21,13 @@ export function mcpRoutes(deps: ApiDeps): Router {
         wakeups: deps.wakeups,
         progress: deps.progress,
         publicUrl: deps.publicUrl,
+        cancellations: deps.cancellations,
       },
       agent,
+      connection.signal,
     );
+    // Cancellations reach the call wherever it runs, and give back a task its claim had taken.
+    for (const requestId of cancelledRequests(req.body)) await work.cancelled(requestId);
     const server = createServer(work);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -41,7 +47,21 @@ export function mcpRoutes(deps: ApiDeps): Router {
         res.destroy();
       }
     });
+    // An answer written in full is delivered; a connection that closed before that was not, and
+    // the tasks its calls claimed go back to the backlog.
+    res.on('finish', () => work.delivered());
     res.on('close', () => {
+      if (!res.writableFinished) {
+        connection.abort();
+        work
+          .giveBackUndelivered()
+          .catch((err: unknown) =>
+            deps.logger.warn(
+              { agentId: agent.agentId, err: (err as Error).message },
+              'a task claimed by a call whose connection closed stays assigned until its lease ends',
+            ),
+          );
+      }
       stopListening();
       void transport.close();
       void server.close();
@@ -57,6 +77,19 @@ export function mcpRoutes(deps: ApiDeps): Router {
     );
   });
   return router;
+}
+
+/** The request ids that a POST's `notifications/cancelled` messages name. */
+function cancelledRequests(body: unknown): RequestId[] {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  return messages.flatMap((m) => {
+    const message = m as { method?: unknown; params?: { requestId?: unknown } } | null;
+    const id = message?.params?.requestId;
+    return message?.method === 'notifications/cancelled' &&
+      (typeof id === 'string' || typeof id === 'number')
+      ? [id]
+      : [];
+  });
 }
 
 function agentOf(req: Request) {

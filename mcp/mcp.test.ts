@@ -77,6 +77,8 @@ describe('MCP tools over Streamable HTTP', () => {
           expect(res.isError).toBe(false);
           if (!res.data.task) return;
           claims.push({ agentId: a.id, taskId: res.data.task.id });
+          // Working on it (any call on the task) tells aiworker the agent has it.
+          await callTool(a.client, 'heartbeat', { taskId: res.data.task.id });
         }
       }),
     );

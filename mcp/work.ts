@@ -25,10 +25,11 @@ import { ALL_PROJECTS } from '../contracts/agent';
 import type { NextTask } from '../contracts/agent';
 import type { Db } from '../db/client';
 import { findProject } from '../db/projects';
-import { claimCandidates, findTask } from '../db/tasks';
+import { claimCandidates, findTask, heldTasks } from '../db/tasks';
 import type { TaskRecord } from '../db/tasks';
 import type { ProgressCoalescer, ProgressOutcome } from './progress';
 import type { TaskWakeups } from './wakeups';
+import type { McpCancellations, RequestId } from './cancellations';
 import { projectGitUrl } from './git-url';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../platform/errors';
 import {
@@ -62,10 +63,16 @@ export interface AgentWorkDeps {
   progress: ProgressCoalescer;
   /** Where the API is reached: agents clone and push through its git gateway (`projectGitUrl`). */
   publicUrl: string;
+  cancellations: McpCancellations;
 }
 
 /** Shortest gap between two signs of life an agent's calls send to its task's workflow. */
 const HEARTBEAT_SIGNAL_EVERY_MS = 1_000;
+
+/** Marks a task claimed by an agent whose answer is not yet known to have reached it. */
+const undeliveredKey = (agentId: string, taskId: string) => `mcp:undelivered:${agentId}:${taskId}`;
+/** How long that mark lives: past it, the task's lease (30 minutes by default) has long ended. */
+const UNDELIVERED_SECONDS = 24 * 3600;
 
 /** Deletes a reservation only if this agent still holds it. */
 const RELEASE_IF_OURS =
@@ -87,10 +94,52 @@ const CLAIM_VALID_MS = TASK_UPDATE_DEADLINE_MS - 3000;
  * reads come from the read model; waits are woken through Redis (`TaskWakeups`).
  */
 export class AgentWork {
+  /** Tasks claimed by the calls of this request, by request id, until their answer is out. */
+  private readonly claimed = new Map<RequestId, string>();
+
   constructor(
     private readonly deps: AgentWorkDeps,
     readonly agent: AgentIdentity,
+    /** Aborts when the request's connection closes before its answer is written. */
+    private readonly connection: AbortSignal = new AbortController().signal,
   ) {}
+
+  /**
+   * Gives back the tasks this request claimed: its connection closed before the answers were
+   * written, so the agent never heard of them.
+   */
+  async giveBackUndelivered(): Promise<void> {
+    const tasks = [...this.claimed.values()];
+    this.claimed.clear();
+    for (const taskId of tasks) {
+      await this.giveBack(taskId, 'the connection closed before the agent received the task');
+    }
+  }
+
+  /** The agent cancelled a call: it ends wherever it waits, and takes no task from then on. */
+  async cancelled(requestId: RequestId): Promise<void> {
+    await this.deps.cancellations.cancel(this.agent.agentId, requestId);
+  }
+
+  /**
+   * Releases a task claimed by a call whose answer the agent did not get, through the task's
+   * release update (recorded in its history). One the agent has moved on since (its workflow
+   * refuses: not in progress, or not this agent's) stays as it is.
+   */
+  private async giveBack(taskId: string, reason: string): Promise<void> {
+    await this.deps.redis.del(undeliveredKey(this.agent.agentId, taskId)).catch(() => undefined);
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
+    try {
+      await executeTaskUpdate(handle, releaseTaskUpdate, {
+        agentId: this.agent.agentId,
+        actor: this.actor,
+        reason,
+      });
+    } catch (err) {
+      if (isRefused(err) || isClosed(err)) return;
+      throw err;
+    }
+  }
 
   /** How this agent's changes name it in events and in the task workflows' histories. */
   private get actor(): Actor {
@@ -100,7 +149,44 @@ export class AgentWork {
   /** Takes the best task the agent may work on, waiting up to `waitSeconds` for one to appear. */
   async nextTask(
     input: { projectId?: string; waitSeconds?: number },
-    signal?: AbortSignal,
+    call: { signal: AbortSignal; requestId: RequestId },
+  ): Promise<NextTask | null> {
+    // Cancelled by the client here or at another API process, or the connection closed.
+    const registered = this.deps.cancellations.begin(this.agent.agentId, call.requestId);
+    try {
+      const signal = AbortSignal.any([call.signal, registered.signal, this.connection]);
+      const task = await this.waitForTask(input, signal);
+      // A task the agent already held stays its own, whatever becomes of this call.
+      if (!task || task.resumed) return task;
+      this.claimed.set(call.requestId, task.id);
+      const cancelled = await this.deps.cancellations.claimLanded(
+        this.agent.agentId,
+        call.requestId,
+      );
+      if (cancelled || signal.aborted) {
+        // The claim landed after the caller stopped waiting: the agent will not see it.
+        this.claimed.delete(call.requestId);
+        await this.giveBack(task.id, 'the agent cancelled the call that took the task');
+        return null;
+      }
+      // Answered: if this answer is lost after all, the agent's next call hands it over again.
+      await this.deps.redis
+        .set(undeliveredKey(this.agent.agentId, task.id), 'answered', 'EX', UNDELIVERED_SECONDS)
+        .catch(() => undefined);
+      return task;
+    } finally {
+      registered.end();
+    }
+  }
+
+  /** The answer of the calls of this request is written in full: their claims are delivered. */
+  delivered(): void {
+    this.claimed.clear();
+  }
+
+  private async waitForTask(
+    input: { projectId?: string; waitSeconds?: number },
+    signal: AbortSignal,
   ): Promise<NextTask | null> {
     const scope = this.agent.projectIds;
     if (input.projectId && scope !== ALL_PROJECTS && !scope.includes(input.projectId)) {
@@ -118,14 +204,16 @@ export class AgentWork {
       );
       try {
         // A call that was cancelled (or whose agent was revoked) must not take a task.
-        if (signal?.aborted) return null;
+        if (signal.aborted) return null;
+        const held = await this.heldTask(projectIds);
+        if (held) return held;
         const claimed = await this.tryClaim(projectIds);
         if (claimed) {
           await this.setStatus('working', claimed.id);
           return claimed;
         }
         const left = deadline - Date.now();
-        if (left <= 0 || signal?.aborted) {
+        if (left <= 0 || signal.aborted) {
           await this.setStatus('idle', null);
           return null;
         }
@@ -134,6 +222,37 @@ export class AgentWork {
         watch.close();
       }
     }
+  }
+
+  /**
+   * A task this agent holds but may never have heard of: claimed, and not used by the agent
+   * since (no call on it: the answer may have been lost with a process, a connection or a
+   * timeout after it was written). It comes back first, so a claim is never left with an agent
+   * that does not know it has it.
+   */
+  private async heldTask(projectIds: string[] | null): Promise<NextTask | null> {
+    const held = await heldTasks(this.deps.db, this.agent.agentId, ['in_progress']);
+    const mine = held.filter((t) => projectIds === null || projectIds.includes(t.projectId));
+    if (mine.length === 0) return null;
+    const marks = await this.deps.redis
+      .mget(...mine.map((t) => undeliveredKey(this.agent.agentId, t.id)))
+      .catch(() => mine.map(() => null));
+    // A claim still being decided by another call of this agent is that call's to answer or
+    // give back; one whose call died without deciding is handed over once its time is up.
+    const lost = mine.find((_t, i) => {
+      const mark = marks[i];
+      if (mark === 'answered') return true;
+      const since = Number(mark?.replace('claiming:', ''));
+      return Number.isFinite(since) && Date.now() - since > TASK_UPDATE_DEADLINE_MS + 5_000;
+    });
+    if (!lost) return null;
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(lost.id));
+    const view = await handle.query(taskViewQuery).catch(() => null);
+    if (view?.state !== 'in_progress' || view.assignedAgentId !== this.agent.agentId) return null;
+    const project = await findProject(this.deps.db, view.projectId);
+    const cloneUrl = project?.cloneUrl ? projectGitUrl(this.deps.publicUrl, project.id) : null;
+    await this.setStatus('working', view.id);
+    return { ...presentTask(view, cloneUrl), resumed: true };
   }
 
   /**
@@ -177,6 +296,16 @@ export class AgentWork {
       // A claim the workflow validates after this moment is refused: by then this call may
       // have given up, and the agent would never hear of its task.
       const expiresAt = new Date(Date.now() + CLAIM_VALID_MS).toISOString();
+      // Marked before the claim is sent, cleared by the agent's first call on the task (or its
+      // release): a claim whose answer never reached the agent is found by its next call.
+      await this.deps.redis
+        .set(
+          undeliveredKey(this.agent.agentId, candidate.id),
+          `claiming:${Date.now()}`,
+          'EX',
+          UNDELIVERED_SECONDS,
+        )
+        .catch(() => undefined);
       try {
         const view = await executeTaskUpdate(handle, claimTaskUpdate, {
           agentId: this.agent.agentId,
@@ -197,6 +326,12 @@ export class AgentWork {
         throw err;
       }
     } catch (err) {
+      const notOurs = isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck;
+      if (notOurs) {
+        await this.deps.redis
+          .del(undeliveredKey(this.agent.agentId, candidate.id))
+          .catch(() => undefined);
+      }
       if (isRefused(err)) return null; // another agent was faster: the workflow said so
       if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
       if (err instanceof TaskWorkflowStuck) return null; // reported by the stuck-task sweep
@@ -445,6 +580,8 @@ export class AgentWork {
     }
     const ended = endedMessage(taskId, task.state);
     if (ended) throw new AgentRefusal(ended);
+    // The agent knows it has the task: get_next_task no longer needs to hand it over again.
+    await this.deps.redis.del(undeliveredKey(this.agent.agentId, taskId)).catch(() => undefined);
     // A sign of life reaches the workflow at most once a second per agent and task, not at
     // every call: leases are at least a second long, and each signal grows the task's history.
     const due = await this.deps.redis
@@ -511,6 +648,8 @@ function endedMessage(taskId: string, state: TaskState | undefined): string | nu
 
 function presentTask(view: TaskView, cloneUrl: string | null): NextTask {
   return {
+    resumed: false,
+    state: view.state,
     id: view.id,
     title: view.title,
     description: view.description,

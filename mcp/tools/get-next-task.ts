@@ -21,6 +21,14 @@ const task = z.object({
       z.object({ questionId: z.string(), question: z.string(), answer: z.string().nullable() }),
     )
     .describe('Questions asked on this task so far and their answers'),
+  resumed: z
+    .boolean()
+    .describe(
+      'true: you already held this task (after a restart or a lost answer): carry on with it',
+    ),
+  state: z
+    .enum(['in_progress', 'needs_input'])
+    .describe('needs_input: your question waits for an answer (check_response)'),
 });
 
 export function registerGetNextTaskTool(server: McpServer, work: AgentWork): void {
@@ -29,8 +37,10 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
     {
       title: 'Take the next task',
       description:
-        'Assigns you the next task to work on (your own tasks sent back for changes first, then the highest-priority, ' +
-        'oldest backlog task) and returns everything you need to start. Call it when you have no task in progress. ' +
+        'Assigns you the next task to work on and returns everything you need to start: a task you already hold ' +
+        'and have not finished comes back first (resumed: true, e.g. after a restart), then your own tasks sent back ' +
+        'for changes, then the highest-priority, oldest backlog task. Call it when you have no task in progress. ' +
+        'A task is yours only once you receive the answer: a call you cancel, or whose connection drops, takes none. ' +
         'With waitSeconds it waits for a task to appear instead of returning null at once; do not loop on it quickly. ' +
         'Clone cloneUrl with git using your own aiworker token as the password (any user name), e.g. ' +
         'git -c http.extraHeader="Authorization: Bearer $AIWORKER_AGENT_TOKEN" clone <cloneUrl>; you may push only the ' +
@@ -56,6 +66,8 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
       },
     },
     async (input, extra) =>
-      toolResult(async () => ({ task: await work.nextTask(input, extra.signal) })),
+      toolResult(async () => ({
+        task: await work.nextTask(input, { signal: extra.signal, requestId: extra.requestId }),
+      })),
   );
 }
