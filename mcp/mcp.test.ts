@@ -53,6 +53,7 @@ describe('MCP tools over Streamable HTTP', () => {
       'create_pr',
       'get_next_task',
       'heartbeat',
+      'list_my_tasks',
       'release_task',
       'report_progress',
       'trigger_preview',
@@ -91,6 +92,37 @@ describe('MCP tools over Streamable HTTP', () => {
       });
     }
     await Promise.all(agents.map((a) => a.client.close()));
+  });
+
+  it('lists the tasks an agent holds, with the open question and the state of each', async () => {
+    const projectId = await project();
+    const a = await agent([projectId]);
+    const first = await task(projectId, 'first');
+    const second = await task(projectId, 'second');
+    expect((await callTool(a.client, 'list_my_tasks', {})).data).toEqual({ tasks: [] });
+    for (let i = 0; i < 2; i += 1) {
+      const got = await callTool(a.client, 'get_next_task', { projectId });
+      await callTool(a.client, 'heartbeat', { taskId: got.data.task.id });
+    }
+    const asked = await callTool(a.client, 'ask_user_question', {
+      taskId: first,
+      question: 'how?',
+    });
+    const listed = await callTool(a.client, 'list_my_tasks', {});
+    expect(listed.isError).toBe(false);
+    expect(listed.data.tasks).toEqual([
+      expect.objectContaining({
+        id: first,
+        title: 'first',
+        state: 'needs_input',
+        openQuestion: { questionId: asked.data.questionId, question: 'how?' },
+        feedback: [],
+      }),
+      expect.objectContaining({ id: second, state: 'in_progress', openQuestion: null }),
+    ]);
+    // Another agent sees none of them.
+    const b = await agent([projectId]);
+    expect((await callTool(b.client, 'list_my_tasks', {})).data).toEqual({ tasks: [] });
   });
 
   it('waits for a task to appear and returns it at once', async () => {

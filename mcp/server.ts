@@ -5,6 +5,7 @@ import { registerCreateBranchTool } from './tools/create-branch';
 import { registerCreatePrTool } from './tools/create-pr';
 import { registerGetNextTaskTool } from './tools/get-next-task';
 import { registerHeartbeatTool } from './tools/heartbeat';
+import { registerListMyTasksTool } from './tools/list-my-tasks';
 import { registerReleaseTaskTool } from './tools/release-task';
 import { registerReportProgressTool } from './tools/report-progress';
 import { registerTriggerPreviewTool } from './tools/trigger-preview';
@@ -30,5 +31,6 @@ export function createServer(work: AgentWork): McpServer {
   registerCreatePrTool(server, work);
   registerTriggerPreviewTool(server, work);
   registerReleaseTaskTool(server, work);
+  registerListMyTasksTool(server, work);
   return server;
 }

@@ -69,6 +69,15 @@ export interface AgentWorkDeps {
 /** Shortest gap between two signs of life an agent's calls send to its task's workflow. */
 const HEARTBEAT_SIGNAL_EVERY_MS = 1_000;
 
+/** The states in which a task is still its agent's (`list_my_tasks`). */
+export const HELD_STATES = [
+  'in_progress',
+  'needs_input',
+  'ready_to_test',
+  'changes_requested',
+  'approved',
+] as const;
+
 /** Marks a task claimed by an agent whose answer is not yet known to have reached it. */
 const undeliveredKey = (agentId: string, taskId: string) => `mcp:undelivered:${agentId}:${taskId}`;
 /** How long that mark lives: past it, the task's lease (30 minutes by default) has long ended. */
@@ -514,6 +523,36 @@ export class AgentWork {
     }
     const message = endedMessage(taskId, state);
     return message ? new AgentRefusal(message) : null;
+  }
+
+  /**
+   * The agent's tasks that have not ended, oldest first, from the read model; the feedback
+   * comes from each task's workflow (the read model does not keep it).
+   */
+  async myTasks() {
+    const held = await heldTasks(this.deps.db, this.agent.agentId, [...HELD_STATES]);
+    return await Promise.all(
+      held.map(async ({ id }) => {
+        const task = (await findTask(this.deps.db, id))!;
+        const view = await this.deps.client.connection
+          .withDeadline(Date.now() + 2000, () =>
+            this.deps.client.workflow.getHandle(taskWorkflowId(id)).query(taskViewQuery),
+          )
+          .catch(() => null);
+        const open = task.questions.find((q) => q.answer === null);
+        return {
+          id: task.id,
+          title: task.title,
+          projectId: task.projectId,
+          state: task.state,
+          openQuestion: open ? { questionId: open.id, question: open.question } : null,
+          feedback: view?.feedback ?? [],
+          branch: task.branch,
+          prUrl: task.prUrl,
+          previewUrl: task.previewUrl,
+        };
+      }),
+    );
   }
 
   /** The answer to the agent's question, waiting up to `waitSeconds` for it. */
