@@ -29,9 +29,11 @@ export function mcpRoutes(deps: ApiDeps): Router {
     // Cancellations reach the call wherever it runs, and give back a task its claim had taken.
     for (const requestId of cancelledRequests(req.body)) await work.cancelled(requestId);
     const server = createServer(work);
+    // Plain JSON answers, except for a call that asked for progress: its answer is a stream of
+    // server-sent events that carries the progress notifications before the result.
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: true,
+      enableJsonResponse: !asksForProgress(req.body),
     });
     // A revoked or rotated token ends the agent's open calls here, wherever they wait.
     const stopListening = deps.credentialChanges.onChange((agentId) => {
@@ -77,6 +79,15 @@ export function mcpRoutes(deps: ApiDeps): Router {
     );
   });
   return router;
+}
+
+/** Whether a POST carries a request with a progress token (`params._meta.progressToken`). */
+function asksForProgress(body: unknown): boolean {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  return messages.some((m) => {
+    const meta = (m as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta;
+    return meta?.progressToken !== undefined;
+  });
 }
 
 /** The request ids that a POST's `notifications/cancelled` messages name. */

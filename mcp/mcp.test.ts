@@ -125,6 +125,23 @@ describe('MCP tools over Streamable HTTP', () => {
     expect((await callTool(b.client, 'list_my_tasks', {})).data).toEqual({ tasks: [] });
   });
 
+  it('keeps a client that asked for progress informed while it waits (server-sent events)', async () => {
+    const projectId = await project();
+    const a = await agent([projectId]);
+    const progress: Array<{ progress: number; message?: string }> = [];
+    const result = await a.client.callTool(
+      { name: 'get_next_task', arguments: { projectId, waitSeconds: 12 } },
+      undefined,
+      { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true },
+    );
+    expect(result.structuredContent).toEqual({ task: null });
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress[0]).toMatchObject({
+      progress: 1,
+      message: expect.stringMatching(/^waiting for a task/),
+    });
+  });
+
   it('waits for a task to appear and returns it at once', async () => {
     const projectId = await project();
     const a = await agent([projectId]);

@@ -86,6 +86,18 @@ describe('the stdio MCP server (bin/aiworker-mcp)', () => {
       state: 'needs_input',
       assignedAgentId: agent.agentId,
     });
+    // A long wait: progress comes through the relay under the client's own token.
+    const progress: Array<{ progress: number; message?: string }> = [];
+    const waited = await client.callTool(
+      { name: 'check_response', arguments: { taskId, waitSeconds: 12 } },
+      undefined,
+      { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true },
+    );
+    expect(waited.structuredContent).toMatchObject({ answered: false });
+    expect(progress[0]).toMatchObject({
+      progress: 1,
+      message: expect.stringMatching(/^waiting for the answer/),
+    });
     await client.close();
 
     // When the launcher closes stdin, the relay ends cleanly, and its log never shows the token.

@@ -30,10 +30,11 @@ const DEFAULT_URL = 'http://127.0.0.1:3000';
 /** How long start-up may wait for the API to answer before calling it unreachable. */
 const START_TIMEOUT_MS = 15_000;
 /**
- * get_next_task and check_response wait up to 60 s (`waitSeconds` max in mcp/tools/*.ts): a
- * forwarded call may take that long plus the work around it, well past the SDK's 60 s default.
+ * How long a forwarded call may go without a word from the API. Every call is forwarded with a
+ * progress token, so the API sends progress every 10 s while it works (mcp/tools/keep-informed.ts)
+ * and each resets this: a call may take as long as it needs while the API is alive.
  */
-const CALL_TIMEOUT_MS = (60 + 30) * 1000;
+const CALL_TIMEOUT_MS = 60_000;
 
 function fail(message: string): never {
   process.stderr.write(`aiworker-mcp: ${message}\n`);
@@ -127,16 +128,32 @@ async function main(): Promise<void> {
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   // The remote result goes back unchanged: request() rather than callTool(), which would check
   // structuredContent against the schema and turn a mismatch into a protocol error here.
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    client.request(
+  // Cancellation goes up (the aborted signal makes the client send notifications/cancelled to
+  // the API); progress comes down, under the token the agent's client gave, if it gave one.
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+    const token = request.params._meta?.progressToken;
+    return client.request(
       {
         method: 'tools/call',
         params: { name: request.params.name, arguments: request.params.arguments },
       },
       CallToolResultSchema,
-      { signal: extra.signal, timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true },
-    ),
-  );
+      {
+        signal: extra.signal,
+        timeout: CALL_TIMEOUT_MS,
+        resetTimeoutOnProgress: true,
+        onprogress: (progress) => {
+          if (token === undefined) return;
+          void extra
+            .sendNotification({
+              method: 'notifications/progress',
+              params: { ...progress, progressToken: token },
+            })
+            .catch(() => undefined);
+        },
+      },
+    );
+  });
 
   let closing = false;
   const close = async () => {

@@ -1,6 +1,13 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { AgentWork } from '../work';
+import {
+  allowedWait,
+  keepInformed,
+  PLAIN_WAIT_SECONDS,
+  PROGRESS_EVERY_MS,
+  PROGRESS_WAIT_SECONDS,
+} from './keep-informed';
 import { toolResult } from './result';
 
 export function registerCheckResponseTool(server: McpServer, work: AgentWork): void {
@@ -23,9 +30,12 @@ export function registerCheckResponseTool(server: McpServer, work: AgentWork): v
           .number()
           .int()
           .min(0)
-          .max(60)
+          .max(PROGRESS_WAIT_SECONDS)
           .optional()
-          .describe('How long to wait for the answer (0–60)'),
+          .describe(
+            `How long to wait for the answer: up to ${PLAIN_WAIT_SECONDS} s, or up to ${PROGRESS_WAIT_SECONDS} s when you ` +
+              `pass a progressToken (a progress notification comes every ${PROGRESS_EVERY_MS / 1000} s)`,
+          ),
       },
       outputSchema: {
         answered: z.boolean(),
@@ -33,6 +43,14 @@ export function registerCheckResponseTool(server: McpServer, work: AgentWork): v
         questionId: z.string(),
       },
     },
-    async (input, extra) => toolResult(() => work.checkResponse(input, extra.signal)),
+    async (input, extra) =>
+      toolResult(() =>
+        keepInformed(extra, 'waiting for the answer', () =>
+          work.checkResponse(
+            { ...input, waitSeconds: allowedWait(input.waitSeconds, extra) },
+            extra.signal,
+          ),
+        ),
+      ),
   );
 }

@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { AgentWork } from '../work';
+import { keepInformed } from './keep-informed';
 import { toolResult } from './result';
 
 export function registerCreatePrTool(server: McpServer, work: AgentWork): void {
@@ -32,6 +33,9 @@ export function registerCreatePrTool(server: McpServer, work: AgentWork): void {
         prUrl: z.string().describe('Where people read it'),
       },
     },
-    async (input) => toolResult(() => work.createPullRequest(input)),
+    async (input, extra) =>
+      toolResult(() =>
+        keepInformed(extra, 'opening the pull request', () => work.createPullRequest(input)),
+      ),
   );
 }

@@ -1,6 +1,13 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { AgentWork } from '../work';
+import {
+  allowedWait,
+  keepInformed,
+  PLAIN_WAIT_SECONDS,
+  PROGRESS_EVERY_MS,
+  PROGRESS_WAIT_SECONDS,
+} from './keep-informed';
 import { toolResult } from './result';
 
 const task = z.object({
@@ -55,9 +62,13 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
           .number()
           .int()
           .min(0)
-          .max(60)
+          .max(PROGRESS_WAIT_SECONDS)
           .optional()
-          .describe('How long to wait for a task when none is ready (0–60)'),
+          .describe(
+            `How long to wait for a task when none is ready: up to ${PLAIN_WAIT_SECONDS} s, or up to ` +
+              `${PROGRESS_WAIT_SECONDS} s when you pass a progressToken (a progress notification comes every ` +
+              `${PROGRESS_EVERY_MS / 1000} s)`,
+          ),
       },
       outputSchema: {
         task: task
@@ -67,7 +78,12 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
     },
     async (input, extra) =>
       toolResult(async () => ({
-        task: await work.nextTask(input, { signal: extra.signal, requestId: extra.requestId }),
+        task: await keepInformed(extra, 'waiting for a task', () =>
+          work.nextTask(
+            { ...input, waitSeconds: allowedWait(input.waitSeconds, extra) },
+            { signal: extra.signal, requestId: extra.requestId },
+          ),
+        ),
       })),
   );
 }
