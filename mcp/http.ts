@@ -28,7 +28,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
     );
     // Cancellations reach the call wherever it runs, and give back a task its claim had taken.
     for (const requestId of cancelledRequests(req.body)) await work.cancelled(requestId);
-    const server = createServer(work);
+    const server = createServer(work, deps.leaseMs);
     // Plain JSON answers, except for a call that asked for progress: its answer is a stream of
     // server-sent events that carries the progress notifications before the result.
     const transport = new StreamableHTTPServerTransport({

@@ -61,7 +61,23 @@ describe('MCP tools over Streamable HTTP', () => {
     for (const tool of tools) {
       expect(tool.description!.length).toBeGreaterThan(60);
       expect(tool.outputSchema).toBeDefined();
+      expect(tool.annotations).toEqual(
+        expect.objectContaining({
+          readOnlyHint: expect.any(Boolean),
+          idempotentHint: expect.any(Boolean),
+        }),
+      );
     }
+    // The lease is stated where an agent decides how often to call heartbeat.
+    expect(tools.find((t) => t.name === 'heartbeat')!.description).toContain(
+      'Your lease is 30 minutes',
+    );
+    // A refusal carries a stable code besides its words.
+    const refused = await callTool(client, 'heartbeat', { taskId: randomUUID() });
+    expect(refused).toMatchObject({
+      isError: true,
+      refusal: { code: 'unknown_task', retryable: false },
+    });
     await client.close();
   });
 

@@ -12,7 +12,7 @@ import { registerTriggerPreviewTool } from './tools/trigger-preview';
 import type { AgentWork } from './work';
 
 /** aiworker's MCP server for one authenticated agent, with every agent tool registered. */
-export function createServer(work: AgentWork): McpServer {
+export function createServer(work: AgentWork, leaseMs: number): McpServer {
   const server = new McpServer(
     { name: 'aiworker', version: '0.1.0' },
     {
@@ -25,7 +25,7 @@ export function createServer(work: AgentWork): McpServer {
   registerGetNextTaskTool(server, work);
   registerAskUserQuestionTool(server, work);
   registerCheckResponseTool(server, work);
-  registerHeartbeatTool(server, work);
+  registerHeartbeatTool(server, work, leaseMs);
   registerReportProgressTool(server, work);
   registerCreateBranchTool(server, work);
   registerCreatePrTool(server, work);

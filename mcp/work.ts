@@ -38,9 +38,24 @@ import {
   TASK_UPDATE_DEADLINE_MS,
 } from '../platform/task-updates';
 
+/**
+ * Why an agent's call was refused, as a stable code in the result's `structuredContent.error`
+ * (README, "Connecting an agent"): clients branch on it, the message is for the model.
+ */
+export type AgentRefusalCode =
+  | 'project_not_allowed'
+  | 'unknown_task'
+  | 'not_your_task'
+  | 'task_ended'
+  | 'transition_refused'
+  | 'no_question';
+
 /** An expected failure of an agent's call: becomes a tool result with `isError: true`. */
 export class AgentRefusal extends Error {
-  constructor(message: string) {
+  constructor(
+    readonly code: AgentRefusalCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'AgentRefusal';
   }
@@ -200,6 +215,7 @@ export class AgentWork {
     const scope = this.agent.projectIds;
     if (input.projectId && scope !== ALL_PROJECTS && !scope.includes(input.projectId)) {
       throw new AgentRefusal(
+        'project_not_allowed',
         `project ${input.projectId} is not one of your projects (${scope.join(', ')})`,
       );
     }
@@ -490,13 +506,14 @@ export class AgentWork {
       if (isRefused(err, TRANSITION_REFUSED) || isRefused(err, DELIVERY_FAILED)) {
         throw (
           (await this.endedRefusal(taskId)) ??
-          new AgentRefusal((err as WorkflowUpdateFailedError).cause!.message)
+          new AgentRefusal('transition_refused', (err as WorkflowUpdateFailedError).cause!.message)
         );
       }
       if (isClosed(err)) {
         throw (
           (await this.endedRefusal(taskId, handle)) ??
           new AgentRefusal(
+            'task_ended',
             `task ${taskId} has ended and can no longer change; take another with get_next_task`,
           )
         );
@@ -522,7 +539,7 @@ export class AgentWork {
       );
     }
     const message = endedMessage(taskId, state);
-    return message ? new AgentRefusal(message) : null;
+    return message ? new AgentRefusal('task_ended', message) : null;
   }
 
   /**
@@ -587,6 +604,7 @@ export class AgentWork {
     if (!question) {
       const latest = task.questions[task.questions.length - 1];
       throw new AgentRefusal(
+        'no_question',
         !latest
           ? `task ${task.id} has no questions; ask one with ask_user_question`
           : `task ${task.id} has no question ${input.questionId}; your latest question on it is ${latest.id} (leave out questionId to get it)`,
@@ -604,21 +622,20 @@ export class AgentWork {
    */
   private async ownTask(taskId: string): Promise<TaskRecord> {
     const task = await findTask(this.deps.db, taskId);
-    if (!task) throw new AgentRefusal(`there is no task ${taskId}`);
+    if (!task) throw new AgentRefusal('unknown_task', `there is no task ${taskId}`);
     if (task.assignedAgentId !== this.agent.agentId) {
-      const mine = await this.deps.db.task.findMany({
-        where: {
-          assignedAgentId: this.agent.agentId,
-          state: { in: ['in_progress', 'needs_input', 'changes_requested'] },
-        },
-        select: { id: true },
-      });
+      const mine = await heldTasks(this.deps.db, this.agent.agentId, [
+        'in_progress',
+        'needs_input',
+        'changes_requested',
+      ]);
       throw new AgentRefusal(
+        'not_your_task',
         `task ${taskId} is not assigned to you; your tasks are ${mine.length ? mine.map((t) => t.id).join(', ') : 'none (take one with get_next_task)'}`,
       );
     }
     const ended = endedMessage(taskId, task.state);
-    if (ended) throw new AgentRefusal(ended);
+    if (ended) throw new AgentRefusal('task_ended', ended);
     // The agent knows it has the task: get_next_task no longer needs to hand it over again.
     await this.deps.redis.del(undeliveredKey(this.agent.agentId, taskId)).catch(() => undefined);
     // A sign of life reaches the workflow at most once a second per agent and task, not at

@@ -8,6 +8,12 @@ export function registerAskUserQuestionTool(server: McpServer, work: AgentWork):
     'ask_user_question',
     {
       title: 'Ask a person',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
       description:
         'Asks the people on the board a question about your task when you cannot proceed without a decision or ' +
         'information only they have. The task waits for the answer; get it with check_response (which can wait for it). ' +

@@ -15,6 +15,7 @@ export function registerCheckResponseTool(server: McpServer, work: AgentWork): v
     'check_response',
     {
       title: 'Get the answer to your question',
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
       description:
         'Returns the answer to a question you asked with ask_user_question. With waitSeconds it returns the moment ' +
         'the person answers, or answered: false when the time is up (call it again to keep waiting). If a person ' +

@@ -8,6 +8,12 @@ export function registerCreateBranchTool(server: McpServer, work: AgentWork): vo
     'create_branch',
     {
       title: 'Create the task branch',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
       description:
         "Creates your task's branch (task-<id>-feature, from staging) on the project's forge, or finds it if it " +
         'exists, and returns the URL to clone and push with. Call it before you push; then commit, push to that ' +

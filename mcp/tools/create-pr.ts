@@ -9,6 +9,12 @@ export function registerCreatePrTool(server: McpServer, work: AgentWork): void {
     'create_pr',
     {
       title: 'Open the pull request',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: true,
+      },
       description:
         'Opens a pull request from your task branch into staging, with a description generated from the task, ' +
         'its questions and answers, review feedback and your commits; calling it again updates the open one. ' +

@@ -43,6 +43,12 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
     'get_next_task',
     {
       title: 'Take the next task',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
       description:
         'Assigns you the next task to work on and returns everything you need to start: a task you already hold ' +
         'and have not finished comes back first (resumed: true, e.g. after a restart), then your own tasks sent back ' +

@@ -3,14 +3,27 @@ import { z } from 'zod';
 import type { AgentWork } from '../work';
 import { toolResult } from './result';
 
-export function registerHeartbeatTool(server: McpServer, work: AgentWork): void {
+/** A duration in words, e.g. "30 minutes" or "90 seconds". */
+function spoken(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds % 60 === 0 && seconds >= 120 ? `${seconds / 60} minutes` : `${seconds} seconds`;
+}
+
+export function registerHeartbeatTool(server: McpServer, work: AgentWork, leaseMs: number): void {
   server.registerTool(
     'heartbeat',
     {
       title: 'Keep your task',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
       description:
-        'Tells aiworker you are still working on your task. Every other tool call on the task does this too; call ' +
-        'heartbeat only during long stretches without them, or the task returns to the backlog when your lease ends.',
+        `Tells aiworker you are still working on your task. Your lease is ${spoken(leaseMs)}: a task with no call ` +
+        'on it for that long returns to the backlog. Every other tool call on the task renews it too; during long ' +
+        `stretches without them, call heartbeat at least every ${spoken(leaseMs / 3)}.`,
       inputSchema: { taskId: z.string().uuid().describe('Your task') },
       outputSchema: { taskId: z.string(), state: z.string().describe("The task's state") },
     },

@@ -8,6 +8,12 @@ export function registerReleaseTaskTool(server: McpServer, work: AgentWork): voi
     'release_task',
     {
       title: 'Give a task back',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
       description:
         'Returns your task to the backlog so another agent can take it, keeping its history. Use it when you cannot ' +
         'finish the task; not while you wait for an answer (the task waits for you then).',

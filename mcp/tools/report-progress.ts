@@ -8,6 +8,12 @@ export function registerReportProgressTool(server: McpServer, work: AgentWork): 
     'report_progress',
     {
       title: 'Report progress',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
       description:
         'Posts a short note about your progress on your task to the board (e.g. "tests pass, opening the PR"). ' +
         'People follow the task through these notes; it also keeps your lease. Use it at milestones, not for every step: ' +

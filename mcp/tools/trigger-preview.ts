@@ -9,6 +9,12 @@ export function registerTriggerPreviewTool(server: McpServer, work: AgentWork): 
     'trigger_preview',
     {
       title: 'Deploy a preview and hand in for review',
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+      },
       description:
         'Deploys the head of your task branch as a preview and, once it serves, hands the task in for review ' +
         '(ready_to_test). It can take minutes while the app installs and starts: pass a progressToken and reset ' +

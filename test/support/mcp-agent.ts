@@ -15,5 +15,13 @@ export async function connectAgent(apiUrl: string, token: string): Promise<Clien
 export async function callTool(client: Client, name: string, args: Record<string, unknown>) {
   const result = await client.callTool({ name, arguments: args });
   const text = (result.content as Array<{ type: string; text?: string }>)?.[0]?.text ?? '';
-  return { isError: result.isError === true, data: result.structuredContent as any, text };
+  return {
+    isError: result.isError === true,
+    data: result.structuredContent as any,
+    text,
+    refusal: (result._meta?.['aiworker/error'] ?? null) as {
+      code: string;
+      retryable: boolean;
+    } | null,
+  };
 }
