@@ -22,13 +22,24 @@ describe('the API surface', () => {
       ['a malformed header', { authorization: 'Token abc' }],
       ['an empty bearer', { authorization: 'Bearer ' }],
     ])('refuses %s with 401 and the documented error body', async (_what, headers) => {
-      for (const path of ['/api/session', '/mcp']) {
-        const res = await call(path, { headers: headers as Record<string, string> });
-        expect(res.status).toBe(401);
-        expect(await res.json()).toEqual({
-          error: { code: 'unauthorized', message: expect.stringContaining('Bearer') as string },
-        });
-      }
+      const res = await call('/api/session', { headers: headers as Record<string, string> });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({
+        error: { code: 'unauthorized', message: expect.stringContaining('Bearer') as string },
+      });
+      // MCP clients read JSON-RPC, and the MCP authorization spec's challenge.
+      const mcp = await call('/mcp', { headers: headers as Record<string, string> });
+      expect(mcp.status).toBe(401);
+      expect(mcp.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      expect(await mcp.json()).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: {
+          code: -32000,
+          message: expect.stringContaining('Bearer') as string,
+          data: { code: 'unauthorized', retryable: false },
+        },
+      });
     });
 
     it('accepts the admin token', async () => {
@@ -121,9 +132,12 @@ describe('the API surface', () => {
     const res = await call('/mcp', { method: 'POST', headers: bearer(api.adminToken) });
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
       error: {
-        code: 'forbidden',
+        code: -32000,
         message: 'MCP tools act as an agent: register one with POST /api/agents and use its token',
+        data: { code: 'forbidden', retryable: false },
       },
     });
   });

@@ -285,6 +285,29 @@ describe('MCP tools over Streamable HTTP', () => {
       body: '{}',
     });
     expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+  });
+
+  it('answers transport errors as JSON-RPC: bad JSON, a wrong method', async () => {
+    const { body: a } = await http.post('/api/agents', {
+      name: `hygiene-${randomUUID()}`,
+      projectIds: [await project()],
+    });
+    const headers = {
+      authorization: `Bearer ${a.token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const bad = await fetch(`${api.url}/mcp`, { method: 'POST', headers, body: '{"jsonrpc":' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+    const get = await fetch(`${api.url}/mcp`, { headers });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect(await get.json()).toMatchObject({
+      jsonrpc: '2.0',
+      error: { code: -32000, data: { code: 'method_not_allowed' } },
+    });
   });
 
   it('gives a silent agent’s task to another agent when its lease ends, and refuses the first', async () => {

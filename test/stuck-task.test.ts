@@ -91,6 +91,8 @@ describe('a task whose workflow cannot make progress', () => {
     const claimMs = Date.now() - asked;
     expect(next.isError).toBe(false);
     expect(next.data.task?.id).toBe(good);
+    // The agent starts on it: its first call on the task says it has it.
+    await callTool(agent, 'heartbeat', { taskId: good });
 
     // A person's action answers 503 naming the task, within 10 seconds, and changes nothing.
     const started = Date.now();

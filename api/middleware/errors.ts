@@ -8,6 +8,15 @@ import { ApiError, NotFoundError, NotReadyError, RateLimitedError } from '../err
 /** JSON-RPC error code of a refused MCP request over a limit (implementation-defined range). */
 const JSONRPC_RATE_LIMITED = -32029;
 
+/** The JSON-RPC error code of a refusal of `/mcp` (the spec's own, or the server range). */
+function jsonRpcCode(err: ApiError | undefined): number {
+  if (err?.code === 'invalid_json') return -32700;
+  if (err instanceof RateLimitedError) return JSONRPC_RATE_LIMITED;
+  if (err?.status === 400 || err?.status === 415) return -32600;
+  if (err === undefined) return -32603;
+  return -32000;
+}
+
 /** Answers 404 for any route nobody declared. */
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError(`no route ${req.method} ${req.path}`));
@@ -25,17 +34,25 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (known instanceof RateLimitedError) {
       res.setHeader('Retry-After', String(known.retryAfterSeconds));
     }
-    if (/^\/mcp(?:[/?]|$)/.test(req.originalUrl) && status === 429) {
-      // MCP clients read JSON-RPC: the refusal is a JSON-RPC error they can show.
+    if (/^\/mcp(?:[/?]|$)/.test(req.originalUrl)) {
+      // MCP clients read JSON-RPC: every refusal of the transport is a JSON-RPC error.
+      if (status === 401) {
+        // The MCP authorization spec: a 401 names the scheme to authenticate with.
+        res.setHeader('WWW-Authenticate', 'Bearer realm="aiworker", error="invalid_token"');
+      }
+      if (status === 405) res.setHeader('Allow', 'POST');
       res.status(status).json({
         jsonrpc: '2.0',
         id: null,
         error: {
-          code: JSONRPC_RATE_LIMITED,
+          code: jsonRpcCode(known),
           message,
           data: {
-            code: known!.code,
-            retryAfterSeconds: (known as RateLimitedError).retryAfterSeconds,
+            code: known?.code ?? 'internal',
+            retryable: status === 429 || status >= 500,
+            ...(known instanceof RateLimitedError
+              ? { retryAfterSeconds: known.retryAfterSeconds }
+              : {}),
           },
         },
       });

@@ -55,7 +55,7 @@ describe('serving the board', () => {
       expect(res.headers.get('cache-control')).toContain('immutable');
     });
 
-    it.each(['/api/nothing', '/mcp', '/healthz/x', '/assets/missing.js', '/favicon.ico'])(
+    it.each(['/api/nothing', '/healthz/x', '/assets/missing.js', '/favicon.ico'])(
       'leaves %s to the JSON 404',
       async (p) => {
         const res = await fetch(`${web.url}${p}`);
