@@ -93,6 +93,9 @@ export const HELD_STATES = [
   'approved',
 ] as const;
 
+/** Keeps an agent's signs of life on a task to one signal to its workflow per interval. */
+const heartbeatKey = (taskId: string, agentId: string) => `task:${taskId}:heartbeat:${agentId}`;
+
 /** Marks a task claimed by an agent whose answer is not yet known to have reached it. */
 const undeliveredKey = (agentId: string, taskId: string) => `mcp:undelivered:${agentId}:${taskId}`;
 /** How long that mark lives: past it, the task's lease (30 minutes by default) has long ended. */
@@ -194,8 +197,12 @@ export class AgentWork {
         return null;
       }
       // Answered: if this answer is lost after all, the agent's next call hands it over again.
+      // The claim started the lease: the agent's first call on the task need not signal again.
       await this.deps.redis
+        .multi()
         .set(undeliveredKey(this.agent.agentId, task.id), 'answered', 'EX', UNDELIVERED_SECONDS)
+        .set(heartbeatKey(task.id, this.agent.agentId), '1', 'PX', HEARTBEAT_SIGNAL_EVERY_MS)
+        .exec()
         .catch(() => undefined);
       return task;
     } finally {
@@ -641,13 +648,7 @@ export class AgentWork {
     // A sign of life reaches the workflow at most once a second per agent and task, not at
     // every call: leases are at least a second long, and each signal grows the task's history.
     const due = await this.deps.redis
-      .set(
-        `task:${taskId}:heartbeat:${this.agent.agentId}`,
-        '1',
-        'PX',
-        HEARTBEAT_SIGNAL_EVERY_MS,
-        'NX',
-      )
+      .set(heartbeatKey(taskId, this.agent.agentId), '1', 'PX', HEARTBEAT_SIGNAL_EVERY_MS, 'NX')
       .catch(() => 'OK');
     if (due === 'OK') {
       await this.deps.client.workflow

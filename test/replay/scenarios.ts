@@ -135,6 +135,9 @@ export class ScenarioDriver {
     if (expected !== undefined && id !== expected) {
       throw new ScenarioError(`get_next_task gave ${id ?? 'nothing'}, expected task ${expected}`);
     }
+    // The agent starts on it: its first call on the task says it has it (else its next
+    // get_next_task would hand the same task over again).
+    if (id) await this.tool('heartbeat', { taskId: id });
     return id;
   }
 
