@@ -187,5 +187,5 @@ describe('agents draining the backlog', () => {
       if (toInProgress !== givenBack + 1) notOnce.push({ taskId, toInProgress });
     });
     expect(notOnce).toEqual([]);
-  }, 480_000);
+  }, 900_000);
 });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { taskWorkflowId } from '../contracts/task';
+import { fetchRuns } from './replay/corpus';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { freePort } from './support/free-port';
@@ -227,10 +228,10 @@ describe('who did it, the audit log and webhooks', () => {
     expect(actorOf('task:question_answered')).toEqual(anaActor);
     for (const e of events) expect(e.data.actor.kind).toMatch(/^(user|agent|admin|system)$/);
 
-    const history = await api.deps.temporal.client.workflow
-      .getHandle(taskWorkflowId(taskId))
-      .fetchHistory();
-    const updates = (history.events ?? [])
+    // Every run of the task (the test run has Temporal suggest continue-as-new early).
+    const runs = await fetchRuns(api.deps.temporal.client, taskWorkflowId(taskId));
+    const updates = runs
+      .flatMap((r) => r.history.events ?? [])
       .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest)
       .filter((r) => r?.meta?.updateId && r.input?.name === 'answerQuestion');
     const args = updates[0]!.input!.args!.payloads![0]!.data!;
