@@ -67,9 +67,12 @@ export function gitDelivery(options: {
     await tools.call('report_progress', { taskId: task.id, message: `pushed ${sha.slice(0, 12)}` });
     const pr = (await tools.call('create_pr', { taskId: task.id })) as { prUrl: string };
     log(`pull request ${pr.prUrl}`);
-    const { previewUrl } = (await tools.call('trigger_preview', { taskId: task.id })) as {
-      previewUrl: string;
-    };
+    // A deploy that outlasts one call goes on; calling again waits for the same deploy.
+    let preview: { status: string; previewUrl: string | null };
+    do {
+      preview = (await tools.call('trigger_preview', { taskId: task.id })) as typeof preview;
+    } while (preview.status === 'deploying');
+    const { previewUrl } = preview;
     log(`preview of task ${task.id} at ${previewUrl}`);
   };
 }

@@ -1,16 +1,8 @@
 import express from 'express';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
-import type { Db } from '../db/client';
-import type { Logger } from '../platform/logger';
-import type { TemporalHandle } from '../platform/temporal';
-import { mcpRoutes } from '../mcp/http';
-import type { ProgressCoalescer } from '../mcp/progress';
-import type { TaskWakeups } from '../mcp/wakeups';
-import type { McpCancellations } from '../mcp/cancellations';
+import { allowedHostsOnly } from './mcp/allowed-hosts';
+import { mcpRoutes } from './mcp/mcp';
 import { agentRoutes } from './agents/agents';
-import type { ReadCache } from './cache';
-import type { AgentCredentialChanges } from './credential-changes';
 import { auditRoutes } from './audit/audit';
 import { webhookRoutes } from './webhooks/webhooks';
 import { eventRoutes } from './events/events';
@@ -18,54 +10,16 @@ import { gitRoutes } from './git/gateway';
 import { healthRoutes } from './health/health';
 import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
+import type { ApiDeps } from './deps';
 import { requireAuth, requirePerson } from './middleware/auth';
-import type { PeopleAuth } from './middleware/auth';
 import { authRoutes, firstAdminRoutes, tokenRoutes, userRoutes } from './people/people';
 import { oidcRoutes } from './people/oidc';
-import type { OidcSettings } from './people/oidc';
-import type { Authenticator } from './middleware/auth';
 import { limitRequests } from './middleware/limits';
-import type { RequestLimits } from './middleware/limits';
 import { errorHandler, notFound, requireJsonBody } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
 import { taskRoutes } from './tasks/tasks';
 import { webRoutes } from './web/web';
-
-/** Everything a request handler may use; built once per process by api/main.ts. */
-export interface ApiDeps {
-  /** The root logger; each component takes a child with its own scope. */
-  logger: Logger;
-  temporal: TemporalHandle;
-  namespace: string;
-  taskQueue: string;
-  questionReminderMs: number;
-  leaseMs: number;
-  db: Db;
-  redis: Redis;
-  cache: ReadCache;
-  authenticate: Authenticator;
-  /** People's board sessions and accounts (sign-in with a cookie). */
-  people: PeopleAuth;
-  /** The OpenID provider people may sign in with, or null. */
-  oidc: OidcSettings | null;
-  /** Announces revoked and rotated agents, so open connections of theirs end. */
-  credentialChanges: AgentCredentialChanges;
-  /** Per-token rate and concurrency limits, shared by every API process through Redis. */
-  limits: RequestLimits;
-  /** At most one progress report per task reaches its workflow per interval; the rest coalesce. */
-  progress: ProgressCoalescer;
-  /** Wakes long-polling MCP calls when tasks change. */
-  wakeups: TaskWakeups;
-  /** Cancels agents' MCP calls wherever they run. */
-  cancellations: McpCancellations;
-  /** The Gitea service account (GITEA_*) the git gateway relays with, or null; agents never get it. */
-  gitea: { username: string; token: string } | null;
-  /** Where people and agents reach this API (`AIWORKER_PUBLIC_URL`): clone URLs are built on it. */
-  publicUrl: string;
-  /** The git gateway (`api/git/`): where local projects' repositories are, and its body limit. */
-  git: { reposDir: string; bodyLimitBytes: number };
-}
 
 /** Most JSON-RPC messages one POST to /mcp may carry. */
 export const MAX_MCP_BATCH = 10;
@@ -129,6 +83,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const auth = requireAuth(deps.authenticate, deps.limits, deps.people);
   app.use(
     '/mcp',
+    allowedHostsOnly(deps.mcpAllowedHosts),
     auth,
     requireJsonBody,
     express.json({ limit: BODY_LIMIT, strict: true }),

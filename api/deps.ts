@@ -4,11 +4,16 @@ import { createDb } from '../db/client';
 import { ProgressCoalescer } from '../mcp/progress';
 import { TaskWakeups } from '../mcp/wakeups';
 import { McpCancellations } from '../mcp/cancellations';
+import { AgentLogLevels } from '../mcp/logging';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
+import type { Db } from '../db/client';
+import type { Redis } from 'ioredis';
+import type { TemporalHandle } from '../platform/temporal';
+import type { OidcSettings } from './people/oidc';
+import type { Authenticator } from './middleware/auth';
 import { createRedis } from '../platform/redis';
 import { createTemporalClient } from '../platform/temporal';
-import type { ApiDeps } from './app';
 import { ReadCache } from './cache';
 import { AgentCredentialChanges } from './credential-changes';
 import { RequestLimits } from './middleware/limits';
@@ -16,6 +21,45 @@ import { createAuthenticator } from './middleware/auth';
 import type { PeopleAuth } from './middleware/auth';
 import { createUserResolver, SessionStore } from './people/sessions';
 import { findActivePersonalToken, findUser } from '../db/users';
+
+/** Everything a request handler may use; built once per process by api/main.ts. */
+export interface ApiDeps {
+  /** The root logger; each component takes a child with its own scope. */
+  logger: Logger;
+  temporal: TemporalHandle;
+  namespace: string;
+  taskQueue: string;
+  questionReminderMs: number;
+  leaseMs: number;
+  db: Db;
+  redis: Redis;
+  cache: ReadCache;
+  authenticate: Authenticator;
+  /** People's board sessions and accounts (sign-in with a cookie). */
+  people: PeopleAuth;
+  /** The OpenID provider people may sign in with, or null. */
+  oidc: OidcSettings | null;
+  /** Announces revoked and rotated agents, so open connections of theirs end. */
+  credentialChanges: AgentCredentialChanges;
+  /** Per-token rate and concurrency limits, shared by every API process through Redis. */
+  limits: RequestLimits;
+  /** At most one progress report per task reaches its workflow per interval; the rest coalesce. */
+  progress: ProgressCoalescer;
+  /** Wakes long-polling MCP calls when tasks change. */
+  wakeups: TaskWakeups;
+  /** Cancels agents' MCP calls wherever they run. */
+  cancellations: McpCancellations;
+  /** The log level each agent chose over MCP (`logging/setLevel`). */
+  mcpLogLevels: AgentLogLevels;
+  /** Hosts `/mcp` answers to (`AIWORKER_MCP_ALLOWED_HOSTS`). */
+  mcpAllowedHosts: string[];
+  /** The Gitea service account (GITEA_*) the git gateway relays with, or null; agents never get it. */
+  gitea: { username: string; token: string } | null;
+  /** Where people and agents reach this API (`AIWORKER_PUBLIC_URL`): clone URLs are built on it. */
+  publicUrl: string;
+  /** The git gateway (`api/git/`): where local projects' repositories are, and its body limit. */
+  git: { reposDir: string; bodyLimitBytes: number };
+}
 
 /** Connects everything an API process uses, once; `close` ends it all. */
 export function createApiDeps(
@@ -33,6 +77,7 @@ export function createApiDeps(
     | 'gitBodyLimitBytes'
     | 'limits'
     | 'progressIntervalMs'
+    | 'mcpAllowedHosts'
   >,
   root: Logger,
   adminToken: string,
@@ -89,6 +134,8 @@ export function createApiDeps(
     progress,
     wakeups,
     cancellations,
+    mcpLogLevels: new AgentLogLevels(redis),
+    mcpAllowedHosts: config.mcpAllowedHosts,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     publicUrl: config.publicUrl,
     // The worker's local forge keeps its repositories here (worker/deps.ts).

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
-import type { ApiDeps } from './app';
+import type { ApiDeps } from './deps';
 import { createSocketServer } from './socket';
 import type { SocketServer } from './socket';
 

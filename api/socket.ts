@@ -6,7 +6,7 @@ import type { ErrorBody } from '../contracts/errors';
 import { projectRoom, RESYNC_EVENT } from '../contracts/events';
 import type { DeliveredEvent } from '../contracts/events';
 import { eventsAfter } from '../db/tasks';
-import type { ApiDeps } from './app';
+import type { ApiDeps } from './deps';
 import { ApiError, ForbiddenError, RateLimitedError } from './errors';
 import { delivered } from './events/events';
 import { maySeeProject, sessionPrincipal } from './middleware/auth';

@@ -6,7 +6,8 @@
 // agent's own token. Talking to Temporal, MariaDB and Redis directly would need their credentials,
 // which bypass authentication altogether; through the API, the agent gets exactly what /mcp allows.
 // The tools are the API's (listed once at start), so the local server is the low-level `Server`
-// with raw list/call handlers. stdout carries the protocol: every log line goes to stderr.
+// with raw handlers that relay tools, resources, prompts, completions and log levels. stdout
+// carries the protocol: every log line goes to stderr.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   StreamableHTTPClientTransport,
@@ -17,11 +18,27 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import {
   CallToolRequestSchema,
   CallToolResultSchema,
+  CompleteRequestSchema,
+  CompleteResultSchema,
+  EmptyResultSchema,
   ErrorCode,
+  GetPromptRequestSchema,
+  GetPromptResultSchema,
+  ListPromptsRequestSchema,
+  ListPromptsResultSchema,
+  ListResourcesRequestSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourceTemplatesResultSchema,
   ListToolsRequestSchema,
+  LoggingMessageNotificationSchema,
   McpError,
+  ReadResourceRequestSchema,
+  ReadResourceResultSchema,
+  SetLevelRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Progress, ServerNotification, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
 import pino from 'pino';
 import type { Config } from '../platform/config';
 import { createLogger } from '../platform/logger';
@@ -30,9 +47,10 @@ const DEFAULT_URL = 'http://127.0.0.1:3000';
 /** How long start-up may wait for the API to answer before calling it unreachable. */
 const START_TIMEOUT_MS = 15_000;
 /**
- * How long a forwarded call may go without a word from the API. Every call is forwarded with a
- * progress token, so the API sends progress every 10 s while it works (mcp/tools/keep-informed.ts)
- * and each resets this: a call may take as long as it needs while the API is alive.
+ * How long a forwarded call may go without a word from the API. A call that came with a progress
+ * token goes up with one, so the API sends progress every 10 s while it works
+ * (mcp/tools/keep-informed.ts) and each resets this: it may take as long as it needs while the API
+ * is alive. A call without one is kept by the API within the SDK's default 60 s.
  */
 const CALL_TIMEOUT_MS = 60_000;
 
@@ -121,39 +139,87 @@ async function main(): Promise<void> {
   // Set only now: start-up failures are reported once, by fail().
   client.onerror = (err) =>
     logger.warn({ err: err.message.split(token).join('[AIWORKER_AGENT_TOKEN]') }, 'API error');
+  const remote = client.getServerCapabilities() ?? {};
   const server = new Server(client.getServerVersion() ?? { name: 'aiworker', version: '0.1.0' }, {
-    capabilities: { tools: {} },
+    capabilities: {
+      tools: { listChanged: false },
+      ...(remote.resources ? { resources: { listChanged: false, subscribe: false } } : {}),
+      ...(remote.prompts ? { prompts: { listChanged: false } } : {}),
+      ...(remote.completions ? { completions: {} } : {}),
+      ...(remote.logging ? { logging: {} } : {}),
+    },
     instructions: client.getInstructions(),
   });
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
-  // The remote result goes back unchanged: request() rather than callTool(), which would check
-  // structuredContent against the schema and turn a mismatch into a protocol error here.
-  // Cancellation goes up (the aborted signal makes the client send notifications/cancelled to
-  // the API); progress comes down, under the token the agent's client gave, if it gave one.
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
-    const token = request.params._meta?.progressToken;
-    return client.request(
-      {
-        method: 'tools/call',
-        params: { name: request.params.name, arguments: request.params.arguments },
-      },
-      CallToolResultSchema,
-      {
-        signal: extra.signal,
-        timeout: CALL_TIMEOUT_MS,
-        resetTimeoutOnProgress: true,
-        onprogress: (progress) => {
-          if (token === undefined) return;
-          void extra
-            .sendNotification({
-              method: 'notifications/progress',
-              params: { ...progress, progressToken: token },
-            })
-            .catch(() => undefined);
-        },
-      },
+  // Each request goes up unchanged and its answer comes back unchanged (request() rather than
+  // callTool(), which would check structuredContent against the schema and turn a mismatch into
+  // a protocol error here). Cancellation goes up: the aborted signal makes the client send
+  // notifications/cancelled to the API. Progress comes down under the token the agent's client
+  // gave; a call without one goes up without one, so the API keeps its wait within the SDK's
+  // default timeout, as it does for a direct call.
+  const relay = <T extends z.ZodType<object>>(
+    request: {
+      method: string;
+      params?: Record<string, unknown> & { _meta?: { progressToken?: string | number } };
+    },
+    schema: T,
+    extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void> },
+  ) => {
+    const progressToken = request.params?._meta?.progressToken;
+    return client.request(request, schema, {
+      signal: extra.signal,
+      timeout: CALL_TIMEOUT_MS,
+      ...(progressToken === undefined
+        ? {}
+        : {
+            resetTimeoutOnProgress: true,
+            onprogress: (progress: Progress) => {
+              void extra
+                .sendNotification({
+                  method: 'notifications/progress',
+                  params: { ...progress, progressToken },
+                })
+                .catch(() => undefined);
+            },
+          }),
+    });
+  };
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    relay(request, CallToolResultSchema, extra),
+  );
+  if (remote.resources) {
+    server.setRequestHandler(ListResourcesRequestSchema, (request, extra) =>
+      relay(request, ListResourcesResultSchema, extra),
     );
-  });
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, (request, extra) =>
+      relay(request, ListResourceTemplatesResultSchema, extra),
+    );
+    server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+      relay(request, ReadResourceResultSchema, extra),
+    );
+  }
+  if (remote.prompts) {
+    server.setRequestHandler(ListPromptsRequestSchema, (request, extra) =>
+      relay(request, ListPromptsResultSchema, extra),
+    );
+    server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+      relay(request, GetPromptResultSchema, extra),
+    );
+  }
+  if (remote.completions) {
+    server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+      relay(request, CompleteResultSchema, extra),
+    );
+  }
+  if (remote.logging) {
+    // The API keeps the agent's level; its log messages come down as they arrive.
+    server.setRequestHandler(SetLevelRequestSchema, (request, extra) =>
+      relay(request, EmptyResultSchema, extra),
+    );
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) =>
+      server.notification(notification).catch(() => undefined),
+    );
+  }
 
   let closing = false;
   const close = async () => {

@@ -138,6 +138,23 @@ const envSchema = z.object({
     .default(24),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AIWORKER_PUBLIC_URL: urlWithScheme(['http', 'https'], 'https://aiworker.example.com').optional(),
+  AIWORKER_MCP_ALLOWED_HOSTS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const hosts = text.split(',').map((t) => t.trim().toLowerCase());
+      for (const host of hosts) {
+        if (!/^(\[[0-9a-f:.]+\]|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)(:\d{1,5})?$/.test(host)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected host names, each with an optional :port, separated by commas: "${host}" is not one`,
+          });
+          return z.NEVER;
+        }
+      }
+      return hosts;
+    }),
   AIWORKER_GIT_BODY_LIMIT_MB: z.coerce
     .number({ error: 'expected a number of megabytes' })
     .positive('expected more than 0 megabytes')
@@ -237,6 +254,12 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where people reach the API and board (links in pull requests); defaults to http://HOST:PORT. */
   publicUrl: string;
+  /**
+   * Host names `/mcp` answers to (`Host`, and `Origin` when a browser sends one): a request naming
+   * another host is refused, so a web page cannot reach a local server by DNS rebinding. An entry
+   * without a port allows every port. Default: the public URL's host and the loopback names.
+   */
+  mcpAllowedHosts: string[];
   /** Largest request body (after gunzip) the git gateway reads: a push's pack, a fetch's negotiation. */
   gitBodyLimitBytes: number;
   previews: {
@@ -347,6 +370,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL,
     publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    mcpAllowedHosts: e.AIWORKER_MCP_ALLOWED_HOSTS ?? [
+      new URL(e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).host,
+      'localhost',
+      '127.0.0.1',
+      '[::1]',
+    ],
     gitBodyLimitBytes: Math.floor(e.AIWORKER_GIT_BODY_LIMIT_MB * (1 << 20)),
     previews: {
       runtime: e.PREVIEW_RUNTIME,

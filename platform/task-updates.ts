@@ -4,7 +4,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
 } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { TASK_RESTARTING } from '../contracts/messages';
@@ -63,15 +63,29 @@ export async function executeLongTaskUpdate<Ret, Args extends unknown[]>(
   update: UpdateDefinition<Ret, Args>,
   ...args: Args
 ): Promise<Ret> {
+  const accepted = await startLongTaskUpdate(handle, update, undefined, ...args);
+  return await accepted.result();
+}
+
+/**
+ * The first half of `executeLongTaskUpdate`: the update, accepted by the workflow within the
+ * deadline; its result is for the caller to wait for (`updateId` lets a later call find it).
+ */
+export async function startLongTaskUpdate<Ret, Args extends unknown[]>(
+  handle: WorkflowHandle,
+  update: UpdateDefinition<Ret, Args>,
+  updateId: string | undefined,
+  ...args: Args
+): Promise<WorkflowUpdateHandle<Ret>> {
   const deadline = Date.now() + TASK_UPDATE_DEADLINE_MS;
   const definition = update as unknown as UpdateDefinition<Ret, [unknown]>;
-  const accepted = await withRestarts(handle, deadline, () =>
+  return await withRestarts(handle, deadline, () =>
     handle.startUpdate(definition, {
       args: args as unknown as [unknown],
       waitForStage: WorkflowUpdateStage.ACCEPTED,
+      ...(updateId ? { updateId } : {}),
     }),
   );
-  return await accepted.result();
 }
 
 async function withRestarts<T>(

@@ -116,11 +116,14 @@ describe('a preview deployment through a worker kill', () => {
 
       // The agent asks for its preview; the worker dies while the install runs.
       const dir = path.join(previewsDir, taskPreviewName(taskId));
-      const preview = client.callTool(
-        { name: 'trigger_preview', arguments: { taskId } },
-        undefined,
-        { timeout: 240_000 },
-      );
+      // A deploy that outlasts one call goes on; calling again waits for the same one.
+      const preview = (async () => {
+        for (;;) {
+          const answer = await client.callTool({ name: 'trigger_preview', arguments: { taskId } });
+          if ((answer.structuredContent as { status?: string })?.status !== 'deploying')
+            return answer;
+        }
+      })();
       const installing = Date.now() + 60_000;
       while (!existsSync(path.join(dir, 'install.json'))) {
         if (Date.now() > installing) throw new Error('the preview install never started');

@@ -17,7 +17,7 @@ import { tasksHeldBy } from '../../db/tasks';
 import { releaseTaskUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import { executeTaskUpdate } from '../../platform/task-updates';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError } from '../errors';
 import { actorOf, requireAdministrator, tokenHash } from '../middleware/auth';
 import type { Actor } from '../../contracts/actor';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { listAudit } from '../../db/audit';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { requireAdministrator } from '../middleware/auth';
 import { validate } from '../validate';
 

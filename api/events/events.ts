@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { deliveredEvent, eventsAfter, taskEvents } from '../../db/tasks';
 import type { LoggedEvent } from '../../db/tasks';
 import type { DeliveredEvent } from '../../contracts/events';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { requireProject } from '../projects/projects';
 import { requireTask } from '../tasks/tasks';
 import { validate } from '../validate';

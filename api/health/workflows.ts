@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { requireAdministrator } from '../middleware/auth';
 import { listStuckTasks } from '../../db/tasks';
 import { failingWorkflows } from '../../platform/workflow-health';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 
 /**
  * `GET /api/health/workflows` (people): the workflows Temporal reports failing on every workflow

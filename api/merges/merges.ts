@@ -10,7 +10,7 @@ import { findMerge, listMerges, tasksInOpenMerges } from '../../db/merges';
 import { findTask } from '../../db/tasks';
 import { TaskWorkflowStuck } from '../../platform/errors';
 import type { mergeQueueWorkflow } from '../../workflows/merge';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
 import { updateError } from '../temporal-errors';

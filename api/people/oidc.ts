@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { loginBody } from '../../contracts/user';
 import { findOidcAccount, findSignInAccount } from '../../db/users';
 import type { SignInAccount } from '../../db/users';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { ApiError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';

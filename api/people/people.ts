@@ -30,7 +30,7 @@ import {
   listPersonalTokens,
   listUsers,
 } from '../../db/users';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import {
   ConflictError,
   ForbiddenError,

@@ -16,7 +16,7 @@ import { findTask, listTasks } from '../../db/tasks';
 import type { TaskRecord } from '../../db/tasks';
 import { CACHE } from '../../platform/cache-keys';
 import type { taskWorkflow } from '../../workflows/task';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
 import { actorOf, readableProjects, requireProjectAccess } from '../middleware/auth';

@@ -8,7 +8,7 @@ import {
 } from '../../contracts/webhook';
 import type { WebhookChange, WebhookRecord } from '../../contracts/webhook';
 import { findWebhook, listDeliveries, listWebhooks } from '../../db/webhooks';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { NotFoundError } from '../errors';
 import { actorOf, requireAdministrator } from '../middleware/auth';
 import { requireProject } from '../projects/projects';

@@ -1,5 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callLog } from '../logging';
+import type { LogLevel } from '../logging';
 import type { AgentWork } from '../work';
 import {
   allowedWait,
@@ -10,7 +12,11 @@ import {
 } from './keep-informed';
 import { toolResult } from './result';
 
-export function registerCheckResponseTool(server: McpServer, work: AgentWork): void {
+export function registerCheckResponseTool(
+  server: McpServer,
+  work: AgentWork,
+  logLevel: LogLevel | null,
+): void {
   server.registerTool(
     'check_response',
     {
@@ -44,14 +50,24 @@ export function registerCheckResponseTool(server: McpServer, work: AgentWork): v
         questionId: z.string(),
       },
     },
-    async (input, extra) =>
-      toolResult(() =>
-        keepInformed(extra, 'waiting for the answer', () =>
+    async (input, extra) => {
+      const log = callLog(extra, logLevel);
+      return await toolResult(async () => {
+        const answer = await keepInformed(extra, 'waiting for the answer', () =>
           work.checkResponse(
             { ...input, waitSeconds: allowedWait(input.waitSeconds, extra) },
             extra.signal,
           ),
-        ),
-      ),
+        );
+        log(
+          'info',
+          answer.answered
+            ? `question ${answer.questionId} is answered`
+            : `question ${answer.questionId} waits for an answer`,
+          { taskId: input.taskId, questionId: answer.questionId },
+        );
+        return answer;
+      }, log);
+    },
   );
 }

@@ -1,5 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callLog } from '../logging';
+import type { LogLevel } from '../logging';
 import type { AgentWork } from '../work';
 import {
   allowedWait,
@@ -38,7 +40,11 @@ const task = z.object({
     .describe('needs_input: your question waits for an answer (check_response)'),
 });
 
-export function registerGetNextTaskTool(server: McpServer, work: AgentWork): void {
+export function registerGetNextTaskTool(
+  server: McpServer,
+  work: AgentWork,
+  logLevel: LogLevel | null,
+): void {
   server.registerTool(
     'get_next_task',
     {
@@ -82,14 +88,23 @@ export function registerGetNextTaskTool(server: McpServer, work: AgentWork): voi
           .describe('The task now assigned to you, or null if none appeared in time'),
       },
     },
-    async (input, extra) =>
-      toolResult(async () => ({
-        task: await keepInformed(extra, 'waiting for a task', () =>
+    async (input, extra) => {
+      const log = callLog(extra, logLevel);
+      return await toolResult(async () => {
+        const waitSeconds = allowedWait(input.waitSeconds, extra);
+        log('debug', `looking for a task${waitSeconds ? `, waiting up to ${waitSeconds} s` : ''}`);
+        const task = await keepInformed(extra, 'waiting for a task', () =>
           work.nextTask(
-            { ...input, waitSeconds: allowedWait(input.waitSeconds, extra) },
+            { ...input, waitSeconds },
             { signal: extra.signal, requestId: extra.requestId },
           ),
-        ),
-      })),
+        );
+        if (!task) log('info', 'no task is ready for you');
+        else if (task.resumed)
+          log('info', `you already hold task ${task.id}: carry on with it`, { taskId: task.id });
+        else log('info', `task ${task.id} is yours: ${task.title}`, { taskId: task.id });
+        return { task };
+      }, log);
+    },
   );
 }

@@ -1,13 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { AgentWork } from '../work';
+import { spoken } from '../spoken';
 import { toolResult } from './result';
-
-/** A duration in words, e.g. "30 minutes" or "90 seconds". */
-function spoken(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  return seconds % 60 === 0 && seconds >= 120 ? `${seconds / 60} minutes` : `${seconds} seconds`;
-}
 
 export function registerHeartbeatTool(server: McpServer, work: AgentWork, leaseMs: number): void {
   server.registerTool(

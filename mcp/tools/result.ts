@@ -1,6 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
-import { AgentRefusal } from '../work';
+import type { CallLog } from '../logging';
+import { AgentRefusal } from '../refusals';
 
 /** A successful tool result: the data as `structuredContent`, and as text for clients without it. */
 export function ok(data: Record<string, unknown>): CallToolResult {
@@ -30,13 +31,23 @@ function refused(code: string, message: string, retryable: boolean): CallToolRes
  */
 export async function toolResult(
   work: () => Promise<Record<string, unknown>>,
+  log?: CallLog,
 ): Promise<CallToolResult> {
   try {
     return ok(await work());
   } catch (err) {
-    if (err instanceof AgentRefusal) return refused(err.code, err.message, false);
-    if (err instanceof TaskWorkflowStuck) return refused('task_stuck', err.message, true);
-    if (err instanceof TaskWorkflowUnresponsive) return refused('unavailable', err.message, true);
-    throw err;
+    const result =
+      err instanceof AgentRefusal
+        ? refused(err.code, err.message, false)
+        : err instanceof TaskWorkflowStuck
+          ? refused('task_stuck', err.message, true)
+          : err instanceof TaskWorkflowUnresponsive
+            ? refused('unavailable', err.message, true)
+            : null;
+    if (!result) throw err;
+    log?.('warning', (result.content[0] as { text: string }).text, {
+      code: (result._meta![REFUSAL_META_KEY] as { code: string }).code,
+    });
+    return result;
   }
 }

@@ -1,10 +1,22 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callLog } from '../logging';
+import type { LogLevel } from '../logging';
 import type { AgentWork } from '../work';
-import { keepInformed, PROGRESS_EVERY_MS } from './keep-informed';
+import {
+  allowedWait,
+  keepInformed,
+  PLAIN_WAIT_SECONDS,
+  PROGRESS_EVERY_MS,
+  PROGRESS_WAIT_SECONDS,
+} from './keep-informed';
 import { toolResult } from './result';
 
-export function registerTriggerPreviewTool(server: McpServer, work: AgentWork): void {
+export function registerTriggerPreviewTool(
+  server: McpServer,
+  work: AgentWork,
+  logLevel: LogLevel | null,
+): void {
   server.registerTool(
     'trigger_preview',
     {
@@ -12,20 +24,64 @@ export function registerTriggerPreviewTool(server: McpServer, work: AgentWork): 
       annotations: {
         readOnlyHint: false,
         destructiveHint: false,
-        idempotentHint: false,
+        idempotentHint: true,
         openWorldHint: true,
       },
       description:
         'Deploys the head of your task branch as a preview and, once it serves, hands the task in for review ' +
-        '(ready_to_test). It can take minutes while the app installs and starts: pass a progressToken and reset ' +
-        `your timeout on progress (a notification comes every ${PROGRESS_EVERY_MS / 1000} s). Call it when your work is pushed ` +
-        'and the pull request is open; after changes are requested, push again and call it again.',
-      inputSchema: { taskId: z.string().uuid().describe('Your task') },
-      outputSchema: { previewUrl: z.string().describe('Where the preview of your branch answers') },
+        '(ready_to_test). A deploy can take minutes while the app installs and starts. The call waits for it up to ' +
+        `waitSeconds (at most ${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s when you pass a progressToken: a ` +
+        `progress notification comes every ${PROGRESS_EVERY_MS / 1000} s). If the deploy is still running then, it ` +
+        'answers status "deploying" and the deploy goes on: call trigger_preview again to wait for that same deploy ' +
+        '(it does not start another). status "ready" gives the previewUrl; a failed deploy is an error saying why. ' +
+        'Call it when your work is pushed and the pull request is open; after changes are requested, push again and ' +
+        'call it again.',
+      inputSchema: {
+        taskId: z.string().uuid().describe('Your task'),
+        waitSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(PROGRESS_WAIT_SECONDS)
+          .optional()
+          .describe(
+            `How long this call waits for the deploy (default and maximum: ${PLAIN_WAIT_SECONDS} s, or ` +
+              `${PROGRESS_WAIT_SECONDS} s with a progressToken)`,
+          ),
+      },
+      outputSchema: {
+        status: z
+          .enum(['ready', 'deploying'])
+          .describe(
+            'ready: the preview serves and the task is in review; deploying: call again to wait',
+          ),
+        previewUrl: z
+          .string()
+          .nullable()
+          .describe('Where the preview of your branch answers, once ready'),
+      },
     },
-    async (input, extra) =>
-      toolResult(() =>
-        keepInformed(extra, 'deploying the preview', () => work.triggerPreview(input)),
-      ),
+    async (input, extra) => {
+      const log = callLog(extra, logLevel);
+      return await toolResult(async () => {
+        const waitSeconds =
+          allowedWait(input.waitSeconds ?? PROGRESS_WAIT_SECONDS, extra) ?? PLAIN_WAIT_SECONDS;
+        log('info', `deploying the preview of task ${input.taskId}`, { taskId: input.taskId });
+        const outcome = await keepInformed(extra, 'deploying the preview', () =>
+          work.triggerPreview(
+            { taskId: input.taskId },
+            { waitMs: waitSeconds * 1000, signal: extra.signal },
+          ),
+        );
+        log(
+          'info',
+          outcome.status === 'ready'
+            ? `the preview serves at ${outcome.previewUrl}; the task is in review`
+            : `the deploy is still running after ${waitSeconds} s: call trigger_preview again to wait for it`,
+          { taskId: input.taskId },
+        );
+        return outcome;
+      }, log);
+    },
   );
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { ApiDeps } from '../../api/app';
+import type { ApiDeps } from '../../api/deps';
 import { createApiDeps } from '../../api/deps';
 import { startApiServer } from '../../api/server';
 import type { ApiServer } from '../../api/server';

@@ -1,11 +1,12 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { Router } from 'express';
 import type { Request } from 'express';
-import type { ApiDeps } from '../api/app';
-import { ApiError, ForbiddenError } from '../api/errors';
-import { createServer } from './server';
-import type { RequestId } from './cancellations';
-import { AgentWork } from './work';
+import type { ApiDeps } from '../deps';
+import { ApiError, ForbiddenError } from '../errors';
+import { createServer } from '../../mcp/server';
+import type { RequestId } from '../../mcp/cancellations';
+import { AgentWork } from '../../mcp/work';
+import { AIWORKER_VERSION } from '../../platform/version';
 
 /** The agent tools over Streamable HTTP at `/mcp` (stateless: one server per request). */
 export function mcpRoutes(deps: ApiDeps): Router {
@@ -28,12 +29,19 @@ export function mcpRoutes(deps: ApiDeps): Router {
     );
     // Cancellations reach the call wherever it runs, and give back a task its claim had taken.
     for (const requestId of cancelledRequests(req.body)) await work.cancelled(requestId);
-    const server = createServer(work, deps.leaseMs);
-    // Plain JSON answers, except for a call that asked for progress: its answer is a stream of
-    // server-sent events that carries the progress notifications before the result.
+    const logLevel = await deps.mcpLogLevels.get(agent.agentId);
+    const server = createServer(work, {
+      leaseMs: deps.leaseMs,
+      logLevel,
+      setLogLevel: (level) => deps.mcpLogLevels.set(agent.agentId, level),
+      version: AIWORKER_VERSION,
+    });
+    // Plain JSON answers, except for a call that asked for progress or an agent that asked for
+    // log messages: that answer is a stream of server-sent events carrying the progress
+    // notifications and log messages before the result.
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: !asksForProgress(req.body),
+      enableJsonResponse: !asksForProgress(req.body) && logLevel === null,
     });
     // A revoked or rotated token ends the agent's open calls here, wherever they wait.
     const stopListening = deps.credentialChanges.onChange((agentId) => {

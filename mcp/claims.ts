@@ -1,0 +1,229 @@
+import type { Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import type { Actor } from '../contracts/actor';
+import { ALL_PROJECTS } from '../contracts/agent';
+import type { NextTask } from '../contracts/agent';
+import { claimTaskUpdate, releaseTaskUpdate, taskViewQuery } from '../contracts/messages';
+import { taskWorkflowId } from '../contracts/task';
+import type { Db } from '../db/client';
+import { findProject } from '../db/projects';
+import { claimCandidates, heldTasks } from '../db/tasks';
+import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../platform/errors';
+import { projectGitUrl } from '../platform/git-url';
+import { executeTaskUpdate, TASK_UPDATE_DEADLINE_MS } from '../platform/task-updates';
+import type { DeliveryMarks } from './delivery-marks';
+import type { AgentPresence } from './presence';
+import { presentTask } from './present';
+import { AgentRefusal, isClosed, isRefused } from './refusals';
+import type { TaskWakeups } from './wakeups';
+
+/** Longest an agent's reservation of a candidate keeps other agents off it (it is dropped once the claim is decided). */
+const RESERVATION_MS = 5000;
+/**
+ * How long after it is sent a claim may still be validated: well within the update deadline,
+ * so that a claim accepted at the last moment still has time to answer.
+ */
+const CLAIM_VALID_MS = TASK_UPDATE_DEADLINE_MS - 3000;
+
+/** Deletes a reservation only if this agent still holds it. */
+const RELEASE_IF_OURS =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+export interface TaskClaimsDeps {
+  client: Client;
+  db: Db;
+  redis: Redis;
+  wakeups: TaskWakeups;
+  /** Where the API is reached: agents clone and push through its git gateway. */
+  publicUrl: string;
+}
+
+/**
+ * How one agent gets a task: the one it holds without knowing it first, then the best candidate
+ * it can claim, waiting for one to appear. The task's workflow decides every claim (its update
+ * validator lets a task be claimed once); Redis reservations only keep agents from colliding.
+ */
+export class TaskClaims {
+  constructor(
+    private readonly deps: TaskClaimsDeps,
+    private readonly agentId: string,
+    private readonly projectIds: string[] | typeof ALL_PROJECTS,
+    private readonly actor: Actor,
+    private readonly marks: DeliveryMarks,
+    private readonly presence: AgentPresence,
+  ) {}
+
+  /** A task for the agent, waiting up to `waitSeconds` for one; null if none came in time. */
+  async waitForTask(
+    input: { projectId?: string; waitSeconds?: number },
+    signal: AbortSignal,
+  ): Promise<NextTask | null> {
+    const scope = this.projectIds;
+    if (input.projectId && scope !== ALL_PROJECTS && !scope.includes(input.projectId)) {
+      throw new AgentRefusal(
+        'project_not_allowed',
+        `project ${input.projectId} is not one of your projects (${scope.join(', ')})`,
+      );
+    }
+    const projectIds = input.projectId ? [input.projectId] : scope === ALL_PROJECTS ? null : scope;
+    const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
+    for (;;) {
+      const watch = this.deps.wakeups.watch(
+        (w) =>
+          (projectIds === null || projectIds.includes(w.projectId)) &&
+          w.types.some((t) => t === 'task:created' || t === 'task:status_changed'),
+      );
+      try {
+        // A call that was cancelled (or whose agent was revoked) must not take a task.
+        if (signal.aborted) return null;
+        const held = await this.heldTask(projectIds);
+        if (held) return held;
+        const claimed = await this.tryClaim(projectIds);
+        if (claimed) {
+          await this.presence.setStatus('working', claimed.id);
+          return claimed;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || signal.aborted) {
+          await this.presence.setStatus('idle', null);
+          return null;
+        }
+        await watch.wait(left, signal);
+      } finally {
+        watch.close();
+      }
+    }
+  }
+
+  /**
+   * Releases a task claimed by a call whose answer the agent did not get, through the task's
+   * release update (recorded in its history). One the agent has moved on since (its workflow
+   * refuses: not in progress, or not this agent's) stays as it is.
+   */
+  async giveBack(taskId: string, reason: string): Promise<void> {
+    await this.marks.clear(taskId);
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
+    try {
+      await executeTaskUpdate(handle, releaseTaskUpdate, {
+        agentId: this.agentId,
+        actor: this.actor,
+        reason,
+      });
+    } catch (err) {
+      if (isRefused(err) || isClosed(err)) return;
+      throw err;
+    }
+  }
+
+  /**
+   * A task this agent holds but may never have heard of: claimed, and not used by the agent
+   * since (no call on it: the answer may have been lost with a process, a connection or a
+   * timeout after it was written). It comes back first, so a claim is never left with an agent
+   * that does not know it has it.
+   */
+  private async heldTask(projectIds: string[] | null): Promise<NextTask | null> {
+    const held = await heldTasks(this.deps.db, this.agentId, ['in_progress']);
+    const mine = held.filter((t) => projectIds === null || projectIds.includes(t.projectId));
+    const lost = await this.marks.lostAmong(mine);
+    if (!lost) return null;
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(lost.id));
+    const view = await handle.query(taskViewQuery).catch(() => null);
+    if (view?.state !== 'in_progress' || view.assignedAgentId !== this.agentId) return null;
+    const cloneUrl = await this.cloneUrlOf(view.projectId);
+    await this.presence.setStatus('working', view.id);
+    return { ...presentTask(view, cloneUrl), resumed: true };
+  }
+
+  /** Where the agent clones a project's repository: the git gateway, or null without one. */
+  private async cloneUrlOf(projectId: string): Promise<string | null> {
+    const project = await findProject(this.deps.db, projectId);
+    return project?.cloneUrl ? projectGitUrl(this.deps.publicUrl, project.id) : null;
+  }
+
+  /**
+   * Claims the best candidate this agent can get. Candidates other agents hold or win are
+   * skipped; when every candidate looked at was taken that way, it looks again (the others'
+   * claims have moved on by then) over a wider window, so an agent is not told "nothing to do"
+   * while backlog remains.
+   */
+  private async tryClaim(projectIds: string[] | null): Promise<NextTask | null> {
+    for (let round = 0, limit = 20; round < 8; round += 1, limit = Math.min(limit * 4, 320)) {
+      const candidates = await claimCandidates(this.deps.db, {
+        agentId: this.agentId,
+        projectIds,
+        limit,
+      });
+      let contended = false;
+      for (const candidate of candidates) {
+        const claimed = await this.claim(candidate);
+        if (claimed) return claimed;
+        contended = true;
+      }
+      if (!contended) return null;
+    }
+    // Still contended: the caller waits for the next change (or answers null at its deadline).
+    return null;
+  }
+
+  /**
+   * One claim attempt: null when another agent holds or wins the task, or when its workflow is
+   * stuck (a task that cannot progress must not keep agents from the next one). A workflow that
+   * does not answer in time (no worker) fails the call with `TaskWorkflowUnresponsive`.
+   */
+  private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
+    if (!(await this.reserve(candidate.id))) return null;
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id));
+    try {
+      // Read before claiming: once the workflow has said yes, nothing may fail before the
+      // agent is told, or the task would sit with an agent that never heard of it.
+      const cloneUrl = await this.cloneUrlOf(candidate.projectId);
+      // A claim the workflow validates after this moment is refused: by then this call may
+      // have given up, and the agent would never hear of its task.
+      const expiresAt = new Date(Date.now() + CLAIM_VALID_MS).toISOString();
+      await this.marks.claiming(candidate.id);
+      try {
+        const view = await executeTaskUpdate(handle, claimTaskUpdate, {
+          agentId: this.agentId,
+          actor: this.actor,
+          expiresAt,
+        });
+        return presentTask(view, cloneUrl);
+      } catch (err) {
+        if (!(err instanceof TaskWorkflowUnresponsive)) throw err;
+        // Accepted in time but slow to finish: the claim may have landed all the same. If not,
+        // no worker answers, and the next candidates would not answer either: say so.
+        const view = await this.deps.client.connection
+          .withDeadline(Date.now() + 2000, () => handle.query(taskViewQuery))
+          .catch(() => null);
+        if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
+          return presentTask(view, cloneUrl);
+        }
+        throw err;
+      }
+    } catch (err) {
+      const notOurs = isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck;
+      if (notOurs) await this.marks.clear(candidate.id);
+      if (isRefused(err)) return null; // another agent was faster: the workflow said so
+      if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
+      if (err instanceof TaskWorkflowStuck) return null; // reported by the stuck-task sweep
+      throw err;
+    } finally {
+      // The workflow has decided; the reservation has done its job.
+      await this.deps.redis
+        .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
+        .catch(() => undefined);
+    }
+  }
+
+  /** Keeps other agents off a candidate for a moment; without Redis every agent just tries. */
+  private async reserve(taskId: string): Promise<boolean> {
+    try {
+      return (
+        (await this.deps.redis.set(`claim:${taskId}`, this.agentId, 'PX', RESERVATION_MS, 'NX')) ===
+        'OK'
+      );
+    } catch {
+      return true;
+    }
+  }
+}
