@@ -30,7 +30,7 @@ export function registerTriggerPreviewTool(
       description:
         'Deploys the head of your task branch as a preview and, once it serves, hands the task in for review ' +
         '(ready_to_test). A deploy can take minutes while the app installs and starts. The call waits for it up to ' +
-        `waitSeconds (at most ${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s when you pass a progressToken: a ` +
+        `waitSeconds (default ${PLAIN_WAIT_SECONDS} s; up to ${PROGRESS_WAIT_SECONDS} s when you pass a progressToken: a ` +
         `progress notification comes every ${PROGRESS_EVERY_MS / 1000} s). If the deploy is still running then, it ` +
         'answers status "deploying" and the deploy goes on: call trigger_preview again to wait for that same deploy ' +
         '(it does not start another). status "ready" gives the previewUrl; a failed deploy is an error saying why. ' +
@@ -45,8 +45,8 @@ export function registerTriggerPreviewTool(
           .max(PROGRESS_WAIT_SECONDS)
           .optional()
           .describe(
-            `How long this call waits for the deploy (default and maximum: ${PLAIN_WAIT_SECONDS} s, or ` +
-              `${PROGRESS_WAIT_SECONDS} s with a progressToken)`,
+            `How long this call waits for the deploy: default ${PLAIN_WAIT_SECONDS} s; at most ` +
+              `${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s with a progressToken`,
           ),
       },
       outputSchema: {
@@ -64,8 +64,9 @@ export function registerTriggerPreviewTool(
     async (input, extra) => {
       const log = callLog(extra, logLevel);
       return await toolResult(async () => {
-        const waitSeconds =
-          allowedWait(input.waitSeconds ?? PROGRESS_WAIT_SECONDS, extra) ?? PLAIN_WAIT_SECONDS;
+        // By default within the SDK's default timeout, progress token or not: a longer wait is
+        // the agent's choice (with a progress token and a client that resets its timeout on it).
+        const waitSeconds = allowedWait(input.waitSeconds ?? PLAIN_WAIT_SECONDS, extra)!;
         log('info', `deploying the preview of task ${input.taskId}`, { taskId: input.taskId });
         const outcome = await keepInformed(extra, 'deploying the preview', () =>
           work.triggerPreview(

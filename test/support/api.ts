@@ -35,6 +35,8 @@ export interface TestApiOptions {
   connectionLimit?: number;
   /** A Gitea server for projects on Gitea (the test server of test/servers/gitea-server.ts). */
   gitea?: { url: string; token: string; username: string };
+  /** Hosts /mcp answers to (default: the run's, the loopback names). */
+  mcpAllowedHosts?: string[];
 }
 
 /** The run's configuration with a test's overrides. */
@@ -49,6 +51,7 @@ export function testConfig(opts: TestApiOptions = {}): Config {
     limits: { ...env.limits, ...opts.limits },
     progressIntervalMs: opts.progressIntervalMs ?? env.progressIntervalMs,
     gitea: opts.gitea ?? env.gitea,
+    mcpAllowedHosts: opts.mcpAllowedHosts ?? env.mcpAllowedHosts,
     temporal: {
       ...env.temporal,
       address: opts.temporalAddress ?? env.temporal.address,
