@@ -101,7 +101,11 @@ export class PreviewDeploys {
     const update = handle.getUpdateHandle<{ previewUrl: string }>(ref.updateId, {
       ...(ref.runId ? { workflowRunId: ref.runId } : {}),
     });
-    const waited = AbortSignal.any([signal, AbortSignal.timeout(Math.max(waitMs, 1))]);
+    // A timer of our own: a timeout signal that only AbortSignal.any refers to can be collected
+    // before it fires.
+    const timeUp = new AbortController();
+    const timer = setTimeout(() => timeUp.abort(), waitMs);
+    const waited = AbortSignal.any([signal, timeUp.signal]);
     try {
       const { previewUrl } = await client.connection.withAbortSignal(waited, () => update.result());
       await this.forget(taskId, ref);
@@ -114,6 +118,8 @@ export class PreviewDeploys {
       if (waited.aborted) return { status: 'deploying', previewUrl: null };
       if (err instanceof WorkflowNotFoundError) return 'gone';
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
