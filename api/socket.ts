@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ErrorBody } from '../contracts/errors';
 import { projectRoom, RESYNC_EVENT } from '../contracts/events';
 import type { DeliveredEvent } from '../contracts/events';
+import { lastEventSeq } from '../db/event-seqs';
 import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './deps';
 import { ApiError, ForbiddenError, RateLimitedError } from './errors';
@@ -25,7 +26,9 @@ export interface SocketData {
   recheck: () => Promise<Principal | undefined>;
 }
 
-type SubscribeAck = (answer: { ok: true; replayed: number; more: boolean } | ErrorBody) => void;
+type SubscribeAck = (
+  answer: { ok: true; replayed: number; more: boolean; latestSeq: number } | ErrorBody,
+) => void;
 
 interface ClientToServer {
   subscribe(payload: unknown, ack?: SubscribeAck): void;
@@ -174,6 +177,8 @@ export function createSocketServer(
         // Join first, then replay: an event that lands in between arrives twice, never not at
         // all; clients drop duplicates by `seq`.
         await socket.join(projectRoom(projectId));
+        // Where the log stands now: a client starting here loads the rest from the API.
+        const latestSeq = await lastEventSeq(deps.db, projectId);
         let replayed = 0;
         let more = false;
         if (afterSeq !== undefined) {
@@ -185,7 +190,7 @@ export function createSocketServer(
           replayed = missed.length;
           more = missed.length === SOCKET_CATCH_UP_LIMIT;
         }
-        answer({ ok: true, replayed, more });
+        answer({ ok: true, replayed, more, latestSeq });
       } catch (err) {
         if (!(err instanceof ApiError)) logger.error({ err }, 'subscribe failed');
         answer({

@@ -2,6 +2,7 @@ import type { Prisma } from '../generated/prisma/client';
 import type { EventPayloads, EventType } from '../contracts/events';
 import type { MergeChange, MergeTaskResult, MergeView } from '../contracts/merge';
 import type { Db } from './client';
+import { nextEventSeqs } from './event-seqs';
 import { actorColumns, storedActor } from './tasks';
 import type { LoggedEvent } from './tasks';
 
@@ -29,10 +30,10 @@ export async function applyMergeChange(db: Db, change: MergeChange): Promise<Log
           taskSeq: version,
           payload: { path: '$.mergeId', equals: mergeId },
         },
-        orderBy: { id: 'asc' },
+        orderBy: { seq: 'asc' },
       });
       return stored.map((r) => ({
-        seq: Number(r.id),
+        seq: Number(r.seq),
         projectId,
         taskId: null,
         taskSeq: version,
@@ -56,10 +57,13 @@ export async function applyMergeChange(db: Db, change: MergeChange): Promise<Log
       });
     }
     const logged: LoggedEvent[] = [];
-    for (const e of change.events) {
+    const first =
+      change.events.length > 0 ? await nextEventSeqs(tx, projectId, change.events.length) : 0n;
+    for (const [i, e] of change.events.entries()) {
       const row = await tx.taskEvent.create({
         data: {
           projectId,
+          seq: first + BigInt(i),
           taskId: null,
           taskSeq: version,
           type: e.type,
@@ -71,7 +75,7 @@ export async function applyMergeChange(db: Db, change: MergeChange): Promise<Log
       logged.push({
         ...e,
         actor: storedActor(row),
-        seq: Number(row.id),
+        seq: Number(row.seq),
         projectId,
         taskId: null,
         taskSeq: version,

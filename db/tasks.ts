@@ -8,6 +8,7 @@ import type { Prisma } from '../generated/prisma/client';
 export type { TaskRecord } from '../contracts/task';
 import type { Db } from './client';
 import { recordAudit, taskAuditEntries } from './audit';
+import { nextEventSeqs } from './event-seqs';
 
 /** An event of the log with its project-wide position. */
 export interface LoggedEvent extends RecordedEvent {
@@ -98,23 +99,29 @@ export async function applyTaskChange(
       }
     }
     await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
-    await tx.taskEvent.createMany({
-      data: events.map((e) => ({
-        projectId: view.projectId,
-        taskId: view.id,
-        taskSeq: e.taskSeq,
-        type: e.type,
-        payload: e.payload,
-        createdAt: new Date(e.at),
-        ...actorColumns(e.actor),
-      })),
-      skipDuplicates: true,
-    });
+    // A retried projection finds its events stored already: only the others are numbered.
     const stored = await tx.taskEvent.findMany({
       where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
-      select: { id: true, taskSeq: true },
+      select: { seq: true, taskSeq: true },
     });
-    const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.id)]));
+    const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
+    const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
+    if (fresh.length > 0) {
+      const first = await nextEventSeqs(tx, view.projectId, fresh.length);
+      await tx.taskEvent.createMany({
+        data: fresh.map((e, i) => ({
+          projectId: view.projectId,
+          seq: first + BigInt(i),
+          taskId: view.id,
+          taskSeq: e.taskSeq,
+          type: e.type,
+          payload: e.payload,
+          createdAt: new Date(e.at),
+          ...actorColumns(e.actor),
+        })),
+      });
+      fresh.forEach((e, i) => seqOf.set(e.taskSeq, Number(first) + i));
+    }
     return events.map((e) => ({
       ...e,
       actor: e.actor ?? UNKNOWN_ACTOR,
@@ -242,8 +249,8 @@ export async function eventsAfter(
   limit: number,
 ): Promise<LoggedEvent[]> {
   const rows = await db.taskEvent.findMany({
-    where: { projectId, id: { gt: BigInt(afterSeq) } },
-    orderBy: { id: 'asc' },
+    where: { projectId, seq: { gt: BigInt(afterSeq) } },
+    orderBy: { seq: 'asc' },
     take: limit,
   });
   return rows.map(logged);
@@ -251,7 +258,7 @@ export async function eventsAfter(
 
 function logged(r: Awaited<ReturnType<Db['taskEvent']['findFirstOrThrow']>>): LoggedEvent {
   return {
-    seq: Number(r.id),
+    seq: Number(r.seq),
     projectId: r.projectId,
     taskId: r.taskId,
     taskSeq: r.taskSeq ?? 0,
@@ -273,15 +280,18 @@ export async function appendProjectEvent<T extends EventType>(
     actor?: Actor;
   },
 ): Promise<LoggedEvent> {
-  const row = await db.taskEvent.create({
-    data: {
-      projectId: event.projectId,
-      taskId: event.taskId,
-      type: event.type,
-      payload: event.payload,
-      ...actorColumns(event.actor ?? SYSTEM_ACTOR),
-    },
-  });
+  const row = await db.$transaction(async (tx) =>
+    tx.taskEvent.create({
+      data: {
+        projectId: event.projectId,
+        seq: await nextEventSeqs(tx, event.projectId, 1),
+        taskId: event.taskId,
+        type: event.type,
+        payload: event.payload,
+        ...actorColumns(event.actor ?? SYSTEM_ACTOR),
+      },
+    }),
+  );
   return logged(row);
 }
 
@@ -293,8 +303,8 @@ export async function taskEvents(
   limit: number,
 ): Promise<LoggedEvent[]> {
   const rows = await db.taskEvent.findMany({
-    where: { taskId, id: { gt: after } },
-    orderBy: { id: 'asc' },
+    where: { taskId, seq: { gt: after } },
+    orderBy: { seq: 'asc' },
     take: limit,
   });
   return rows.map(logged);

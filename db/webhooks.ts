@@ -134,7 +134,11 @@ export async function deliveryToSend(db: Db, webhookId: string, eventSeq: number
     include: { webhook: true },
   });
   if (!delivery) return undefined;
-  const event = await db.taskEvent.findUnique({ where: { id: BigInt(eventSeq) } });
+  const event = await db.taskEvent.findUnique({
+    where: {
+      projectId_seq: { projectId: delivery.webhook.projectId, seq: BigInt(eventSeq) },
+    },
+  });
   if (!event) return undefined;
   return { delivery, webhook: delivery.webhook, event };
 }

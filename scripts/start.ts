@@ -1,6 +1,7 @@
 // `npm start`: the whole system on one machine. Starts the Temporal dev server (unless one is
 // configured elsewhere), the worker and the API as separate processes, waits until a workflow
-// has gone through the worker, prints where everything is, and stops it all on Ctrl-C.
+// has gone through the worker, prints where everything is, and stops it all on Ctrl-C. It
+// supervises them: a part that dies is started again (scripts/lib/supervisor.ts).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,19 +13,20 @@ import { WORKER_PROBE_WORKFLOW } from '../contracts/probe';
 import type { WorkerProbeResult } from '../contracts/probe';
 import { loadConfigOrExit, REPO_ROOT } from '../platform/config';
 import type { Config } from '../platform/config';
+import { Supervisor } from './lib/supervisor';
+import type { Part, Running } from './lib/supervisor';
 import { startDevServer, waitForTemporal } from './lib/temporal-dev-server';
-import type { DevServer } from './lib/temporal-dev-server';
+import type { DevServer, DevServerOptions } from './lib/temporal-dev-server';
 import { prettyLogLine } from './lib/pretty-log';
 
 const say = (line: string) => process.stdout.write(`aiworker: ${line}\n`);
 
-interface Part {
-  name: string;
+interface Process {
   child: ChildProcess;
-  exited: Promise<number | null>;
+  exited: Promise<string>;
 }
 
-function startPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
+function startProcess(entry: string, env: NodeJS.ProcessEnv): Process {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
     env,
@@ -36,18 +38,36 @@ function startPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
   ] as const) {
     createInterface({ input: stream }).on('line', (line) => out.write(`${prettyLogLine(line)}\n`));
   }
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  return { name, child, exited };
+  return { child, exited: endOf(child) };
 }
 
-async function stopPart(part: Part, graceMs = 15_000): Promise<void> {
-  if (part.child.exitCode !== null || part.child.signalCode !== null) return;
-  part.child.kill('SIGTERM');
-  const timer = setTimeout(() => part.child.kill('SIGKILL'), graceMs);
-  await part.exited;
+/** How a child process ended: its exit code, or the signal that ended it. */
+function endOf(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)),
+  );
+}
+
+async function stopProcess(child: ChildProcess, exited: Promise<string>, graceMs = 15_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
   clearTimeout(timer);
+}
+
+/** A process of the system as the supervisor runs it. */
+function processPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
+  return {
+    name,
+    start(): Promise<Running> {
+      const started = startProcess(entry, env);
+      return Promise.resolve({
+        exited: started.exited,
+        stop: () => stopProcess(started.child, started.exited),
+      });
+    },
+  };
 }
 
 /** The admin token: from the environment, else the one kept in the data folder (created on first start). */
@@ -98,7 +118,8 @@ async function temporalReachable(address: string): Promise<boolean> {
   }
 }
 
-async function startTemporal(config: Config): Promise<DevServer | null> {
+/** The Temporal dev server `npm start` runs, or null when it uses a server configured elsewhere. */
+async function devServerOptions(config: Config): Promise<DevServerOptions | null> {
   const { address, devServer, uiPort, namespace } = config.temporal;
   const wanted =
     devServer === 'on' ||
@@ -109,24 +130,34 @@ async function startTemporal(config: Config): Promise<DevServer | null> {
     return null;
   }
   const [host, port] = [address.replace(/:\d+$/, ''), Number(address.split(':').pop())];
-  say(
-    `starting the Temporal dev server on ${address} (state in ${config.dataDir}/temporal.sqlite)`,
-  );
-  return await startDevServer({
+  return {
     host: host === 'localhost' ? '127.0.0.1' : host,
     port,
     namespace,
     uiPort,
     dbFile: path.join(config.dataDir, 'temporal.sqlite'),
     logFile: path.join(config.dataDir, 'temporal.log'),
-  });
+  };
 }
 
-async function waitForReady(url: string, part: Part, timeoutMs = 90_000): Promise<void> {
+/** The dev server as a supervised part: started again, on the same SQLite file, if it dies. */
+function temporalPart(options: DevServerOptions): Part {
+  return {
+    name: 'temporal',
+    async start(): Promise<Running> {
+      say(
+        `starting the Temporal dev server on ${options.host}:${options.port} (state in ${options.dbFile})`,
+      );
+      const server: DevServer = await startDevServer(options);
+      return { exited: endOf(server.process), stop: () => server.stop() };
+    },
+  };
+}
+
+async function waitForReady(url: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (part.child.exitCode !== null) throw new Error(`${part.name} exited during start-up`);
     try {
       const res = await fetch(`${url}/readyz`);
       if (res.ok) return;
@@ -164,49 +195,48 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   mkdirSync(config.dataDir, { recursive: true });
   const token = adminToken(config);
-  const parts: Part[] = [];
-  let temporal: DevServer | null = null;
+  const order: string[] = [];
   let stopping = false;
-
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping…');
-    await Promise.all(parts.map((p) => stopPart(p)));
-    await temporal?.stop();
+    await supervisor.stopAll(order);
     say('stopped');
     process.exit(code);
   };
+  const supervisor = new Supervisor(say, (why) => {
+    say(`giving up: ${why}; stopping everything`);
+    void stopAll(1);
+  });
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
   try {
-    temporal = await startTemporal(config);
+    const devServer = await devServerOptions(config);
+    if (devServer) {
+      order.push('temporal');
+      await supervisor.add(temporalPart(devServer));
+    }
     // Only the API checks the admin token. The worker runs the previews, the branches' code: it
     // never holds the token, even when it comes from this process's own environment.
     const env: NodeJS.ProcessEnv = { ...process.env, AIWORKER_DATA_DIR: config.dataDir };
     delete env.AIWORKER_ADMIN_TOKEN;
-    parts.push(
-      startPart('worker', 'worker/main.ts', env),
-      startPart('api', 'api/main.ts', { ...env, AIWORKER_ADMIN_TOKEN: token }),
+    order.push('worker', 'api');
+    await supervisor.add(processPart('worker', 'worker/main.ts', env));
+    await supervisor.add(
+      processPart('api', 'api/main.ts', { ...env, AIWORKER_ADMIN_TOKEN: token }),
     );
-    for (const part of parts) {
-      void part.exited.then((code) => {
-        if (stopping) return;
-        say(`${part.name} exited unexpectedly (code ${code}); stopping everything`);
-        void stopAll(1);
-      });
-    }
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const apiUrl = `http://${host}:${config.port}`;
-    await waitForReady(apiUrl, parts[1]!);
+    await waitForReady(apiUrl);
     const probe = await probeWorker(config);
     say(
       `worker ${probe.workerIdentity} ran probe workflow ${probe.workflowId} (mysql ${probe.mysql}, redis ${probe.redis})`,
     );
     const firstSignIn = await firstAdminLink(apiUrl, token);
     const ui =
-      temporal && config.temporal.uiPort
+      devServer && config.temporal.uiPort
         ? `http://127.0.0.1:${config.temporal.uiPort}`
         : '(external server)';
     process.stdout.write(

@@ -14,6 +14,8 @@ const AGENTS = 50;
 const TASKS = 500;
 /** The worker is killed once this many tasks have been handed out. */
 const KILL_AFTER = 150;
+/** Agents stop asking after this long, so that a drain that cannot finish fails with its figures. */
+const DRAIN_DEADLINE_MS = 600_000;
 
 /** Runs `work` over `items`, at most `limit` at a time (the machine running the tests is small). */
 async function eachLimited<T>(
@@ -141,6 +143,7 @@ describe('agents draining the backlog', () => {
             continue;
           }
           if (afterRestart && (claims.length >= TASKS || (await backlogLeft()) === 0)) return;
+          if (Date.now() - started > DRAIN_DEADLINE_MS) return;
           earlyNulls += 1;
         }
       }),
@@ -152,7 +155,8 @@ describe('agents draining the backlog', () => {
       `drained ${claims.length} tasks with ${AGENTS} agents in ${(drainMs / 1000).toFixed(1)} s ` +
         `(${rate} claims/s); worker away for ${((backAt - killedAt) / 1000).toFixed(1)} s; ` +
         `${erroredCalls} errored calls${errorSamples.length ? ` (${errorSamples.join(' | ')})` : ''}; ` +
-        `${earlyNulls} null answers while backlog tasks remained`,
+        `${earlyNulls} null answers while backlog tasks remained; ` +
+        `${await backlogLeft()} tasks in the read model's backlog at the end`,
     );
 
     // Every task taken exactly once: no duplicates, none missing.

@@ -179,4 +179,52 @@ describe('npm start', () => {
     expect(answered.body.questions[0]).toMatchObject({ answer: 'still here' });
     expect(await stop(run.child)).toBe(0);
   }, 180_000);
+
+  it('brings back each part killed with SIGKILL, by itself', async () => {
+    const run = start();
+    await run.ready;
+    const http = apiClient(`http://127.0.0.1:${ports.api}`, token);
+    /** The start script's own child whose command line contains `marker`. */
+    const partPid = (marker: string) => {
+      const pid = descendants(run.child.pid!).find((p) => commandOf(p).includes(marker));
+      if (!pid) throw new Error(`no process of npm start runs ${marker}`);
+      return pid;
+    };
+    const restarted = async (name: string) => {
+      const deadline = Date.now() + 120_000;
+      const line = `${name} is running again`;
+      const before = run.output().split(line).length;
+      while (run.output().split(line).length === before) {
+        if (Date.now() > deadline) throw new Error(`${name} did not come back:\n${run.output()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    /** A project created through the API runs a workflow on the worker: every part works. */
+    const works = async () => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const res = await http
+          .post('/api/projects', { name: `back-${randomUUID()}` })
+          .catch(() => ({ status: 0 }));
+        if (res.status === 201) return;
+        if (Date.now() > deadline)
+          throw new Error(`the system did not recover (last status ${res.status})`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    for (const [name, marker] of [
+      ['worker', 'worker/main.ts'],
+      ['api', 'api/main.ts'],
+      ['temporal', 'start-dev'],
+    ] as const) {
+      const pid = partPid(marker);
+      process.kill(pid, 'SIGKILL');
+      await restarted(name);
+      expect(partPid(marker)).not.toBe(pid);
+      await works();
+      expect(run.output()).toContain(`${name} ended unexpectedly (signal SIGKILL)`);
+    }
+    expect(run.child.exitCode).toBeNull();
+    expect(await stop(run.child)).toBe(0);
+  }, 600_000);
 });

@@ -5,6 +5,7 @@ import { apiClient } from '../../test/support/http';
 import { startTestApi } from '../../test/support/api';
 import type { TestApi } from '../../test/support/api';
 import { PrivateRedis } from '../../test/support/redis-server';
+import { startTestWorker, uniqueTaskQueue } from '../../test/support/worker';
 
 async function readyz(api: TestApi) {
   const res = await fetch(`${api.url}/readyz`);
@@ -26,16 +27,40 @@ async function eventually<T>(
 }
 
 describe('health endpoints', () => {
+  const taskQueue = uniqueTaskQueue('health');
   let redis: PrivateRedis;
   let api: TestApi;
+  let worker: { stop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
-    api = await startTestApi({ redisUrl: redis.url });
+    api = await startTestApi({ redisUrl: redis.url, taskQueue });
   });
   afterAll(async () => {
     await api.close();
+    await worker?.stop();
     await redis.stop();
+  });
+
+  it('/readyz is 503 while no worker polls the task queue, and 200 once one does', async () => {
+    const alone = await readyz(api);
+    expect(alone).toEqual({
+      status: 503,
+      body: {
+        error: {
+          code: 'not_ready',
+          message: `not ready: no worker polls the task queue ${taskQueue}`,
+        },
+        checks: { temporal: 'up', mysql: 'up', redis: 'up', workers: 'down' },
+        workflows: { failing: 0 },
+      },
+    });
+    worker = await startTestWorker({ taskQueue });
+    const polled = await eventually(
+      () => readyz(api),
+      (r) => r.status === 200,
+    );
+    expect(polled.status).toBe(200);
   });
 
   it('/healthz answers without a token while the process is up', async () => {
@@ -52,7 +77,7 @@ describe('health endpoints', () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       status: 'ready',
-      checks: { temporal: 'up', mysql: 'up', redis: 'up' },
+      checks: { temporal: 'up', mysql: 'up', redis: 'up', workers: 'up' },
       // Workflows Temporal reports failing on every workflow task (none here).
       workflows: { failing: 0 },
     });
@@ -75,7 +100,7 @@ describe('health endpoints', () => {
     expect(down.status).toBe(503);
     expect(down.body).toEqual({
       error: { code: 'not_ready', message: 'not ready: redis is down' },
-      checks: { temporal: 'up', mysql: 'up', redis: 'down' },
+      checks: { temporal: 'up', mysql: 'up', redis: 'down', workers: 'up' },
       workflows: { failing: 0 },
     });
 
@@ -133,7 +158,7 @@ describe('/readyz with several dependencies down', () => {
       expect(status).toBe(503);
       expect(body).toMatchObject({
         error: { code: 'not_ready', message: 'not ready: temporal, mysql are down' },
-        checks: { temporal: 'down', mysql: 'down', redis: 'up' },
+        checks: { temporal: 'down', mysql: 'down', redis: 'up', workers: 'unknown' },
         workflows: { failing: null },
       });
 

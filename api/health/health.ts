@@ -4,8 +4,8 @@ import { checkReadiness, countFailingWorkflows } from './readiness';
 import type { ReadinessDeps } from './readiness';
 
 /**
- * `GET /healthz` (the process is up) and `GET /readyz` (its dependencies answer; it also counts
- * the workflows Temporal reports failing). No token needed.
+ * `GET /healthz` (the process is up) and `GET /readyz` (its dependencies answer and a worker
+ * polls the task queue; it also counts the workflows Temporal reports failing). No token needed.
  */
 export function healthRoutes(deps: ReadinessDeps): Router {
   const router = Router();
@@ -18,17 +18,21 @@ export function healthRoutes(deps: ReadinessDeps): Router {
       countFailingWorkflows(deps),
     ]);
     const workflows = { failing };
-    const down = Object.entries(checks)
-      .filter(([, state]) => state === 'down')
-      .map(([name]) => name);
-    if (down.length === 0) {
+    const down = (['temporal', 'mysql', 'redis'] as const).filter(
+      (name) => checks[name] === 'down',
+    );
+    const missing = [
+      ...(down.length > 0 ? [`${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`] : []),
+      ...(checks.workers === 'down' ? [`no worker polls the task queue ${deps.taskQueue}`] : []),
+    ];
+    if (missing.length === 0 && checks.workers === 'up') {
       res.json({ status: 'ready', checks, workflows });
       return;
     }
     const body: ErrorBody & { checks: typeof checks; workflows: typeof workflows } = {
       error: {
         code: 'not_ready',
-        message: `not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
+        message: `not ready: ${missing.join('; ')}`,
       },
       checks,
       workflows,

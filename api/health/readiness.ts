@@ -1,3 +1,4 @@
+import { temporal } from '@temporalio/proto';
 import type { Redis } from 'ioredis';
 import { pingDb } from '../../db/client';
 import type { Db } from '../../db/client';
@@ -6,8 +7,9 @@ import type { TemporalHandle } from '../../platform/temporal';
 import { withTimeout } from '../../platform/with-timeout';
 import { failingWorkflowsQuery } from '../../platform/workflow-health';
 
-export type DependencyName = 'temporal' | 'mysql' | 'redis';
-export type Readiness = Record<DependencyName, 'up' | 'down'>;
+export type DependencyName = 'temporal' | 'mysql' | 'redis' | 'workers';
+/** `unknown`: whether workers poll cannot be told while Temporal does not answer. */
+export type Readiness = Record<DependencyName, 'up' | 'down' | 'unknown'>;
 
 export interface ReadinessDeps {
   temporal: TemporalHandle;
@@ -18,8 +20,36 @@ export interface ReadinessDeps {
 }
 
 const TIMEOUT_MS = 2000;
+/**
+ * A worker counts as polling when Temporal saw one of its polls this recently: an idle worker's
+ * long polls each last up to a minute, and it keeps several open at once.
+ */
+const POLLED_WITHIN_MS = 75_000;
 
-/** Asks Temporal, MySQL and Redis in parallel; each gets two seconds. */
+/**
+ * Whether a worker polls the task queue: Temporal lists the pollers of its workflow tasks and
+ * when each last polled. Without one, nothing moves: every call would wait for its deadline.
+ */
+async function workersPolling(deps: ReadinessDeps): Promise<void> {
+  const { probe } = deps.temporal;
+  const { pollers } = await probe.withDeadline(Date.now() + TIMEOUT_MS, () =>
+    probe.workflowService.describeTaskQueue({
+      namespace: deps.namespace,
+      taskQueue: {
+        name: deps.taskQueue,
+        kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL,
+      },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    }),
+  );
+  const since = Date.now() - POLLED_WITHIN_MS;
+  const recent = (pollers ?? []).some(
+    (p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since,
+  );
+  if (!recent) throw new Error(`no worker polls the task queue ${deps.taskQueue}`);
+}
+
+/** Asks Temporal, MySQL and Redis in parallel, and whether a worker polls; each gets two seconds. */
 export async function checkReadiness(deps: ReadinessDeps): Promise<Readiness> {
   const probe = async (p: () => Promise<unknown>, what: string) => {
     try {
@@ -29,12 +59,13 @@ export async function checkReadiness(deps: ReadinessDeps): Promise<Readiness> {
       return 'down' as const;
     }
   };
-  const [temporal, mysql, redis] = await Promise.all([
+  const [temporal, mysql, redis, workers] = await Promise.all([
     probe(() => pingTemporal(deps.temporal, deps.namespace, TIMEOUT_MS), 'temporal'),
     probe(() => pingDb(deps.db), 'mysql'),
     probe(() => deps.redis.ping(), 'redis'),
+    probe(() => workersPolling(deps), 'workers'),
   ]);
-  return { temporal, mysql, redis };
+  return { temporal, mysql, redis, workers: temporal === 'down' ? 'unknown' : workers };
 }
 
 /**

@@ -1,10 +1,13 @@
 import { io as connectSocket } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
+import { EventWatermark } from '../../contracts/event-watermark';
 import { RESYNC_EVENT } from '../../contracts/events';
 import type { DeliveredEvent, EventEnvelope, EventType } from '../../contracts/events';
 
 /** How long a logged event may take to arrive live before the poll takes it from the log. */
 const LIVE_GRACE_MS = 3000;
+/** How long an event may stay missing behind later ones before the board catches up (as the board's). */
+const GAP_WAIT_MS = 2000;
 
 /** An event as a test looks at it: its name plus every field it carried. */
 export type SeenEvent = EventEnvelope & {
@@ -15,16 +18,17 @@ export type SeenEvent = EventEnvelope & {
 
 /**
  * A socket.io client the way the board uses it: authenticated, subscribed to projects,
- * collecting events. Like the board, it reconnects after a lost connection, catches up from the
- * last `seq` it saw of each project, and drops an event it has already seen.
+ * collecting events. Like the board, it reconnects after a lost connection, catches up from its
+ * watermark in each project's log (after a reconnect, or when an event stays missing behind later
+ * ones), and drops an event it has already seen.
  */
 export class TestBoard {
   readonly events: SeenEvent[] = [];
   /** Why the connection was lost, each time it was, and resyncs the server asked for. */
   readonly disconnects: string[] = [];
-  private readonly seen = new Set<number>();
-  /** The last seq seen of each subscribed project. */
-  private readonly projects = new Map<string, number>();
+  /** How far each subscribed project's log has arrived. */
+  private readonly projects = new Map<string, EventWatermark>();
+  private gapCheck: NodeJS.Timeout | undefined;
   private readonly listeners = new Map<string, Array<(e: SeenEvent) => void>>();
 
   /** Events that arrived only through the poll of the event log, not live. */
@@ -78,11 +82,21 @@ export class TestBoard {
   async subscribe(projectId: string, afterSeq?: number): Promise<unknown> {
     // Without afterSeq, what the project logged before now is not this board's to see.
     if (!this.projects.has(projectId)) {
-      this.projects.set(projectId, afterSeq ?? (this.poller ? await this.head(projectId) : 0));
+      this.projects.set(
+        projectId,
+        new EventWatermark(afterSeq ?? (this.poller ? await this.head(projectId) : undefined)),
+      );
     }
-    return await this.socket
-      .timeout(10_000)
-      .emitWithAck('subscribe', { projectId, ...(afterSeq === undefined ? {} : { afterSeq }) });
+    const ack = (await this.socket.timeout(10_000).emitWithAck('subscribe', {
+      projectId,
+      ...(afterSeq === undefined ? {} : { afterSeq }),
+    })) as {
+      latestSeq?: number;
+    };
+    if (afterSeq === undefined && typeof ack?.latestSeq === 'number') {
+      this.projects.get(projectId)!.start(ack.latestSeq);
+    }
+    return ack;
   }
 
   /** Calls `handler` for each new event of `type` (once per event, replays included). */
@@ -109,6 +123,7 @@ export class TestBoard {
 
   close(): void {
     clearInterval(this.poller);
+    clearTimeout(this.gapCheck);
     if (this.polled.length) {
       console.warn(
         `the board got ${this.polled.length} event(s) only from the event log, not live: ` +
@@ -144,10 +159,10 @@ export class TestBoard {
   }
 
   private async poll(): Promise<void> {
-    for (const [projectId, after] of this.projects) {
-      const page = await this.readLog(projectId, after);
+    for (const [projectId, mark] of this.projects) {
+      const page = await this.readLog(projectId, mark.upTo ?? 0);
       for (const e of page?.events ?? []) {
-        if (this.seen.has(e.data.seq)) continue;
+        if (mark.has(e.data.seq)) continue;
         // A fresh event may still be on its way live; only a late one counts as missed.
         if (Date.now() - Date.parse(e.data.at) < LIVE_GRACE_MS) break;
         this.polled.push(`${e.type} #${e.data.seq}`);
@@ -157,24 +172,29 @@ export class TestBoard {
   }
 
   private receive(type: EventType, data: DeliveredEvent): void {
-    if (typeof data?.seq === 'number') {
-      if (this.seen.has(data.seq)) return;
-      this.seen.add(data.seq);
-      const last = this.projects.get(data.projectId);
-      if (last !== undefined && data.seq > last) this.projects.set(data.projectId, data.seq);
+    const mark = this.projects.get(data?.projectId);
+    if (mark && typeof data?.seq === 'number') {
+      if (!mark.accept(data.seq)) return;
+      // An event before this one has not come: if it still has not in a moment, catch up.
+      if (mark.gap && this.gapCheck === undefined) {
+        this.gapCheck = setTimeout(() => {
+          this.gapCheck = undefined;
+          if ([...this.projects.values()].some((m) => m.gap)) void this.catchUp();
+        }, GAP_WAIT_MS);
+      }
     }
     const event = { ...data, type } as SeenEvent;
     this.events.push(event);
     for (const handler of this.listeners.get(type) ?? []) handler(event);
   }
 
-  /** After a reconnect: subscribe again from the last seq of each project, page by page. */
+  /** After a reconnect or a gap: subscribe again from each project's watermark, page by page. */
   private async catchUp(): Promise<void> {
-    for (const projectId of this.projects.keys()) {
+    for (const [projectId, mark] of this.projects) {
       for (;;) {
         const ack = (await this.socket
           .timeout(10_000)
-          .emitWithAck('subscribe', { projectId, afterSeq: this.projects.get(projectId) })
+          .emitWithAck('subscribe', { projectId, afterSeq: mark.upTo ?? 0 })
           .catch(() => null)) as { more?: boolean } | null;
         if (!ack?.more) break;
       }

@@ -8,21 +8,25 @@ import { useSession } from '../session/session';
 import { useToasts } from '../ui/toasts';
 import type { ToastInput } from '../ui/toasts';
 import { applyEvent } from './apply-event';
-import { SeqTracker } from './seq-tracker';
 import { RESYNC_EVENT } from '../../../contracts/events';
+import { EventWatermark } from '../../../contracts/event-watermark';
 
 /** `connecting` before the first subscription, `live` while subscribed, `offline` while reconnecting. */
 export type LiveState = 'connecting' | 'live' | 'offline';
 
-type SubscribeAck = { ok: true; replayed: number; more: boolean } | { error: { message: string } };
+type SubscribeAck =
+  { ok: true; replayed: number; more: boolean; latestSeq: number } | { error: { message: string } };
 
 /** How long to wait before connecting again after the server closed the connection itself. */
 const SERVER_CLOSE_RETRY_MS = 1000;
+/** How long an event may stay missing behind later ones before the board catches up from the log. */
+const GAP_WAIT_MS = 2000;
 
 /**
  * Keeps the board live for one project: one socket.io connection with the signed-in token,
- * subscribed to the project. After a lost connection it subscribes again from the last `seq` seen,
- * so the server replays what was missed; duplicates are dropped by `seq`.
+ * subscribed to the project. After a lost connection, or when an event is still missing behind
+ * later ones, it subscribes again from its watermark (every event up to it has arrived), so the
+ * server replays what was missed; duplicates are dropped by `seq`.
  */
 export function useLive(projectId: string | null): LiveState {
   const { token, signedIn, signOut } = useSession();
@@ -43,8 +47,9 @@ export function useLive(projectId: string | null): LiveState {
     const setState = (state: LiveState) => setCurrent({ projectId, state });
     // With the admin token, it goes in the handshake; a person's session cookie goes by itself.
     const socket = io(window.location.origin, token ? { auth: { token } } : {});
-    const tracker = new SeqTracker();
+    const tracker = new EventWatermark();
     let retry: number | undefined;
+    let gapCheck: number | undefined;
     const ctx = {
       queryClient,
       toast: (t: ToastInput) => latest.current.toasts.push(t),
@@ -53,7 +58,7 @@ export function useLive(projectId: string | null): LiveState {
     };
 
     const subscribe = () => {
-      const afterSeq = tracker.last;
+      const afterSeq = tracker.upTo;
       socket
         .timeout(10_000)
         .emit(
@@ -74,8 +79,9 @@ export function useLive(projectId: string | null): LiveState {
               });
               return;
             }
+            tracker.start(ack.latestSeq);
             // A replay stops at a page of events: ask for the next one from where it ended.
-            if (ack.more && tracker.last !== afterSeq) {
+            if (ack.more && tracker.upTo !== afterSeq) {
               subscribe();
               return;
             }
@@ -108,12 +114,21 @@ export function useLive(projectId: string | null): LiveState {
       }
     });
     socket.onAny((type: LiveEventType, event: LiveEvent) => {
-      if (event?.projectId !== projectId || !tracker.accept(event.seq)) return;
+      if (event?.projectId !== projectId) return;
+      if (typeof event.seq === 'number' && !tracker.accept(event.seq)) return;
       applyEvent(ctx, type, event);
+      // An event before this one has not come: if it still has not in a moment, catch up.
+      if (tracker.gap && gapCheck === undefined) {
+        gapCheck = window.setTimeout(() => {
+          gapCheck = undefined;
+          if (tracker.gap && socket.connected) subscribe();
+        }, GAP_WAIT_MS);
+      }
     });
 
     return () => {
       window.clearTimeout(retry);
+      window.clearTimeout(gapCheck);
       socket.off();
       socket.offAny();
       socket.disconnect();

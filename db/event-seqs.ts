@@ -1,0 +1,34 @@
+import type { Prisma } from '../generated/prisma/client';
+import type { Db } from './client';
+
+/**
+ * Hands out the next `count` numbers of a project's event log, inside the transaction that
+ * writes those events, and answers the first. The project's counter row stays locked until that
+ * transaction ends, so the log's numbers are committed in order: while one transaction holds
+ * N, the next cannot take N+1, and a reader that sees N+1 has seen N (docs/architecture.md,
+ * "Events and cache"). Call it last, after every other lock the transaction takes, so that it
+ * never waits for the counter while holding something the counter's holder wants.
+ */
+export async function nextEventSeqs(
+  tx: Prisma.TransactionClient,
+  projectId: string,
+  count: number,
+): Promise<bigint> {
+  const take = () =>
+    tx.$executeRaw`UPDATE project_event_seqs SET lastSeq = lastSeq + ${count} WHERE projectId = ${projectId}`;
+  if ((await take()) === 0) {
+    // The project's first event: its counter starts now.
+    await tx.$executeRaw`INSERT IGNORE INTO project_event_seqs (projectId, lastSeq) VALUES (${projectId}, 0)`;
+    await take();
+  }
+  const [row] = await tx.$queryRaw<
+    Array<{ lastSeq: bigint }>
+  >`SELECT lastSeq FROM project_event_seqs WHERE projectId = ${projectId}`;
+  return BigInt(row!.lastSeq) - BigInt(count) + 1n;
+}
+
+/** The last `seq` committed in a project's event log (0 before its first event). */
+export async function lastEventSeq(db: Db, projectId: string): Promise<number> {
+  const row = await db.projectEventSeq.findUnique({ where: { projectId } });
+  return row ? Number(row.lastSeq) : 0;
+}
