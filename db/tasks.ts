@@ -50,86 +50,92 @@ export async function applyTaskChange(
   change: { view: TaskView; version: number; events: RecordedEvent[] },
 ): Promise<LoggedEvent[]> {
   const { view, version, events } = change;
-  return await db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<
-      Array<{ version: number }>
-    >`SELECT version FROM tasks WHERE id = ${view.id} FOR UPDATE`;
-    const fields = {
-      title: view.title,
-      description: view.description,
-      priority: view.priority,
-      state: view.state,
-      assignedAgentId: view.assignedAgentId,
-      branch: view.branch,
-      prNumber: view.prNumber,
-      prUrl: view.prUrl,
-      previewUrl: view.previewUrl,
-      previewCommit: view.previewCommit,
-      approvedCommit: view.approvedCommit,
-      mergeId: view.mergeId,
-      version,
-    };
-    const current = rows[0]?.version;
-    if (current === undefined) {
-      await tx.task.create({
-        data: {
-          id: view.id,
-          projectId: view.projectId,
-          createdAt: new Date(view.createdAt),
-          ...fields,
-        },
-      });
-    } else if (current < version) {
-      await tx.task.update({ where: { id: view.id }, data: fields });
-    }
-    if (current === undefined || current < version) {
-      for (const q of view.questions) {
-        const data = {
-          question: q.question,
-          agentId: q.agentId,
-          answer: q.answer,
-          askedAt: new Date(q.askedAt),
-          answeredAt: q.answeredAt ? new Date(q.answeredAt) : null,
-        };
-        await tx.taskQuestion.upsert({
-          where: { id: q.id },
-          create: { id: q.id, taskId: view.id, ...data },
-          update: data,
+  return await db.$transaction(
+    async (tx) => {
+      const rows = await tx.$queryRaw<
+        Array<{ version: number }>
+      >`SELECT version FROM tasks WHERE id = ${view.id} FOR UPDATE`;
+      const fields = {
+        title: view.title,
+        description: view.description,
+        priority: view.priority,
+        state: view.state,
+        assignedAgentId: view.assignedAgentId,
+        branch: view.branch,
+        prNumber: view.prNumber,
+        prUrl: view.prUrl,
+        previewUrl: view.previewUrl,
+        previewCommit: view.previewCommit,
+        approvedCommit: view.approvedCommit,
+        mergeId: view.mergeId,
+        version,
+      };
+      const current = rows[0]?.version;
+      if (current === undefined) {
+        await tx.task.create({
+          data: {
+            id: view.id,
+            projectId: view.projectId,
+            createdAt: new Date(view.createdAt),
+            ...fields,
+          },
         });
+      } else if (current < version) {
+        await tx.task.update({ where: { id: view.id }, data: fields });
       }
-    }
-    await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
-    // A retried projection finds its events stored already: only the others are numbered.
-    const stored = await tx.taskEvent.findMany({
-      where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
-      select: { seq: true, taskSeq: true },
-    });
-    const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
-    const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
-    if (fresh.length > 0) {
-      const first = await nextEventSeqs(tx, view.projectId, fresh.length);
-      await tx.taskEvent.createMany({
-        data: fresh.map((e, i) => ({
-          projectId: view.projectId,
-          seq: first + BigInt(i),
-          taskId: view.id,
-          taskSeq: e.taskSeq,
-          type: e.type,
-          payload: e.payload,
-          createdAt: new Date(e.at),
-          ...actorColumns(e.actor),
-        })),
+      if (current === undefined || current < version) {
+        for (const q of view.questions) {
+          const data = {
+            question: q.question,
+            agentId: q.agentId,
+            answer: q.answer,
+            askedAt: new Date(q.askedAt),
+            answeredAt: q.answeredAt ? new Date(q.answeredAt) : null,
+          };
+          await tx.taskQuestion.upsert({
+            where: { id: q.id },
+            create: { id: q.id, taskId: view.id, ...data },
+            update: data,
+          });
+        }
+      }
+      await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
+      // A retried projection finds its events stored already: only the others are numbered.
+      const stored = await tx.taskEvent.findMany({
+        where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
+        select: { seq: true, taskSeq: true },
       });
-      fresh.forEach((e, i) => seqOf.set(e.taskSeq, Number(first) + i));
-    }
-    return events.map((e) => ({
-      ...e,
-      actor: e.actor ?? UNKNOWN_ACTOR,
-      seq: seqOf.get(e.taskSeq)!,
-      projectId: view.projectId,
-      taskId: view.id,
-    }));
-  });
+      const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
+      const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
+      if (fresh.length > 0) {
+        const first = await nextEventSeqs(tx, view.projectId, fresh.length);
+        await tx.taskEvent.createMany({
+          data: fresh.map((e, i) => ({
+            projectId: view.projectId,
+            seq: first + BigInt(i),
+            taskId: view.id,
+            taskSeq: e.taskSeq,
+            type: e.type,
+            payload: e.payload,
+            createdAt: new Date(e.at),
+            ...actorColumns(e.actor),
+          })),
+        });
+        fresh.forEach((e, i) => seqOf.set(e.taskSeq, Number(first) + i));
+      }
+      return events.map((e) => ({
+        ...e,
+        actor: e.actor ?? UNKNOWN_ACTOR,
+        seq: seqOf.get(e.taskSeq)!,
+        projectId: view.projectId,
+        taskId: view.id,
+      }));
+      // Read committed: locking a task row that does not exist yet takes no gap lock, so two new
+      // tasks projected at once do not deadlock on their inserts (a projection of the same new
+      // task twice at once still meets the unique key, and its activity is retried).
+    },
+    { isolationLevel: 'ReadCommitted' },
+  );
 }
 
 type TaskRow = Prisma.TaskGetPayload<{ include: { questions: true } }>;

@@ -83,7 +83,7 @@ describe('live events', () => {
 
     const again = await board(apiB);
     const ack = await again.subscribe(projectId, lastSeen);
-    expect(ack).toEqual({ ok: true, replayed: 3, more: false });
+    expect(ack).toEqual({ ok: true, replayed: 3, more: false, latestSeq: expect.any(Number) });
     const missed = again.events.filter((e) => e.seq > lastSeen);
     expect(missed.map((e) => [e.type, e.taskId])).toEqual([
       ['task:created', t2],

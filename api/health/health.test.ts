@@ -43,7 +43,11 @@ describe('health endpoints', () => {
   });
 
   it('/readyz is 503 while no worker polls the task queue, and 200 once one does', async () => {
-    const alone = await readyz(api);
+    // The API's Redis client connects in the background: wait for it, so only workers are missing.
+    const alone = await eventually(
+      () => readyz(api),
+      (r) => (r.body.checks as Record<string, string>).redis === 'up',
+    );
     expect(alone).toEqual({
       status: 503,
       body: {
