@@ -166,6 +166,14 @@ describe('k8s/ (kustomize base)', () => {
     }
   });
 
+  it('probes the worker on its health port: ready while it polls, alive while it answers', () => {
+    const c = container(find(base, 'Deployment', 'aiworker-worker'));
+    expect(c.env).toContainEqual({ name: 'WORKER_HEALTH_PORT', value: '9091' });
+    expect(c.ports).toEqual([{ name: 'health', containerPort: 9091 }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+  });
+
   it('builds with kustomize when kubectl is installed', () => {
     const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
     if (kubectl.error) {

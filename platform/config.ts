@@ -66,6 +66,7 @@ export interface SandboxSettings {
 const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
+  WORKER_HEALTH_PORT: port.optional(),
   AIWORKER_DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, '.data')),
   AIWORKER_ADMIN_TOKEN: z
     .string()
@@ -212,6 +213,8 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 export interface Config {
   host: string;
   port: number;
+  /** Where the worker answers its health probes (`/healthz`, `/readyz`); none when unset. */
+  workerHealthPort: number | undefined;
   dataDir: string;
   /** Bearer token of the admin; required by the API process, not by the worker. */
   adminToken: string | undefined;
@@ -334,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host: e.HOST,
     port: e.PORT,
+    workerHealthPort: e.WORKER_HEALTH_PORT,
     dataDir: path.resolve(e.AIWORKER_DATA_DIR),
     adminToken: e.AIWORKER_ADMIN_TOKEN,
     temporal: {

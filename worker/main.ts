@@ -9,6 +9,7 @@ import { ensureSearchAttributes } from '../platform/search-attributes';
 import { temporalLogger } from '../platform/temporal-logger';
 import { createWorker } from './create-worker';
 import { createWorkerDeps } from './deps';
+import { startWorkerHealth } from './health';
 import { runStuckTaskSweeps } from './stuck-tasks';
 
 async function main(): Promise<void> {
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const deps = createWorkerDeps(config, root);
   const { worker, connection } = await createWorker(config, deps);
+  const health =
+    config.workerHealthPort === undefined
+      ? null
+      : await startWorkerHealth(worker, config.host, config.workerHealthPort);
   // Tasks whose workflow cannot make progress are marked, reported and skipped by agents.
   const sweeps = new AbortController();
   const swept = runStuckTaskSweeps(
@@ -59,6 +64,7 @@ async function main(): Promise<void> {
   } finally {
     sweeps.abort();
     await swept;
+    health?.close();
     await admin.close();
     await connection.close();
     await deps.close();
