@@ -82,8 +82,8 @@ async function projectInParallel(
 /**
  * The project's event log under parallel projections: a reader never sees seq N+1 before N, so
  * catching up from the last seq read misses nothing. (With the row id as the position, as before
- * release 0.6.0, a reader could see a later id committed before an earlier one and skip it for
- * good: that is what stalled live boards after a reconnect.)
+ * the migration 20261206000000_project_event_seq, a reader could see a later id committed before
+ * an earlier one and skip it for good: that is what stalled live boards after a reconnect.)
  */
 describe("a project's event log under parallel projections", () => {
   let db: Db;
