@@ -135,11 +135,14 @@ describe('agents draining the backlog', () => {
           if (task) {
             // A task handed over again (the agent's first call on it failed) is the same claim.
             const again = task.resumed && claims.some((c) => c.taskId === task.id);
-            if (!again) claims.push({ agentId: agent.id, taskId: task.id });
+            // Decided here, before any other await: counted later, the 150th claim could be
+            // passed by others' and the kill would never happen.
+            if (!again && claims.push({ agentId: agent.id, taskId: task.id }) === KILL_AFTER) {
+              restart = killAndRestart();
+            }
             // The agent starts on it (any call on the task says it has it); a heartbeat that
             // fails here is retried by the agent's next call on the task in real life.
             await callTool(agent.client, 'heartbeat', { taskId: task.id }).catch(() => undefined);
-            if (claims.length === KILL_AFTER) restart = killAndRestart();
             continue;
           }
           if (afterRestart && (claims.length >= TASKS || (await backlogLeft()) === 0)) return;

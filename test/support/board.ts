@@ -6,6 +6,8 @@ import type { DeliveredEvent, EventEnvelope, EventType } from '../../contracts/e
 
 /** How long a logged event may take to arrive live before the poll takes it from the log. */
 const LIVE_GRACE_MS = 3000;
+/** How long to wait before connecting again after the server closed the connection (as the board). */
+const SERVER_CLOSE_RETRY_MS = 1000;
 /** How long an event may stay missing behind later ones before the board catches up (as the board's). */
 const GAP_WAIT_MS = 2000;
 
@@ -29,6 +31,7 @@ export class TestBoard {
   /** How far each subscribed project's log has arrived. */
   private readonly projects = new Map<string, EventWatermark>();
   private gapCheck: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private readonly listeners = new Map<string, Array<(e: SeenEvent) => void>>();
 
   /** Events that arrived only through the poll of the event log, not live. */
@@ -42,12 +45,20 @@ export class TestBoard {
     socket.onAny((type: EventType, data: DeliveredEvent) => {
       if ((type as string) !== RESYNC_EVENT) this.receive(type, data);
     });
-    socket.on('disconnect', (reason) => this.disconnects.push(reason));
+    socket.on('disconnect', (reason) => {
+      this.disconnects.push(reason);
+      // socket.io reconnects by itself except when the server closed the connection on purpose
+      // (a person's memberships changed): then, like the board, connect again.
+      if (reason === 'io server disconnect') {
+        this.retry = setTimeout(() => socket.connect(), SERVER_CLOSE_RETRY_MS);
+      }
+    });
     socket.on(RESYNC_EVENT, () => {
       this.disconnects.push('resync asked by the server');
       void this.catchUp();
     });
-    socket.io.on('reconnect', () => void this.catchUp());
+    // Built once connected: every later connection is a reconnection, and catches up.
+    socket.on('connect', () => void this.catchUp());
   }
 
   /**
@@ -124,6 +135,7 @@ export class TestBoard {
   close(): void {
     clearInterval(this.poller);
     clearTimeout(this.gapCheck);
+    clearTimeout(this.retry);
     if (this.polled.length) {
       console.warn(
         `the board got ${this.polled.length} event(s) only from the event log, not live: ` +
