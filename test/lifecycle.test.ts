@@ -40,7 +40,12 @@ describe('task lifecycle', () => {
     projectId = project.body.id;
     agent = await registerTestAgent(api.deps.db, 'lifecycle agent');
     board = await TestBoard.connect(api.url, api.adminToken);
-    expect(await board.subscribe(projectId)).toEqual({ ok: true, replayed: 0, more: false });
+    expect(await board.subscribe(projectId)).toEqual({
+      ok: true,
+      replayed: 0,
+      more: false,
+      latestSeq: expect.any(Number),
+    });
   });
   afterAll(async () => {
     board.close();

@@ -105,7 +105,12 @@ describe('agent registration', () => {
     }
     const board = await TestBoard.connect(api.url, body.token);
     try {
-      expect(await board.subscribe(projectId)).toEqual({ ok: true, replayed: 0, more: false });
+      expect(await board.subscribe(projectId)).toEqual({
+        ok: true,
+        replayed: 0,
+        more: false,
+        latestSeq: expect.any(Number),
+      });
       expect(await board.subscribe(otherProjectId)).toEqual({
         error: {
           code: 'forbidden',
