@@ -79,7 +79,9 @@ export function useLive(projectId: string | null): LiveState {
               });
               return;
             }
-            tracker.start(ack.latestSeq);
+            // The first subscription starts at the log's head (the rest is loaded through the
+            // API); a catch-up keeps its watermark, which its replay has moved.
+            if (afterSeq === undefined) tracker.start(ack.latestSeq);
             // A replay stops at a page of events: ask for the next one from where it ended.
             if (ack.more && tracker.upTo !== afterSeq) {
               subscribe();
