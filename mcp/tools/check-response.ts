@@ -6,6 +6,7 @@ import type { AgentWork } from '../work';
 import {
   allowedWait,
   keepInformed,
+  waitSecondsInput,
   PLAIN_WAIT_SECONDS,
   PROGRESS_EVERY_MS,
   PROGRESS_WAIT_SECONDS,
@@ -33,16 +34,10 @@ export function registerCheckResponseTool(
           .uuid()
           .optional()
           .describe('The question; defaults to your latest question on the task'),
-        waitSeconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(PROGRESS_WAIT_SECONDS)
-          .optional()
-          .describe(
-            `How long to wait for the answer: up to ${PLAIN_WAIT_SECONDS} s, or up to ${PROGRESS_WAIT_SECONDS} s when you ` +
-              `pass a progressToken (a progress notification comes every ${PROGRESS_EVERY_MS / 1000} s)`,
-          ),
+        waitSeconds: waitSecondsInput(
+          `How long to wait for the answer: up to ${PLAIN_WAIT_SECONDS} s, or up to ${PROGRESS_WAIT_SECONDS} s when you ` +
+            `pass a progressToken (a progress notification comes every ${PROGRESS_EVERY_MS / 1000} s)`,
+        ),
       },
       outputSchema: {
         answered: z.boolean(),

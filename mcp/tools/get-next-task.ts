@@ -6,6 +6,7 @@ import type { AgentWork } from '../work';
 import {
   allowedWait,
   keepInformed,
+  waitSecondsInput,
   PLAIN_WAIT_SECONDS,
   PROGRESS_EVERY_MS,
   PROGRESS_WAIT_SECONDS,
@@ -70,17 +71,11 @@ export function registerGetNextTaskTool(
           .uuid()
           .optional()
           .describe('Only take a task of this project (one of yours)'),
-        waitSeconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(PROGRESS_WAIT_SECONDS)
-          .optional()
-          .describe(
-            `How long to wait for a task when none is ready: up to ${PLAIN_WAIT_SECONDS} s, or up to ` +
-              `${PROGRESS_WAIT_SECONDS} s when you pass a progressToken (a progress notification comes every ` +
-              `${PROGRESS_EVERY_MS / 1000} s)`,
-          ),
+        waitSeconds: waitSecondsInput(
+          `How long to wait for a task when none is ready: up to ${PLAIN_WAIT_SECONDS} s, or up to ` +
+            `${PROGRESS_WAIT_SECONDS} s when you pass a progressToken (a progress notification comes every ` +
+            `${PROGRESS_EVERY_MS / 1000} s)`,
+        ),
       },
       outputSchema: {
         task: task

@@ -1,7 +1,13 @@
+import { z } from 'zod';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** The `waitSeconds` input of a call that may wait: whole seconds, capped as `allowedWait` says. */
+export function waitSecondsInput(description: string) {
+  return z.number().int().min(0).max(PROGRESS_WAIT_SECONDS).optional().describe(description);
+}
 
 /** How often a long call tells a client that asked for progress that it is still going. */
 export const PROGRESS_EVERY_MS = 10_000;

@@ -6,6 +6,7 @@ import type { AgentWork } from '../work';
 import {
   allowedWait,
   keepInformed,
+  waitSecondsInput,
   PLAIN_WAIT_SECONDS,
   PROGRESS_EVERY_MS,
   PROGRESS_WAIT_SECONDS,
@@ -38,16 +39,10 @@ export function registerTriggerPreviewTool(
         'call it again.',
       inputSchema: {
         taskId: z.string().uuid().describe('Your task'),
-        waitSeconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(PROGRESS_WAIT_SECONDS)
-          .optional()
-          .describe(
-            `How long this call waits for the deploy: default ${PLAIN_WAIT_SECONDS} s; at most ` +
-              `${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s with a progressToken`,
-          ),
+        waitSeconds: waitSecondsInput(
+          `How long this call waits for the deploy: default ${PLAIN_WAIT_SECONDS} s; at most ` +
+            `${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s with a progressToken`,
+        ),
       },
       outputSchema: {
         status: z
