@@ -15,7 +15,13 @@ import { requireAuth, requirePerson } from './middleware/auth';
 import { authRoutes, firstAdminRoutes, tokenRoutes, userRoutes } from './people/people';
 import { oidcRoutes } from './people/oidc';
 import { limitRequests } from './middleware/limits';
-import { errorHandler, notFound, requireJsonBody } from './middleware/errors';
+import {
+  errorHandler,
+  notFound,
+  requestIds,
+  requireJsonBody,
+  writeDeadline,
+} from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
 import { taskRoutes } from './tasks/tasks';
@@ -66,6 +72,9 @@ const securityHeaders = helmet({
   },
 });
 
+/** Longest a REST write may take before it is answered 503 `timed_out` (docs/operations.md). */
+export const WRITE_DEADLINE_MS = 10_000;
+
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
 export const BODY_LIMIT = '256kb';
 
@@ -77,7 +86,12 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  const httpLog = deps.logger.child({ scope: 'api.http' });
+  const handleError = errorHandler(httpLog);
+  app.use(requestIds(httpLog));
   app.use(securityHeaders);
+  // Every change answers within the deadline (MCP calls keep theirs per tool: some may wait).
+  app.use('/api', writeDeadline(WRITE_DEADLINE_MS, handleError));
   app.use(healthRoutes(deps));
   app.use(gitRoutes(deps));
   const auth = requireAuth(deps.authenticate, deps.limits, deps.people);
@@ -122,6 +136,6 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.use(webRoutes());
   app.use(notFound);
-  app.use(errorHandler(deps.logger.child({ scope: 'api.http' })));
+  app.use(handleError);
   return app;
 }

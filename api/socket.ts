@@ -8,9 +8,10 @@ import type { DeliveredEvent } from '../contracts/events';
 import { lastEventSeq } from '../db/event-seqs';
 import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './deps';
-import { ApiError, ForbiddenError, RateLimitedError } from './errors';
+import { ForbiddenError, RateLimitedError } from './errors';
 import { delivered } from './events/events';
 import { maySeeProject, sessionPrincipal } from './middleware/auth';
+import { errorBody, toApiError } from './middleware/errors';
 import type { Principal } from './middleware/auth';
 import { requireProject } from './projects/projects';
 import { validate } from './validate';
@@ -158,7 +159,13 @@ export function createSocketServer(
       try {
         const now = await socket.data.recheck();
         if (!now) {
-          answer({ error: { code: 'unauthorized', message: 'this credential works no more' } });
+          answer({
+            error: {
+              code: 'unauthorized',
+              message: 'this credential works no more',
+              retryable: false,
+            },
+          });
           socket.disconnect(true);
           return;
         }
@@ -192,13 +199,12 @@ export function createSocketServer(
         }
         answer({ ok: true, replayed, more, latestSeq });
       } catch (err) {
-        if (!(err instanceof ApiError)) logger.error({ err }, 'subscribe failed');
-        answer({
-          error:
-            err instanceof ApiError
-              ? { code: err.code, message: err.message }
-              : { code: 'internal', message: 'internal error; the server logged the details' },
-        });
+        const known = toApiError(err);
+        if (!known) logger.error({ err }, 'subscribe failed');
+        else if (known.status >= 500) {
+          logger.warn({ code: known.code, cause: String(err) }, 'subscribe failed');
+        }
+        answer(errorBody(known));
       }
     });
     socket.on('unsubscribe', async (payload) => {

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TRANSITION_REFUSED } from '../contracts/messages';
 import { ConflictError, NotFoundError, NotReadyError } from './errors';
 import type { ApiError } from './errors';
-import { isTemporalUnreachable } from './middleware/errors';
+import { isTemporalUnreachable } from '../platform/failures';
 
 /**
  * Turns what the Temporal client threw for an update into the API's answer: a refused transition

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Actor } from '../contracts/actor';
@@ -8,7 +9,7 @@ import { taskWorkflowId } from '../contracts/task';
 import type { Db } from '../db/client';
 import { findProject } from '../db/projects';
 import { claimCandidates, heldTasks } from '../db/tasks';
-import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../platform/errors';
+import { TaskWorkflowStuck } from '../platform/errors';
 import { projectGitUrl } from '../platform/git-url';
 import { executeTaskUpdate, TASK_UPDATE_DEADLINE_MS } from '../platform/task-updates';
 import type { DeliveryMarks } from './delivery-marks';
@@ -24,6 +25,22 @@ const RESERVATION_MS = 5000;
  * so that a claim accepted at the last moment still has time to answer.
  */
 const CLAIM_VALID_MS = TASK_UPDATE_DEADLINE_MS - 3000;
+
+/**
+ * A claim whose outcome is not known (no answer from Temporal or the task's workflow in time).
+ * The agent's next `get_next_task` finds out: it returns this task (`resumed: true`) if the
+ * claim landed, and another otherwise.
+ */
+export class ClaimOutcomeUnknown extends Error {
+  constructor(readonly taskId: string) {
+    super(
+      `a task was being assigned to you but aiworker could not confirm it in time (Temporal or ` +
+        `its workers are slow or away). Call get_next_task again shortly: if the task became ` +
+        `yours, you get it (resumed: true); if not, you get another`,
+    );
+    this.name = 'ClaimOutcomeUnknown';
+  }
+}
 
 /** Deletes a reservation only if this agent still holds it. */
 const RELEASE_IF_OURS =
@@ -76,7 +93,7 @@ export class TaskClaims {
       try {
         // A call that was cancelled (or whose agent was revoked) must not take a task.
         if (signal.aborted) return null;
-        const held = await this.heldTask(projectIds);
+        const held = await this.heldTask(projectIds, signal);
         if (held) return held;
         const claimed = await this.tryClaim(projectIds);
         if (claimed) {
@@ -121,10 +138,21 @@ export class TaskClaims {
    * timeout after it was written). It comes back first, so a claim is never left with an agent
    * that does not know it has it.
    */
-  private async heldTask(projectIds: string[] | null): Promise<NextTask | null> {
+  private async heldTask(
+    projectIds: string[] | null,
+    signal: AbortSignal,
+  ): Promise<NextTask | null> {
     const held = await heldTasks(this.deps.db, this.agentId, ['in_progress']);
     const mine = held.filter((t) => projectIds === null || projectIds.includes(t.projectId));
-    const lost = await this.marks.lostAmong(mine);
+    let { lost, decidedBy } = await this.marks.lostAmong(mine);
+    // A claim of this agent still undecided: its call may have died with an API process (the
+    // agent is retrying it). Wait until it is decided, so the retry gets that task, not another.
+    while (!lost && decidedBy !== undefined && !signal.aborted) {
+      await sleep(Math.min(Math.max(0, decidedBy - Date.now()), 250), undefined, {
+        signal,
+      }).catch(() => undefined);
+      ({ lost, decidedBy } = await this.marks.lostAmong(mine));
+    }
     if (!lost) return null;
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(lost.id));
     const view = await handle.query(taskViewQuery).catch(() => null);
@@ -189,16 +217,25 @@ export class TaskClaims {
         });
         return presentTask(view, cloneUrl);
       } catch (err) {
-        if (!(err instanceof TaskWorkflowUnresponsive)) throw err;
-        // Accepted in time but slow to finish: the claim may have landed all the same. If not,
-        // no worker answers, and the next candidates would not answer either: say so.
+        if (isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck) throw err;
+        // No answer (a slow or absent worker, Temporal away, a timeout): the claim may have
+        // landed all the same. Ask the workflow.
         const view = await this.deps.client.connection
           .withDeadline(Date.now() + 2000, () => handle.query(taskViewQuery))
           .catch(() => null);
         if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
           return presentTask(view, cloneUrl);
         }
-        throw err;
+        if (view && Date.now() > Date.parse(expiresAt)) {
+          // The workflow answers and the claim can no longer land: it did not. No worker took
+          // it in time, and the next candidates would not answer either: say so.
+          await this.marks.clear(candidate.id);
+          throw err;
+        }
+        // Undecided: the agent's next get_next_task asks again and hands the task over if the
+        // claim landed.
+        await this.marks.outcomeUnknown(candidate.id);
+        throw new ClaimOutcomeUnknown(candidate.id);
       }
     } catch (err) {
       const notOurs = isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck;

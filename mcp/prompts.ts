@@ -4,6 +4,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { GetPromptResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AgentRefusal } from './refusals';
+import { clearFailures, requestFailure } from './tools/result';
 import { spoken } from './spoken';
 import { taskUri } from './resources';
 import type { AgentWork } from './work';
@@ -46,7 +47,7 @@ export function registerPrompts(server: McpServer, work: AgentWork, leaseMs: num
         taskId: completable(
           z.string().optional().describe('One of your tasks; leave it out to take the next one'),
           async (value) => {
-            const held = await work.heldTaskIds();
+            const held = await clearFailures(() => work.heldTaskIds());
             return held.map((t) => t.id).filter((id) => id.startsWith(value ?? ''));
           },
         ),
@@ -69,7 +70,7 @@ export function registerPrompts(server: McpServer, work: AgentWork, leaseMs: num
         if (err instanceof AgentRefusal) {
           throw new McpError(ErrorCode.InvalidParams, `you have no task ${taskId}`);
         }
-        throw err;
+        throw requestFailure(err);
       });
       return {
         description: `Work on task ${details.id}: ${details.title}`,

@@ -2,6 +2,7 @@ import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { AgentRefusal } from './refusals';
+import { clearFailures, requestFailure } from './tools/result';
 import type { AgentWork } from './work';
 
 /** Where a task is read as a resource. */
@@ -21,7 +22,7 @@ export function registerTaskResources(server: McpServer, work: AgentWork): void 
     'task',
     new ResourceTemplate(TASK_URI_TEMPLATE, {
       list: async () => {
-        const tasks = await work.myTasks();
+        const tasks = await clearFailures(() => work.myTasks());
         return {
           resources: tasks.map((t) => ({
             uri: taskUri(t.id),
@@ -34,7 +35,7 @@ export function registerTaskResources(server: McpServer, work: AgentWork): void 
       },
       complete: {
         id: async (value) => {
-          const held = await work.heldTaskIds();
+          const held = await clearFailures(() => work.heldTaskIds());
           return held.map((t) => t.id).filter((id) => id.startsWith(value));
         },
       },
@@ -62,7 +63,7 @@ export function registerTaskResources(server: McpServer, work: AgentWork): void 
             uri: uri.href,
           });
         }
-        throw err;
+        throw requestFailure(err);
       }
     },
   );

@@ -12,10 +12,11 @@ import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from './errors';
 import { workflowTaskFailure } from './workflow-health';
 
 /**
- * How long a task workflow has to take an update before its caller gets an answer: long enough
- * to ride out a worker restart (a rolling upgrade), bounded so that no call waits forever.
+ * How long a task workflow has to take an update before its caller gets an answer: within the
+ * 10 s every write is answered in. A call made while no worker runs is answered `unavailable`
+ * (retryable); a second worker, or the restarted one, takes the retry.
  */
-export const TASK_UPDATE_DEADLINE_MS = 30_000;
+export const TASK_UPDATE_DEADLINE_MS = 8_000;
 /**
  * An update still unanswered after this long makes us look at the workflow, and again every
  * `STUCK_PROBE_EVERY_MS`: one whose workflow task fails on every attempt (code that cannot replay

@@ -244,11 +244,15 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
       late.emit('subscribe', { projectId: projectB }, resolve),
     );
     expect(refused).toEqual({
-      error: { code: 'unauthorized', message: 'this credential works no more' },
+      error: { code: 'unauthorized', message: 'this credential works no more', retryable: false },
     });
     late.close();
     expect(await subscribe(projectA)).toEqual({
-      error: { code: 'forbidden', message: `you are not a member of project ${projectA}` },
+      error: {
+        code: 'forbidden',
+        message: `you are not a member of project ${projectA}`,
+        retryable: false,
+      },
     });
     socket.close();
 

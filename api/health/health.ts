@@ -1,5 +1,8 @@
 import { Router } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
+import { currentRequest } from '../../platform/request-context';
+import { NotReadyError } from '../errors';
+import { errorBody } from '../middleware/errors';
 import { checkReadiness, countFailingWorkflows } from './readiness';
 import type { ReadinessDeps } from './readiness';
 
@@ -29,14 +32,13 @@ export function healthRoutes(deps: ReadinessDeps): Router {
       res.json({ status: 'ready', checks, workflows });
       return;
     }
+    const notReady = new NotReadyError(`not ready: ${missing.join('; ')}`);
     const body: ErrorBody & { checks: typeof checks; workflows: typeof workflows } = {
-      error: {
-        code: 'not_ready',
-        message: `not ready: ${missing.join('; ')}`,
-      },
+      ...errorBody(notReady, currentRequest()?.requestId),
       checks,
       workflows,
     };
+    res.setHeader('Retry-After', String(notReady.retryAfterSeconds));
     res.status(503).json(body);
   });
   return router;

@@ -6,6 +6,8 @@ import { ApiError, ForbiddenError } from '../errors';
 import { createServer } from '../../mcp/server';
 import type { RequestId } from '../../mcp/cancellations';
 import { AgentWork } from '../../mcp/work';
+import { REFUSAL_META_KEY } from '../../mcp/tools/result';
+import { currentRequest } from '../../platform/request-context';
 import { AIWORKER_VERSION } from '../../platform/version';
 
 /** The agent tools over Streamable HTTP at `/mcp` (stateless: one server per request). */
@@ -77,6 +79,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
       void server.close();
     });
     await server.connect(transport);
+    logFailuresOnce(transport);
     await transport.handleRequest(req, res, req.body);
   });
   router.all('/', () => {
@@ -87,6 +90,42 @@ export function mcpRoutes(deps: ApiDeps): Router {
     );
   });
   return router;
+}
+
+/**
+ * Logs, with the request id, the failed answers the tools did not log themselves: those the MCP
+ * SDK writes on its own (arguments that fail a tool's schema, an unknown tool or method). The
+ * tools' own failures carry `_meta["aiworker/error"]` (or an error `data.code`) and were logged
+ * where they happened.
+ */
+function logFailuresOnce(transport: StreamableHTTPServerTransport): void {
+  const send = transport.send.bind(transport);
+  transport.send = async (message, options) => {
+    const answer = message as {
+      id?: unknown;
+      error?: { code?: unknown; message?: unknown; data?: { code?: unknown } };
+      result?: { isError?: unknown; _meta?: Record<string, unknown>; content?: unknown };
+    };
+    const refusedBySdk =
+      answer.result?.isError === true && !answer.result._meta?.[REFUSAL_META_KEY];
+    const errorBySdk = answer.error !== undefined && typeof answer.error.data?.code !== 'string';
+    if (refusedBySdk || errorBySdk) {
+      currentRequest()?.logger.warn(
+        {
+          jsonrpcId: answer.id,
+          code: answer.error?.code ?? 'invalid_call',
+          message: answer.error?.message ?? firstText(answer.result?.content),
+        },
+        'MCP call refused',
+      );
+    }
+    await send(message, options);
+  };
+}
+
+function firstText(content: unknown): string | undefined {
+  const first = Array.isArray(content) ? (content[0] as { text?: unknown } | undefined) : undefined;
+  return typeof first?.text === 'string' ? first.text.slice(0, 500) : undefined;
 }
 
 /** Whether a POST carries a request with a progress token (`params._meta.progressToken`). */

@@ -1,9 +1,11 @@
-import { ServiceError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
+import { unreachableDependency } from '../../platform/failures';
 import type { Logger } from '../../platform/logger';
-import { ApiError, NotFoundError, NotReadyError, RateLimitedError } from '../errors';
+import { currentRequest, runInRequest } from '../../platform/request-context';
+import { ApiError, NotFoundError, NotReadyError, RateLimitedError, TimedOutError } from '../errors';
 
 /** JSON-RPC error code of a refused MCP request over a limit (implementation-defined range). */
 const JSONRPC_RATE_LIMITED = -32029;
@@ -17,23 +19,68 @@ function jsonRpcCode(err: ApiError | undefined): number {
   return -32000;
 }
 
+/** A request id a client may choose (`X-Request-Id`): short, and safe to write in logs. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * Gives every request an id: the client's `X-Request-Id` when it is a plain token, else a new
+ * one. It goes back in the `X-Request-Id` header and in error bodies, and every log line about
+ * the request carries it (the rest of the request runs in its context).
+ */
+export function requestIds(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const offered = req.headers['x-request-id'];
+    const requestId =
+      typeof offered === 'string' && CLIENT_REQUEST_ID.test(offered) ? offered : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    runInRequest({ requestId, logger: logger.child({ requestId }) }, next);
+  };
+}
+
 /** Answers 404 for any route nobody declared. */
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError(`no route ${req.method} ${req.path}`));
 };
 
-/** The one error handler: known errors keep their status and code, everything else is a logged 500. */
+/** The body of an error answer, for HTTP (with the request id) and socket.io (without). */
+export function errorBody(known: ApiError | undefined, requestId?: string): ErrorBody {
+  return {
+    error: {
+      code: known?.code ?? 'internal',
+      message: known?.message ?? 'internal error; the server logged the details',
+      retryable: known?.retryable ?? false,
+      ...(known?.retryAfterSeconds !== undefined
+        ? { retryAfterSeconds: known.retryAfterSeconds }
+        : {}),
+      ...(requestId ? { requestId } : {}),
+    },
+  };
+}
+
+/**
+ * The one error handler: known errors keep their status and code, everything else is a 500.
+ * Every 5xx is logged once, with the request id and what caused it; the client gets a stable
+ * code, a plain message and whether to retry, never the cause's own text.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
+    const requestId = currentRequest()?.requestId ?? String(res.getHeader('X-Request-Id') ?? '');
     const known = toApiError(err);
-    if (!known) {
-      logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
-    }
     const status = known?.status ?? 500;
-    const message = known?.message ?? 'internal error; the server logged the details';
-    if (known instanceof RateLimitedError) {
+    if (status >= 500) {
+      const line = { requestId, method: req.method, path: req.path, status, code: known?.code };
+      if (known)
+        logger.warn({ ...line, cause: causeOf(err) }, 'request failed: a dependency is away');
+      else logger.error({ ...line, err }, 'request failed: unhandled error');
+    }
+    if (res.headersSent) {
+      // The answer was already given (a deadline answered for the handler): nothing to add.
+      return;
+    }
+    if (known?.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(known.retryAfterSeconds));
     }
+    const body = errorBody(known, requestId);
     if (/^\/mcp(?:[/?]|$)/.test(req.originalUrl)) {
       // MCP clients read JSON-RPC: every refusal of the transport is a JSON-RPC error.
       if (status === 401) {
@@ -41,33 +88,48 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         res.setHeader('WWW-Authenticate', 'Bearer realm="aiworker", error="invalid_token"');
       }
       if (status === 405) res.setHeader('Allow', 'POST');
+      const { message, ...data } = body.error;
       res.status(status).json({
         jsonrpc: '2.0',
         id: null,
-        error: {
-          code: jsonRpcCode(known),
-          message,
-          data: {
-            code: known?.code ?? 'internal',
-            retryable: status === 429 || status >= 500,
-            ...(known instanceof RateLimitedError
-              ? { retryAfterSeconds: known.retryAfterSeconds }
-              : {}),
-          },
-        },
+        error: { code: jsonRpcCode(known), message, data },
       });
       return;
     }
-    const body: ErrorBody = {
-      error: {
-        code: known?.code ?? 'internal',
-        message,
-        ...(known instanceof RateLimitedError
-          ? { retryAfterSeconds: known.retryAfterSeconds }
-          : {}),
-      },
-    };
     res.status(status).json(body);
+  };
+}
+
+/** What an error that is not ours says, for the log only. */
+function causeOf(err: unknown): string | undefined {
+  if (err instanceof ApiError) return undefined;
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** Methods that change something: each must answer within the write deadline. */
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Answers a write that has not finished after `ms` through `handler` with 503 `timed_out`, so
+ * that no change waits on a slow or absent dependency without bound. The route's own late
+ * answer is then dropped (the error handler writes nothing once an answer is out).
+ */
+export function writeDeadline(ms: number, handler: ErrorRequestHandler): RequestHandler {
+  return (req, res, next) => {
+    if (!WRITES.has(req.method)) {
+      next();
+      return;
+    }
+    const request = currentRequest();
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      const answer = () => handler(new TimedOutError(ms), req, res, () => undefined);
+      if (request) runInRequest(request, answer);
+      else answer();
+    }, ms);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
+    next();
   };
 }
 
@@ -91,41 +153,16 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
   next();
 };
 
-const GRPC_UNAVAILABLE = 14;
-const GRPC_DEADLINE_EXCEEDED = 4;
-
-/** Temporal's client could not reach the server (it already retried). */
-export function isTemporalUnreachable(err: unknown): boolean {
-  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
-  const grpc = err instanceof ServiceError ? code(err.cause) : code(err);
-  return grpc === GRPC_UNAVAILABLE || grpc === GRPC_DEADLINE_EXCEEDED;
-}
-
-/** The database driver could not get a connection (server down, refused, pool timed out). */
-function isDatabaseUnreachable(err: unknown): boolean {
-  const e = err as { name?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } } | null;
-  if (e?.name === 'PrismaClientInitializationError') return true;
-  const cause = e?.meta?.driverAdapterError?.cause as
-    { code?: unknown; cause?: unknown; message?: unknown } | undefined;
-  if (!cause) return false;
-  // 45028: the MariaDB driver's pool timeout; ECONNREFUSED and friends: no server there.
-  return (
-    cause.code === 45028 ||
-    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/.test(
-      `${String(cause.cause)} ${String(cause.message)}`,
-    )
-  );
-}
-
-/** Maps body-parser's errors (bad JSON, too large), dependencies being down and our own to ApiErrors. */
-function toApiError(err: unknown): ApiError | undefined {
+/**
+ * Maps body-parser's errors (bad JSON, too large), dependencies being down and our own to
+ * ApiErrors; undefined for anything else (a bug: a 500).
+ */
+export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof TaskWorkflowStuck) return new ApiError(503, 'task_stuck', err.message);
+  if (err instanceof TaskWorkflowStuck) return new ApiError(503, 'task_stuck', err.message, 30);
   if (err instanceof TaskWorkflowUnresponsive) return new NotReadyError(err.message);
-  if (isTemporalUnreachable(err))
-    return new NotReadyError('Temporal is unreachable; try again shortly');
-  if (isDatabaseUnreachable(err))
-    return new NotReadyError('the database is unreachable; try again shortly');
+  const away = unreachableDependency(err);
+  if (away) return new NotReadyError(`${away} is unreachable; try again shortly`);
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed')
     return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');

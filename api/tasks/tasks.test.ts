@@ -174,6 +174,8 @@ describe('task and project routes refuse bad requests', () => {
           error: {
             code: 'conflict',
             message: `task ${body.taskId} is in_progress; only a task that is ready_to_test or approved can get change requests`,
+            retryable: false,
+            requestId: expect.any(String),
           },
         },
       });
@@ -294,6 +296,8 @@ describe('task and project routes refuse bad requests', () => {
         expect(res.body.error).toEqual({
           code: 'conflict',
           message: expect.stringMatching(/cancelled/),
+          retryable: false,
+          requestId: expect.any(String),
         });
       }
       expect((await http.get(`/api/tasks/${body.taskId}`)).body.state).toBe('cancelled');

@@ -1,5 +1,9 @@
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
+import { RETRY_AFTER_UNAVAILABLE_SECONDS, unreachableDependency } from '../../platform/failures';
+import { currentRequest } from '../../platform/request-context';
+import { ClaimOutcomeUnknown } from '../claims';
 import type { CallLog } from '../logging';
 import { AgentRefusal } from '../refusals';
 
@@ -8,26 +12,92 @@ export function ok(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
-/** Where a refusal's code is, in the result's `_meta`. */
+/** Where a failed call's code is, in the result's `_meta`. */
 export const REFUSAL_META_KEY = 'aiworker/error';
 
+/** What an agent is told of a failed call (README, "Errors an agent sees"). */
+export interface AgentFailure {
+  /** Stable: clients branch on it. */
+  code: string;
+  /** Plain words for the model: what happened and what to do. */
+  message: string;
+  /** Whether the same call may succeed later. */
+  retryable: boolean;
+  /** With a retryable failure: how long to wait first. */
+  retryAfterSeconds?: number;
+}
+
 /**
- * A refusal: the message for the model, and `_meta["aiworker/error"] = {code, message,
- * retryable}` for code. (Not in `structuredContent`: SDK clients check that against the tool's
- * output schema even when `isError` is set, and reject the result.)
+ * What to tell an agent of an error: a refusal keeps its code; a dependency away or a workflow
+ * that does not answer is `unavailable`; anything else is `internal`, with no word of its cause
+ * (the server logs that, under the request id).
  */
-function refused(code: string, message: string, retryable: boolean): CallToolResult {
+export function agentFailure(err: unknown): AgentFailure & { expected: boolean } {
+  if (err instanceof AgentRefusal) {
+    return { code: err.code, message: err.message, retryable: false, expected: true };
+  }
+  if (err instanceof TaskWorkflowStuck) {
+    return {
+      code: 'task_stuck',
+      message: err.message,
+      retryable: true,
+      retryAfterSeconds: 30,
+      expected: true,
+    };
+  }
+  const unavailable = (message: string) => ({
+    code: 'unavailable',
+    message,
+    retryable: true,
+    retryAfterSeconds: RETRY_AFTER_UNAVAILABLE_SECONDS,
+    expected: true,
+  });
+  if (err instanceof ClaimOutcomeUnknown || err instanceof TaskWorkflowUnresponsive) {
+    return unavailable(err.message);
+  }
+  const away = unreachableDependency(err);
+  if (away) return unavailable(`${away} is unreachable; nothing was changed, try again shortly`);
+  const requestId = currentRequest()?.requestId;
   return {
-    content: [{ type: 'text', text: message }],
-    _meta: { [REFUSAL_META_KEY]: { code, message, retryable } },
-    isError: true,
+    code: 'internal',
+    message: `internal error; the server logged it${requestId ? ` as request ${requestId}` : ''}`,
+    retryable: false,
+    expected: false,
   };
 }
 
 /**
- * Runs a tool's work; an expected failure (not your task, wrong state, unknown id, a task whose
- * workflow cannot take the change now) becomes a result with `isError: true`, a message the
- * model can act on and a stable code. Anything else is a real error.
+ * A failed call: the message for the model, and `_meta["aiworker/error"] = {code, message,
+ * retryable, retryAfterSeconds?, requestId}` for code. (Not in `structuredContent`: SDK clients
+ * check that against the tool's output schema even when `isError` is set, and reject the
+ * result.)
+ */
+function failed(failure: AgentFailure): CallToolResult {
+  const requestId = currentRequest()?.requestId;
+  return {
+    content: [{ type: 'text', text: failure.message }],
+    _meta: { [REFUSAL_META_KEY]: { ...failure, ...(requestId ? { requestId } : {}) } },
+    isError: true,
+  };
+}
+
+/** Logs a failed MCP request once, with the request id: at warn if expected, else at error. */
+function logFailure(err: unknown, failure: AgentFailure, expected: boolean): void {
+  const logger = currentRequest()?.logger;
+  if (expected) {
+    logger?.warn(
+      { code: failure.code, cause: err instanceof AgentRefusal ? undefined : String(err) },
+      `MCP call failed: ${failure.message}`,
+    );
+  } else {
+    logger?.error({ code: failure.code, err }, 'MCP call failed: unhandled error');
+  }
+}
+
+/**
+ * Runs a tool's work; every failure becomes a result with `isError: true`, a message the model
+ * can act on and a stable code (`agentFailure`), and is logged once on the server with the
+ * request id: a refusal or a dependency away at warn, anything else at error with its cause.
  */
 export async function toolResult(
   work: () => Promise<Record<string, unknown>>,
@@ -36,18 +106,32 @@ export async function toolResult(
   try {
     return ok(await work());
   } catch (err) {
-    const result =
-      err instanceof AgentRefusal
-        ? refused(err.code, err.message, false)
-        : err instanceof TaskWorkflowStuck
-          ? refused('task_stuck', err.message, true)
-          : err instanceof TaskWorkflowUnresponsive
-            ? refused('unavailable', err.message, true)
-            : null;
-    if (!result) throw err;
-    log?.('warning', (result.content[0] as { text: string }).text, {
-      code: (result._meta![REFUSAL_META_KEY] as { code: string }).code,
-    });
-    return result;
+    const { expected, ...failure } = agentFailure(err);
+    logFailure(err, failure, expected);
+    log?.('warning', failure.message, { code: failure.code });
+    return failed(failure);
+  }
+}
+
+/**
+ * The JSON-RPC error for a failed resource read or prompt (they have no error results): the same
+ * code, message and retry advice as a tool's, in `data`, logged once like a tool's.
+ */
+export function requestFailure(err: unknown): McpError {
+  const { expected, ...failure } = agentFailure(err);
+  logFailure(err, failure, expected);
+  const requestId = currentRequest()?.requestId;
+  return new McpError(expected ? -32000 : ErrorCode.InternalError, failure.message, {
+    ...failure,
+    ...(requestId ? { requestId } : {}),
+  });
+}
+
+/** Runs the work of a resource list or a completion; a failure becomes `requestFailure`'s error. */
+export async function clearFailures<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw requestFailure(err);
   }
 }

@@ -1,0 +1,60 @@
+import { ServiceError } from '@temporalio/client';
+
+/** A service aiworker depends on for a request. */
+export type Dependency = 'Temporal' | 'the database' | 'Redis';
+
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** Temporal's client could not reach the server in time (it already retried). */
+export function isTemporalUnreachable(err: unknown): boolean {
+  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
+  const grpc = err instanceof ServiceError ? code(err.cause) : code(err);
+  return grpc === GRPC_UNAVAILABLE || grpc === GRPC_DEADLINE_EXCEEDED;
+}
+
+/** MariaDB driver errors that mean the connection, not the query, failed. */
+const DRIVER_CONNECTION_ERRORS = new Set([45001, 45009, 45012, 45013, 45019, 45028]);
+/** Prisma's own codes for an unreachable server, a closed connection, a pool timeout. */
+const PRISMA_CONNECTION_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+
+/** The database could not be reached (server down, refused, connection lost, pool timed out). */
+function isDatabaseUnreachable(err: unknown): boolean {
+  const e = err as {
+    name?: unknown;
+    code?: unknown;
+    meta?: { driverAdapterError?: { cause?: unknown } };
+  } | null;
+  if (e?.name === 'PrismaClientInitializationError') return true;
+  if (typeof e?.code === 'string' && PRISMA_CONNECTION_CODES.has(e.code)) return true;
+  const cause = e?.meta?.driverAdapterError?.cause as
+    { code?: unknown; cause?: unknown; message?: unknown } | undefined;
+  if (!cause) return false;
+  return (
+    (typeof cause.code === 'number' && DRIVER_CONNECTION_ERRORS.has(cause.code)) ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|pool timeout|socket has unexpectedly been closed/i.test(
+      `${String(cause.cause)} ${String(cause.message)}`,
+    )
+  );
+}
+
+/** Redis refused a command because it is not connected (the client queues nothing offline). */
+function isRedisUnreachable(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  if (e?.name === 'MaxRetriesPerRequestError') return true;
+  return (
+    typeof e?.message === 'string' &&
+    /enableOfflineQueue options is false|^Connection is closed\.?$/.test(e.message)
+  );
+}
+
+/** Which dependency an error says is unreachable, if that is what it says. */
+export function unreachableDependency(err: unknown): Dependency | null {
+  if (isTemporalUnreachable(err)) return 'Temporal';
+  if (isDatabaseUnreachable(err)) return 'the database';
+  if (isRedisUnreachable(err)) return 'Redis';
+  return null;
+}
+
+/** How long a client should wait before trying again a call that met an unreachable dependency. */
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = 2;

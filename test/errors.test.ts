@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createDb } from '../db/client';
+import type { Db } from '../db/client';
+import { startTestApi } from './support/api';
+import type { TestApi } from './support/api';
+import { apiClient } from './support/http';
+import { callTool, connectAgent } from './support/mcp-agent';
+import { startTestWorker, uniqueTaskQueue } from './support/worker';
+
+/** Text a client must never see: library messages, source paths, stack frames. */
+const LEAKS =
+  /prisma|invocation|\.ts:\d|\/work\/|node_modules|\bat [\w.<>]+ \(|grpc|temporalio|ECONNREFUSED|sql/i;
+
+/** The log lines (parsed) that name a request id. */
+function linesOf(api: TestApi, requestId: string): Array<Record<string, unknown>> {
+  return api
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes(requestId))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** pino's levels: 40 warn, 50 error. */
+const WARN = 40;
+
+/**
+ * Errors are a contract: a stable code, a plain message, whether to retry and the request id;
+ * never a library's text; every 5xx and every failed MCP call logged once with its request id.
+ */
+describe('errors clients see', () => {
+  const taskQueue = uniqueTaskQueue('errors');
+  let worker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+  let api: TestApi;
+  let admin: ReturnType<typeof apiClient>;
+  let projectId: string;
+  let agent: Client;
+  let agentId: string;
+  let realDb: Db;
+  const unreachableDb = createDb('mysql://root@127.0.0.1:1/nothing');
+
+  beforeAll(async () => {
+    worker = await startTestWorker({ taskQueue });
+    api = await startTestApi({ taskQueue });
+    admin = apiClient(api.url, api.adminToken);
+    realDb = api.deps.db;
+    projectId = (await admin.post('/api/projects', { name: `errors-${randomUUID()}` })).body.id;
+    const registered = await admin.post('/api/agents', { name: 'errors', projectIds: [projectId] });
+    agentId = registered.body.agentId;
+    agent = await connectAgent(api.url, registered.body.token);
+  }, 60_000);
+  afterAll(async () => {
+    await agent?.close();
+    await worker?.stop();
+    await api?.close();
+    await unreachableDb.$disconnect();
+  });
+
+  it('names every answer with a request id, and takes a plain one from the client', async () => {
+    const mine = await fetch(`${api.url}/api/nothing-here`, {
+      headers: { authorization: `Bearer ${api.adminToken}`, 'x-request-id': 'client-id.42' },
+    });
+    expect(mine.headers.get('x-request-id')).toBe('client-id.42');
+    expect(await mine.json()).toEqual({
+      error: {
+        code: 'not_found',
+        message: 'no route GET /api/nothing-here',
+        retryable: false,
+        requestId: 'client-id.42',
+      },
+    });
+    // An id that is not a plain token is replaced, not echoed (nor logged).
+    const odd = await fetch(`${api.url}/api/nothing-here`, {
+      headers: { authorization: `Bearer ${api.adminToken}`, 'x-request-id': 'a b <script>' },
+    });
+    const id = odd.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(((await odd.json()) as { error: { requestId: string } }).error.requestId).toBe(id);
+  });
+
+  describe('with the database away', () => {
+    beforeAll(() => {
+      api.deps.db = unreachableDb;
+    });
+    afterAll(() => {
+      api.deps.db = realDb;
+    });
+
+    it('answers REST with 503 not_ready, when to retry, and no driver text; logged once', async () => {
+      const res = await fetch(`${api.url}/api/tasks?projectId=${projectId}`, {
+        headers: { authorization: `Bearer ${api.adminToken}` },
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('2');
+      const text = await res.text();
+      expect(text).not.toMatch(LEAKS);
+      const requestId = res.headers.get('x-request-id')!;
+      expect(JSON.parse(text)).toEqual({
+        error: {
+          code: 'not_ready',
+          message: 'the database is unreachable; try again shortly',
+          retryable: true,
+          retryAfterSeconds: 2,
+          requestId,
+        },
+      });
+      const logged = linesOf(api, requestId).filter((l) => Number(l.level) >= WARN);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ status: 503, code: 'not_ready' });
+    });
+
+    it('answers MCP tools and resources with unavailable, retryable, and no driver text', async () => {
+      for (const [tool, args] of [
+        ['get_next_task', {}],
+        ['list_my_tasks', {}],
+        ['heartbeat', { taskId: randomUUID() }],
+        ['ask_user_question', { taskId: randomUUID(), question: 'which colour?' }],
+      ] as const) {
+        const res = await callTool(agent, tool, args);
+        expect({ tool, isError: res.isError, refusal: res.refusal }).toEqual({
+          tool,
+          isError: true,
+          refusal: {
+            code: 'unavailable',
+            message: res.text,
+            retryable: true,
+            retryAfterSeconds: 2,
+            requestId: expect.any(String),
+          },
+        });
+        expect(res.text).not.toMatch(LEAKS);
+        const { requestId } = res.refusal as unknown as { requestId: string };
+        const logged = linesOf(api, requestId).filter((l) => Number(l.level) >= WARN);
+        expect({ tool, logged: logged.length }).toEqual({ tool, logged: 1 });
+      }
+      const read = await agent.readResource({ uri: `aiworker://tasks/${randomUUID()}` }).then(
+        () => null,
+        (err: { code: number; message: string; data?: { code: string; retryable: boolean } }) =>
+          err,
+      );
+      expect(read?.data).toMatchObject({ code: 'unavailable', retryable: true });
+      expect(read?.message).not.toMatch(LEAKS);
+      const listed = await agent.listResources().then(
+        () => null,
+        (err: { data?: { code: string } }) => err,
+      );
+      expect(listed?.data).toMatchObject({ code: 'unavailable' });
+    });
+  });
+
+  it('answers a write that cannot finish within 10 s with 503 timed_out', async () => {
+    // No worker polls this API's task queue: the new task's workflow never projects itself.
+    const stalled = await startTestApi({ taskQueue: uniqueTaskQueue('nobody') });
+    try {
+      const started = Date.now();
+      const res = await apiClient(stalled.url, stalled.adminToken).post('/api/tasks', {
+        projectId,
+        title: 'never projected',
+        description: 'no worker takes it',
+      });
+      const tookMs = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({ code: 'timed_out', retryable: true });
+      expect(res.body.error.message).toMatch(/within 10 s.*read the resource again/);
+      // Answered by the deadline (with room for a loaded machine), not by the client giving up.
+      expect(tookMs).toBeLessThan(20_000);
+      expect(
+        linesOf(stalled, res.body.error.requestId).filter((l) => Number(l.level) >= WARN),
+      ).toHaveLength(1);
+    } finally {
+      await stalled.close();
+    }
+  }, 60_000);
+
+  it('tells an agent whose claim got no answer so, and its next call sorts it out', async () => {
+    const created = await admin.post('/api/tasks', {
+      projectId,
+      title: 'claimed while no worker runs',
+      description: 'the claim cannot be confirmed',
+    });
+    expect(created.status).toBe(201);
+    await worker!.stop();
+    worker = undefined;
+    const unknown = await callTool(agent, 'get_next_task', {});
+    expect(unknown.isError).toBe(true);
+    expect(unknown.refusal).toMatchObject({ code: 'unavailable', retryable: true });
+    expect(unknown.text).toMatch(/could not confirm it in time.*get_next_task again/);
+    expect(unknown.text).not.toMatch(LEAKS);
+
+    worker = await startTestWorker({ taskQueue });
+    // The claim was sent too long ago to count: the retry takes the task afresh, exactly once.
+    const retried = await callTool(agent, 'get_next_task', {});
+    expect(retried.isError).toBe(false);
+    expect(retried.data.task).toMatchObject({ id: created.body.taskId });
+    const held = await api.deps.db.task.findUniqueOrThrow({ where: { id: created.body.taskId } });
+    expect(held).toMatchObject({ state: 'in_progress', assignedAgentId: agentId });
+    // The agent starts on it; it holds that one task and nothing more.
+    expect((await callTool(agent, 'heartbeat', { taskId: created.body.taskId })).isError).toBe(
+      false,
+    );
+    const again = await callTool(agent, 'get_next_task', {});
+    expect(again.data.task).toBeNull();
+  }, 90_000);
+});
