@@ -239,10 +239,10 @@ export async function heldTasks(
   db: Db,
   agentId: string,
   states: TaskState[],
-): Promise<Array<{ id: string; projectId: string; state: TaskState }>> {
+): Promise<Array<{ id: string; projectId: string; state: TaskState; updatedAt: Date }>> {
   return await db.task.findMany({
     where: { assignedAgentId: agentId, state: { in: states } },
-    select: { id: true, projectId: true, state: true },
+    select: { id: true, projectId: true, state: true, updatedAt: true },
     orderBy: { createdAt: 'asc' },
   });
 }

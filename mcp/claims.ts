@@ -118,7 +118,7 @@ export class TaskClaims {
    * refuses: not in progress, or not this agent's) stays as it is.
    */
   async giveBack(taskId: string, reason: string): Promise<void> {
-    await this.marks.clear(taskId);
+    await this.marks.forget(taskId);
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
     try {
       await executeTaskUpdate(handle, releaseTaskUpdate, {
@@ -229,7 +229,7 @@ export class TaskClaims {
         if (view && Date.now() > Date.parse(expiresAt)) {
           // The workflow answers and the claim can no longer land: it did not. No worker took
           // it in time, and the next candidates would not answer either: say so.
-          await this.marks.clear(candidate.id);
+          await this.marks.forget(candidate.id);
           throw err;
         }
         // Undecided: the agent's next get_next_task asks again and hands the task over if the
@@ -239,7 +239,7 @@ export class TaskClaims {
       }
     } catch (err) {
       const notOurs = isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck;
-      if (notOurs) await this.marks.clear(candidate.id);
+      if (notOurs) await this.marks.forget(candidate.id);
       if (isRefused(err)) return null; // another agent was faster: the workflow said so
       if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
       if (err instanceof TaskWorkflowStuck) return null; // reported by the stuck-task sweep

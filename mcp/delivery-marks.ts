@@ -5,6 +5,10 @@ import { TASK_UPDATE_DEADLINE_MS } from '../platform/task-updates';
 const undeliveredKey = (agentId: string, taskId: string) => `mcp:undelivered:${agentId}:${taskId}`;
 /** How long that mark lives: past it, the task's lease (30 minutes by default) has long ended. */
 const UNDELIVERED_SECONDS = 24 * 3600;
+/** How long a `known` mark lives; a task held longer than this is handed over once more. */
+const KNOWN_SECONDS = 30 * 24 * 3600;
+/** Since when an agent's marks are complete (ms since the epoch). */
+const marksSinceKey = (agentId: string) => `mcp:marks-since:${agentId}`;
 /**
  * A claim still marked as being decided this long after it was sent: its call died undecided
  * (a live call has had its answer, or its deadline, by then).
@@ -50,9 +54,34 @@ export class DeliveryMarks {
       .catch(() => undefined);
   }
 
-  /** The agent knows of the task (it called on it), or the task is no longer its own. */
-  async clear(taskId: string): Promise<void> {
+  /**
+   * The agent knows of the task (it called on it). Kept as `known` rather than deleted: a task
+   * with no mark at all, claimed before the agent's marks were last complete, is one whose mark
+   * Redis lost (see `lostAmong`).
+   */
+  async known(taskId: string): Promise<void> {
+    await this.redis
+      .set(undeliveredKey(this.agentId, taskId), 'known', 'EX', KNOWN_SECONDS)
+      .catch(() => undefined);
+  }
+
+  /** The task is no longer the agent's (another won it, it was given back). */
+  async forget(taskId: string): Promise<void> {
     await this.redis.del(undeliveredKey(this.agentId, taskId)).catch(() => undefined);
+  }
+
+  /**
+   * Since when this agent's marks are complete: set at its first look after Redis lost its data
+   * (or ever). A task held from before then with no mark may never have reached the agent.
+   */
+  private async completeSince(): Promise<number | null> {
+    const key = marksSinceKey(this.agentId);
+    try {
+      await this.redis.set(key, String(Date.now()), 'NX');
+      return Number(await this.redis.get(key));
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -61,20 +90,28 @@ export class DeliveryMarks {
    * deciding is that call's to answer or give back: `decidedBy` says when it will have been
    * (when that call has answered, or has died).
    */
-  async lostAmong<T extends { id: string }>(tasks: T[]): Promise<{ lost?: T; decidedBy?: number }> {
+  async lostAmong<T extends { id: string; updatedAt: Date }>(
+    tasks: T[],
+  ): Promise<{ lost?: T; decidedBy?: number }> {
     if (tasks.length === 0) return {};
+    const since = await this.completeSince();
     const marks = await this.redis
       .mget(...tasks.map((t) => undeliveredKey(this.agentId, t.id)))
-      .catch(() => tasks.map(() => null));
+      .catch(() => null);
+    // Redis away: nothing can be told either way; the tasks stay with the agent's own calls.
+    if (!marks || since === null) return {};
     let decidedBy: number | undefined;
     const now = Date.now();
-    const lost = tasks.find((_t, i) => {
+    const lost = tasks.find((task, i) => {
       const mark = marks[i];
       if (mark === 'answered') return true;
-      const since = Number(mark?.replace('claiming:', ''));
-      if (!Number.isFinite(since)) return false;
-      if (now - since > UNDECIDED_AFTER_MS) return true;
-      decidedBy = Math.min(decidedBy ?? Infinity, since + UNDECIDED_AFTER_MS + 1);
+      if (mark === 'known') return false;
+      // No mark, on a task that changed last before the marks were complete: Redis lost it.
+      if (mark === null || mark === undefined) return task.updatedAt.getTime() < since;
+      const sent = Number(mark.replace('claiming:', ''));
+      if (!Number.isFinite(sent)) return false;
+      if (now - sent > UNDECIDED_AFTER_MS) return true;
+      decidedBy = Math.min(decidedBy ?? Infinity, sent + UNDECIDED_AFTER_MS + 1);
       return false;
     });
     return lost ? { lost } : { decidedBy };

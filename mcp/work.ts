@@ -431,7 +431,7 @@ export class AgentWork {
     const ended = endedMessage(taskId, task.state);
     if (ended) throw new AgentRefusal('task_ended', ended);
     // The agent knows it has the task: get_next_task no longer needs to hand it over again.
-    await this.marks.clear(taskId);
+    await this.marks.known(taskId);
     await this.presence.signOfLife(taskId);
     await this.presence.setStatus('working', taskId);
     return task;

@@ -67,6 +67,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
   WORKER_HEALTH_PORT: port.optional(),
+  AIWORKER_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   AIWORKER_DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, '.data')),
   AIWORKER_ADMIN_TOKEN: z
     .string()
@@ -215,6 +216,11 @@ export interface Config {
   port: number;
   /** Where the worker answers its health probes (`/healthz`, `/readyz`); none when unset. */
   workerHealthPort: number | undefined;
+  /**
+   * A workflow bundle made beforehand (`bundleWorkflowCode`): the worker loads it instead of
+   * bundling the workflow code at start-up.
+   */
+  workflowBundle: string | undefined;
   dataDir: string;
   /** Bearer token of the admin; required by the API process, not by the worker. */
   adminToken: string | undefined;
@@ -338,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     workerHealthPort: e.WORKER_HEALTH_PORT,
+    workflowBundle: e.AIWORKER_WORKFLOW_BUNDLE,
     dataDir: path.resolve(e.AIWORKER_DATA_DIR),
     adminToken: e.AIWORKER_ADMIN_TOKEN,
     temporal: {

@@ -48,9 +48,18 @@ function isRedisUnreachable(err: unknown): boolean {
   );
 }
 
+/** Socket errors that mean the peer is gone, not that the request was wrong. */
+const NETWORK_CODES =
+  /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND)$/;
+
 /** Which dependency an error says is unreachable, if that is what it says. */
 export function unreachableDependency(err: unknown): Dependency | null {
   if (isTemporalUnreachable(err)) return 'Temporal';
+  const e = err as { name?: unknown; code?: unknown } | null;
+  if (typeof e?.code === 'string' && NETWORK_CODES.test(e.code)) {
+    // Prisma passes the driver's socket error on with its own code.
+    return typeof e.name === 'string' && e.name.startsWith('Prisma') ? 'the database' : 'Redis';
+  }
   if (isDatabaseUnreachable(err)) return 'the database';
   if (isRedisUnreachable(err)) return 'Redis';
   return null;

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
 import {
   askQuestionUpdate,
   claimTaskUpdate,
   beginMergeUpdate,
   markStagedUpdate,
   submitForReviewUpdate,
+  taskViewQuery,
 } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
@@ -13,7 +15,26 @@ import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
+import { TaskWorkflowUnresponsive } from '../platform/errors';
 import { executeTaskUpdate } from '../platform/task-updates';
+
+/**
+ * Sends an update again while the task's workflow does not answer in time (no worker yet); one
+ * that landed meanwhile is refused the second time, and the task's state says it landed.
+ */
+async function untilAnswered(handle: WorkflowHandle, send: () => Promise<unknown>): Promise<void> {
+  for (;;) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (err instanceof TaskWorkflowUnresponsive) continue;
+      const view = await handle.query(taskViewQuery);
+      if (view.state === 'ready_to_test') return;
+      throw err;
+    }
+  }
+}
 
 /**
  * The worker dies (SIGKILL) while tasks wait on questions and while answers are being applied;
@@ -65,7 +86,27 @@ describe('a killed worker', () => {
     );
     await worker.kill();
     await worker.start();
-    const answered = await Promise.all(inFlight);
+    // An answer the worker could not take in time is answered 503 (retryable; it may still take
+    // effect): the person repeats it, and it then lands once, or is already there.
+    const answered = await Promise.all(
+      inFlight.map(async (first, i) => {
+        let res = await first;
+        while (res.status === 503) {
+          expect(res.body.error).toMatchObject({ retryable: true });
+          res = await http.post(`/api/tasks/${tasks[i]!.id}/respond`, {
+            answer: `answer for ${tasks[i]!.id}`,
+            questionId: tasks[i]!.questionId,
+          });
+        }
+        if (res.status !== 409) return res;
+        // Refused: the first answer landed; its projection follows.
+        for (;;) {
+          const now = await http.get(`/api/tasks/${tasks[i]!.id}`);
+          if (now.body.state !== 'needs_input') return now;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }),
+    );
     for (const res of answered)
       expect(res).toMatchObject({ status: 200, body: { state: 'in_progress' } });
     for (const t of tasks.slice(4)) {
@@ -80,7 +121,9 @@ describe('a killed worker', () => {
       api.deps.temporal.client.workflow.getHandle(taskWorkflowId(t.id)),
     );
     const submits = handles.map((h) =>
-      executeTaskUpdate(h, submitForReviewUpdate, { agentId: agent, previewCommit: 'c0ffee' }),
+      untilAnswered(h, () =>
+        executeTaskUpdate(h, submitForReviewUpdate, { agentId: agent, previewCommit: 'c0ffee' }),
+      ),
     );
     await worker.kill();
     await worker.start();

@@ -104,11 +104,15 @@ describe('live events', () => {
   it('refuses bad subscriptions with an error answer', async () => {
     const b = await board(apiA);
     expect(await b.subscribe('nope')).toEqual({
-      error: { code: 'validation_failed', message: 'invalid body: projectId: expected a UUID' },
+      error: {
+        code: 'validation_failed',
+        message: 'invalid body: projectId: expected a UUID',
+        retryable: false,
+      },
     });
     const unknown = randomUUID();
     expect(await b.subscribe(unknown)).toEqual({
-      error: { code: 'not_found', message: `project ${unknown} does not exist` },
+      error: { code: 'not_found', message: `project ${unknown} does not exist`, retryable: false },
     });
     expect(
       await b.socket.timeout(5000).emitWithAck('subscribe', { projectId, afterSeq: -1 }),

@@ -219,7 +219,12 @@ describe('task lifecycle', () => {
     expect(refused).toEqual({
       status: 409,
       body: {
-        error: { code: 'conflict', message: 'the task is cancelled and can no longer change' },
+        error: {
+          code: 'conflict',
+          message: 'the task is cancelled and can no longer change',
+          retryable: false,
+          requestId: expect.any(String),
+        },
       },
     });
     await board.waitFor(

@@ -32,7 +32,11 @@ async function main(): Promise<void> {
   });
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const deps = createWorkerDeps(config, root);
-  const { worker, connection } = await createWorker(config, deps);
+  const { worker, connection } = await createWorker(
+    config,
+    deps,
+    config.workflowBundle ? { codePath: config.workflowBundle } : undefined,
+  );
   const health =
     config.workerHealthPort === undefined
       ? null

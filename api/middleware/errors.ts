@@ -65,6 +65,15 @@ export function errorBody(known: ApiError | undefined, requestId?: string): Erro
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const requestId = currentRequest()?.requestId ?? String(res.getHeader('X-Request-Id') ?? '');
+    if (res.headersSent) {
+      // Answered already (the write deadline answered for the route): what the route met after
+      // that reached no one, and its answer was logged then.
+      logger.info(
+        { requestId, method: req.method, path: req.path, cause: causeOf(err) },
+        'a request answered at its deadline ended later',
+      );
+      return;
+    }
     const known = toApiError(err);
     const status = known?.status ?? 500;
     if (status >= 500) {
@@ -72,10 +81,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (known)
         logger.warn({ ...line, cause: causeOf(err) }, 'request failed: a dependency is away');
       else logger.error({ ...line, err }, 'request failed: unhandled error');
-    }
-    if (res.headersSent) {
-      // The answer was already given (a deadline answered for the handler): nothing to add.
-      return;
     }
     if (known?.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(known.retryAfterSeconds));

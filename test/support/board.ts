@@ -79,11 +79,17 @@ export class TestBoard {
       reconnectionDelayMax: 1000,
     });
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', (err) => {
+      const failed = (err: Error) => {
         socket.close();
         reject(err);
+      };
+      socket.once('connect', () => {
+        // Only the first connection may fail the board: later, a reconnection attempt that
+        // fails (the server is restarting) is retried by socket.io.
+        socket.off('connect_error', failed);
+        resolve();
       });
+      socket.once('connect_error', failed);
     });
     const board = new TestBoard(socket, { url, token });
     if (opts.poll) board.poller = setInterval(() => void board.poll(), 1000);

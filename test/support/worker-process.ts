@@ -23,7 +23,15 @@ export class WorkerProcess {
       ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')],
       {
         cwd: REPO_ROOT,
-        env: { ...process.env, LOG_LEVEL: 'info', ...this.env },
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'info',
+          // The run's workflow bundle: a restart takes seconds, not a bundling's worth.
+          ...(process.env.AIWORKER_TEST_WORKFLOW_BUNDLE
+            ? { AIWORKER_WORKFLOW_BUNDLE: process.env.AIWORKER_TEST_WORKFLOW_BUNDLE }
+            : {}),
+          ...this.env,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
