@@ -225,7 +225,7 @@ export class ChaosAgent {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c?.close().catch(() => undefined)));
+    for (const client of this.clients) await client?.close().catch(() => undefined);
   }
 }
 

@@ -31,11 +31,12 @@ async function main(): Promise<void> {
     say,
   });
   process.stdout.write(`\n${recoveryTable(report)}\n\n`);
-  const { recoveries: _r, boardMissed, ...rest } = report;
+  const { boardMissed, ...rest } = report;
   const missed = boardMissed.length
     ? `${boardMissed.length} (${boardMissed.slice(0, 5).join(', ')}${boardMissed.length > 5 ? ', …' : ''})`
     : 0;
-  process.stdout.write(`${JSON.stringify({ ...rest, boardMissed: missed }, null, 2)}\n`);
+  const shown = { ...rest, recoveries: undefined, boardMissed: missed };
+  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
   const broken = [
     report.doubles.length && `${report.doubles.length} double assignments`,
     report.lost.length && `${report.lost.length} lost tasks`,

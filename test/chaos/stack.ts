@@ -244,8 +244,8 @@ export class ChaosStack {
           resolve({ pid: child.pid, exited, stop: () => stopChild(child, exited) });
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       void exited.then((how) => {
         if (!isReady)
           reject(new Error(`${log} ended during start-up (${how}): ${seen.slice(-500)}`));
