@@ -396,6 +396,10 @@ export class AgentWork {
       ? task.questions.find((q) => q.id === input.questionId)
       : task.questions[task.questions.length - 1];
     if (!question) {
+      // The read model may not have projected a question the workflow already took (a worker
+      // was restarting): the workflow, the source of truth, says whether there is one.
+      const held = await this.questionInWorkflow(input);
+      if (held) return held;
       const latest = task.questions[task.questions.length - 1];
       throw new AgentRefusal(
         'no_question',
@@ -407,6 +411,26 @@ export class AgentWork {
     if (question.answer !== null)
       return { answered: true, answer: question.answer, questionId: question.id };
     return { answered: false, questionId: question.id };
+  }
+
+  /** The question as the task's workflow has it, when the read model does not have it yet. */
+  private async questionInWorkflow(input: {
+    taskId: string;
+    questionId?: string;
+  }): Promise<{ answered: boolean; answer?: string; questionId: string } | null> {
+    const view = await this.deps.client.connection
+      .withDeadline(Date.now() + 2000, () =>
+        this.deps.client.workflow.getHandle(taskWorkflowId(input.taskId)).query(taskViewQuery),
+      )
+      .catch(() => null);
+    if (view?.assignedAgentId !== this.agent.agentId) return null;
+    const question = input.questionId
+      ? view.questions.find((q) => q.id === input.questionId)
+      : view.questions[view.questions.length - 1];
+    if (!question) return null;
+    return question.answer !== null
+      ? { answered: true, answer: question.answer, questionId: question.id }
+      : { answered: false, questionId: question.id };
   }
 
   /**

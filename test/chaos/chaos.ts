@@ -190,7 +190,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         if (left.length === 0 && rows.length >= opts.tasks) break;
       }
       if (Date.now() > deadline) {
-        say('the deadline passed before the load was done; reporting what is left');
+        const claimed = new Set(seen.claims.map((c) => c.taskId));
+        const left = (rows ?? [])
+          .filter(
+            (r) => !claimed.has(r.id) || (r.title.includes('[ask]') && !seen.answered.has(r.id)),
+          )
+          .map((r) => `${r.id} ${r.title}: ${seen.lastStep.get(r.id) ?? 'never received'}`);
+        say(`the deadline passed before the load was done; left: ${left.join(' | ')}`);
         break;
       }
       await sleep(250);

@@ -22,6 +22,8 @@ export interface Seen {
   codes: Map<string, number>;
   /** Tasks a person created, by the id the API answered. */
   created: Set<string>;
+  /** The last thing each agent's work on a task came to, for a run that does not finish. */
+  lastStep: Map<string, string>;
 }
 
 export function newSeen(): Seen {
@@ -33,6 +35,7 @@ export function newSeen(): Seen {
     errors: [],
     codes: new Map(),
     created: new Set(),
+    lastStep: new Map(),
   };
 }
 
@@ -203,6 +206,10 @@ export class ChaosAgent {
     const retry = async (name: string, args: Record<string, unknown>) => {
       for (;;) {
         const res = await this.call(name, args);
+        this.seen.lastStep.set(
+          task.id,
+          `${this.agentId}: ${name} ${res.ok ? JSON.stringify(res.data) : res.code}`,
+        );
         // A refusal is an answer (e.g. a question already asked by an earlier, lost call).
         if (res.ok || (res.code !== 'transport' && res.code !== 'unavailable')) return res;
         if (stop()) return res;

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     agents: AGENTS,
     tasks: TASKS,
     faults: FAULTS,
-    deadlineMs: 900_000,
+    deadlineMs: Number(process.env.CHAOS_DEADLINE_SECONDS ?? 300) * 1000,
     say,
   });
   process.stdout.write(`\n${recoveryTable(report)}\n\n`);
