@@ -2,6 +2,7 @@
  * Failures of the git gateway. A git client shows a `text/plain` error body line by line as
  * `remote: ...`, so the gateway answers its errors as text, not as the API's JSON.
  */
+import { RETRY_AFTER_UNAVAILABLE_SECONDS, unreachableDependency } from '../../platform/failures';
 import { PktLineError } from './pkt-line';
 
 /** An HTTP answer the gateway gives on purpose, with a message for the person or agent at git. */
@@ -42,6 +43,12 @@ export function asGitHttpError(err: unknown): GitHttpError | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('Z_')) {
     return new GitHttpError(400, 'the gzip request body is broken');
+  }
+  const away = unreachableDependency(err);
+  if (away) {
+    return new GitHttpError(503, `${away} is unreachable; try again shortly`, {
+      'retry-after': String(RETRY_AFTER_UNAVAILABLE_SECONDS),
+    });
   }
   return null;
 }

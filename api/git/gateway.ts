@@ -15,6 +15,7 @@
  * account), and the answer streams back. Dumb HTTP and every other path are refused.
  */
 import { RateLimitedError } from '../errors';
+import { currentRequest } from '../../platform/request-context';
 import { clientAddress } from '../middleware/limits';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -131,7 +132,14 @@ export function gitRoutes(deps: GitGatewayDeps): Router {
     res.on('close', () => aborted.abort());
     serve(deps, logger, req, res, aborted).catch((err: unknown) => {
       const known = asGitHttpError(err);
-      if (!known) logger.error({ err, path: req.originalUrl }, 'git gateway failed');
+      const requestId = currentRequest()?.requestId;
+      if (!known) logger.error({ requestId, err, path: req.originalUrl }, 'git gateway failed');
+      else if (known.status >= 500) {
+        logger.warn(
+          { requestId, path: req.originalUrl, status: known.status, cause: String(err) },
+          'git gateway request failed: a dependency is away',
+        );
+      }
       if (res.headersSent || res.destroyed) {
         res.destroy();
         return;
