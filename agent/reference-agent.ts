@@ -50,18 +50,30 @@ export async function connect(url: string, token: string): Promise<Client> {
   return client;
 }
 
-/** Tool calls with a deadline long enough for the tools that wait (up to 60 s) or deploy previews. */
+/** How many times a call answered `unavailable` (retryable) is made again before giving up. */
+const UNAVAILABLE_RETRIES = 5;
+
+/**
+ * Tool calls with a deadline long enough for the tools that wait (up to 60 s) or deploy previews.
+ * A call answered `unavailable` (a dependency away, a workflow slow to answer) is made again after
+ * the `retryAfterSeconds` it names, as the error contract says.
+ */
 function toolsOf(client: Client): AgentTools {
   return {
     async call(name, args) {
-      const result = await client.callTool({ name, arguments: args }, undefined, {
-        timeout: 10 * 60_000,
-      });
-      if (result.isError) {
+      for (let attempt = 0; ; attempt += 1) {
+        const result = await client.callTool({ name, arguments: args }, undefined, {
+          timeout: 10 * 60_000,
+        });
+        if (!result.isError) return result.structuredContent as Record<string, unknown>;
         const text = (result.content as Array<{ text?: string }>)[0]?.text ?? 'failed';
-        throw new ToolError(name, text);
+        const failure = result._meta?.['aiworker/error'] as
+          { code?: string; retryAfterSeconds?: number } | undefined;
+        if (failure?.code !== 'unavailable' || attempt >= UNAVAILABLE_RETRIES) {
+          throw new ToolError(name, text);
+        }
+        await new Promise((r) => setTimeout(r, (failure.retryAfterSeconds ?? 1) * 1000));
       }
-      return result.structuredContent as Record<string, unknown>;
     },
   };
 }

@@ -25,7 +25,12 @@ describe('the API surface', () => {
       const res = await call('/api/session', { headers: headers as Record<string, string> });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({
-        error: { code: 'unauthorized', message: expect.stringContaining('Bearer') as string },
+        error: {
+          code: 'unauthorized',
+          message: expect.stringContaining('Bearer') as string,
+          retryable: false,
+          requestId: res.headers.get('x-request-id'),
+        },
       });
       // MCP clients read JSON-RPC, and the MCP authorization spec's challenge.
       const mcp = await call('/mcp', { headers: headers as Record<string, string> });
@@ -37,7 +42,7 @@ describe('the API surface', () => {
         error: {
           code: -32000,
           message: expect.stringContaining('Bearer') as string,
-          data: { code: 'unauthorized', retryable: false },
+          data: { code: 'unauthorized', retryable: false, requestId: expect.any(String) },
         },
       });
     });
@@ -53,7 +58,12 @@ describe('the API surface', () => {
       const res = await call('/api/nothing-here', { headers: bearer(api.adminToken) });
       expect(res.status).toBe(404);
       expect(await res.json()).toEqual({
-        error: { code: 'not_found', message: 'no route GET /api/nothing-here' },
+        error: {
+          code: 'not_found',
+          message: 'no route GET /api/nothing-here',
+          retryable: false,
+          requestId: expect.any(String),
+        },
       });
     });
   });
@@ -85,7 +95,12 @@ describe('the API surface', () => {
       const res = await post('{"title": ');
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({
-        error: { code: 'invalid_json', message: 'the request body is not valid JSON' },
+        error: {
+          code: 'invalid_json',
+          message: 'the request body is not valid JSON',
+          retryable: false,
+          requestId: expect.any(String),
+        },
       });
     });
 
@@ -105,6 +120,8 @@ describe('the API surface', () => {
         error: {
           code: 'unsupported_media_type',
           message: 'send the body as JSON, with the header Content-Type: application/json',
+          retryable: false,
+          requestId: expect.any(String),
         },
       });
     });
@@ -137,7 +154,7 @@ describe('the API surface', () => {
       error: {
         code: -32000,
         message: 'MCP tools act as an agent: register one with POST /api/agents and use its token',
-        data: { code: 'forbidden', retryable: false },
+        data: { code: 'forbidden', retryable: false, requestId: expect.any(String) },
       },
     });
   });

@@ -21,6 +21,7 @@ import {
   requestIds,
   requireJsonBody,
   writeDeadline,
+  WRITE_DEADLINE_MS,
 } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
@@ -71,9 +72,6 @@ const securityHeaders = helmet({
     },
   },
 });
-
-/** Longest a REST write may take before it is answered 503 `timed_out` (docs/operations.md). */
-export const WRITE_DEADLINE_MS = 10_000;
 
 /** Largest JSON body the API accepts; larger ones get 413 before any handler runs. */
 export const BODY_LIMIT = '256kb';

@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TRANSITION_REFUSED } from '../contracts/messages';
 import { ConflictError, NotFoundError, NotReadyError } from './errors';
 import type { ApiError } from './errors';
-import { isTemporalUnreachable } from '../platform/failures';
+import { isTemporalDeadline, isTemporalUnreachable } from '../platform/failures';
+import { withinRequestDeadline } from '../platform/request-context';
 
 /**
  * Turns what the Temporal client threw for an update into the API's answer: a refused transition
@@ -24,7 +25,7 @@ export function updateError(err: unknown, finalState: () => string): ApiError | 
   }
   if (err instanceof WorkflowNotFoundError)
     return new ConflictError(`the task is ${finalState()} and can no longer change`);
-  if (isTemporalUnreachable(err))
+  if (isTemporalUnreachable(err) && !isTemporalDeadline(err))
     return new NotReadyError('Temporal is unreachable; try again shortly');
   return undefined;
 }
@@ -48,11 +49,13 @@ export async function recordThroughWorkflow<In, Out>(
   refusals: { notFound: string[]; conflict: string[] },
 ): Promise<Out> {
   try {
-    return await deps.temporal.client.workflow.execute<(i: In) => Promise<Out>>(workflowType, {
-      workflowId,
-      taskQueue: deps.taskQueue,
-      args: [input],
-    });
+    return await withinRequestDeadline(deps.temporal.client.connection, () =>
+      deps.temporal.client.workflow.execute<(i: In) => Promise<Out>>(workflowType, {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [input],
+      }),
+    );
   } catch (err) {
     const failure = failureOf(err);
     if (failure?.type && refusals.notFound.includes(failure.type)) {

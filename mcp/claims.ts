@@ -118,7 +118,6 @@ export class TaskClaims {
    * refuses: not in progress, or not this agent's) stays as it is.
    */
   async giveBack(taskId: string, reason: string): Promise<void> {
-    await this.marks.forget(taskId);
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
     try {
       await executeTaskUpdate(handle, releaseTaskUpdate, {
@@ -127,9 +126,14 @@ export class TaskClaims {
         reason,
       });
     } catch (err) {
-      if (isRefused(err) || isClosed(err)) return;
-      throw err;
+      if (!isRefused(err) && !isClosed(err)) {
+        // Not given back (Temporal or the workers slow or away): the task may still be the
+        // agent's, so its next get_next_task asks the workflow and hands it over if so.
+        await this.marks.outcomeUnknown(taskId);
+        throw err;
+      }
     }
+    await this.marks.forget(taskId);
   }
 
   /**
@@ -147,19 +151,25 @@ export class TaskClaims {
     let { lost, decidedBy } = await this.marks.lostAmong(mine);
     // A claim of this agent still undecided: its call may have died with an API process (the
     // agent is retrying it). Wait until it is decided, so the retry gets that task, not another.
-    while (!lost && decidedBy !== undefined && !signal.aborted) {
+    while (lost.length === 0 && decidedBy !== undefined && !signal.aborted) {
       await sleep(Math.min(Math.max(0, decidedBy - Date.now()), 250), undefined, {
         signal,
       }).catch(() => undefined);
       ({ lost, decidedBy } = await this.marks.lostAmong(mine));
     }
-    if (!lost) return null;
-    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(lost.id));
-    const view = await handle.query(taskViewQuery).catch(() => null);
-    if (view?.state !== 'in_progress' || view.assignedAgentId !== this.agentId) return null;
-    const cloneUrl = await this.cloneUrlOf(view.projectId);
-    await this.presence.setStatus('working', view.id);
-    return { ...presentTask(view, cloneUrl), resumed: true };
+    // The workflow has the last word on each: the first one still the agent's is handed over.
+    for (const task of lost) {
+      const view = await this.deps.client.connection
+        .withDeadline(Date.now() + 1500, () =>
+          this.deps.client.workflow.getHandle(taskWorkflowId(task.id)).query(taskViewQuery),
+        )
+        .catch(() => null);
+      if (view?.state !== 'in_progress' || view.assignedAgentId !== this.agentId) continue;
+      const cloneUrl = await this.cloneUrlOf(view.projectId);
+      await this.presence.setStatus('working', view.id);
+      return { ...presentTask(view, cloneUrl), resumed: true };
+    }
+    return null;
   }
 
   /** Where the agent clones a project's repository: the git gateway, or null without one. */
@@ -221,19 +231,14 @@ export class TaskClaims {
         // No answer (a slow or absent worker, Temporal away, a timeout): the claim may have
         // landed all the same. Ask the workflow.
         const view = await this.deps.client.connection
-          .withDeadline(Date.now() + 2000, () => handle.query(taskViewQuery))
+          .withDeadline(Date.now() + 1500, () => handle.query(taskViewQuery))
           .catch(() => null);
         if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
           return presentTask(view, cloneUrl);
         }
-        if (view && Date.now() > Date.parse(expiresAt)) {
-          // The workflow answers and the claim can no longer land: it did not. No worker took
-          // it in time, and the next candidates would not answer either: say so.
-          await this.marks.forget(candidate.id);
-          throw err;
-        }
-        // Undecided: the agent's next get_next_task asks again and hands the task over if the
-        // claim landed.
+        // Undecided: a claim the workflow accepted may still be finishing (its answer waits for
+        // the projection), and one not yet accepted is refused once it expires. The agent's next
+        // get_next_task asks again and hands the task over if the claim landed.
         await this.marks.outcomeUnknown(candidate.id);
         throw new ClaimOutcomeUnknown(candidate.id);
       }

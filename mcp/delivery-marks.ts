@@ -85,24 +85,24 @@ export class DeliveryMarks {
   }
 
   /**
-   * The first of these tasks whose claim may not have reached the agent: answered but not used
+   * Those of these tasks whose claim may not have reached the agent: answered but not used
    * since, or left undecided by a call that died. A claim another call of this agent is still
    * deciding is that call's to answer or give back: `decidedBy` says when it will have been
    * (when that call has answered, or has died).
    */
   async lostAmong<T extends { id: string; updatedAt: Date }>(
     tasks: T[],
-  ): Promise<{ lost?: T; decidedBy?: number }> {
-    if (tasks.length === 0) return {};
+  ): Promise<{ lost: T[]; decidedBy?: number }> {
+    if (tasks.length === 0) return { lost: [] };
     const since = await this.completeSince();
     const marks = await this.redis
       .mget(...tasks.map((t) => undeliveredKey(this.agentId, t.id)))
       .catch(() => null);
     // Redis away: nothing can be told either way; the tasks stay with the agent's own calls.
-    if (!marks || since === null) return {};
+    if (!marks || since === null) return { lost: [] };
     let decidedBy: number | undefined;
     const now = Date.now();
-    const lost = tasks.find((task, i) => {
+    const lost = tasks.filter((task, i) => {
       const mark = marks[i];
       if (mark === 'answered') return true;
       if (mark === 'known') return false;
@@ -114,6 +114,6 @@ export class DeliveryMarks {
       decidedBy = Math.min(decidedBy ?? Infinity, sent + UNDECIDED_AFTER_MS + 1);
       return false;
     });
-    return lost ? { lost } : { decidedBy };
+    return lost.length > 0 ? { lost } : { lost, decidedBy };
   }
 }

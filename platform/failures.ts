@@ -1,4 +1,4 @@
-import { ServiceError } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 
 /** A service aiworker depends on for a request. */
 export type Dependency = 'Temporal' | 'the database' | 'Redis';
@@ -6,11 +6,30 @@ export type Dependency = 'Temporal' | 'the database' | 'Redis';
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
+function grpcCode(err: unknown): unknown {
+  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
+  return err instanceof ServiceError ? code(err.cause) : code(err);
+}
+
 /** Temporal's client could not reach the server in time (it already retried). */
 export function isTemporalUnreachable(err: unknown): boolean {
-  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
-  const grpc = err instanceof ServiceError ? code(err.cause) : code(err);
+  const grpc = grpcCode(err);
   return grpc === GRPC_UNAVAILABLE || grpc === GRPC_DEADLINE_EXCEEDED;
+}
+
+const GRPC_CANCELLED = 1;
+
+/**
+ * A Temporal call that ran out of its deadline (or was cancelled when it did): what it asked
+ * for may still happen.
+ */
+export function isTemporalDeadline(err: unknown): boolean {
+  const grpc = grpcCode(err);
+  return (
+    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+    grpc === GRPC_DEADLINE_EXCEEDED ||
+    grpc === GRPC_CANCELLED
+  );
 }
 
 /** MariaDB driver errors that mean the connection, not the query, failed. */

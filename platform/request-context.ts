@@ -7,6 +7,8 @@ export interface RequestContext {
   requestId: string;
   /** The API's logger, bound to the request id. */
   logger: Logger;
+  /** When a write must have been answered (ms since the epoch); none for reads and MCP calls. */
+  deadline?: number;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -19,4 +21,28 @@ export function runInRequest<T>(context: RequestContext, fn: () => T): T {
 /** The request being handled, if any. */
 export function currentRequest(): RequestContext | undefined {
   return storage.getStore();
+}
+
+/** How much sooner than its request's deadline a call to a dependency gives up, to answer in time. */
+const MARGIN_MS = 500;
+
+/**
+ * Runs `fn` (calls through a Temporal connection) so that it gives up before the request's
+ * write deadline: the request is answered by the route, not by the deadline, and nothing is left
+ * running after the answer. Outside a write, `fn` runs as it is.
+ */
+export async function withinRequestDeadline<T>(
+  connection: {
+    withDeadline<R>(deadline: number, fn: () => Promise<R>): Promise<R>;
+    withAbortSignal<R>(signal: AbortSignal, fn: () => Promise<R>): Promise<R>;
+  },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const deadline = currentRequest()?.deadline;
+  if (deadline === undefined) return await fn();
+  const at = deadline - MARGIN_MS;
+  // The deadline bounds each call; the signal also ends the client's retries (a server that
+  // cannot be reached), so nothing keeps running after the answer.
+  const signal = AbortSignal.timeout(Math.max(1, at - Date.now()));
+  return await connection.withAbortSignal(signal, () => connection.withDeadline(at, fn));
 }

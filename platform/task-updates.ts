@@ -16,7 +16,7 @@ import { workflowTaskFailure } from './workflow-health';
  * 10 s every write is answered in. A call made while no worker runs is answered `unavailable`
  * (retryable); a second worker, or the restarted one, takes the retry.
  */
-export const TASK_UPDATE_DEADLINE_MS = 8_000;
+export const TASK_UPDATE_DEADLINE_MS = 7_000;
 /**
  * An update still unanswered after this long makes us look at the workflow, and again every
  * `STUCK_PROBE_EVERY_MS`: one whose workflow task fails on every attempt (code that cannot replay

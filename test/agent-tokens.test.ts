@@ -69,6 +69,8 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
       {
         code: 'validation_failed',
         message: 'invalid body: projectIds: name at least one project, or "*" for every project',
+        retryable: false,
+        requestId: expect.any(String),
       },
     );
     const past = await admin.post('/api/agents', {

@@ -101,6 +101,8 @@ describe('agent registration', () => {
       expect(res.body.error).toEqual({
         code: 'forbidden',
         message: 'this route is for people; agents use the MCP endpoint at /mcp',
+        retryable: false,
+        requestId: expect.any(String),
       });
     }
     const board = await TestBoard.connect(api.url, body.token);
@@ -115,6 +117,7 @@ describe('agent registration', () => {
         error: {
           code: 'forbidden',
           message: `project ${otherProjectId} is not one of this agent's projects`,
+          retryable: false,
         },
       });
     } finally {
@@ -133,7 +136,14 @@ describe('agent registration', () => {
     });
     expect(res).toEqual({
       status: 404,
-      body: { error: { code: 'not_found', message: `no project ${unknown}` } },
+      body: {
+        error: {
+          code: 'not_found',
+          message: `no project ${unknown}`,
+          retryable: false,
+          requestId: expect.any(String),
+        },
+      },
     });
     expect((await admin.post('/api/agents', {})).body.error).toMatchObject({
       code: 'validation_failed',

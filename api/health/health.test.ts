@@ -54,6 +54,9 @@ describe('health endpoints', () => {
         error: {
           code: 'not_ready',
           message: `not ready: no worker polls the task queue ${taskQueue}`,
+          retryable: true,
+          retryAfterSeconds: 2,
+          requestId: expect.any(String),
         },
         checks: { temporal: 'up', mysql: 'up', redis: 'up', workers: 'down' },
         workflows: { failing: 0 },
@@ -103,7 +106,13 @@ describe('health endpoints', () => {
     );
     expect(down.status).toBe(503);
     expect(down.body).toEqual({
-      error: { code: 'not_ready', message: 'not ready: redis is down' },
+      error: {
+        code: 'not_ready',
+        message: 'not ready: redis is down',
+        retryable: true,
+        retryAfterSeconds: 2,
+        requestId: expect.any(String),
+      },
       checks: { temporal: 'up', mysql: 'up', redis: 'down', workers: 'up' },
       workflows: { failing: 0 },
     });
@@ -130,15 +139,26 @@ describe('a route whose dependency is down', () => {
     const api = await startTestApi({ temporalAddress: `127.0.0.1:${await freePort()}` });
     try {
       const name = `unreachable-${randomUUID()}`;
-      // The Temporal client retries for about twenty seconds before it gives up.
+      // The Temporal client retries for about twenty seconds before it gives up; the write
+      // deadline answers first, at 10 s, without claiming to know the outcome.
       const res = await apiClient(api.url, api.adminToken).post('/api/projects', { name });
       expect(res).toEqual({
         status: 503,
         body: {
-          error: { code: 'not_ready', message: 'Temporal is unreachable; try again shortly' },
+          error: {
+            code: 'timed_out',
+            message: expect.stringMatching(/did not finish within 10 s/),
+            retryable: true,
+            retryAfterSeconds: 2,
+            requestId: expect.any(String),
+          },
         },
       });
       expect(await api.deps.db.project.count({ where: { name } })).toBe(0);
+      // The Temporal client's own retries of the abandoned start (about twenty seconds) run
+      // their course first: closing the connection under a pending retry throws in the SDK's
+      // retry timer.
+      await new Promise((r) => setTimeout(r, 25_000));
     } finally {
       await api.close();
     }
@@ -171,7 +191,13 @@ describe('/readyz with several dependencies down', () => {
       expect(await http.get('/api/projects')).toEqual({
         status: 503,
         body: {
-          error: { code: 'not_ready', message: 'the database is unreachable; try again shortly' },
+          error: {
+            code: 'not_ready',
+            message: 'the database is unreachable; try again shortly',
+            retryable: true,
+            retryAfterSeconds: 2,
+            requestId: expect.any(String),
+          },
         },
       });
     } finally {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { withinRequestDeadline } from '../../platform/request-context';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { enqueueMergeUpdate, mergeQueueWorkflowId } from '../../contracts/merge';
 import type { MergeQueueInput } from '../../contracts/merge';
@@ -70,19 +71,21 @@ export function mergeRoutes(deps: ApiDeps): Router {
     const input: MergeQueueInput = { projectId, pending: [] };
     try {
       // The queue refuses a task that another request put in a batch since the checks above.
-      await client.workflow.executeUpdateWithStart(enqueueMergeUpdate, {
-        args: [{ mergeId, projectId, taskIds, actor: actorOf(req.principal!) }],
-        updateId: mergeId,
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof mergeQueueWorkflow>(
-          'mergeQueueWorkflow',
-          {
-            workflowId: mergeQueueWorkflowId(projectId),
-            taskQueue: deps.taskQueue,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-          },
-        ),
-      });
+      await withinRequestDeadline(client.connection, () =>
+        client.workflow.executeUpdateWithStart(enqueueMergeUpdate, {
+          args: [{ mergeId, projectId, taskIds, actor: actorOf(req.principal!) }],
+          updateId: mergeId,
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof mergeQueueWorkflow>(
+            'mergeQueueWorkflow',
+            {
+              workflowId: mergeQueueWorkflowId(projectId),
+              taskQueue: deps.taskQueue,
+              args: [input],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+            },
+          ),
+        }),
+      );
     } catch (err) {
       throw updateError(err, () => 'finished') ?? err;
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
-import { unreachableDependency } from '../../platform/failures';
+import { isTemporalDeadline, unreachableDependency } from '../../platform/failures';
 import type { Logger } from '../../platform/logger';
 import { currentRequest, runInRequest } from '../../platform/request-context';
 import { ApiError, NotFoundError, NotReadyError, RateLimitedError, TimedOutError } from '../errors';
@@ -111,6 +111,9 @@ function causeOf(err: unknown): string | undefined {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
+/** Longest a REST write may take before it is answered 503 `timed_out` (docs/operations.md). */
+export const WRITE_DEADLINE_MS = 10_000;
+
 /** Methods that change something: each must answer within the write deadline. */
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -126,6 +129,7 @@ export function writeDeadline(ms: number, handler: ErrorRequestHandler): Request
       return;
     }
     const request = currentRequest();
+    if (request) request.deadline = Date.now() + ms;
     const timer = setTimeout(() => {
       if (res.headersSent) return;
       const answer = () => handler(new TimedOutError(ms), req, res, () => undefined);
@@ -166,6 +170,8 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   if (err instanceof TaskWorkflowStuck) return new ApiError(503, 'task_stuck', err.message, 30);
   if (err instanceof TaskWorkflowUnresponsive) return new NotReadyError(err.message);
+  // Temporal took the call but did not finish it in time: it may still take effect.
+  if (isTemporalDeadline(err)) return new TimedOutError(WRITE_DEADLINE_MS);
   const away = unreachableDependency(err);
   if (away) return new NotReadyError(`${away} is unreachable; try again shortly`);
   const type = (err as { type?: unknown } | null)?.type;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { withinRequestDeadline } from '../../platform/request-context';
 import { z } from 'zod';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -63,13 +64,16 @@ export function projectRoutes(deps: ApiDeps): Router {
       ...(body.preview ? { preview: body.preview } : {}),
     };
     try {
-      const created = await deps.temporal.client.workflow.execute<
-        (p: NewProject) => Promise<ProjectRecord>
-      >('createProjectWorkflow', {
-        workflowId: projectWorkflowId(project.id),
-        taskQueue: deps.taskQueue,
-        args: [project],
-      });
+      const created = await withinRequestDeadline(deps.temporal.client.connection, () =>
+        deps.temporal.client.workflow.execute<(p: NewProject) => Promise<ProjectRecord>>(
+          'createProjectWorkflow',
+          {
+            workflowId: projectWorkflowId(project.id),
+            taskQueue: deps.taskQueue,
+            args: [project],
+          },
+        ),
+      );
       res.status(201).json(present(deps, created));
     } catch (err) {
       const cause =

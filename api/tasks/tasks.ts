@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { withinRequestDeadline } from '../../platform/request-context';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import {
@@ -73,18 +74,23 @@ export function taskRoutes(deps: ApiDeps): Router {
     };
     // One round trip starts the workflow and waits until its first projection is in MySQL, so a
     // GET right after this answer finds the task.
-    await client.workflow.executeUpdateWithStart(projectionSyncedUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation<typeof taskWorkflow>('taskWorkflow', {
-        workflowId: taskWorkflowId(taskId),
-        taskQueue: deps.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'FAIL',
-        typedSearchAttributes: [
-          { key: taskStateKey, value: 'backlog' },
-          { key: projectIdKey, value: body.projectId },
-        ],
+    await withinRequestDeadline(client.connection, () =>
+      client.workflow.executeUpdateWithStart(projectionSyncedUpdate, {
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof taskWorkflow>(
+          'taskWorkflow',
+          {
+            workflowId: taskWorkflowId(taskId),
+            taskQueue: deps.taskQueue,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+            typedSearchAttributes: [
+              { key: taskStateKey, value: 'backlog' },
+              { key: projectIdKey, value: body.projectId },
+            ],
+          },
+        ),
       }),
-    });
+    );
     const task = await requireTask(deps, taskId);
     res.status(201).json({ taskId, status: task.state, ...task });
   });

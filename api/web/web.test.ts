@@ -61,7 +61,7 @@ describe('serving the board', () => {
         const res = await fetch(`${web.url}${p}`);
         expect(res.status).toBe(404);
         expect(await res.json()).toEqual({
-          error: { code: 'not_found', message: `no route GET ${p}` },
+          error: { code: 'not_found', message: `no route GET ${p}`, retryable: false },
         });
       },
     );

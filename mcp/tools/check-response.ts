@@ -47,22 +47,24 @@ export function registerCheckResponseTool(
     },
     async (input, extra) => {
       const log = callLog(extra, logLevel);
-      return await toolResult(async () => {
-        const answer = await keepInformed(extra, 'waiting for the answer', () =>
-          work.checkResponse(
-            { ...input, waitSeconds: allowedWait(input.waitSeconds, extra) },
-            extra.signal,
-          ),
-        );
-        log(
-          'info',
-          answer.answered
-            ? `question ${answer.questionId} is answered`
-            : `question ${answer.questionId} waits for an answer`,
-          { taskId: input.taskId, questionId: answer.questionId },
-        );
-        return answer;
-      }, log);
+      const waitSeconds = allowedWait(input.waitSeconds, extra);
+      return await toolResult(
+        async () => {
+          const answer = await keepInformed(extra, 'waiting for the answer', () =>
+            work.checkResponse({ ...input, waitSeconds }, extra.signal),
+          );
+          log(
+            'info',
+            answer.answered
+              ? `question ${answer.questionId} is answered`
+              : `question ${answer.questionId} waits for an answer`,
+            { taskId: input.taskId, questionId: answer.questionId },
+          );
+          return answer;
+        },
+        log,
+        waitSeconds,
+      );
     },
   );
 }

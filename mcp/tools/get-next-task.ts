@@ -85,21 +85,28 @@ export function registerGetNextTaskTool(
     },
     async (input, extra) => {
       const log = callLog(extra, logLevel);
-      return await toolResult(async () => {
-        const waitSeconds = allowedWait(input.waitSeconds, extra);
-        log('debug', `looking for a task${waitSeconds ? `, waiting up to ${waitSeconds} s` : ''}`);
-        const task = await keepInformed(extra, 'waiting for a task', () =>
-          work.nextTask(
-            { ...input, waitSeconds },
-            { signal: extra.signal, requestId: extra.requestId },
-          ),
-        );
-        if (!task) log('info', 'no task is ready for you');
-        else if (task.resumed)
-          log('info', `you already hold task ${task.id}: carry on with it`, { taskId: task.id });
-        else log('info', `task ${task.id} is yours: ${task.title}`, { taskId: task.id });
-        return { task };
-      }, log);
+      const waitSeconds = allowedWait(input.waitSeconds, extra);
+      return await toolResult(
+        async () => {
+          log(
+            'debug',
+            `looking for a task${waitSeconds ? `, waiting up to ${waitSeconds} s` : ''}`,
+          );
+          const task = await keepInformed(extra, 'waiting for a task', () =>
+            work.nextTask(
+              { ...input, waitSeconds },
+              { signal: extra.signal, requestId: extra.requestId },
+            ),
+          );
+          if (!task) log('info', 'no task is ready for you');
+          else if (task.resumed)
+            log('info', `you already hold task ${task.id}: carry on with it`, { taskId: task.id });
+          else log('info', `task ${task.id} is yours: ${task.title}`, { taskId: task.id });
+          return { task };
+        },
+        log,
+        waitSeconds,
+      );
     },
   );
 }

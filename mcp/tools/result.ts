@@ -1,7 +1,11 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
-import { RETRY_AFTER_UNAVAILABLE_SECONDS, unreachableDependency } from '../../platform/failures';
+import {
+  isTemporalDeadline,
+  RETRY_AFTER_UNAVAILABLE_SECONDS,
+  unreachableDependency,
+} from '../../platform/failures';
 import { currentRequest } from '../../platform/request-context';
 import { ClaimOutcomeUnknown } from '../claims';
 import type { CallLog } from '../logging';
@@ -10,6 +14,21 @@ import { AgentRefusal } from '../refusals';
 /** A successful tool result: the data as `structuredContent`, and as text for clients without it. */
 export function ok(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
+}
+
+/** Longest a tool call may take beyond the wait it asked for (`waitSeconds`). */
+export const CALL_DEADLINE_MS = 10_000;
+
+/** A call that did not finish within its deadline: what it was doing may still take effect. */
+export class CallDeadlineExceeded extends Error {
+  constructor(deadlineMs: number) {
+    super(
+      `the call did not finish within ${deadlineMs / 1000} s (Temporal or the workers are slow or ` +
+        'away); it may still take effect. Check with list_my_tasks before repeating a change; ' +
+        'a task assigned to you meanwhile comes back with your next get_next_task',
+    );
+    this.name = 'CallDeadlineExceeded';
+  }
 }
 
 /** Where a failed call's code is, in the result's `_meta`. */
@@ -52,8 +71,18 @@ export function agentFailure(err: unknown): AgentFailure & { expected: boolean }
     retryAfterSeconds: RETRY_AFTER_UNAVAILABLE_SECONDS,
     expected: true,
   });
-  if (err instanceof ClaimOutcomeUnknown || err instanceof TaskWorkflowUnresponsive) {
+  if (
+    err instanceof ClaimOutcomeUnknown ||
+    err instanceof TaskWorkflowUnresponsive ||
+    err instanceof CallDeadlineExceeded
+  ) {
     return unavailable(err.message);
+  }
+  if (isTemporalDeadline(err)) {
+    return unavailable(
+      'Temporal did not answer in time; what you asked may still take effect: check with ' +
+        'list_my_tasks before repeating a change',
+    );
   }
   const away = unreachableDependency(err);
   if (away) return unavailable(`${away} is unreachable; nothing was changed, try again shortly`);
@@ -102,14 +131,25 @@ function logFailure(err: unknown, failure: AgentFailure, expected: boolean): voi
 export async function toolResult(
   work: () => Promise<Record<string, unknown>>,
   log?: CallLog,
+  waitSeconds = 0,
 ): Promise<CallToolResult> {
+  const deadlineMs = CALL_DEADLINE_MS + waitSeconds * 1000;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return ok(await work());
+    const running = work();
+    // Past the deadline the work may still finish; nobody hears of it, and a failure then is no one's.
+    running.catch(() => undefined);
+    const overtime = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CallDeadlineExceeded(deadlineMs)), deadlineMs);
+    });
+    return ok(await Promise.race([running, overtime]));
   } catch (err) {
     const { expected, ...failure } = agentFailure(err);
     logFailure(err, failure, expected);
     log?.('warning', failure.message, { code: failure.code });
     return failed(failure);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

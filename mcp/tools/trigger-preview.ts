@@ -58,26 +58,30 @@ export function registerTriggerPreviewTool(
     },
     async (input, extra) => {
       const log = callLog(extra, logLevel);
-      return await toolResult(async () => {
-        // By default within the SDK's default timeout, progress token or not: a longer wait is
-        // the agent's choice (with a progress token and a client that resets its timeout on it).
-        const waitSeconds = allowedWait(input.waitSeconds ?? PLAIN_WAIT_SECONDS, extra)!;
-        log('info', `deploying the preview of task ${input.taskId}`, { taskId: input.taskId });
-        const outcome = await keepInformed(extra, 'deploying the preview', () =>
-          work.triggerPreview(
+      // By default within the SDK's default timeout, progress token or not: a longer wait is
+      // the agent's choice (with a progress token and a client that resets its timeout on it).
+      const waitSeconds = allowedWait(input.waitSeconds ?? PLAIN_WAIT_SECONDS, extra)!;
+      return await toolResult(
+        async () => {
+          log('info', `deploying the preview of task ${input.taskId}`, { taskId: input.taskId });
+          const outcome = await keepInformed(extra, 'deploying the preview', () =>
+            work.triggerPreview(
+              { taskId: input.taskId },
+              { waitMs: waitSeconds * 1000, signal: extra.signal },
+            ),
+          );
+          log(
+            'info',
+            outcome.status === 'ready'
+              ? `the preview serves at ${outcome.previewUrl}; the task is in review`
+              : `the deploy is still running after ${waitSeconds} s: call trigger_preview again to wait for it`,
             { taskId: input.taskId },
-            { waitMs: waitSeconds * 1000, signal: extra.signal },
-          ),
-        );
-        log(
-          'info',
-          outcome.status === 'ready'
-            ? `the preview serves at ${outcome.previewUrl}; the task is in review`
-            : `the deploy is still running after ${waitSeconds} s: call trigger_preview again to wait for it`,
-          { taskId: input.taskId },
-        );
-        return outcome;
-      }, log);
+          );
+          return outcome;
+        },
+        log,
+        waitSeconds,
+      );
     },
   );
 }
