@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TRANSITION_REFUSED } from '../contracts/messages';
 import { ConflictError, NotFoundError, NotReadyError } from './errors';
 import type { ApiError } from './errors';
-import { isTemporalDeadline, isTemporalUnreachable } from '../platform/failures';
+import { isTemporalUnreachable } from '../platform/failures';
 import { withinRequestDeadline } from '../platform/request-context';
 
 /**
@@ -25,7 +25,7 @@ export function updateError(err: unknown, finalState: () => string): ApiError | 
   }
   if (err instanceof WorkflowNotFoundError)
     return new ConflictError(`the task is ${finalState()} and can no longer change`);
-  if (isTemporalUnreachable(err) && !isTemporalDeadline(err))
+  if (isTemporalUnreachable(err))
     return new NotReadyError('Temporal is unreachable; try again shortly');
   return undefined;
 }

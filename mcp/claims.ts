@@ -4,14 +4,18 @@ import type { Redis } from 'ioredis';
 import type { Actor } from '../contracts/actor';
 import { ALL_PROJECTS } from '../contracts/agent';
 import type { NextTask } from '../contracts/agent';
-import { claimTaskUpdate, releaseTaskUpdate, taskViewQuery } from '../contracts/messages';
+import { claimTaskUpdate, releaseTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { Db } from '../db/client';
 import { findProject } from '../db/projects';
 import { claimCandidates, heldTasks } from '../db/tasks';
 import { TaskWorkflowStuck } from '../platform/errors';
 import { projectGitUrl } from '../platform/git-url';
-import { executeTaskUpdate, TASK_UPDATE_DEADLINE_MS } from '../platform/task-updates';
+import {
+  executeTaskUpdate,
+  queryTaskView,
+  TASK_UPDATE_DEADLINE_MS,
+} from '../platform/task-updates';
 import type { DeliveryMarks } from './delivery-marks';
 import type { AgentPresence } from './presence';
 import { presentTask } from './present';
@@ -159,11 +163,7 @@ export class TaskClaims {
     }
     // The workflow has the last word on each: the first one still the agent's is handed over.
     for (const task of lost) {
-      const view = await this.deps.client.connection
-        .withDeadline(Date.now() + 1500, () =>
-          this.deps.client.workflow.getHandle(taskWorkflowId(task.id)).query(taskViewQuery),
-        )
-        .catch(() => null);
+      const view = await queryTaskView(this.deps.client, task.id);
       if (view?.state !== 'in_progress' || view.assignedAgentId !== this.agentId) continue;
       const cloneUrl = await this.cloneUrlOf(view.projectId);
       await this.presence.setStatus('working', view.id);
@@ -230,9 +230,7 @@ export class TaskClaims {
         if (isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck) throw err;
         // No answer (a slow or absent worker, Temporal away, a timeout): the claim may have
         // landed all the same. Ask the workflow.
-        const view = await this.deps.client.connection
-          .withDeadline(Date.now() + 1500, () => handle.query(taskViewQuery))
-          .catch(() => null);
+        const view = await queryTaskView(this.deps.client, candidate.id);
         if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
           return presentTask(view, cloneUrl);
         }

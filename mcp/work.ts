@@ -10,7 +10,6 @@ import {
   createPullRequestUpdate,
   releaseTaskUpdate,
   reportProgressUpdate,
-  taskViewQuery,
 } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
@@ -19,7 +18,7 @@ import { findPullRequest } from '../db/pull-requests';
 import { findTask, heldTasks } from '../db/tasks';
 import type { TaskRecord } from '../db/tasks';
 import { projectGitUrl } from '../platform/git-url';
-import { executeLongTaskUpdate, executeTaskUpdate } from '../platform/task-updates';
+import { executeLongTaskUpdate, executeTaskUpdate, queryTaskView } from '../platform/task-updates';
 import type { McpCancellations, RequestId } from './cancellations';
 import { TaskClaims } from './claims';
 import { DeliveryMarks } from './delivery-marks';
@@ -359,11 +358,7 @@ export class AgentWork {
 
   /** The task's workflow's own view (for what the read model does not keep), or null. */
   private async workflowView(taskId: string): Promise<TaskView | null> {
-    return await this.deps.client.connection
-      .withDeadline(Date.now() + 2000, () =>
-        this.deps.client.workflow.getHandle(taskWorkflowId(taskId)).query(taskViewQuery),
-      )
-      .catch(() => null);
+    return await queryTaskView(this.deps.client, taskId, 2000);
   }
 
   /** The answer to the agent's question, waiting up to `waitSeconds` for it. */
@@ -392,14 +387,16 @@ export class AgentWork {
     questionId?: string;
   }): Promise<{ answered: boolean; answer?: string; questionId: string }> {
     const task = await this.ownTask(input.taskId);
-    const question = input.questionId
-      ? task.questions.find((q) => q.id === input.questionId)
-      : task.questions[task.questions.length - 1];
+    // The read model may not have projected a question the workflow already took (a worker was
+    // restarting): then the workflow, the source of truth, says whether there is one.
+    const question =
+      pickQuestion(task.questions, input.questionId) ??
+      (await this.workflowView(input.taskId).then((view) =>
+        view?.assignedAgentId === this.agent.agentId
+          ? pickQuestion(view.questions, input.questionId)
+          : undefined,
+      ));
     if (!question) {
-      // The read model may not have projected a question the workflow already took (a worker
-      // was restarting): the workflow, the source of truth, says whether there is one.
-      const held = await this.questionInWorkflow(input);
-      if (held) return held;
       const latest = task.questions[task.questions.length - 1];
       throw new AgentRefusal(
         'no_question',
@@ -411,26 +408,6 @@ export class AgentWork {
     if (question.answer !== null)
       return { answered: true, answer: question.answer, questionId: question.id };
     return { answered: false, questionId: question.id };
-  }
-
-  /** The question as the task's workflow has it, when the read model does not have it yet. */
-  private async questionInWorkflow(input: {
-    taskId: string;
-    questionId?: string;
-  }): Promise<{ answered: boolean; answer?: string; questionId: string } | null> {
-    const view = await this.deps.client.connection
-      .withDeadline(Date.now() + 2000, () =>
-        this.deps.client.workflow.getHandle(taskWorkflowId(input.taskId)).query(taskViewQuery),
-      )
-      .catch(() => null);
-    if (view?.assignedAgentId !== this.agent.agentId) return null;
-    const question = input.questionId
-      ? view.questions.find((q) => q.id === input.questionId)
-      : view.questions[view.questions.length - 1];
-    if (!question) return null;
-    return question.answer !== null
-      ? { answered: true, answer: question.answer, questionId: question.id }
-      : { answered: false, questionId: question.id };
   }
 
   /**
@@ -460,4 +437,12 @@ export class AgentWork {
     await this.presence.setStatus('working', taskId);
     return task;
   }
+}
+
+/** The question named, or the latest one. */
+function pickQuestion<Q extends { id: string }>(
+  questions: Q[],
+  questionId?: string,
+): Q | undefined {
+  return questionId ? questions.find((q) => q.id === questionId) : questions[questions.length - 1];
 }

@@ -11,10 +11,9 @@ function grpcCode(err: unknown): unknown {
   return err instanceof ServiceError ? code(err.cause) : code(err);
 }
 
-/** Temporal's client could not reach the server in time (it already retried). */
+/** Temporal's client could not reach the server (it already retried). */
 export function isTemporalUnreachable(err: unknown): boolean {
-  const grpc = grpcCode(err);
-  return grpc === GRPC_UNAVAILABLE || grpc === GRPC_DEADLINE_EXCEEDED;
+  return grpcCode(err) === GRPC_UNAVAILABLE;
 }
 
 const GRPC_CANCELLED = 1;
@@ -73,7 +72,7 @@ const NETWORK_CODES =
 
 /** Which dependency an error says is unreachable, if that is what it says. */
 export function unreachableDependency(err: unknown): Dependency | null {
-  if (isTemporalUnreachable(err)) return 'Temporal';
+  if (isTemporalUnreachable(err) || isTemporalDeadline(err)) return 'Temporal';
   const e = err as { name?: unknown; code?: unknown } | null;
   if (typeof e?.code === 'string' && NETWORK_CODES.test(e.code)) {
     // Prisma passes the driver's socket error on with its own code.

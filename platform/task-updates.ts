@@ -4,10 +4,12 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
 } from '@temporalio/client';
-import type { WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
-import { TASK_RESTARTING } from '../contracts/messages';
+import { TASK_RESTARTING, taskViewQuery } from '../contracts/messages';
+import { taskWorkflowId } from '../contracts/task';
+import type { TaskView } from '../contracts/task';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from './errors';
 import { workflowTaskFailure } from './workflow-health';
 
@@ -200,4 +202,20 @@ async function whyUnanswered(handle: WorkflowHandle, err: unknown): Promise<Erro
 function isDeadline(err: unknown): boolean {
   const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
   return code(err) === 4 || code((err as { cause?: unknown } | null)?.cause) === 4;
+}
+
+/**
+ * The task workflow's own view, asked within `timeoutMs` (a query needs a worker); null when it
+ * does not answer in time.
+ */
+export async function queryTaskView(
+  client: Client,
+  taskId: string,
+  timeoutMs = 1500,
+): Promise<TaskView | null> {
+  return await client.connection
+    .withDeadline(Date.now() + timeoutMs, () =>
+      client.workflow.getHandle(taskWorkflowId(taskId)).query(taskViewQuery),
+    )
+    .catch(() => null);
 }
