@@ -12,6 +12,7 @@ export default tseslint.config(
       '.data/',
       'coverage/',
       'web/dist/',
+      'dist/',
       // Plain JavaScript apps that tests run as previews; not part of aiworker.
       'test/fixtures/',
     ],

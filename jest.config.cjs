@@ -16,8 +16,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/.tools/', '/.data/', '/generated/'],
-  modulePathIgnorePatterns: ['<rootDir>/.data/', '<rootDir>/.tools/'],
+  testPathIgnorePatterns: ['/node_modules/', '/.tools/', '/.data/', '/generated/', '/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/.data/', '<rootDir>/.tools/', '<rootDir>/dist/'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

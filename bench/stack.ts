@@ -77,8 +77,14 @@ async function cleanUp(): Promise<void> {
   cleanups.length = 0;
 }
 
+/** How the benchmark's worker runs: compiled (as in production) or not, and its own variables. */
+export interface BenchWorker {
+  compiled?: boolean;
+  env?: Record<string, string>;
+}
+
 /** Starts the stack; `overrides` adjust the API's config (e.g. a longer lease). */
-async function startStack(overrides: Partial<Config>): Promise<BenchStack> {
+async function startStack(overrides: Partial<Config>, workerRun: BenchWorker): Promise<BenchStack> {
   const base = loadConfig(process.env);
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-bench-'));
   cleanups.push(() => Promise.resolve(rmSync(runDir, { recursive: true, force: true })));
@@ -96,11 +102,15 @@ async function startStack(overrides: Partial<Config>): Promise<BenchStack> {
   cleanups.push(() => dropDatabase(databaseUrl));
   await migrate(databaseUrl);
   const taskQueue = `bench-${randomBytes(3).toString('hex')}`;
-  const worker = new WorkerProcess({
-    TEMPORAL_ADDRESS: temporal.address,
-    DATABASE_URL: databaseUrl,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-  });
+  const worker = new WorkerProcess(
+    {
+      TEMPORAL_ADDRESS: temporal.address,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      ...workerRun.env,
+    },
+    { compiled: workerRun.compiled },
+  );
   cleanups.push(() => worker.stop());
   await worker.start();
   const config: Config = {
@@ -132,11 +142,12 @@ async function startStack(overrides: Partial<Config>): Promise<BenchStack> {
 export function runBench(
   body: (stack: BenchStack) => Promise<void>,
   overrides: Partial<Config> = {},
+  worker: BenchWorker = {},
 ): void {
   process.once('SIGINT', () => {
     void cleanUp().finally(() => process.exit(130));
   });
-  startStack(overrides)
+  startStack(overrides, worker)
     .then(body)
     .then(
       async () => {

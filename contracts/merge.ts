@@ -1,19 +1,6 @@
 import type { Actor } from './actor';
-import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { EventPayloads, EventType } from './events';
-
-/** Body of `POST /api/merge` (merging to staging: docs/architecture.md, "Agents, delivery and merges"): the approved tasks to merge, in order. */
-export const mergeBody = z
-  .object({
-    taskIds: z
-      .array(z.string().uuid())
-      .min(1)
-      .max(50)
-      .refine((ids) => new Set(ids).size === ids.length, { message: 'task ids must be unique' }),
-  })
-  .strict();
-export type MergeBody = z.infer<typeof mergeBody>;
 
 /** Where a merge batch is: queued behind earlier ones, merging PRs, deploying, or finished. */
 export type MergeState =

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
@@ -117,7 +117,7 @@ describe('k8s/ (kustomize base)', () => {
     expect(parsed.temporal.devServer).toBe('off');
   });
 
-  it('wires every process to the ConfigMap and the Secret and runs the right entry point', () => {
+  it('wires every process to the ConfigMap and the Secret and runs the right compiled entry point', () => {
     const shared = [
       { configMapRef: { name: 'aiworker-config' } },
       { secretRef: { name: 'aiworker-secrets' } },
@@ -126,14 +126,16 @@ describe('k8s/ (kustomize base)', () => {
       [
         'Deployment',
         'aiworker-api',
-        'api/main.ts',
+        'dist/api/main.js',
         [...shared, { secretRef: { name: 'aiworker-admin-token' } }],
       ],
-      ['Deployment', 'aiworker-worker', 'worker/main.ts', shared],
-      ['Job', 'aiworker-migrate', 'prisma/migrate.ts', shared],
+      ['Deployment', 'aiworker-worker', 'dist/worker/main.js', shared],
+      ['Job', 'aiworker-migrate', 'dist/prisma/migrate.js', shared],
     ] as const) {
       const c = container(find(base, kind, name));
-      expect(c.command).toContain(entry);
+      // The compiled build (npm run build), never the sources through tsx.
+      expect(c.command).toEqual(['node', '--enable-source-maps', entry]);
+      expect(existsSync(path.join(REPO_ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
       expect(c.envFrom).toEqual(envFrom);
     }
   });

@@ -4,8 +4,17 @@ import { z } from 'zod';
 import { TASK_QUEUE } from '../contracts/task-queue';
 import { ConfigError } from './errors';
 
-/** The repository root: defaults (data folder, local tools) are relative to it. */
-export const REPO_ROOT = path.resolve(__dirname, '..');
+/** Whether this is the compiled build (`npm run build`, under dist/), not TypeScript run by tsx. */
+export const COMPILED = path.extname(__filename) === '.js';
+
+/**
+ * The repository (or image) root: defaults (data folder, local tools, the board's files) are
+ * relative to it. The compiled build lives one folder deeper, in dist/.
+ */
+export const REPO_ROOT = path.resolve(__dirname, COMPILED ? '../..' : '..');
+
+/** Where `npm run build` writes the compiled server and the workflow bundle. */
+export const DIST_DIR = path.join(REPO_ROOT, 'dist');
 
 const port = z.coerce
   .number({ error: 'expected a port number' })
@@ -30,6 +39,7 @@ function urlWithScheme(schemes: string[], example: string) {
 /** Variables whose values are secrets: never echoed back in errors or logs. */
 export const SECRET_VARIABLES = new Set([
   'AIWORKER_ADMIN_TOKEN',
+  'AIWORKER_METRICS_TOKEN',
   // Not configuration of these processes, but read by bin/aiworker-mcp and `npm run agent`.
   'AIWORKER_AGENT_TOKEN',
   'GITEA_TOKEN',
@@ -73,6 +83,10 @@ const envSchema = z.object({
     .string()
     .min(24, 'must be at least 24 characters (generate one with `openssl rand -hex 24`)')
     .optional(),
+  AIWORKER_METRICS_TOKEN: z
+    .string()
+    .min(24, 'must be at least 24 characters (generate one with `openssl rand -hex 24`)')
+    .optional(),
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -101,6 +115,11 @@ const envSchema = z.object({
     .int('expected a whole number of seconds')
     .min(1, 'expected at least 1 second')
     .default(1800),
+  AIWORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number({ error: 'expected a number of workflows' })
+    .int('expected a whole number')
+    .min(0, 'expected 0 or more')
+    .default(500),
   AIWORKER_STUCK_SWEEP_SECONDS: z.coerce
     .number({ error: 'expected a number of seconds' })
     .int('expected a whole number of seconds')
@@ -224,6 +243,8 @@ export interface Config {
   dataDir: string;
   /** Bearer token of the admin; required by the API process, not by the worker. */
   adminToken: string | undefined;
+  /** Bearer token that reads `/metrics` (API and worker); metrics are off when unset. */
+  metricsToken: string | undefined;
   temporal: {
     address: string;
     namespace: string;
@@ -260,6 +281,8 @@ export interface Config {
   webhooks: { retryFirstMs: number; retryMaxMs: number; giveUpMs: number };
   /** How often the worker looks for task workflows that fail every workflow task (worker/stuck-tasks.ts). */
   stuckSweepEveryMs: number;
+  /** How many workflows a worker keeps in its sticky cache (the rest replay on their next change). */
+  maxCachedWorkflows: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where people reach the API and board (links in pull requests); defaults to http://HOST:PORT. */
   publicUrl: string;
@@ -347,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workflowBundle: e.AIWORKER_WORKFLOW_BUNDLE,
     dataDir: path.resolve(e.AIWORKER_DATA_DIR),
     adminToken: e.AIWORKER_ADMIN_TOKEN,
+    metricsToken: e.AIWORKER_METRICS_TOKEN,
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
@@ -368,6 +392,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     questionReminderMs: e.AIWORKER_QUESTION_REMINDER_SECONDS * 1000,
     leaseMs: e.AIWORKER_LEASE_SECONDS * 1000,
     stuckSweepEveryMs: e.AIWORKER_STUCK_SWEEP_SECONDS * 1000,
+    maxCachedWorkflows: e.AIWORKER_MAX_CACHED_WORKFLOWS,
     limits: {
       agentRequestsPerSecond: e.AIWORKER_AGENT_REQUESTS_PER_SECOND,
       agentConcurrentRequests: e.AIWORKER_AGENT_CONCURRENT_REQUESTS,

@@ -1,7 +1,8 @@
-// `npm start`: the whole system on one machine. Starts the Temporal dev server (unless one is
-// configured elsewhere), the worker and the API as separate processes, waits until a workflow
-// has gone through the worker, prints where everything is, and stops it all on Ctrl-C. It
-// supervises them: a part that dies is started again (scripts/lib/supervisor.ts).
+// `npm start` (the compiled build) or `npm run dev` (the sources, through tsx): the whole system
+// on one machine. Starts the Temporal dev server (unless one is configured elsewhere), the worker
+// and the API as separate processes, waits until a workflow has gone through the worker, prints
+// where everything is, and stops it all on Ctrl-C. It supervises them: a part that dies is
+// started again (scripts/lib/supervisor.ts).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { Client } from '@temporalio/client';
 import { WORKER_PROBE_WORKFLOW } from '../contracts/probe';
 import type { WorkerProbeResult } from '../contracts/probe';
-import { loadConfigOrExit, REPO_ROOT } from '../platform/config';
+import { COMPILED, DIST_DIR, loadConfigOrExit, REPO_ROOT } from '../platform/config';
 import type { Config } from '../platform/config';
 import { Supervisor } from './lib/supervisor';
 import type { Part, Running } from './lib/supervisor';
@@ -26,8 +27,18 @@ interface Process {
   exited: Promise<string>;
 }
 
+/**
+ * How node runs one of the system's entry points (`worker/main`): the compiled build when this is
+ * the build (`npm start`), the TypeScript sources through tsx in development (`npm run dev`).
+ */
+function nodeArgs(entry: string): string[] {
+  return COMPILED
+    ? ['--enable-source-maps', path.join(DIST_DIR, `${entry}.js`)]
+    : ['--import', 'tsx', path.join(REPO_ROOT, `${entry}.ts`)];
+}
+
 function startProcess(entry: string, env: NodeJS.ProcessEnv): Process {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
+  const child = spawn(process.execPath, nodeArgs(entry), {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -223,9 +234,9 @@ async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = { ...process.env, AIWORKER_DATA_DIR: config.dataDir };
     delete env.AIWORKER_ADMIN_TOKEN;
     order.push('worker', 'api');
-    await supervisor.add(processPart('worker', 'worker/main.ts', env));
+    await supervisor.add(processPart('worker', 'worker/main', env));
     await supervisor.add(
-      processPart('api', 'api/main.ts', { ...env, AIWORKER_ADMIN_TOKEN: token }),
+      processPart('api', 'api/main', { ...env, AIWORKER_ADMIN_TOKEN: token }),
     );
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const apiUrl = `http://${host}:${config.port}`;

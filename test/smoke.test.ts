@@ -1,23 +1,27 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import { createDb } from '../db/client';
-import { REPO_ROOT } from '../platform/config';
+import { DIST_DIR, REPO_ROOT } from '../platform/config';
 import { apiClient } from './support/http';
 import { registerTestAgent } from './support/agents';
 import { freePort } from './support/free-port';
 import { commandOf, descendants, isAlive, isListening } from './support/processes';
 import { executeTaskUpdate } from '../platform/task-updates';
 
+/** `npm start`'s entry point in the compiled build. */
+const START = path.join(DIST_DIR, 'scripts', 'start.js');
+
 /**
- * What a user gets from `npm start`: the real start script, with the Temporal dev server, the
- * worker and the API as separate processes; then Ctrl-C, and nothing may be left behind.
+ * What a user gets from `npm start`: the real start script of the compiled build (`npm run
+ * build`), with the Temporal dev server, the worker and the API as separate processes running
+ * compiled code; then Ctrl-C, and nothing may be left behind.
  */
 describe('npm start', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'aiworker-smoke-'));
@@ -27,6 +31,8 @@ describe('npm start', () => {
   const started: ChildProcess[] = [];
 
   beforeAll(async () => {
+    if (!existsSync(START))
+      throw new Error('no build in dist/: run `npm run build` (npm test does)');
     ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
   });
 
@@ -39,24 +45,20 @@ describe('npm start', () => {
 
   function start(): { child: ChildProcess; output: () => string; ready: Promise<void> } {
     let out = '';
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'start.ts')],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          PORT: String(ports.api),
-          TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
-          TEMPORAL_UI_PORT: String(ports.ui),
-          TEMPORAL_DEV_SERVER: 'on',
-          AIWORKER_DATA_DIR: dataDir,
-          AIWORKER_ADMIN_TOKEN: token,
-          LOG_LEVEL: 'info',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawn(process.execPath, [START], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        PORT: String(ports.api),
+        TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+        TEMPORAL_UI_PORT: String(ports.ui),
+        TEMPORAL_DEV_SERVER: 'on',
+        AIWORKER_DATA_DIR: dataDir,
+        AIWORKER_ADMIN_TOKEN: token,
+        LOG_LEVEL: 'info',
       },
-    );
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     started.push(child);
     const ready = new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
@@ -213,8 +215,8 @@ describe('npm start', () => {
       }
     };
     for (const [name, marker] of [
-      ['worker', 'worker/main.ts'],
-      ['api', 'api/main.ts'],
+      ['worker', 'dist/worker/main.js'],
+      ['api', 'dist/api/main.js'],
       ['temporal', 'start-dev'],
     ] as const) {
       const pid = partPid(marker);

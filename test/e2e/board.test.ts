@@ -5,15 +5,14 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { submitForReviewUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
-import { REPO_ROOT } from '../../platform/config';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
 import { apiClient } from '../support/http';
 import { callTool, connectAgent } from '../support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
+import { screenshotFile } from './screenshots';
 
-const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
 /** Where each test's last screen is saved, to look at when one fails. */
 const LAST_SCREENS = path.join(os.tmpdir(), 'aiworker-e2e');
 const WIDE = { width: 1680, height: 945 };
@@ -71,7 +70,7 @@ describe('the board in a browser', () => {
     // No hover effect wherever the last click happened to leave the pointer.
     await page.mouse.move(0, 0);
     await page.screenshot({
-      path: path.join(SCREENSHOTS, `${name}.png`),
+      path: screenshotFile(name),
       animations: 'disabled',
       // Toasts that come and go on their own timers would make the picture differ run to run.
       ...(options.toasts === false ? { style: '.toasts { display: none }' } : {}),

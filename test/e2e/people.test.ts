@@ -5,15 +5,14 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { submitForReviewUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
-import { REPO_ROOT } from '../../platform/config';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
 import { apiClient } from '../support/http';
 import { callTool, connectAgent } from '../support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
+import { screenshotFile } from './screenshots';
 
-const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
 const LAST_SCREENS = path.join(os.tmpdir(), 'aiworker-e2e');
 
 /**
@@ -146,7 +145,7 @@ describe('people on the board', () => {
     await visible(drawer.locator('.timeline', { hasText: 'Ana approved' }));
     await ana.mouse.move(0, 0);
     await ana.screenshot({
-      path: path.join(SCREENSHOTS, 'timeline.png'),
+      path: screenshotFile('timeline'),
       animations: 'disabled',
       style: '.toasts { display: none }',
     });

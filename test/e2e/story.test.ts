@@ -7,15 +7,14 @@ import { createLocalRuntime } from '../../activities/preview/local';
 import { stagingPreviewName, taskPreviewName } from '../../activities/preview/runtime';
 import { gitDelivery } from '../../agent/git-work';
 import { runReferenceAgent } from '../../agent/reference-agent';
-import { REPO_ROOT } from '../../platform/config';
 import { startTestApi, testConfig } from '../support/api';
 import type { TestApi } from '../support/api';
 import { apiClient } from '../support/http';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
+import { screenshotFile } from './screenshots';
 import { localRepositoryUrl, seedWithFixtureApp } from '../support/git';
 
-const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
 const LAST_SCREENS = path.join(os.tmpdir(), 'aiworker-e2e');
 const WIDE = { width: 1680, height: 945 };
 
@@ -75,7 +74,7 @@ describe('a task from the board to staging', () => {
   const screenshot = async (name: string) => {
     await page.mouse.move(0, 0);
     await page.screenshot({
-      path: path.join(SCREENSHOTS, `${name}.png`),
+      path: screenshotFile(name),
       animations: 'disabled',
       // Toasts come and go on their own timers; the pictures are of the screens under them.
       style: '.toasts { display: none }',

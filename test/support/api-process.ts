@@ -1,16 +1,22 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from '../../platform/config';
+import { DIST_DIR, REPO_ROOT } from '../../platform/config';
 import { freePort } from './free-port';
 
-/** `npm run api` as a real separate process on a free port, over the run's services. */
+/**
+ * `npm run api` as a real separate process on a free port, over the run's services: the sources
+ * through tsx, or with `compiled` the build in dist/.
+ */
 export class ApiProcess {
   private child: ChildProcess | undefined;
   private output = '';
   url = '';
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly options: { compiled?: boolean } = {},
+  ) {}
 
   /** Starts the API and resolves once it listens. */
   async start(): Promise<void> {
@@ -18,7 +24,9 @@ export class ApiProcess {
     this.url = `http://127.0.0.1:${port}`;
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'api', 'main.ts')],
+      this.options.compiled
+        ? ['--enable-source-maps', path.join(DIST_DIR, 'api', 'main.js')]
+        : ['--import', 'tsx', path.join(REPO_ROOT, 'api', 'main.ts')],
       {
         cwd: REPO_ROOT,
         env: {
@@ -43,6 +51,11 @@ export class ApiProcess {
         reject(new Error(`api exited with ${code} during start-up:\n${this.output}`)),
       );
     });
+  }
+
+  /** The running API's process id. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** What the process wrote so far. */

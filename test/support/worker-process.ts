@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from '../../platform/config';
+import { DIST_DIR, REPO_ROOT } from '../../platform/config';
 
-/** `npm run worker` as a real separate process, so a test can SIGKILL it. */
+/**
+ * `npm run worker` as a real separate process, so a test can SIGKILL it: the sources through tsx
+ * with the run's workflow bundle, or with `compiled` the build in dist/ with its own bundle.
+ */
 export class WorkerProcess {
   private child: ChildProcess | undefined;
 
@@ -13,21 +16,26 @@ export class WorkerProcess {
   }
   private output = '';
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly options: { compiled?: boolean } = {},
+  ) {}
 
   /** Starts the worker and resolves once it polls its task queue. */
   async start(): Promise<void> {
     this.output = '';
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')],
+      this.options.compiled
+        ? ['--enable-source-maps', path.join(DIST_DIR, 'worker', 'main.js')]
+        : ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')],
       {
         cwd: REPO_ROOT,
         env: {
           ...process.env,
           LOG_LEVEL: 'info',
           // The run's workflow bundle: a restart takes seconds, not a bundling's worth.
-          ...(process.env.AIWORKER_TEST_WORKFLOW_BUNDLE
+          ...(process.env.AIWORKER_TEST_WORKFLOW_BUNDLE && !this.options.compiled
             ? { AIWORKER_WORKFLOW_BUNDLE: process.env.AIWORKER_TEST_WORKFLOW_BUNDLE }
             : {}),
           ...this.env,
