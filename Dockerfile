@@ -35,4 +35,4 @@ EXPOSE 3000
 # WORKER_HEALTH_PORT). Kubernetes ignores this and uses the Deployments' probes.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "dist/scripts/healthcheck.js"]
-CMD ["node", "--enable-source-maps", "dist/api/main.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=2", "dist/api/main.js"]

@@ -6,6 +6,7 @@ import type { ProjectRecord } from '../contracts/project';
 import type { ActivityDeps } from './deps';
 import { beat, whileBeating } from './heartbeat';
 import { ForgeRefusal, repoOf, STAGING_BRANCH, taskBranch } from './forge/forge';
+import { previewDeploys, timed } from './metrics';
 import type { Forge, RepoRef } from './forge/forge';
 import { PreviewFailed, taskPreviewName } from './preview/runtime';
 
@@ -115,28 +116,30 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       taskId: string;
       branch: string;
     }): Promise<{ url: string; commit: string }> {
-      return await step(async () => {
-        const { project, repo, forge } = await projectRepo(input.projectId);
-        const commit = await forge.branchHead(repo, input.branch);
-        if (!commit) {
-          throw new ForgeRefusal(`branch ${input.branch} is not on the forge: push it first`);
-        }
-        const cloneUrl = await forge.cloneUrl(repo);
-        const info = await previews.deploy(
-          {
-            name: taskPreviewName(input.taskId),
-            projectId: input.projectId,
-            taskId: input.taskId,
-            branch: input.branch,
-            commit,
-            cloneUrl,
-            gitEnv: forge.gitEnv(cloneUrl),
-            config: project.preview ?? {},
-          },
-          beat,
-        );
-        return { url: info.url, commit: info.commit };
-      });
+      return await timed(previewDeploys, () =>
+        step(async () => {
+          const { project, repo, forge } = await projectRepo(input.projectId);
+          const commit = await forge.branchHead(repo, input.branch);
+          if (!commit) {
+            throw new ForgeRefusal(`branch ${input.branch} is not on the forge: push it first`);
+          }
+          const cloneUrl = await forge.cloneUrl(repo);
+          const info = await previews.deploy(
+            {
+              name: taskPreviewName(input.taskId),
+              projectId: input.projectId,
+              taskId: input.taskId,
+              branch: input.branch,
+              commit,
+              cloneUrl,
+              gitEnv: forge.gitEnv(cloneUrl),
+              config: project.preview ?? {},
+            },
+            beat,
+          );
+          return { url: info.url, commit: info.commit };
+        }),
+      );
     },
   };
 }

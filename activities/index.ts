@@ -3,15 +3,19 @@ import { createCleanupActivities } from './cleanup';
 import { createDeliveryActivities } from './delivery';
 import type { ActivityDeps } from './deps';
 import { createMergeActivities } from './merges';
+import { countingFailures } from './metrics';
 import { createProbeActivities } from './probe';
 import { createProjectActivities } from './projects';
 import { createProjectionActivities } from './projection';
 import { createUserActivities } from './users';
 import { createWebhookActivities } from './webhooks';
 
-/** Builds every activity with its dependencies (STYLE: activities come from a factory). */
+/**
+ * Builds every activity with its dependencies (STYLE: activities come from a factory), each
+ * counting its failed attempts (`activities/metrics.ts`).
+ */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return countingFailures({
     ...createProbeActivities(deps),
     ...createProjectionActivities(deps),
     ...createProjectActivities(deps),
@@ -21,7 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCleanupActivities(deps),
     ...createMergeActivities(deps),
     ...createWebhookActivities(deps),
-  };
+  });
 }
 
 /** The activity interface that workflows proxy (imported as a type only). */

@@ -23,6 +23,7 @@ import { executeTaskUpdate } from '../platform/task-updates';
 import { DeployFailed, DeployRefused } from './deploy/deployer';
 import type { ActivityDeps } from './deps';
 import { beat, whileBeating } from './heartbeat';
+import { merges, stagingDeploys, timed } from './metrics';
 import { ForgeRefusal, repoOf, STAGING_BRANCH } from './forge/forge';
 import type { Forge, MergeOutcome, RepoRef } from './forge/forge';
 import { taskPreviewName } from './preview/runtime';
@@ -173,14 +174,20 @@ export function createMergeActivities(deps: ActivityDeps) {
       commit: string;
       message: string;
     }): Promise<MergeOutcome> {
-      return await forgeStep(async () => {
-        const { repo, forge } = await projectRepo(input.projectId);
-        return await forge.mergePullRequest(repo, {
-          number: input.prNumber,
-          commit: input.commit,
-          message: input.message,
-        });
-      });
+      return await timed(
+        merges,
+        () =>
+          forgeStep(async () => {
+            const { repo, forge } = await projectRepo(input.projectId);
+            return await forge.mergePullRequest(repo, {
+              number: input.prNumber,
+              commit: input.commit,
+              message: input.message,
+            });
+          }),
+        (outcome) =>
+          !outcome.merged ? 'conflict' : outcome.alreadyMerged ? 'already_merged' : 'merged',
+      );
     },
 
     /** Moves staging back to `to` if it still points at `expected` (the batch's own head). */
@@ -201,22 +208,25 @@ export function createMergeActivities(deps: ActivityDeps) {
     }): Promise<
       { ok: true; environment: string; url: string | null } | { ok: false; reason: string }
     > {
-      try {
-        const result = await whileBeating(
-          () =>
-            staging.deploy({
-              projectId: input.projectId,
-              commit: input.commit,
-              progress: beat,
-            }),
-          'deploying',
-        );
-        return { ok: true, ...result };
-      } catch (err) {
-        if (err instanceof DeployFailed || err instanceof DeployRefused)
-          return { ok: false, reason: err.message };
-        throw err;
-      }
+      const deploy = async () => {
+        try {
+          const result = await whileBeating(
+            () =>
+              staging.deploy({
+                projectId: input.projectId,
+                commit: input.commit,
+                progress: beat,
+              }),
+            'deploying',
+          );
+          return { ok: true as const, ...result };
+        } catch (err) {
+          if (err instanceof DeployFailed || err instanceof DeployRefused)
+            return { ok: false as const, reason: err.message };
+          throw err;
+        }
+      };
+      return await timed(stagingDeploys, deploy, (result) => (result.ok ? 'ok' : 'failed'));
     },
 
     /** Removes a staged task's preview; it has nothing left to show. */

@@ -10,6 +10,9 @@ import { gitRoutes } from './git/gateway';
 import { healthRoutes } from './health/health';
 import { workflowHealthRoutes } from './health/workflows';
 import { mergeRoutes } from './merges/merges';
+import { measureRequests } from './metrics/http';
+import { traceRequests } from './middleware/tracing';
+import { metricsRoutes } from './metrics/metrics';
 import type { ApiDeps } from './deps';
 import { requireAuth, requirePerson } from './middleware/auth';
 import { authRoutes, firstAdminRoutes, tokenRoutes, userRoutes } from './people/people';
@@ -25,6 +28,7 @@ import {
 } from './middleware/errors';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
+import { taskBatchBody } from './tasks/batch';
 import { taskRoutes } from './tasks/tasks';
 import { webRoutes } from './web/web';
 
@@ -86,11 +90,15 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', false);
   const httpLog = deps.logger.child({ scope: 'api.http' });
   const handleError = errorHandler(httpLog);
+  app.use(measureRequests);
+  app.use(traceRequests);
   app.use(requestIds(httpLog));
   app.use(securityHeaders);
   // Every change answers within the deadline (MCP calls keep theirs per tool: some may wait).
   app.use('/api', writeDeadline(WRITE_DEADLINE_MS, handleError));
   app.use(healthRoutes(deps));
+  // Its own token (AIWORKER_METRICS_TOKEN): Prometheus holds no person's or agent's credential.
+  app.use(metricsRoutes(deps));
   app.use(gitRoutes(deps));
   const auth = requireAuth(deps.authenticate, deps.limits, deps.people);
   app.use(
@@ -118,6 +126,8 @@ export function createApp(deps: ApiDeps): express.Express {
     auth,
     limitRequests(deps.limits),
     requireJsonBody,
+    // A batch of tasks may be larger (TASK_BATCH_BODY_LIMIT_BYTES); every other body is not.
+    taskBatchBody,
     express.json({ limit: BODY_LIMIT, strict: true }),
     sessionRoutes(),
     requirePerson,

@@ -59,6 +59,8 @@ export interface ApiDeps {
   publicUrl: string;
   /** The git gateway (`api/git/`): where local projects' repositories are, and its body limit. */
   git: { reposDir: string; bodyLimitBytes: number };
+  /** `AIWORKER_METRICS_TOKEN`, which reads `/metrics`; metrics are off without it. */
+  metricsToken: string | undefined;
 }
 
 /** Connects everything an API process uses, once; `close` ends it all. */
@@ -78,6 +80,7 @@ export function createApiDeps(
     | 'limits'
     | 'progressIntervalMs'
     | 'mcpAllowedHosts'
+    | 'metricsToken'
   >,
   root: Logger,
   adminToken: string,
@@ -140,6 +143,7 @@ export function createApiDeps(
     publicUrl: config.publicUrl,
     // The worker's local forge keeps its repositories here (worker/deps.ts).
     git: { reposDir: path.join(config.dataDir, 'repos'), bodyLimitBytes: config.gitBodyLimitBytes },
+    metricsToken: config.metricsToken,
     async close() {
       wakeups.close();
       cancellations.close();

@@ -1,6 +1,7 @@
 // `npm run api`: REST, socket.io and the MCP endpoint on one port, until SIGINT/SIGTERM.
 import { loadConfigOrExit } from '../platform/config';
 import { createLogger } from '../platform/logger';
+import { startTracing } from '../platform/tracing';
 import { createApiDeps } from './deps';
 import { startApiServer } from './server';
 
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
+  const tracing = startTracing(config, 'aiworker-api');
   const deps = createApiDeps(config, root, config.adminToken);
   const server = await startApiServer(deps, config.host, config.port);
   logger.info({ url: server.url }, 'api listening');
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'api stopping');
     await server.close();
     await deps.close();
+    await tracing.shutdown();
     process.exit(0);
   };
   process.on('SIGINT', (s) => void stop(s));

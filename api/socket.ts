@@ -1,5 +1,4 @@
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { z } from 'zod';
 import type { ErrorBody } from '../contracts/errors';
@@ -10,6 +9,7 @@ import { eventsAfter } from '../db/tasks';
 import type { ApiDeps } from './deps';
 import { ForbiddenError, RateLimitedError } from './errors';
 import { delivered } from './events/events';
+import { socketClients, timedRedisAdapter } from './metrics/socket';
 import { maySeeProject, sessionPrincipal } from './middleware/auth';
 import { errorBody, toApiError } from './middleware/errors';
 import type { Principal } from './middleware/auth';
@@ -73,7 +73,7 @@ export function createSocketServer(
   // The subscriber keeps an offline queue so its subscriptions are sent again after a reconnect.
   const subscriber = deps.redis.duplicate({ enableOfflineQueue: true });
   subscriber.on('error', () => undefined);
-  io.adapter(createAdapter(deps.redis, subscriber));
+  io.adapter(timedRedisAdapter(deps.redis, subscriber));
   // Pub/sub keeps nothing for a subscriber that is away: after a reconnect, the clients of this
   // process catch up from the event log.
   let subscribed = false;
@@ -154,6 +154,8 @@ export function createSocketServer(
   });
 
   io.on('connection', (socket) => {
+    socketClients.inc();
+    socket.once('disconnect', () => socketClients.dec());
     socket.on('subscribe', async (payload, ack) => {
       const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
       try {

@@ -1,7 +1,13 @@
 import type { z } from 'zod';
 import { ValidationError } from './errors';
 
-/** Parses `data` with `schema`, or throws a ValidationError whose message names every bad field. */
+/** Most problems one refusal names (a batch of 1,000 bad tasks would otherwise list them all). */
+const PROBLEMS_NAMED = 10;
+
+/**
+ * Parses `data` with `schema`, or throws a ValidationError whose message names the bad fields
+ * (the first ten, and how many more there are).
+ */
 export function validate<S extends z.ZodType>(
   schema: S,
   data: unknown,
@@ -13,5 +19,7 @@ export function validate<S extends z.ZodType>(
     const field = issue.path.length ? issue.path.join('.') : where;
     return `${field}: ${issue.message}`;
   });
-  throw new ValidationError(`invalid ${where}: ${problems.join('; ')}`);
+  const rest = problems.length - PROBLEMS_NAMED;
+  const named = problems.slice(0, PROBLEMS_NAMED).join('; ');
+  throw new ValidationError(`invalid ${where}: ${named}${rest > 0 ? `; and ${rest} more` : ''}`);
 }

@@ -1,5 +1,6 @@
 // Measures what agents feel (docs/performance.md): how fast many agents take tasks with MCP
-// `get_next_task`, that no task is ever given to two of them, the same claim loop in the seed's
+// `get_next_task` next to the engine's own update-plus-activity rate (a claim is an update whose
+// handler projects the change), that no task is ever given to two of them, the same claim loop in the seed's
 // design (SELECT then UPDATE without locking) on the same MariaDB for comparison, and how soon
 // an agent waiting in `check_response` gets a person's answer.
 //
@@ -10,6 +11,7 @@ import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index
 import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
+import { measureEngine, versus } from './engine';
 import { machine, p50p99, pool, runBench, say } from './stack';
 
 // About 9 minutes on two quiet cores, most of it creating the four backlogs.
@@ -29,7 +31,7 @@ function countRepeated(ids: string[]): number {
 }
 
 runBench(
-  async ({ deps, apiUrl, http, databaseUrl, onClose }) => {
+  async ({ deps, apiUrl, http, databaseUrl, temporal, onClose }) => {
     const clients: McpClient[] = [];
     onClose(() => Promise.all(clients.splice(0).map((c) => c.close())));
 
@@ -101,6 +103,17 @@ runBench(
       );
       await Promise.all(agents.map((a) => a.client.close()));
       clients.splice(0);
+      // The engine doing the same number of updates-with-an-activity, as many at once.
+      const engine = await measureEngine(temporal.address, TASKS, n);
+      say(
+        versus(
+          `get_next_task, ${String(n).padStart(3)} agents`,
+          claims.length / seconds,
+          engine.updateActivityPerSecond,
+          `update + activity, ${n} at once,`,
+        ) +
+          ` (its bare start ${engine.startsPerSecond.toFixed(1)}/s, update ${engine.updatesPerSecond.toFixed(1)}/s)`,
+      );
     }
 
     // 2. The seed's claim: read the oldest backlog row, then update it, with nothing stopping two

@@ -66,7 +66,13 @@ runBench(
 
     /** A task created through the API, taken by the agent, waiting on its question. */
     const waitingTask = async (): Promise<string> => {
-      const res = await http.post('/api/tasks', { projectId, title: 'idle', description: 'idle' });
+      let res = await http.post('/api/tasks', { projectId, title: 'idle', description: 'idle' });
+      // A create the API could not finish in time under this load is asked again (the benchmark
+      // counts memory, not tasks: a duplicate is one more waiting task).
+      for (let retry = 0; res.status !== 201 && res.body?.error?.retryable && retry < 5; retry++) {
+        await new Promise((r) => setTimeout(r, 1000 * (res.body.error.retryAfterSeconds ?? 1)));
+        res = await http.post('/api/tasks', { projectId, title: 'idle', description: 'idle' });
+      }
       if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
       const handle = client.workflow.getHandle(taskWorkflowId(res.body.taskId));
       await executeTaskUpdate(handle, claimTaskUpdate, { agentId });
@@ -88,12 +94,21 @@ runBench(
     say(`RSS with 20 tasks waiting: ${rss()}`);
 
     const ids: string[] = [];
-    const seconds = await pool(IDLE, CONCURRENCY, async () => void ids.push(await waitingTask()));
+    let failed = 0;
+    const seconds = await pool(IDLE, CONCURRENCY, async () => {
+      // On a loaded machine a step can time out; the benchmark counts memory, not tasks.
+      await waitingTask().then(
+        (id) => ids.push(id),
+        () => failed++,
+      );
+    });
     // The board's first page of the project, as a person opening it would load it.
     await http.get(`/api/tasks?projectId=${projectId}&state=needs_input`);
     await new Promise((r) => setTimeout(r, 10_000));
-    say(`${IDLE} more tasks waiting on questions (set up in ${seconds.toFixed(0)} s)`);
-    say(`RSS with ${IDLE + 20} tasks waiting: ${rss()}`);
+    say(
+      `${ids.length} more tasks waiting on questions (set up in ${seconds.toFixed(0)} s; ${failed} set-ups failed)`,
+    );
+    say(`RSS with ${ids.length + 20} tasks waiting: ${rss()}`);
     say(`CPU while idle (30 s): ${await idleCpu(pids, 30_000)}`);
 
     // Answers to the oldest tasks (evicted from the cache when it is smaller than the backlog:

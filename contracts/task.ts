@@ -112,6 +112,19 @@ export interface TaskSnapshot {
 export type TaskClock =
   { kind: 'lease'; since: string } | { kind: 'reminder'; questionId: string; since: string };
 
+/** Most tasks one `POST /api/tasks/batch` creates; the board sends a larger import in parts. */
+export const TASK_BATCH_MAX = 1000;
+
+/** Largest body `POST /api/tasks/batch` accepts: 1,000 tasks of about 5 kB each. */
+export const TASK_BATCH_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+
+/** What `POST /api/tasks/batch` answers (201): the tasks' ids, in the order they were sent. */
+export interface TaskBatchCreated {
+  /** The request's `Idempotency-Key`, or one the server chose; the ids derive from it. */
+  batchId: string;
+  taskIds: string[];
+}
+
 /** The workflow id of a task's workflow. */
 export function taskWorkflowId(taskId: string): string {
   return `task-${taskId}`;

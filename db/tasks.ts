@@ -72,13 +72,12 @@ export async function applyTaskChange(
       };
       const current = rows[0]?.version;
       if (current === undefined) {
-        await tx.task.create({
-          data: {
-            id: view.id,
-            projectId: view.projectId,
-            createdAt: new Date(view.createdAt),
-            ...fields,
-          },
+        // createMany: the new row is not read back. A new task was last changed when created.
+        const createdAt = new Date(view.createdAt);
+        await tx.task.createMany({
+          data: [
+            { id: view.id, projectId: view.projectId, createdAt, updatedAt: createdAt, ...fields },
+          ],
         });
       } else if (current < version) {
         await tx.task.update({ where: { id: view.id }, data: fields });
@@ -101,10 +100,14 @@ export async function applyTaskChange(
       }
       await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
       // A retried projection finds its events stored already: only the others are numbered.
-      const stored = await tx.taskEvent.findMany({
-        where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
-        select: { seq: true, taskSeq: true },
-      });
+      // (A task without a row has no events yet: they are written with it.)
+      const stored =
+        current === undefined
+          ? []
+          : await tx.taskEvent.findMany({
+              where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
+              select: { seq: true, taskSeq: true },
+            });
       const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
       const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
       if (fresh.length > 0) {
@@ -181,6 +184,17 @@ export async function findTask(db: Db, id: string): Promise<TaskRecord | undefin
     include: { questions: { orderBy: { askedAt: 'asc' } } },
   });
   return row ? present(row) : undefined;
+}
+
+/** What the tasks among `ids` that exist were created with (a creation sent again finds them). */
+export async function findTaskContents(
+  db: Db,
+  ids: string[],
+): Promise<Array<Pick<TaskRecord, 'id' | 'projectId' | 'title' | 'description' | 'priority'>>> {
+  return await db.task.findMany({
+    where: { id: { in: ids } },
+    select: { id: true, projectId: true, title: true, description: true, priority: true },
+  });
 }
 
 /** A page of a task list: at most `limit` tasks, the ones listed after task `after`. */

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
-import { CONFIG_VARIABLES, loadConfig, REPO_ROOT } from '../platform/config';
+import { CONFIG_VARIABLES, loadConfig, NODE_FLAGS, REPO_ROOT } from '../platform/config';
 import { AIWORKER_DYNAMIC_CONFIG } from '../scripts/lib/temporal-dev-server';
 
 type Manifest = {
@@ -134,8 +134,10 @@ describe('k8s/ (kustomize base)', () => {
     ] as const) {
       const c = container(find(base, kind, name));
       // The compiled build (npm run build), never the sources through tsx.
-      expect(c.command).toEqual(['node', '--enable-source-maps', entry]);
-      expect(existsSync(path.join(REPO_ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+      expect(c.command).toEqual(['node', ...NODE_FLAGS, entry]);
+      expect(
+        existsSync(path.join(REPO_ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'))),
+      ).toBe(true);
       expect(c.envFrom).toEqual(envFrom);
     }
   });

@@ -90,6 +90,7 @@ export class TaskClaims {
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (;;) {
       const watch = this.deps.wakeups.watch(
+        'get_next_task',
         (w) =>
           (projectIds === null || projectIds.includes(w.projectId)) &&
           w.types.some((t) => t === 'task:created' || t === 'task:status_changed'),

@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import { TASK_WAKEUP_CHANNEL } from '../contracts/events';
 import type { TaskWakeup } from '../contracts/events';
 import type { Logger } from '../platform/logger';
+import { longPollWaits } from './metrics';
+import type { LongPoll } from './metrics';
 
 type Waiter = { match: (w: TaskWakeup) => boolean; wake: () => void };
 
@@ -48,9 +50,10 @@ export class TaskWakeups {
 
   /**
    * Starts listening for matching changes now, before the caller reads the state it may wait
-   * on: a change announced between that read and `wait` still wakes it (no lost wake-up).
+   * on: a change announced between that read and `wait` still wakes it (no lost wake-up). Each
+   * wait is timed as one of `call`'s.
    */
-  watch(match: (w: TaskWakeup) => boolean): Watch {
+  watch(call: LongPoll, match: (w: TaskWakeup) => boolean): Watch {
     let fired = false;
     let wake: (() => void) | undefined;
     const waiter: Waiter = {
@@ -65,11 +68,13 @@ export class TaskWakeups {
     return {
       wait: async (ms, signal) => {
         if (fired || ms <= 0 || signal?.aborted) return;
+        const measured = longPollWaits.startTimer({ call });
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);
             signal?.removeEventListener('abort', done);
             wake = undefined;
+            measured({ ended: fired ? 'woken' : signal?.aborted ? 'cancelled' : 'timed_out' });
             resolve();
           };
           const timer = setTimeout(done, ms);

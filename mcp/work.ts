@@ -368,7 +368,7 @@ export class AgentWork {
   ): Promise<{ answered: boolean; answer?: string; questionId: string }> {
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (;;) {
-      const watch = this.deps.wakeups.watch((w) => w.taskId === input.taskId);
+      const watch = this.deps.wakeups.watch('check_response', (w) => w.taskId === input.taskId);
       try {
         const answer = await this.answerOf(input);
         if (answer.answered) return answer;

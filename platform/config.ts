@@ -13,6 +13,13 @@ export const COMPILED = path.extname(__filename) === '.js';
  */
 export const REPO_ROOT = path.resolve(__dirname, COMPILED ? '../..' : '..');
 
+/**
+ * How node runs the compiled entry points (`npm start`, `npm run worker`, the image, k8s): stack
+ * traces name the TypeScript lines, and a small young generation keeps idle memory low (these
+ * processes wait on I/O; docs/performance.md, "Memory").
+ */
+export const NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
+
 /** Where `npm run build` writes the compiled server and the workflow bundle. */
 export const DIST_DIR = path.join(REPO_ROOT, 'dist');
 
@@ -119,7 +126,7 @@ const envSchema = z.object({
     .number({ error: 'expected a number of workflows' })
     .int('expected a whole number')
     .min(0, 'expected 0 or more')
-    .default(500),
+    .default(100),
   AIWORKER_STUCK_SWEEP_SECONDS: z.coerce
     .number({ error: 'expected a number of seconds' })
     .int('expected a whole number of seconds')
@@ -157,6 +164,10 @@ const envSchema = z.object({
     .number({ error: 'expected a number of hours' })
     .positive('expected more than 0 hours')
     .default(24),
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlWithScheme(
+    ['http', 'https'],
+    'http://otel-collector:4318',
+  ).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AIWORKER_PUBLIC_URL: urlWithScheme(['http', 'https'], 'https://aiworker.example.com').optional(),
   AIWORKER_MCP_ALLOWED_HOSTS: z
@@ -284,6 +295,8 @@ export interface Config {
   /** How many workflows a worker keeps in its sticky cache (the rest replay on their next change). */
   maxCachedWorkflows: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Where OpenTelemetry traces go over OTLP/HTTP; tracing is off without it (platform/tracing.ts). */
+  otlpEndpoint: string | undefined;
   /** Where people reach the API and board (links in pull requests); defaults to http://HOST:PORT. */
   publicUrl: string;
   /**
@@ -405,6 +418,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       giveUpMs: Math.round(e.AIWORKER_WEBHOOK_GIVE_UP_HOURS * 3_600_000),
     },
     logLevel: e.LOG_LEVEL,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     mcpAllowedHosts: e.AIWORKER_MCP_ALLOWED_HOSTS ?? [
       new URL(e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).host,

@@ -23,6 +23,17 @@ export function currentRequest(): RequestContext | undefined {
   return storage.getStore();
 }
 
+/**
+ * Gives the write being handled `ms` from now to finish instead of its usual deadline, for a
+ * route whose work is long by nature (a batch). The deadline only ever moves later.
+ */
+export function extendWriteDeadline(ms: number): void {
+  const request = currentRequest();
+  if (request?.deadline !== undefined) {
+    request.deadline = Math.max(request.deadline, Date.now() + ms);
+  }
+}
+
 /** How much sooner than its request's deadline a call to a dependency gives up, to answer in time. */
 const MARGIN_MS = 500;
 

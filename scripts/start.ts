@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { Client } from '@temporalio/client';
 import { WORKER_PROBE_WORKFLOW } from '../contracts/probe';
 import type { WorkerProbeResult } from '../contracts/probe';
-import { COMPILED, DIST_DIR, loadConfigOrExit, REPO_ROOT } from '../platform/config';
+import { COMPILED, DIST_DIR, loadConfigOrExit, NODE_FLAGS, REPO_ROOT } from '../platform/config';
 import type { Config } from '../platform/config';
 import { Supervisor } from './lib/supervisor';
 import type { Part, Running } from './lib/supervisor';
@@ -33,7 +33,7 @@ interface Process {
  */
 function nodeArgs(entry: string): string[] {
   return COMPILED
-    ? ['--enable-source-maps', path.join(DIST_DIR, `${entry}.js`)]
+    ? [...NODE_FLAGS, path.join(DIST_DIR, `${entry}.js`)]
     : ['--import', 'tsx', path.join(REPO_ROOT, `${entry}.ts`)];
 }
 
@@ -235,9 +235,7 @@ async function main(): Promise<void> {
     delete env.AIWORKER_ADMIN_TOKEN;
     order.push('worker', 'api');
     await supervisor.add(processPart('worker', 'worker/main', env));
-    await supervisor.add(
-      processPart('api', 'api/main', { ...env, AIWORKER_ADMIN_TOKEN: token }),
-    );
+    await supervisor.add(processPart('api', 'api/main', { ...env, AIWORKER_ADMIN_TOKEN: token }));
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const apiUrl = `http://${host}:${config.port}`;
     await waitForReady(apiUrl);

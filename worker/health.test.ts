@@ -27,7 +27,17 @@ describe('the worker health probes', () => {
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', state: 'RUNNING' });
-    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    // Without AIWORKER_METRICS_TOKEN, metrics are off (worker/metrics.test.ts turns them on).
+    const metrics = await fetch(`${url}/metrics`);
+    expect(metrics.status).toBe(404);
+    expect(await metrics.json()).toEqual({
+      error: {
+        code: 'not_found',
+        message: 'metrics are off: set AIWORKER_METRICS_TOKEN to turn them on',
+        retryable: false,
+      },
+    });
+    expect((await fetch(`${url}/nothing`)).status).toBe(404);
     expect((await fetch(`${url}/readyz`, { method: 'POST' })).status).toBe(405);
   });
 });

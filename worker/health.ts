@@ -1,13 +1,23 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
+import type { ErrorBody } from '../contracts/errors';
+import { registry, scrapeRefusal } from '../platform/metrics';
+import { workerMetricsText } from './metrics';
+import type { WorkerMetrics } from './metrics';
 
 /**
  * The worker's health probes, for Kubernetes (`WORKER_HEALTH_PORT`): `GET /healthz` answers while
  * the process's event loop runs (liveness), `GET /readyz` is 200 only while the Temporal worker
  * is running, i.e. polling its task queue (readiness), and 503 naming its state otherwise.
+ * `GET /metrics` serves the worker's metrics to the bearer of the metrics token.
  */
-export function startWorkerHealth(worker: Worker, host: string, port: number): Promise<Server> {
+export function startWorkerHealth(
+  worker: Worker,
+  host: string,
+  port: number,
+  metrics: WorkerMetrics,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const state = worker.getState();
     const answer = (status: number, body: unknown) => {
@@ -28,8 +38,27 @@ export function startWorkerHealth(worker: Worker, host: string, port: number): P
             state,
           });
     }
+    if (req.url === '/metrics') {
+      const refused = scrapeRefusal(metrics.token, req.headers.authorization);
+      if (refused) {
+        const body: ErrorBody = {
+          error: { code: refused.code, message: refused.message, retryable: false },
+        };
+        return answer(refused.status, body);
+      }
+      return void workerMetricsText(metrics).then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        () =>
+          answer(500, {
+            error: { code: 'internal', message: 'the metrics could not be read', retryable: false },
+          }),
+      );
+    }
     return answer(404, {
-      error: { code: 'not_found', message: 'only /healthz and /readyz are here' },
+      error: { code: 'not_found', message: 'only /healthz, /readyz and /metrics are here' },
     });
   });
   return new Promise((resolve, reject) => {

@@ -7,9 +7,11 @@ import { createLogger } from '../platform/logger';
 import { ensurePreviewCleanupSchedule } from '../platform/schedules';
 import { ensureSearchAttributes } from '../platform/search-attributes';
 import { temporalLogger } from '../platform/temporal-logger';
+import { startTracing } from '../platform/tracing';
 import { createWorker } from './create-worker';
 import { createWorkerDeps } from './deps';
 import { startWorkerHealth } from './health';
+import { freeLoopbackPort } from './metrics';
 import { runStuckTaskSweeps } from './stuck-tasks';
 
 async function main(): Promise<void> {
@@ -17,11 +19,31 @@ async function main(): Promise<void> {
   // Only the API checks the admin token. The worker runs branches' code as previews, so it keeps
   // no copy of it, even one a shared .env file brought in (its children inherit process.env).
   delete process.env.AIWORKER_ADMIN_TOKEN;
+  delete process.env.AIWORKER_METRICS_TOKEN;
   const root = createLogger(config);
   const logger = root.child({ scope: 'worker' });
+  // The SDK core exports its own metrics on loopback only; the health port's /metrics serves them
+  // with aiworker's, behind the metrics token (worker/metrics.ts).
+  const coreMetrics =
+    config.metricsToken !== undefined && config.workerHealthPort !== undefined
+      ? `127.0.0.1:${await freeLoopbackPort()}`
+      : null;
   Runtime.install({
     logger: temporalLogger(root.child({ scope: 'worker.sdk' })),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+      ...(coreMetrics && {
+        metrics: {
+          prometheus: {
+            bindAddress: coreMetrics,
+            // Prometheus's conventions: counters end in _total, durations in _seconds.
+            countersTotalSuffix: true,
+            unitSuffix: true,
+            useSecondsForDurations: true,
+          },
+        },
+      }),
+    },
   });
   const admin = await Connection.connect(temporalConnectionOptions(config));
   const added = await ensureSearchAttributes(admin, config.temporal.namespace);
@@ -32,6 +54,7 @@ async function main(): Promise<void> {
   });
   if (added.length > 0) logger.info({ added }, 'registered search attributes');
   const deps = createWorkerDeps(config, root);
+  const tracing = startTracing(config, 'aiworker-worker');
   const { worker, connection } = await createWorker(
     config,
     deps,
@@ -40,7 +63,10 @@ async function main(): Promise<void> {
   const health =
     config.workerHealthPort === undefined
       ? null
-      : await startWorkerHealth(worker, config.host, config.workerHealthPort);
+      : await startWorkerHealth(worker, config.host, config.workerHealthPort, {
+          token: config.metricsToken,
+          coreUrl: coreMetrics && `http://${coreMetrics}/metrics`,
+        });
   // Tasks whose workflow cannot make progress are marked, reported and skipped by agents.
   const sweeps = new AbortController();
   const swept = runStuckTaskSweeps(
@@ -72,6 +98,7 @@ async function main(): Promise<void> {
     await admin.close();
     await connection.close();
     await deps.close();
+    await tracing.shutdown();
     logger.info('worker stopped');
   }
 }

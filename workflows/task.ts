@@ -4,7 +4,9 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -56,6 +58,19 @@ const { projectTaskChange, publishTaskEvents } = proxyActivities<Activities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
 });
 
+// A new task's first projection runs as a local activity, inside the workflow's first workflow
+// task: what it writes, the task as created, is already committed to this history (the start
+// event carries it), so the reason the other changes wait for their workflow task does not apply.
+// It saves the server an activity and a second workflow task per created task, and lets the
+// update that `POST /api/tasks` starts the workflow with be answered by that first workflow task.
+// A first workflow task that fails and is retried projects again, idempotently.
+const { projectTaskChange: projectCreation } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
+});
+/** The patch (`patched()`) under which a new task's first projection is a local activity. */
+const CREATION_PROJECTED_LOCALLY = 'creation-projected-locally';
+
 // Delivery steps talk to the forge: quick calls, retried a few times for outages. A refusal
 // (ForgeRefusal) is non-retryable and reaches the agent and the board in the forge's words.
 // They heartbeat, so a worker that dies mid-step is noticed in 20 seconds, not 2 minutes.
@@ -106,7 +121,11 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   let published: Promise<void> = Promise.resolve();
   let inFlight = 0;
   let deferred = 0;
-  const record = (made: Change, actor: Actor): Promise<void> => {
+  const record = (
+    made: Change,
+    actor: Actor,
+    project: typeof projectTaskChange = projectTaskChange,
+  ): Promise<void> => {
     if (made.length === 0) return projected;
     // Adding the actor changes only activity inputs, which replay does not compare.
     const change = made.map((e) => ({ ...e, actor }));
@@ -115,7 +134,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     inFlight += 1;
     projected = projected.then(async () => {
       // While an earlier publish waits for Redis, later ones queue behind it to keep the order.
-      const { events: delivered, published: sent } = await projectTaskChange({
+      const { events: delivered, published: sent } = await project({
         view,
         version,
         events: change,
@@ -156,7 +175,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     return machine.current();
   };
 
-  void record(created, input.actor ?? UNKNOWN_ACTOR);
+  // Histories recorded before the patch projected the creation with a regular activity.
+  const creationProjector =
+    input.snapshot === undefined && patched(CREATION_PROJECTED_LOCALLY)
+      ? projectCreation
+      : projectTaskChange;
+  void record(created, input.actor ?? UNKNOWN_ACTOR, creationProjector);
 
   // Set, with no await in between, just before this run continues as new or ends. An update that
   // is validated after that point must change nothing here (its effect would be lost with this

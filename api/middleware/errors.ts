@@ -118,8 +118,9 @@ export const WRITE_DEADLINE_MS = 10_000;
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * Answers a write that has not finished after `ms` through `handler` with 503 `timed_out`, so
- * that no change waits on a slow or absent dependency without bound. The route's own late
+ * Answers a write that has not finished after `ms` (or by the later deadline its route set with
+ * `extendWriteDeadline`) through `handler` with 503 `timed_out`, so that no change waits on a
+ * slow or absent dependency without bound. The route's own late
  * answer is then dropped (the error handler writes nothing once an answer is out).
  */
 export function writeDeadline(ms: number, handler: ErrorRequestHandler): RequestHandler {
@@ -129,13 +130,23 @@ export function writeDeadline(ms: number, handler: ErrorRequestHandler): Request
       return;
     }
     const request = currentRequest();
-    if (request) request.deadline = Date.now() + ms;
-    const timer = setTimeout(() => {
+    const started = Date.now();
+    if (request) request.deadline = started + ms;
+    const answerIfLate = () => {
       if (res.headersSent) return;
-      const answer = () => handler(new TimedOutError(ms), req, res, () => undefined);
+      // The route may have moved its deadline later (extendWriteDeadline).
+      const deadline = request?.deadline ?? started + ms;
+      if (deadline > Date.now()) {
+        timer = setTimeout(answerIfLate, deadline - Date.now());
+        timer.unref();
+        return;
+      }
+      const late = new TimedOutError(deadline - started);
+      const answer = () => handler(late, req, res, () => undefined);
       if (request) runInRequest(request, answer);
       else answer();
-    }, ms);
+    };
+    let timer = setTimeout(answerIfLate, ms);
     timer.unref();
     res.once('close', () => clearTimeout(timer));
     next();

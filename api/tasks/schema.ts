@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_BATCH_MAX } from '../../contracts/task';
 import { taskStateSchema } from '../../contracts/task-state';
 
 const id = z.string().uuid('expected a UUID');
@@ -17,6 +18,37 @@ export const createTaskBody = z
     priority: z.number().int().min(-1000).max(1000).optional(),
   })
   .strict();
+
+/**
+ * One task of `POST /api/tasks/batch`: the fields of `POST /api/tasks`, with the project
+ * optional (the batch's is used) and the description too (empty).
+ */
+const batchTask = createTaskBody.extend({
+  projectId: id.optional(),
+  description: createTaskBody.shape.description.default(''),
+});
+
+/** `POST /api/tasks/batch`: every task is checked before any is created. */
+export const createTaskBatchBody = z
+  .object({
+    projectId: id.optional(),
+    tasks: z
+      .array(batchTask)
+      .min(1, 'expected at least one task')
+      .max(TASK_BATCH_MAX, `at most ${TASK_BATCH_MAX} tasks in one request`),
+  })
+  .strict()
+  .superRefine((batch, ctx) => {
+    batch.tasks.forEach((task, i) => {
+      if (task.projectId === undefined && batch.projectId === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tasks', i, 'projectId'],
+          message: 'required, on the task or once for the whole batch',
+        });
+      }
+    });
+  });
 
 /** Most tasks one page of `GET /api/tasks` carries, and how many it carries unless asked. */
 export const TASK_PAGE_MAX = 1000;

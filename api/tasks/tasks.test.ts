@@ -335,3 +335,87 @@ describe('task and project routes refuse bad requests', () => {
     });
   });
 });
+
+/** `POST /api/tasks` with an `Idempotency-Key`: an answer lost and the request sent again. */
+describe('POST /api/tasks sent again with its Idempotency-Key', () => {
+  const taskQueue = uniqueTaskQueue('idempotent');
+  let worker: { stop(): Promise<void> };
+  let api: TestApi;
+  let projectId: string;
+
+  beforeAll(async () => {
+    worker = await startTestWorker({ taskQueue });
+    api = await startTestApi({ taskQueue });
+    const admin = apiClient(api.url, api.adminToken);
+    projectId = (await admin.post('/api/projects', { name: `idempotent-${randomUUID()}` })).body.id;
+  });
+  afterAll(async () => {
+    await api.close();
+    await worker.stop();
+  });
+
+  const create = async (body: unknown, key: string) => {
+    const res = await fetch(`${api.url}/api/tasks`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${api.adminToken}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const tasks = () => api.deps.db.task.count({ where: { projectId } });
+
+  it('creates the task once and answers it again, even after it has ended', async () => {
+    const key = randomUUID();
+    const body = { projectId, title: 'Once', description: 'only once', priority: 5 };
+    const first = await create(body, key);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ status: 'backlog', title: 'Once', priority: 5 });
+    const again = await create(body, key);
+    expect(again).toEqual(first);
+    expect(await tasks()).toBe(1);
+    // Its workflow has ended: the same request still finds it, and starts nothing.
+    const http = apiClient(api.url, api.adminToken);
+    expect((await http.post(`/api/tasks/${first.body.taskId}/cancel`, {})).status).toBe(200);
+    const late = await create(body, key);
+    expect(late.status).toBe(201);
+    expect(late.body).toMatchObject({ taskId: first.body.taskId, status: 'cancelled' });
+    expect(await tasks()).toBe(1);
+    // Another key is another task.
+    const other = await create(body, randomUUID());
+    expect(other.body.taskId).not.toBe(first.body.taskId);
+    expect(await tasks()).toBe(2);
+  });
+
+  it('answers a new task as the read model holds it', async () => {
+    const http = apiClient(api.url, api.adminToken);
+    const { status, body } = await http.post('/api/tasks', {
+      projectId,
+      title: 'Read back',
+      description: 'd',
+    });
+    expect(status).toBe(201);
+    const { taskId, status: state, ...task } = body;
+    expect(state).toBe('backlog');
+    expect((await http.get(`/api/tasks/${taskId}`)).body).toEqual(task);
+  });
+
+  it('refuses a key used for another task with 409, and a malformed key with 400', async () => {
+    const key = randomUUID();
+    const first = await create({ projectId, title: 'First', description: '' }, key);
+    expect(first.status).toBe(201);
+    const before = await tasks();
+    const reused = await create({ projectId, title: 'Second', description: '' }, key);
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.message).toBe(
+      `Idempotency-Key ${key} was used for another task (${first.body.taskId}); use a new key for a new task`,
+    );
+    const bad = await create({ projectId, title: 'Third', description: '' }, 'x'.repeat(201));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/Idempotency-Key: expected 1 to 200 visible ASCII/);
+    expect(await tasks()).toBe(before);
+  });
+});

@@ -1,24 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { withinRequestDeadline } from '../../platform/request-context';
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import {
   answerQuestionUpdate,
   approveTaskUpdate,
   cancelTaskUpdate,
-  projectionSyncedUpdate,
   requestChangesUpdate,
 } from '../../contracts/messages';
-import { projectIdKey, taskStateKey } from '../../contracts/search-attributes';
 import { taskWorkflowId } from '../../contracts/task';
-import type { TaskWorkflowInput } from '../../contracts/task';
 import { findTask, listTasks } from '../../db/tasks';
 import type { TaskRecord } from '../../db/tasks';
 import { CACHE } from '../../platform/cache-keys';
-import type { taskWorkflow } from '../../workflows/task';
 import type { ApiDeps } from '../deps';
-import { NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { requireProject } from '../projects/projects';
 import { actorOf, readableProjects, requireProjectAccess } from '../middleware/auth';
 import type { Actor } from '../../contracts/actor';
@@ -35,6 +29,14 @@ import {
   respondBody,
 } from './schema';
 import { executeTaskUpdate } from '../../platform/task-updates';
+import { taskBatchRoutes } from './batch';
+import {
+  derivedTaskId,
+  idempotencyKey,
+  isSameTask,
+  newTaskRecord,
+  startTaskWorkflow,
+} from './create';
 
 /** Reads a task through the cache; 404 when there is none. */
 export async function requireTask(deps: ApiDeps, id: string): Promise<TaskRecord> {
@@ -57,43 +59,24 @@ export function taskRoutes(deps: ApiDeps): Router {
 
   router.post('/tasks', async (req, res) => {
     const body = validate(createTaskBody, req.body, 'body');
+    const key = idempotencyKey(req.headers['idempotency-key']);
     await requireProject(deps, body.projectId);
     requireProjectAccess(req.principal!, body.projectId, 'work');
-    const taskId = randomUUID();
-    const input: TaskWorkflowInput = {
-      task: {
-        id: taskId,
-        projectId: body.projectId,
-        title: body.title,
-        description: body.description,
-        priority: body.priority ?? 0,
-      },
-      reminderAfterMs: deps.questionReminderMs,
-      leaseMs: deps.leaseMs,
-      actor: actorOf(req.principal!),
-    };
-    // One round trip starts the workflow and waits until its first projection is in MySQL, so a
-    // GET right after this answer finds the task.
-    await withinRequestDeadline(client.connection, () =>
-      client.workflow.executeUpdateWithStart(projectionSyncedUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof taskWorkflow>(
-          'taskWorkflow',
-          {
-            workflowId: taskWorkflowId(taskId),
-            taskQueue: deps.taskQueue,
-            args: [input],
-            workflowIdConflictPolicy: 'FAIL',
-            typedSearchAttributes: [
-              { key: taskStateKey, value: 'backlog' },
-              { key: projectIdKey, value: body.projectId },
-            ],
-          },
-        ),
-      }),
-    );
-    const task = await requireTask(deps, taskId);
+    const actor = actorOf(req.principal!);
+    const wanted = { ...body, priority: body.priority ?? 0 };
+    // With a key, the same creation sent again (its answer was lost) finds the task it made.
+    const taskId = key ? derivedTaskId(actor, 'task', key, 0) : randomUUID();
+    const view = await startTaskWorkflow(deps, taskId, wanted, actor);
+    // A task found again is read back: it may have changed since it was created.
+    const task = key || !view ? await requireTask(deps, taskId) : newTaskRecord(view);
+    if (!isSameTask(task, wanted)) {
+      throw new ConflictError(
+        `Idempotency-Key ${key} was used for another task (${taskId}); use a new key for a new task`,
+      );
+    }
     res.status(201).json({ taskId, status: task.state, ...task });
   });
+  router.use(taskBatchRoutes(deps));
 
   router.get('/tasks', async (req, res) => {
     const { projectId, state, after, limit } = validate(listTasksQuery, req.query, 'query');

@@ -29,6 +29,6 @@ export function registerAskUserQuestionTool(server: McpServer, work: AgentWork):
       },
       outputSchema: { questionId: z.string().describe('Pass it to check_response') },
     },
-    async (input) => toolResult(() => work.ask(input)),
+    async (input) => toolResult('ask_user_question', () => work.ask(input)),
   );
 }

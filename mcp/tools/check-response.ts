@@ -49,6 +49,7 @@ export function registerCheckResponseTool(
       const log = callLog(extra, logLevel);
       const waitSeconds = allowedWait(input.waitSeconds, extra);
       return await toolResult(
+        'check_response',
         async () => {
           const answer = await keepInformed(extra, 'waiting for the answer', () =>
             work.checkResponse({ ...input, waitSeconds }, extra.signal),

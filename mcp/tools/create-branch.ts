@@ -31,6 +31,6 @@ export function registerCreateBranchTool(server: McpServer, work: AgentWork): vo
           ),
       },
     },
-    async (input) => toolResult(() => work.createBranch(input)),
+    async (input) => toolResult('create_branch', () => work.createBranch(input)),
   );
 }

@@ -40,7 +40,7 @@ export function registerCreatePrTool(server: McpServer, work: AgentWork): void {
       },
     },
     async (input, extra) =>
-      toolResult(() =>
+      toolResult('create_pr', () =>
         keepInformed(extra, 'opening the pull request', () => work.createPullRequest(input)),
       ),
   );

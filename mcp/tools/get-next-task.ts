@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { callLog } from '../logging';
 import type { LogLevel } from '../logging';
+import { claims } from '../metrics';
 import type { AgentWork } from '../work';
 import {
   allowedWait,
@@ -87,6 +88,7 @@ export function registerGetNextTaskTool(
       const log = callLog(extra, logLevel);
       const waitSeconds = allowedWait(input.waitSeconds, extra);
       return await toolResult(
+        'get_next_task',
         async () => {
           log(
             'debug',
@@ -98,6 +100,7 @@ export function registerGetNextTaskTool(
               { signal: extra.signal, requestId: extra.requestId },
             ),
           );
+          claims.inc({ outcome: !task ? 'empty' : task.resumed ? 'resumed' : 'claimed' });
           if (!task) log('info', 'no task is ready for you');
           else if (task.resumed)
             log('info', `you already hold task ${task.id}: carry on with it`, { taskId: task.id });

@@ -22,6 +22,6 @@ export function registerHeartbeatTool(server: McpServer, work: AgentWork, leaseM
       inputSchema: { taskId: z.string().uuid().describe('Your task') },
       outputSchema: { taskId: z.string(), state: z.string().describe("The task's state") },
     },
-    async (input) => toolResult(() => work.heartbeat(input)),
+    async (input) => toolResult('heartbeat', () => work.heartbeat(input)),
   );
 }

@@ -37,6 +37,6 @@ export function registerListMyTasksTool(server: McpServer, work: AgentWork): voi
       outputSchema: { tasks: z.array(heldTask) },
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    async () => toolResult(async () => ({ tasks: await work.myTasks() })),
+    async () => toolResult('list_my_tasks', async () => ({ tasks: await work.myTasks() })),
   );
 }

@@ -23,6 +23,6 @@ export function registerReleaseTaskTool(server: McpServer, work: AgentWork): voi
       },
       outputSchema: { taskId: z.string(), state: z.string() },
     },
-    async (input) => toolResult(() => work.release(input)),
+    async (input) => toolResult('release_task', () => work.release(input)),
   );
 }

@@ -36,6 +36,6 @@ export function registerReportProgressTool(server: McpServer, work: AgentWork): 
           ),
       },
     },
-    async (input) => toolResult(() => work.reportProgress(input)),
+    async (input) => toolResult('report_progress', () => work.reportProgress(input)),
   );
 }

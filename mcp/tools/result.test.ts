@@ -1,4 +1,5 @@
 import { TaskWorkflowUnresponsive } from '../../platform/errors';
+import { toolCalls } from '../metrics';
 import { AgentRefusal } from '../refusals';
 import { CALL_DEADLINE_MS, REFUSAL_META_KEY, toolResult } from './result';
 
@@ -13,7 +14,7 @@ describe('tool results of failed calls', () => {
   afterEach(() => jest.useRealTimers());
 
   it('keeps a refusal’s code and words; it is not worth retrying', async () => {
-    const result = await toolResult(() => {
+    const result = await toolResult('heartbeat', () => {
       throw new AgentRefusal('not_your_task', 'task 7 is not assigned to you');
     });
     expect(failureOf(result)).toEqual({
@@ -32,7 +33,7 @@ describe('tool results of failed calls', () => {
       },
     );
     for (const err of [prisma, new TaskWorkflowUnresponsive('t1', 8000)]) {
-      const failure = failureOf(await toolResult(() => Promise.reject(err)));
+      const failure = failureOf(await toolResult('heartbeat', () => Promise.reject(err)));
       expect(failure.meta).toMatchObject({
         code: 'unavailable',
         retryable: true,
@@ -44,7 +45,7 @@ describe('tool results of failed calls', () => {
 
   it('says internal and nothing of the cause for anything else', async () => {
     const failure = failureOf(
-      await toolResult(() =>
+      await toolResult('heartbeat', () =>
         Promise.reject(new TypeError("Cannot read properties of undefined (reading 'id')")),
       ),
     );
@@ -55,8 +56,8 @@ describe('tool results of failed calls', () => {
   it('answers a call still running at its deadline (10 s beyond its wait) as unavailable', async () => {
     jest.useFakeTimers();
     const never = () => new Promise<Record<string, unknown>>(() => undefined);
-    const plain = toolResult(never);
-    const waiting = toolResult(never, undefined, 5);
+    const plain = toolResult('heartbeat', never);
+    const waiting = toolResult('check_response', never, undefined, 5);
     await jest.advanceTimersByTimeAsync(CALL_DEADLINE_MS);
     const first = failureOf(await plain);
     expect(first.meta).toMatchObject({ code: 'unavailable', retryable: true });
@@ -67,5 +68,20 @@ describe('tool results of failed calls', () => {
     expect(settled).toBe(false);
     await jest.advanceTimersByTimeAsync(1_000);
     expect(failureOf(await waiting).text).toMatch(/within 15 s/);
+  });
+
+  it('counts each call by its tool and outcome: ok, or the code the agent was told', async () => {
+    const count = async (outcome: string) =>
+      (await toolCalls.get()).values.find(
+        (v) =>
+          v.metricName === 'aiworker_mcp_tool_call_duration_seconds_count' &&
+          v.labels.tool === 'release_task' &&
+          v.labels.outcome === outcome,
+      )?.value ?? 0;
+    await toolResult('release_task', () => Promise.resolve({ taskId: 't1' }));
+    await toolResult('release_task', () => Promise.reject(new AgentRefusal('task_ended', 'done')));
+    expect([await count('ok'), await count('task_ended'), await count('internal')]).toEqual([
+      1, 1, 0,
+    ]);
   });
 });

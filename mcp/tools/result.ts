@@ -9,6 +9,7 @@ import {
 import { currentRequest } from '../../platform/request-context';
 import { ClaimOutcomeUnknown } from '../claims';
 import type { CallLog } from '../logging';
+import { toolCalls } from '../metrics';
 import { AgentRefusal } from '../refusals';
 
 /** A successful tool result: the data as `structuredContent`, and as text for clients without it. */
@@ -124,16 +125,20 @@ function logFailure(err: unknown, failure: AgentFailure, expected: boolean): voi
 }
 
 /**
- * Runs a tool's work; every failure becomes a result with `isError: true`, a message the model
- * can act on and a stable code (`agentFailure`), and is logged once on the server with the
- * request id: a refusal or a dependency away at warn, anything else at error with its cause.
+ * Runs the work of the tool `tool`; every failure becomes a result with `isError: true`, a
+ * message the model can act on and a stable code (`agentFailure`), and is logged once on the
+ * server with the request id: a refusal or a dependency away at warn, anything else at error
+ * with its cause. Each call is counted and timed by its outcome (`ok` or that code).
  */
 export async function toolResult(
+  tool: string,
   work: () => Promise<Record<string, unknown>>,
   log?: CallLog,
   waitSeconds = 0,
 ): Promise<CallToolResult> {
   const deadlineMs = CALL_DEADLINE_MS + waitSeconds * 1000;
+  const measured = toolCalls.startTimer({ tool });
+  let outcome = 'ok';
   let timer: NodeJS.Timeout | undefined;
   try {
     const running = work();
@@ -147,9 +152,11 @@ export async function toolResult(
     const { expected, ...failure } = agentFailure(err);
     logFailure(err, failure, expected);
     log?.('warning', failure.message, { code: failure.code });
+    outcome = failure.code;
     return failed(failure);
   } finally {
     clearTimeout(timer);
+    measured({ outcome });
   }
 }
 

@@ -62,6 +62,7 @@ export function registerTriggerPreviewTool(
       // the agent's choice (with a progress token and a client that resets its timeout on it).
       const waitSeconds = allowedWait(input.waitSeconds ?? PLAIN_WAIT_SECONDS, extra)!;
       return await toolResult(
+        'trigger_preview',
         async () => {
           log('info', `deploying the preview of task ${input.taskId}`, { taskId: input.taskId });
           const outcome = await keepInformed(extra, 'deploying the preview', () =>

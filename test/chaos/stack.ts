@@ -10,7 +10,7 @@ import { migrate } from '../../prisma/migrator';
 import { Supervisor } from '../../scripts/lib/supervisor';
 import type { Part, Running } from '../../scripts/lib/supervisor';
 import { startDevServer } from '../../scripts/lib/temporal-dev-server';
-import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../worker/create-worker';
 import { quietBundlerLogger } from '../harness/services';
 import { freePort } from '../support/free-port';
 import { PrivateMariaDb } from '../support/mariadb-server';
@@ -102,7 +102,7 @@ export class ChaosStack {
     let bundlePath = process.env.AIWORKER_TEST_WORKFLOW_BUNDLE;
     if (!bundlePath) {
       const bundle = await bundleWorkflowCode({
-        workflowsPath: WORKFLOWS_PATH,
+        ...WORKFLOW_BUNDLE_OPTIONS,
         logger: quietBundlerLogger,
       });
       bundlePath = path.join(dir, 'workflow-bundle.js');

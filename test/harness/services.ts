@@ -8,7 +8,7 @@ import { createLocalRuntime } from '../../activities/preview/local';
 import { loadConfig } from '../../platform/config';
 import { migrate } from '../../prisma/migrator';
 import { startDevServer } from '../../scripts/lib/temporal-dev-server';
-import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../worker/create-worker';
 import { freePort } from '../support/free-port';
 import { dropDatabase } from '../support/scratch-db';
 
@@ -70,7 +70,7 @@ export async function startRunServices(opts: {
     throw err;
   }
   const bundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
+    ...WORKFLOW_BUNDLE_OPTIONS,
     logger: quietBundlerLogger,
   });
   const bundlePath = path.join(runDir, 'workflow-bundle.js');

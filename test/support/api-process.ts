@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DIST_DIR, REPO_ROOT } from '../../platform/config';
+import { DIST_DIR, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
 import { freePort } from './free-port';
 
 /**
@@ -25,7 +25,7 @@ export class ApiProcess {
     const child = spawn(
       process.execPath,
       this.options.compiled
-        ? ['--enable-source-maps', path.join(DIST_DIR, 'api', 'main.js')]
+        ? [...NODE_FLAGS, path.join(DIST_DIR, 'api', 'main.js')]
         : ['--import', 'tsx', path.join(REPO_ROOT, 'api', 'main.ts')],
       {
         cwd: REPO_ROOT,

@@ -37,6 +37,8 @@ export interface TestApiOptions {
   gitea?: { url: string; token: string; username: string };
   /** Hosts /mcp answers to (default: the run's, the loopback names). */
   mcpAllowedHosts?: string[];
+  /** The token that reads /metrics (default: the run's, none: metrics off). */
+  metricsToken?: string;
 }
 
 /** The run's configuration with a test's overrides. */
@@ -52,6 +54,7 @@ export function testConfig(opts: TestApiOptions = {}): Config {
     progressIntervalMs: opts.progressIntervalMs ?? env.progressIntervalMs,
     gitea: opts.gitea ?? env.gitea,
     mcpAllowedHosts: opts.mcpAllowedHosts ?? env.mcpAllowedHosts,
+    metricsToken: opts.metricsToken ?? env.metricsToken,
     temporal: {
       ...env.temporal,
       address: opts.temporalAddress ?? env.temporal.address,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DIST_DIR, REPO_ROOT } from '../../platform/config';
+import { DIST_DIR, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
 
 /**
  * `npm run worker` as a real separate process, so a test can SIGKILL it: the sources through tsx
@@ -27,7 +27,7 @@ export class WorkerProcess {
     const child = spawn(
       process.execPath,
       this.options.compiled
-        ? ['--enable-source-maps', path.join(DIST_DIR, 'worker', 'main.js')]
+        ? [...NODE_FLAGS, path.join(DIST_DIR, 'worker', 'main.js')]
         : ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')],
       {
         cwd: REPO_ROOT,

@@ -13,7 +13,8 @@ export class ApiError extends Error {
 /** The board's only way to the REST API: every call carries the signed-in token. */
 export interface Api {
   get<T>(path: string): Promise<T>;
-  post<T>(path: string, body?: unknown): Promise<T>;
+  /** `headers` adds request headers of the route's own (`Idempotency-Key`). */
+  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   patch<T>(path: string, body: unknown): Promise<T>;
   delete<T>(path: string): Promise<T>;
 }
@@ -25,7 +26,12 @@ export interface Api {
  * sign-in.
  */
 export function createApi(token: string | null, onUnauthorized: (message: string) => void): Api {
-  const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+  const request = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> => {
     let res: Response;
     try {
       res = await fetch(path, {
@@ -34,6 +40,7 @@ export function createApi(token: string | null, onUnauthorized: (message: string
           ...(token ? { authorization: `Bearer ${token}` } : {}),
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...extraHeaders,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
@@ -52,7 +59,7 @@ export function createApi(token: string | null, onUnauthorized: (message: string
   };
   return {
     get: (path) => request('GET', path),
-    post: (path, body) => request('POST', path, body ?? {}),
+    post: (path, body, headers) => request('POST', path, body ?? {}, headers),
     patch: (path, body) => request('PATCH', path, body),
     delete: (path) => request('DELETE', path),
   };

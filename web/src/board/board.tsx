@@ -11,6 +11,7 @@ import { COLUMNS } from '../ui/labels';
 import { useNow } from '../ui/time';
 import { useToast } from '../ui/toasts';
 import { Column } from './column';
+import { ImportTasks } from './import-tasks';
 import { NewTaskForm } from './new-task-form';
 
 /** The kanban board of one project, with the selected task's drawer over it. */
@@ -20,6 +21,7 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
   const toast = useToast();
   const now = useNow();
   const [adding, setAdding] = useState(false);
+  const [importing, setImporting] = useState(false);
   const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
   const merge = useMergeTracking(project.id);
   const mayWork = useCanWork(project.id);
@@ -76,6 +78,16 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
         )}
         {mayWork && (
           <button
+            className="button"
+            type="button"
+            aria-expanded={importing}
+            onClick={() => setImporting((v) => !v)}
+          >
+            Import tasks
+          </button>
+        )}
+        {mayWork && (
+          <button
             className="button primary"
             type="button"
             aria-expanded={adding}
@@ -86,6 +98,7 @@ export function Board({ project, taskId }: { project: ProjectRecord; taskId?: st
         )}
       </div>
       {adding && <NewTaskForm projectId={project.id} onClose={() => setAdding(false)} />}
+      {importing && <ImportTasks projectId={project.id} onClose={() => setImporting(false)} />}
       {merge.mergeId && (
         <MergeStatus mergeId={merge.mergeId} tasks={tasks.data ?? []} onDismiss={merge.dismiss} />
       )}

@@ -1,0 +1,110 @@
+// Measures task creation on the real stack (docs/performance.md, "Task creation"): bare starts of
+// the task workflow against POST /api/tasks and POST /api/tasks/batch, in one run, on one server.
+//
+//   npm run bench:create               (defaults: 1000 tasks per way, 20 at once, batches of 1000)
+//   BENCH_CREATE=200 BENCH_CONCURRENCY=10 BENCH_BATCH=100 npm run bench:create
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { ADMIN_ACTOR } from '../contracts/actor';
+import { TASK_BATCH_MAX } from '../contracts/task';
+import { taskWorkflowStart } from '../api/tasks/create';
+import type { taskWorkflow } from '../workflows/task';
+import { machine, pool, runBench, say } from './stack';
+
+const COUNT = Number(process.env.BENCH_CREATE ?? 1000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const BATCH = Math.min(TASK_BATCH_MAX, Number(process.env.BENCH_BATCH ?? TASK_BATCH_MAX));
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+runBench(
+  async ({ temporal, worker, deps, http, onClose }) => {
+    const connection = await Connection.connect({ address: temporal.address });
+    onClose(() => connection.close());
+    const client = new Client({ connection });
+    say(machine());
+    say(`${COUNT} tasks each way, ${CONCURRENCY} at once; batches of ${BATCH}`);
+
+    const processes = Object.entries({
+      temporal: temporal.process.pid!,
+      worker: worker.pid!,
+      'api+load': process.pid,
+    });
+    /** Runs one way of creating `COUNT` tasks in a project of its own; answers tasks per second. */
+    const measure = async (
+      label: string,
+      create: (projectId: string) => Promise<number>,
+    ): Promise<number> => {
+      const projectId: string = (await http.post('/api/projects', { name: label })).body.id;
+      const cpuBefore = processes.map(([, pid]) => cpuSeconds(pid));
+      const seconds = await create(projectId);
+      const rate = COUNT / seconds;
+      // Whatever the worker still has to do for these tasks is done before the next way starts.
+      const started = performance.now();
+      while ((await deps.db.task.count({ where: { projectId } })) < COUNT) await sleep(50);
+      const behind = (performance.now() - started) / 1000;
+      await sleep(2000);
+      const cpu = processes
+        .map(([name, pid], i) => `${name} ${(cpuSeconds(pid) - cpuBefore[i]!).toFixed(1)}`)
+        .join(', ');
+      say(`${label}: ${rate.toFixed(1)} tasks/s (${seconds.toFixed(1)} s)`);
+      if (behind > 0.1) {
+        const allIn = COUNT / (seconds + behind);
+        say(
+          `  every task in the read model ${behind.toFixed(1)} s later: ${allIn.toFixed(1)} tasks/s in all`,
+        );
+      }
+      say(`  CPU seconds: ${cpu}`);
+      return rate;
+    };
+
+    const bare = await measure('bare client.workflow.start(taskWorkflow)', (projectId) =>
+      pool(COUNT, CONCURRENCY, async () => {
+        const task = { projectId, title: 'bench', description: 'bench', priority: 0 };
+        await client.workflow.start<typeof taskWorkflow>(
+          'taskWorkflow',
+          taskWorkflowStart(deps, randomUUID(), task, ADMIN_ACTOR),
+        );
+      }),
+    );
+    const single = await measure('POST /api/tasks', (projectId) =>
+      pool(COUNT, CONCURRENCY, async () => {
+        const res = await http.post('/api/tasks', {
+          projectId,
+          title: 'bench',
+          description: 'bench',
+        });
+        if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
+      }),
+    );
+    const batch = await measure('POST /api/tasks/batch', async (projectId) => {
+      const started = performance.now();
+      for (let from = 0; from < COUNT; from += BATCH) {
+        const tasks = Array.from({ length: Math.min(BATCH, COUNT - from) }, (_, i) => ({
+          title: `bench ${from + i}`,
+          description: 'bench',
+        }));
+        const res = await http.post('/api/tasks/batch', { projectId, tasks });
+        if (res.status !== 201) throw new Error(`batch failed: ${JSON.stringify(res.body)}`);
+      }
+      return (performance.now() - started) / 1000;
+    });
+    say(
+      `ratio to bare starts: POST /api/tasks ${(single / bare).toFixed(2)}, batch ${(batch / bare).toFixed(2)}`,
+    );
+  },
+  // The load generator is one token; its requests are not what is measured.
+  {
+    limits: {
+      agentRequestsPerSecond: 10_000,
+      agentConcurrentRequests: 1_000,
+      authFailuresPerMinute: 100,
+    },
+  },
+);

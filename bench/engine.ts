@@ -1,0 +1,63 @@
+// The engine's own rates on the benchmark's Temporal server, measured in the same run as
+// aiworker's figures so that each can be printed as a ratio: bare workflow starts, updates, and
+// updates whose handler runs an activity, each on a different workflow, `concurrency` at a time.
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { touchAndRunUpdate, touchUpdate } from './engine-workflows';
+import { pool } from './stack';
+
+// The in-process worker's own log lines would drown the figures.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+export interface EngineRates {
+  startsPerSecond: number;
+  updatesPerSecond: number;
+  updateActivityPerSecond: number;
+}
+
+export async function measureEngine(
+  address: string,
+  count: number,
+  concurrency: number,
+): Promise<EngineRates> {
+  const taskQueue = `engine-${randomUUID()}`;
+  const native = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue,
+    workflowsPath: path.join(__dirname, 'engine-workflows.ts'),
+    activities: { noop: () => Promise.resolve() },
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  try {
+    const ids = Array.from({ length: count }, () => `engine-${randomUUID()}`);
+    const startSeconds = await pool(count, concurrency, async (i) => {
+      await client.workflow.start('engineWorkflow', { taskQueue, workflowId: ids[i]! });
+    });
+    const updateSeconds = await pool(count, concurrency, async (i) => {
+      await client.workflow.getHandle(ids[i]!).executeUpdate(touchUpdate);
+    });
+    const activitySeconds = await pool(count, concurrency, async (i) => {
+      await client.workflow.getHandle(ids[i]!).executeUpdate(touchAndRunUpdate);
+    });
+    return {
+      startsPerSecond: count / startSeconds,
+      updatesPerSecond: count / updateSeconds,
+      updateActivityPerSecond: count / activitySeconds,
+    };
+  } finally {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await native.close();
+  }
+}
+
+/** `label: 12.3/s (0.45× the engine's 27.3/s for what)`. */
+export function versus(label: string, rate: number, engine: number, what: string): string {
+  return `${label}: ${rate.toFixed(1)}/s — the engine's ${what} ${engine.toFixed(1)}/s, ratio ${(rate / engine).toFixed(2)}`;
+}
