@@ -17,7 +17,7 @@ import { createTaskBatchBody } from './schema';
  * How long a batch may take before it is answered 503 `timed_out` (every other write: 10 s). A
  * batch that timed out is sent again with the same `Idempotency-Key` and goes on where it was.
  */
-export const TASK_BATCH_DEADLINE_MS = 120_000;
+const TASK_BATCH_DEADLINE_MS = 120_000;
 
 /**
  * Task workflows the batches of one API process start at once, all batches together: enough to
