@@ -4,24 +4,17 @@
 //   npm run bench:create               (defaults: 1000 tasks per way, 20 at once, batches of 1000)
 //   BENCH_CREATE=200 BENCH_CONCURRENCY=10 BENCH_BATCH=100 npm run bench:create
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { ADMIN_ACTOR } from '../contracts/actor';
 import { TASK_BATCH_MAX } from '../contracts/task';
 import { taskWorkflowStart } from '../api/tasks/create';
 import type { taskWorkflow } from '../workflows/task';
-import { machine, pool, runBench, say } from './stack';
+import { cpuSeconds, machine, pool, runBench, say } from './stack';
 
 const COUNT = Number(process.env.BENCH_CREATE ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const BATCH = Math.min(TASK_BATCH_MAX, Number(process.env.BENCH_BATCH ?? TASK_BATCH_MAX));
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 runBench(
   async ({ temporal, worker, deps, http, apiUrl, token, onClose }) => {

@@ -5,7 +5,6 @@
 //   npm run build && npm run bench:memory          (5,000 waiting tasks, the default cache size)
 //   BENCH_IDLE=1000 BENCH_CACHE=100 npm run bench:memory
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
@@ -14,23 +13,12 @@ import { executeTaskUpdate } from '../platform/task-updates';
 import { registerTestAgent } from '../test/support/agents';
 import { ApiProcess } from '../test/support/api-process';
 import { apiClient } from '../test/support/http';
-import { machine, p50p99, pool, runBench, say } from './stack';
+import { cpuSeconds, machine, p50p99, pool, rssMiB, runBench, say } from './stack';
 
 const IDLE = Number(process.env.BENCH_IDLE ?? 5000);
 const CACHE = process.env.BENCH_CACHE ?? String(loadConfig(process.env).maxCachedWorkflows);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const RESUMES = Number(process.env.BENCH_RESUMES ?? 200);
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
-}
-
-/** CPU time (user + system) a process used so far, in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** The share of one core each process uses over `ms` of doing nothing. */
 async function idleCpu(pids: Record<string, number>, ms: number): Promise<string> {

@@ -39,6 +39,24 @@ export function storedActor(r: {
   return { kind: r.actorKind as ActorKind, id: r.actorId, name: r.actorName ?? r.actorId };
 }
 
+/** The fields of a task's row that its workflow's view decides (the read model copies them). */
+export function taskRowFields(view: TaskView) {
+  return {
+    title: view.title,
+    description: view.description,
+    priority: view.priority,
+    state: view.state,
+    assignedAgentId: view.assignedAgentId,
+    branch: view.branch,
+    prNumber: view.prNumber,
+    prUrl: view.prUrl,
+    previewUrl: view.previewUrl,
+    previewCommit: view.previewCommit,
+    approvedCommit: view.approvedCommit,
+    mergeId: view.mergeId,
+  };
+}
+
 /**
  * Writes one change of a task into the read model, idempotently: the row and its questions only
  * move forward (a change older than what is stored is ignored), and each event is stored once
@@ -55,21 +73,7 @@ export async function applyTaskChange(
       const rows = await tx.$queryRaw<
         Array<{ version: number }>
       >`SELECT version FROM tasks WHERE id = ${view.id} FOR UPDATE`;
-      const fields = {
-        title: view.title,
-        description: view.description,
-        priority: view.priority,
-        state: view.state,
-        assignedAgentId: view.assignedAgentId,
-        branch: view.branch,
-        prNumber: view.prNumber,
-        prUrl: view.prUrl,
-        previewUrl: view.previewUrl,
-        previewCommit: view.previewCommit,
-        approvedCommit: view.approvedCommit,
-        mergeId: view.mergeId,
-        version,
-      };
+      const fields = { ...taskRowFields(view), version };
       const current = rows[0]?.version;
       if (current === undefined) {
         // createMany: the new row is not read back. A new task was last changed when created.

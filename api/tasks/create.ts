@@ -10,6 +10,7 @@ import { projectionSyncedUpdate, TASK_RESTARTING } from '../../contracts/message
 import { projectIdKey, taskStateKey } from '../../contracts/search-attributes';
 import { taskWorkflowId } from '../../contracts/task';
 import type { TaskRecord, TaskView, TaskWorkflowInput } from '../../contracts/task';
+import { taskRowFields } from '../../db/tasks';
 import { withinRequestDeadline } from '../../platform/request-context';
 import type { taskWorkflow } from '../../workflows/task';
 import type { ApiDeps } from '../deps';
@@ -98,18 +99,7 @@ export function newTaskRecord(view: TaskView): TaskRecord {
   return {
     id: view.id,
     projectId: view.projectId,
-    title: view.title,
-    description: view.description,
-    priority: view.priority,
-    state: view.state,
-    assignedAgentId: view.assignedAgentId,
-    branch: view.branch,
-    prNumber: view.prNumber,
-    prUrl: view.prUrl,
-    previewUrl: view.previewUrl,
-    previewCommit: view.previewCommit,
-    approvedCommit: view.approvedCommit,
-    mergeId: view.mergeId,
+    ...taskRowFields(view),
     createdAt: view.createdAt,
     updatedAt: view.createdAt,
     questions: [],
