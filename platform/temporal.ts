@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { Client, Connection } from '@temporalio/client';
+import { InterceptingCall, ListenerBuilder, RequesterBuilder } from '@grpc/grpc-js';
+import type { Interceptor } from '@grpc/grpc-js';
+import {
+  Client,
+  Connection,
+  defaultGrpcRetryOptions,
+  makeGrpcRetryInterceptor,
+} from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/client';
 import type { Config } from './config';
 
@@ -41,13 +48,70 @@ export interface TemporalHandle {
   close(): Promise<void>;
 }
 
+/** A retry of a call is never due later than this after its last failure (the SDK's 5 s, jittered). */
+const LONGEST_RETRY_DELAY_MS = 6_500;
+
+/**
+ * The calls under way on a channel, retries included, so that closing it can wait for them: a
+ * call's retry started on a closed channel throws from a timer, where nothing can catch it.
+ */
+class CallsInFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+  closing = false;
+
+  readonly interceptor: Interceptor = (options, nextCall) =>
+    new InterceptingCall(
+      nextCall(options),
+      new RequesterBuilder()
+        .withStart((metadata, listener, next) => {
+          this.count++;
+          const done = new ListenerBuilder()
+            .withOnReceiveStatus((status, nextStatus) => {
+              this.count--;
+              if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+              nextStatus(status);
+            })
+            .build();
+          next(metadata, done);
+        })
+        .build(),
+    );
+
+  /** Resolves when no call is under way, or after `timeoutMs` (a long poll may still be open). */
+  settled(timeoutMs: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
 /**
  * Creates the Temporal client without waiting for the server, so the API can start (and say it
- * is not ready) while Temporal is still coming up.
+ * is not ready) while Temporal is still coming up. The client retries what the server failed for
+ * a passing reason, as the SDK does, until it is closed: then the calls under way end without
+ * another try, and the channel closes once they have.
  */
 export function createTemporalClient(config: Pick<Config, 'temporal'>): TemporalHandle {
   const options = temporalConnectionOptions(config);
-  const connection = Connection.lazy(options);
+  const calls = new CallsInFlight();
+  const retries = defaultGrpcRetryOptions();
+  const connection = Connection.lazy({
+    ...options,
+    interceptors: [
+      calls.interceptor,
+      makeGrpcRetryInterceptor({
+        ...retries,
+        retryableDecider: (attempt, status) =>
+          !calls.closing && retries.retryableDecider(attempt, status),
+      }),
+    ],
+  });
   const probe = Connection.lazy({ ...options, interceptors: [] });
   // Starts, updates and signals carry the caller's trace to the workflow (platform/tracing.ts).
   const client = new Client({
@@ -60,6 +124,8 @@ export function createTemporalClient(config: Pick<Config, 'temporal'>): Temporal
     client,
     probe,
     close: async () => {
+      calls.closing = true;
+      await calls.settled(LONGEST_RETRY_DELAY_MS);
       await Promise.allSettled([connection.close(), probe.close()]);
     },
   };
