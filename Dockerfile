@@ -23,7 +23,8 @@ FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends git bubblewrap \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0
+# At most two malloc arenas: the SDK's native threads otherwise keep hundreds of MiB in theirs.
+ENV NODE_ENV=production HOST=0.0.0.0 MALLOC_ARENA_MAX=2
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/package.json ./
 COPY --from=build /app/dist ./dist
@@ -35,4 +36,4 @@ EXPOSE 3000
 # WORKER_HEALTH_PORT). Kubernetes ignores this and uses the Deployments' probes.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "dist/scripts/healthcheck.js"]
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=2", "dist/api/main.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=2", "--max-old-space-size=256", "dist/api/main.js"]

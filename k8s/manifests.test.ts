@@ -3,7 +3,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
-import { CONFIG_VARIABLES, loadConfig, NODE_FLAGS, REPO_ROOT } from '../platform/config';
+import {
+  CONFIG_VARIABLES,
+  loadConfig,
+  NODE_ENV_VARS,
+  NODE_FLAGS,
+  REPO_ROOT,
+} from '../platform/config';
 import { AIWORKER_DYNAMIC_CONFIG } from '../scripts/lib/temporal-dev-server';
 
 type Manifest = {
@@ -139,6 +145,12 @@ describe('k8s/ (kustomize base)', () => {
         existsSync(path.join(REPO_ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'))),
       ).toBe(true);
       expect(c.envFrom).toEqual(envFrom);
+      // The long-running processes start with the environment `npm start` gives them.
+      if (kind === 'Deployment') {
+        for (const [variable, value] of Object.entries(NODE_ENV_VARS)) {
+          expect(c.env).toContainEqual({ name: variable, value });
+        }
+      }
     }
   });
 

@@ -15,10 +15,22 @@ export const REPO_ROOT = path.resolve(__dirname, COMPILED ? '../..' : '..');
 
 /**
  * How node runs the compiled entry points (`npm start`, `npm run worker`, the image, k8s): stack
- * traces name the TypeScript lines, and a small young generation keeps idle memory low (these
- * processes wait on I/O; docs/performance.md, "Memory").
+ * traces name the TypeScript lines; a small young generation and a heap of at most 256 MiB keep
+ * memory low (these processes wait on I/O, and V8 collects late under a limit sized from the
+ * machine's memory; docs/performance.md, "Memory").
  */
-export const NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
+export const NODE_FLAGS = [
+  '--enable-source-maps',
+  '--max-semi-space-size=2',
+  '--max-old-space-size=256',
+];
+
+/**
+ * The environment those processes start with: glibc's allocator keeps at most two arenas (one
+ * per thread by default, up to 8 per core: the SDK's native threads left hundreds of MiB in
+ * them; docs/performance.md, "Memory"). A value the operator sets wins.
+ */
+export const NODE_ENV_VARS: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 
 /** Where `npm run build` writes the compiled server and the workflow bundle. */
 export const DIST_DIR = path.join(REPO_ROOT, 'dist');

@@ -12,7 +12,14 @@ import { createInterface } from 'node:readline';
 import { Client } from '@temporalio/client';
 import { WORKER_PROBE_WORKFLOW } from '../contracts/probe';
 import type { WorkerProbeResult } from '../contracts/probe';
-import { COMPILED, DIST_DIR, loadConfigOrExit, NODE_FLAGS, REPO_ROOT } from '../platform/config';
+import {
+  COMPILED,
+  DIST_DIR,
+  loadConfigOrExit,
+  NODE_ENV_VARS,
+  NODE_FLAGS,
+  REPO_ROOT,
+} from '../platform/config';
 import type { Config } from '../platform/config';
 import { Supervisor } from './lib/supervisor';
 import type { Part, Running } from './lib/supervisor';
@@ -40,7 +47,7 @@ function nodeArgs(entry: string): string[] {
 function startProcess(entry: string, env: NodeJS.ProcessEnv): Process {
   const child = spawn(process.execPath, nodeArgs(entry), {
     cwd: REPO_ROOT,
-    env,
+    env: COMPILED ? { ...NODE_ENV_VARS, ...env } : env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const [stream, out] of [

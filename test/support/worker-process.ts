@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DIST_DIR, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
+import { DIST_DIR, NODE_ENV_VARS, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
 
 /**
  * `npm run worker` as a real separate process, so a test can SIGKILL it: the sources through tsx
@@ -32,6 +32,8 @@ export class WorkerProcess {
       {
         cwd: REPO_ROOT,
         env: {
+          // The compiled build runs as in production (`npm start`).
+          ...(this.options.compiled ? NODE_ENV_VARS : {}),
           ...process.env,
           LOG_LEVEL: 'info',
           // The run's workflow bundle: a restart takes seconds, not a bundling's worth.
