@@ -46,8 +46,10 @@ runBench(
       clients.push(client);
       return { id: body.agentId as string, client };
     };
-    const createTasks = async (projectId: string, count: number): Promise<number> =>
-      pool(count, CONCURRENCY, async (i) => {
+    /** Creates a backlog and waits until every task's workflow has projected it (version 1 on). */
+    const createTasks = async (projectId: string, count: number): Promise<number> => {
+      const started = performance.now();
+      await pool(count, CONCURRENCY, async (i) => {
         const res = await http.post('/api/tasks', {
           projectId,
           title: `bench ${i}`,
@@ -55,6 +57,12 @@ runBench(
         });
         if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`);
       });
+      const projected = { projectId, version: { gt: 0 } };
+      while ((await deps.db.task.count({ where: projected })) < count) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return (performance.now() - started) / 1000;
+    };
 
     say(machine());
     say(

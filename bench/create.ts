@@ -64,7 +64,9 @@ runBench(
       const rate = COUNT / seconds;
       // Whatever the worker still has to do for these tasks is done before the next way starts.
       const started = performance.now();
-      while ((await deps.db.task.count({ where: { projectId } })) < COUNT) await sleep(50);
+      // (The API writes a task's row itself; its workflow's first projection sets version 1.)
+      const projected = { projectId, version: { gt: 0 } };
+      while ((await deps.db.task.count({ where: projected })) < COUNT) await sleep(50);
       const behind = (performance.now() - started) / 1000;
       await sleep(2000);
       const made = await deps.db.task.count({ where: { projectId } });
@@ -78,7 +80,7 @@ runBench(
       if (behind > 0.1) {
         const allIn = COUNT / (seconds + behind);
         say(
-          `  every task in the read model ${behind.toFixed(1)} s later: ${allIn.toFixed(1)} tasks/s in all`,
+          `  every task projected by its workflow ${behind.toFixed(1)} s later: ${allIn.toFixed(1)} tasks/s in all`,
         );
       }
       say(`  CPU seconds: ${cpu}`);

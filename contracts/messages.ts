@@ -111,7 +111,10 @@ export const markStagedUpdate = defineUpdate<TaskView, [{ mergeId: string } & By
   'markStaged',
 );
 
-/** Resolves once every change so far is in the read model; how `POST /api/tasks` reads its own write. */
+/**
+ * Resolves once every change so far is in the read model. Release 0.6.0's `POST /api/tasks`
+ * started task workflows with it; kept for histories that hold it and for those API processes.
+ */
 export const projectionSyncedUpdate = defineUpdate<TaskView>('projectionSynced');
 
 /** The assigned agent shows signs of life; it keeps the agent's lease on the task. */

@@ -81,6 +81,11 @@ export interface TaskWorkflowInput {
   leaseMs: number;
   /** Who created the task (absent in histories recorded before release 0.5.0). */
   actor?: Actor;
+  /**
+   * When the task was created, as its row in the read model says (the API writes that row before
+   * it starts the workflow). Absent before release 0.7.0: the first workflow task's time is used.
+   */
+  createdAt?: string;
   snapshot?: TaskSnapshot;
 }
 

@@ -84,7 +84,17 @@ export async function applyTaskChange(
           ],
         });
       } else if (current < version) {
-        await tx.task.update({ where: { id: view.id }, data: fields });
+        if (current === 0) {
+          // The API's first row (db/task-starts.ts): its workflow has started and created it.
+          const createdAt = new Date(view.createdAt);
+          await tx.task.update({
+            where: { id: view.id },
+            data: { ...fields, updatedAt: createdAt },
+          });
+          await tx.taskStart.deleteMany({ where: { taskId: view.id } });
+        } else {
+          await tx.task.update({ where: { id: view.id }, data: fields });
+        }
       }
       if (current === undefined || current < version) {
         for (const q of view.questions) {
@@ -104,9 +114,9 @@ export async function applyTaskChange(
       }
       await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
       // A retried projection finds its events stored already: only the others are numbered.
-      // (A task without a row has no events yet: they are written with it.)
+      // (A task without a row, or with the API's first row, has no events yet.)
       const stored =
-        current === undefined
+        current === undefined || current === 0
           ? []
           : await tx.taskEvent.findMany({
               where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
@@ -336,7 +346,8 @@ export async function taskEvents(
 
 /**
  * Tasks an agent may take, best first: its own tasks sent back for changes, then backlog tasks
- * by priority (highest first) and age (oldest first). `projectIds` null means every project.
+ * by priority (highest first) and age (oldest first), those whose workflow has not run yet last.
+ * `projectIds` null means every project.
  */
 export async function claimCandidates(
   db: Db,
@@ -356,14 +367,26 @@ export async function claimCandidates(
     take: filter.limit,
     select,
   });
-  const backlog = await db.task.findMany({
-    // A stuck task cannot be claimed; it must not keep agents from the next one.
-    where: { ...projects, state: 'backlog', stuckSince: null },
+  // A stuck task cannot be claimed; it must not keep agents from the next one. Tasks whose
+  // workflow has run come first: a claim of a task just created (version 0) waits for its
+  // workflow's first workflow task, which a busy worker may not have reached yet.
+  const backlog = { ...projects, state: 'backlog' as const, stuckSince: null };
+  const running = await db.task.findMany({
+    where: { ...backlog, version: { gt: 0 } },
     orderBy: order,
     take: filter.limit,
     select,
   });
-  return [...own, ...backlog];
+  const starting =
+    running.length < filter.limit
+      ? await db.task.findMany({
+          where: { ...backlog, version: 0 },
+          orderBy: order,
+          take: filter.limit - running.length,
+          select,
+        })
+      : [];
+  return [...own, ...running, ...starting];
 }
 
 /** A task whose workflow the stuck-task sweep found failing. */

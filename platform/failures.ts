@@ -1,4 +1,5 @@
 import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { RequestDeadlineReached } from './request-context';
 
 /** A service aiworker depends on for a request. */
 export type Dependency = 'Temporal' | 'the database' | 'Redis';
@@ -25,6 +26,7 @@ const GRPC_CANCELLED = 1;
 export function isTemporalDeadline(err: unknown): boolean {
   const grpc = grpcCode(err);
   return (
+    err instanceof RequestDeadlineReached ||
     err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
     grpc === GRPC_DEADLINE_EXCEEDED ||
     grpc === GRPC_CANCELLED

@@ -55,5 +55,25 @@ export async function withinRequestDeadline<T>(
   // The deadline bounds each call; the signal also ends the client's retries (a server that
   // cannot be reached), so nothing keeps running after the answer.
   const signal = AbortSignal.timeout(Math.max(1, at - Date.now()));
-  return await connection.withAbortSignal(signal, () => connection.withDeadline(at, fn));
+  const call = connection.withAbortSignal(signal, () => connection.withDeadline(at, fn));
+  // A call waiting between two tries (the server unreachable) notices neither until its next
+  // try, which may come seconds later: the answer does not wait for it.
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestDeadlineReached()), Math.max(1, at - Date.now()));
+  });
+  call.catch(() => undefined);
+  try {
+    return await Promise.race([call, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A call to a dependency given up at its request's deadline; what it asked for may still happen. */
+export class RequestDeadlineReached extends Error {
+  constructor() {
+    super('the request reached its deadline');
+    this.name = 'RequestDeadlineReached';
+  }
 }

@@ -20,7 +20,7 @@ describe('the Temporal client of a process', () => {
       temporal: {
         ...env.temporal,
         address: `127.0.0.1:${port}`,
-        tls: undefined,
+        tls: null,
         apiKey: undefined,
       },
     });

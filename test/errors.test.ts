@@ -5,6 +5,7 @@ import type { Db } from '../db/client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
+import { untilProjected } from './support/projected';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -149,14 +150,12 @@ describe('errors clients see', () => {
   });
 
   it('answers a write that cannot finish within 10 s with 503 timed_out', async () => {
-    // No worker polls this API's task queue: the new task's workflow never projects itself.
+    // No worker polls this API's task queue: the new project's workflow never runs.
     const stalled = await startTestApi({ taskQueue: uniqueTaskQueue('nobody') });
     try {
       const started = Date.now();
-      const res = await apiClient(stalled.url, stalled.adminToken).post('/api/tasks', {
-        projectId,
-        title: 'never projected',
-        description: 'no worker takes it',
+      const res = await apiClient(stalled.url, stalled.adminToken).post('/api/projects', {
+        name: `never-created-${randomUUID()}`,
       });
       const tookMs = Date.now() - started;
       expect(res.status).toBe(503);
@@ -179,6 +178,8 @@ describe('errors clients see', () => {
       description: 'the claim cannot be confirmed',
     });
     expect(created.status).toBe(201);
+    // The task's workflow runs (its first workflow task is done) when its worker goes away.
+    await untilProjected(api.deps.db, [created.body.taskId]);
     await worker!.stop();
     worker = undefined;
     const unknown = await callTool(agent, 'get_next_task', {});

@@ -13,6 +13,7 @@ import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
+import { untilProjected } from './support/projected';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 /**
@@ -81,6 +82,8 @@ describe('a task whose workflow cannot make progress', () => {
     };
 
     const stuck = await create('left by another release', 10);
+    // That release's code has run the task's first workflow task: its history is that code's.
+    await untilProjected(api.deps.db, [stuck]);
     await worker.stop();
     worker = await startTestWorker({ taskQueue });
     const good = await create('a good task', 0);

@@ -7,6 +7,7 @@ import type { Tracing } from '../platform/tracing';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
+import { untilProjected } from './support/projected';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 interface ReceivedSpan {
@@ -78,6 +79,8 @@ describe('traces', () => {
       .id;
     const created = await http.post('/api/tasks', { projectId, title: 'traced', description: '' });
     expect(created.status).toBe(201);
+    // The answer comes before the workflow's first workflow task, which projects the task.
+    await untilProjected(api.deps.db, [created.body.taskId]);
     await tracing.flush();
 
     const request = receiver.spans.find((s) => s.name === 'POST /api/tasks');
@@ -86,7 +89,7 @@ describe('traces', () => {
     const names = trace.map((s) => s.name);
     // The Temporal client's call, and on the worker the activity that projected the new task,
     // which the workflow scheduled on the client call's trace.
-    const client = trace.find((s) => s.name.startsWith('UpdateWithStartWorkflow:'));
+    const client = trace.find((s) => s.name === 'StartWorkflow:taskWorkflow');
     expect(client?.parentSpanId).toBe(request!.spanId);
     const activity = trace.find((s) => s.name === 'RunActivity:projectTaskChange');
     expect(activity?.parentSpanId).toBe(client!.spanId);

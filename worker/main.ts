@@ -12,7 +12,7 @@ import { createWorker } from './create-worker';
 import { createWorkerDeps } from './deps';
 import { startWorkerHealth } from './health';
 import { freeLoopbackPort } from './metrics';
-import { runStuckTaskSweeps } from './stuck-tasks';
+import { runTaskSweeps } from './stuck-tasks';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -67,15 +67,16 @@ async function main(): Promise<void> {
           token: config.metricsToken,
           coreUrl: coreMetrics && `http://${coreMetrics}/metrics`,
         });
-  // Tasks whose workflow cannot make progress are marked, reported and skipped by agents.
+  // Tasks written without a workflow get one; tasks whose workflow cannot make progress are
+  // marked, reported and skipped by agents.
   const sweeps = new AbortController();
-  const swept = runStuckTaskSweeps(
+  const swept = runTaskSweeps(
     {
       client: new Client({ connection: admin, namespace: config.temporal.namespace }),
       db: deps.db,
       redis: deps.redis,
       emitter: deps.emitter,
-      logger: root.child({ scope: 'worker.stuck-tasks' }),
+      logger: root.child({ scope: 'worker.sweeps' }),
       taskQueue: config.temporal.taskQueue,
     },
     config.stuckSweepEveryMs,

@@ -17,6 +17,7 @@ import {
 import { bumpGenerations } from '../platform/cache-keys';
 import type { Logger } from '../platform/logger';
 import { failingWorkflowsQuery, workflowTaskFailure } from '../platform/workflow-health';
+import { startLeftTasks } from './task-starts';
 
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
 
@@ -130,15 +131,21 @@ async function announce<T extends 'task:stuck' | 'task:recovered'>(
 }
 
 /**
- * Runs `sweepStuckTasks` every `everyMs` until `signal` aborts. A failed sweep (Temporal or the
- * database unreachable) is logged and tried again at the next tick.
+ * Every `everyMs` until `signal` aborts: starts the workflows of tasks written without one
+ * (`startLeftTasks`), then runs `sweepStuckTasks`. A failed sweep (Temporal or the database
+ * unreachable) is logged and tried again at the next tick.
  */
-export async function runStuckTaskSweeps(
+export async function runTaskSweeps(
   deps: StuckTaskSweepDeps,
   everyMs: number,
   signal: AbortSignal,
 ): Promise<void> {
   while (!signal.aborted) {
+    try {
+      await startLeftTasks(deps);
+    } catch (err) {
+      deps.logger.warn({ err: (err as Error).message }, 'task start sweep failed');
+    }
     try {
       await sweepStuckTasks(deps);
     } catch (err) {

@@ -48,7 +48,7 @@ export class TaskMachine {
       previewCommit: null,
       approvedCommit: null,
       mergeId: null,
-      createdAt: now.toISOString(),
+      createdAt: input.createdAt ?? now.toISOString(),
     };
     const machine = new TaskMachine(view, [], 0);
     machine.history.push({

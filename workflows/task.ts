@@ -61,8 +61,7 @@ const { projectTaskChange, publishTaskEvents } = proxyActivities<Activities>({
 // A new task's first projection runs as a local activity, inside the workflow's first workflow
 // task: what it writes, the task as created, is already committed to this history (the start
 // event carries it), so the reason the other changes wait for their workflow task does not apply.
-// It saves the server an activity and a second workflow task per created task, and lets the
-// update that `POST /api/tasks` starts the workflow with be answered by that first workflow task.
+// It saves the server an activity and a second workflow task per created task.
 // A first workflow task that fails and is retried projects again, idempotently.
 const { projectTaskChange: projectCreation } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',

@@ -9,7 +9,7 @@ import { ConflictError } from '../errors';
 import { actorOf, requireProjectAccess } from '../middleware/auth';
 import { requireProject } from '../projects/projects';
 import { validate } from '../validate';
-import { derivedTaskId, idempotencyKey, isSameTask, startTaskWorkflow } from './create';
+import { createTasks, derivedTaskId, idempotencyKey, isSameTask, newTaskInput } from './create';
 import type { NewTask } from './create';
 import { createTaskBatchBody } from './schema';
 
@@ -23,7 +23,7 @@ const TASK_BATCH_DEADLINE_MS = 120_000;
  * Task workflows the batches of one API process start at once, all batches together: enough to
  * keep Temporal busy, few enough that one large batch does not crowd out everyone's creations.
  */
-const BATCH_STARTS_AT_ONCE = 16;
+const BATCH_STARTS_AT_ONCE = 32;
 
 /** Parses the body of `POST /api/tasks/batch` with its larger limit; mounted before the API's own parser. */
 export const taskBatchBody = Router().post(
@@ -50,31 +50,6 @@ class Slots {
   }
 }
 
-/**
- * Runs `job` for every index, through `slots`, in order; after the first failure no further job
- * starts, and that failure is thrown once the running ones have ended.
- */
-async function runAll(
-  slots: Slots,
-  indexes: number[],
-  job: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const runner = async () => {
-    while (!failure && next < indexes.length) {
-      const index = indexes[next++]!;
-      try {
-        await slots.run(() => (failure ? Promise.resolve() : job(index)));
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(BATCH_STARTS_AT_ONCE, indexes.length) }, runner));
-  if (failure) throw failure.err;
-}
-
 /** 409 for a batch whose key was used for other tasks. */
 function keyReused(batchId: string, index: number): ConflictError {
   return new ConflictError(
@@ -85,7 +60,8 @@ function keyReused(batchId: string, index: number): ConflictError {
 
 /**
  * `POST /api/tasks/batch`: up to 1,000 tasks in one request, all checked before any is created,
- * answered once every one is in the read model. Each task's id derives from the batch's id and
+ * all written into the read model in one transaction, answered once their workflows have started
+ * (or, where Temporal was away, are left to the worker's sweep to start). Each task's id derives from the batch's id and
  * its position, so the same batch sent again (same `Idempotency-Key`) creates only what is
  * missing: a batch cut short (a timeout, a process that died) is finished by sending it again.
  */
@@ -119,10 +95,15 @@ export function taskBatchRoutes(deps: ApiDeps): Router {
       if (!existing) missing.push(i);
       else if (!isSameTask(existing, tasks[i]!)) throw keyReused(batchId, i);
     });
-    await runAll(slots, missing, async (i) => {
-      const view = await startTaskWorkflow(deps, taskIds[i]!, tasks[i]!, actor);
-      if (view && !isSameTask(view, tasks[i]!)) throw keyReused(batchId, i);
-    });
+    const inputs = missing.map((i) => newTaskInput(deps, taskIds[i]!, tasks[i]!, actor));
+    const written = await createTasks(deps, inputs, (job) => slots.run(job));
+    if (written < inputs.length) {
+      // Some were written meanwhile by the same batch sent again at once: they must be the same.
+      const now = new Map((await findTaskContents(deps.db, taskIds)).map((t) => [t.id, t]));
+      taskIds.forEach((taskId, i) => {
+        if (!isSameTask(now.get(taskId)!, tasks[i]!)) throw keyReused(batchId, i);
+      });
+    }
     const created: TaskBatchCreated = { batchId, taskIds };
     res.status(201).json(created);
   });

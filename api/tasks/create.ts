@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
-import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Actor } from '../../contracts/actor';
-import { projectionSyncedUpdate, TASK_RESTARTING } from '../../contracts/messages';
-import { projectIdKey, taskStateKey } from '../../contracts/search-attributes';
-import { taskWorkflowId } from '../../contracts/task';
-import type { TaskRecord, TaskView, TaskWorkflowInput } from '../../contracts/task';
-import { taskRowFields } from '../../db/tasks';
-import { withinRequestDeadline } from '../../platform/request-context';
-import type { taskWorkflow } from '../../workflows/task';
+import type { TaskRecord, TaskWorkflowInput } from '../../contracts/task';
+import { insertNewTasks } from '../../db/task-starts';
+import { bumpGenerations } from '../../platform/cache-keys';
+import { currentRequest, withinRequestDeadline } from '../../platform/request-context';
+import { startTaskWorkflow, taskWorkflowStartOptions } from '../../platform/task-start';
 import type { ApiDeps } from '../deps';
 import { ValidationError } from '../errors';
 
@@ -24,84 +16,96 @@ export interface NewTask {
   priority: number;
 }
 
-/** How a task workflow is started: its id, queue, input and first search attributes. */
+/** The input of a new task's workflow, created now (or at `createdAt`). */
+export function newTaskInput(
+  deps: Pick<ApiDeps, 'questionReminderMs' | 'leaseMs'>,
+  taskId: string,
+  task: NewTask,
+  actor: Actor,
+  createdAt = new Date(),
+): TaskWorkflowInput {
+  return {
+    task: { id: taskId, ...task },
+    reminderAfterMs: deps.questionReminderMs,
+    leaseMs: deps.leaseMs,
+    actor,
+    createdAt: createdAt.toISOString(),
+  };
+}
+
+/** How a new task's workflow is started (its id, queue, input and first search attributes). */
 export function taskWorkflowStart(
   deps: Pick<ApiDeps, 'taskQueue' | 'questionReminderMs' | 'leaseMs'>,
   taskId: string,
   task: NewTask,
   actor: Actor,
 ) {
-  const input: TaskWorkflowInput = {
-    task: { id: taskId, ...task },
-    reminderAfterMs: deps.questionReminderMs,
-    leaseMs: deps.leaseMs,
-    actor,
-  };
-  return {
-    workflowId: taskWorkflowId(taskId),
-    taskQueue: deps.taskQueue,
-    args: [input] as [TaskWorkflowInput],
-    typedSearchAttributes: [
-      { key: taskStateKey, value: 'backlog' },
-      { key: projectIdKey, value: task.projectId },
-    ],
-  };
+  return taskWorkflowStartOptions(deps.taskQueue, newTaskInput(deps, taskId, task, actor));
 }
 
 /**
- * Starts a task's workflow and waits until the task is in the read model, in one round trip
- * (update-with-start: the workflow's first workflow task projects the task and answers), so a
- * `GET` right after finds it. A workflow that exists already (a creation sent again) is not
- * started twice: the update reaches it, or, when it has ended, nothing is sent. Answers the
- * task as its workflow holds it, or undefined when it has ended or is continuing as new (its
- * creation is in the read model then).
+ * Creates tasks: writes them into the read model with their workflow starts still to do (one
+ * transaction: from then on they exist, and a `GET` finds them), then starts their workflows,
+ * `startsAtOnce` at a time. A start that fails (Temporal away, the request's deadline reached) is
+ * logged and left to the worker's sweep, which makes it within a minute or so; the tasks are
+ * created either way. Answers how many of the tasks were written: fewer when some ids were taken
+ * already (the same creation sent twice at once).
  */
-export async function startTaskWorkflow(
-  deps: Pick<ApiDeps, 'temporal' | 'taskQueue' | 'questionReminderMs' | 'leaseMs'>,
-  taskId: string,
-  task: NewTask,
-  actor: Actor,
-): Promise<TaskView | undefined> {
-  const client = deps.temporal.client;
-  try {
-    return await withinRequestDeadline(client.connection, () =>
-      client.workflow.executeUpdateWithStart(projectionSyncedUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof taskWorkflow>(
-          'taskWorkflow',
-          {
-            ...taskWorkflowStart(deps, taskId, task, actor),
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            // A task whose workflow has ended (cancelled, staged) is never started again.
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          },
-        ),
-      }),
-    );
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
-    if (
-      err instanceof WorkflowUpdateFailedError &&
-      err.cause instanceof ApplicationFailure &&
-      err.cause.type === TASK_RESTARTING
-    ) {
-      return undefined;
-    }
-    throw err;
+export async function createTasks(
+  deps: Pick<ApiDeps, 'db' | 'redis' | 'temporal' | 'taskQueue' | 'logger'>,
+  inputs: TaskWorkflowInput[],
+  startsAtOnce: <T>(job: () => Promise<T>) => Promise<T> = (job) => job(),
+): Promise<number> {
+  const written = await insertNewTasks(deps.db, inputs);
+  // The projects' cached task lists are out of date now (the tasks' own are not cached yet).
+  for (const projectId of new Set(inputs.map((i) => i.task.projectId))) {
+    await bumpGenerations(deps.redis, { projectId }).catch(() => undefined);
   }
+  const client = deps.temporal.client;
+  let failures = 0;
+  let failure = '';
+  await Promise.all(
+    inputs.map((input) =>
+      startsAtOnce(async () => {
+        if (failures > 0) return; // Temporal is away: the sweep starts the rest
+        try {
+          await withinRequestDeadline(client.connection, () =>
+            startTaskWorkflow(client, deps.taskQueue, input),
+          );
+        } catch (err) {
+          failures++;
+          failure = (err as Error).message;
+        }
+      }),
+    ),
+  );
+  if (failures > 0) {
+    (currentRequest()?.logger ?? deps.logger).warn(
+      { tasks: inputs.length, err: failure },
+      'task workflows not started yet: the worker starts them at its next sweep',
+    );
+  }
+  return written;
 }
 
 /**
- * The read model's record of a task whose creation was just projected, from its workflow's view:
- * a new task's row holds exactly that (db/tasks.ts stores its `updatedAt` as its `createdAt`), so
- * the answer to a creation needs no read back.
+ * The read model's record of a task just created: exactly what `createTasks` wrote, so the answer
+ * to a creation needs no read back.
  */
-export function newTaskRecord(view: TaskView): TaskRecord {
+export function newTaskRecord(input: TaskWorkflowInput): TaskRecord {
   return {
-    id: view.id,
-    projectId: view.projectId,
-    ...taskRowFields(view),
-    createdAt: view.createdAt,
-    updatedAt: view.createdAt,
+    ...input.task,
+    state: 'backlog',
+    assignedAgentId: null,
+    branch: null,
+    prNumber: null,
+    prUrl: null,
+    previewUrl: null,
+    previewCommit: null,
+    approvedCommit: null,
+    mergeId: null,
+    createdAt: input.createdAt!,
+    updatedAt: input.createdAt!,
     questions: [],
     stuck: null,
   };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { claimTaskUpdate } from '../../contracts/messages';
+import { claimTaskUpdate, projectionSyncedUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import { startTestApi } from '../../test/support/api';
 import { registerTestAgent } from '../../test/support/agents';
@@ -23,6 +23,10 @@ describe('task and project routes refuse bad requests', () => {
     projectId = (await http.post('/api/projects', { name: `refusals-${randomUUID()}` })).body.id;
     taskId = (await http.post('/api/tasks', { projectId, title: 'Existing', description: 'd' }))
       .body.taskId;
+    // Its workflow has projected it (and logged its creation) before the refusals count.
+    await api.deps.temporal.client.workflow
+      .getHandle(taskWorkflowId(taskId))
+      .executeUpdate(projectionSyncedUpdate);
   });
   afterAll(async () => {
     await api.close();

@@ -34,8 +34,9 @@ import {
   derivedTaskId,
   idempotencyKey,
   isSameTask,
+  createTasks,
+  newTaskInput,
   newTaskRecord,
-  startTaskWorkflow,
 } from './create';
 
 /** Reads a task through the cache; 404 when there is none. */
@@ -64,11 +65,16 @@ export function taskRoutes(deps: ApiDeps): Router {
     requireProjectAccess(req.principal!, body.projectId, 'work');
     const actor = actorOf(req.principal!);
     const wanted = { ...body, priority: body.priority ?? 0 };
-    // With a key, the same creation sent again (its answer was lost) finds the task it made.
+    // With a key, the same creation sent again (its answer was lost) finds the task it made;
+    // a task found again is read back: it may have changed since it was created.
     const taskId = key ? derivedTaskId(actor, 'task', key, 0) : randomUUID();
-    const view = await startTaskWorkflow(deps, taskId, wanted, actor);
-    // A task found again is read back: it may have changed since it was created.
-    const task = key || !view ? await requireTask(deps, taskId) : newTaskRecord(view);
+    let task = key ? await findTask(deps.db, taskId) : undefined;
+    if (!task) {
+      const input = newTaskInput(deps, taskId, wanted, actor);
+      const written = await createTasks(deps, [input]);
+      // Not written: the same creation, sent twice at once, was written by the other request.
+      task = written === 1 ? newTaskRecord(input) : await requireTask(deps, taskId);
+    }
     if (!isSameTask(task, wanted)) {
       throw new ConflictError(
         `Idempotency-Key ${key} was used for another task (${taskId}); use a new key for a new task`,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DIST_DIR, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
+import { DIST_DIR, NODE_ENV_VARS, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
 import { freePort } from './free-port';
 
 /**
@@ -30,6 +30,8 @@ export class ApiProcess {
       {
         cwd: REPO_ROOT,
         env: {
+          // The compiled build runs as in production (`npm start`).
+          ...(this.options.compiled ? NODE_ENV_VARS : {}),
           ...process.env,
           LOG_LEVEL: 'info',
           HOST: '127.0.0.1',
@@ -61,6 +63,15 @@ export class ApiProcess {
   /** What the process wrote so far. */
   logs(): string {
     return this.output;
+  }
+
+  /** Kills the API without warning (no drain, no cleanup) and waits until it is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
   }
 
   async stop(): Promise<void> {
