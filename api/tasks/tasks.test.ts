@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { claimTaskUpdate, projectionSyncedUpdate } from '../../contracts/messages';
+import {
+  askQuestionUpdate,
+  claimTaskUpdate,
+  projectionSyncedUpdate,
+} from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import { startTestApi } from '../../test/support/api';
 import { registerTestAgent } from '../../test/support/agents';
 import type { TestApi } from '../../test/support/api';
 import { apiClient } from '../../test/support/http';
+import { executeTaskUpdate } from '../../platform/task-updates';
+import { untilProjected } from '../../test/support/projected';
 import { startTestWorker, uniqueTaskQueue } from '../../test/support/worker';
 
 /** Every refusal gets the documented 4xx and leaves nothing behind. */
@@ -405,6 +411,33 @@ describe('POST /api/tasks sent again with its Idempotency-Key', () => {
     const { taskId, status: state, ...task } = body;
     expect(state).toBe('backlog');
     expect((await http.get(`/api/tasks/${taskId}`)).body).toEqual(task);
+    // Its workflow takes the row over without changing what it says.
+    await untilProjected(api.deps.db, [taskId]);
+    expect((await http.get(`/api/tasks/${taskId}`)).body).toEqual(task);
+  });
+
+  it('keeps the longest description and answer, in characters of four bytes', async () => {
+    const http = apiClient(api.url, api.adminToken);
+    const longest = '\u{1F600}'.repeat(20_000); // 80,000 bytes in UTF-8
+    const created = await http.post('/api/tasks', {
+      projectId,
+      title: 'Long',
+      description: longest,
+    });
+    expect(created.status).toBe(201);
+    const taskId = created.body.taskId as string;
+    const agentId = await registerTestAgent(api.deps.db);
+    const handle = api.deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
+    await executeTaskUpdate(handle, claimTaskUpdate, { agentId });
+    await executeTaskUpdate(handle, askQuestionUpdate, {
+      agentId,
+      questionId: randomUUID(),
+      question: 'which?',
+    });
+    expect((await http.post(`/api/tasks/${taskId}/respond`, { answer: longest })).status).toBe(200);
+    const read = (await http.get(`/api/tasks/${taskId}`)).body;
+    expect(read.description).toBe(longest);
+    expect(read.questions[0].answer).toBe(longest);
   });
 
   it('refuses a key used for another task with 409, and a malformed key with 400', async () => {
