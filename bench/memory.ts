@@ -1,6 +1,7 @@
-// Measures what thousands of tasks waiting on questions cost the production processes (README
-// "Figures"): the compiled worker's and API's memory (RSS) and CPU while idle, and how fast a task
-// evicted from the worker's workflow cache resumes (its history replayed) when its answer comes.
+// Measures what thousands of tasks waiting on questions cost the production processes
+// (docs/performance.md, "Memory"): the compiled worker's and API's memory (RSS) and CPU while
+// idle, and how fast a task evicted from the worker's workflow cache resumes (its history
+// replayed) when its answer comes.
 //
 //   npm run build && npm run bench:memory          (5,000 waiting tasks, the default cache size)
 //   BENCH_IDLE=1000 BENCH_CACHE=100 npm run bench:memory

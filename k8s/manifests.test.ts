@@ -114,11 +114,16 @@ describe('k8s/ (kustomize base)', () => {
     expect(() => loadConfig({ ...config.data, ...secret.stringData, ...token.stringData })).toThrow(
       /AIWORKER_ADMIN_TOKEN/,
     );
+    expect(() =>
+      loadConfig({ ...config.data, ...secret.stringData, AIWORKER_ADMIN_TOKEN: 'x'.repeat(32) }),
+    ).toThrow(/AIWORKER_METRICS_TOKEN/);
     const parsed = loadConfig({
       ...config.data,
       ...secret.stringData,
       AIWORKER_ADMIN_TOKEN: 'x'.repeat(32),
+      AIWORKER_METRICS_TOKEN: 'y'.repeat(32),
     });
+    expect(parsed.metricsToken).toBe('y'.repeat(32));
     expect(parsed.host).toBe('0.0.0.0');
     expect(parsed.temporal.devServer).toBe('off');
   });
