@@ -346,8 +346,7 @@ export async function taskEvents(
 
 /**
  * Tasks an agent may take, best first: its own tasks sent back for changes, then backlog tasks
- * by priority (highest first) and age (oldest first), those whose workflow has not run yet last.
- * `projectIds` null means every project.
+ * by priority (highest first) and age (oldest first). `projectIds` null means every project.
  */
 export async function claimCandidates(
   db: Db,
@@ -367,26 +366,14 @@ export async function claimCandidates(
     take: filter.limit,
     select,
   });
-  // A stuck task cannot be claimed; it must not keep agents from the next one. Tasks whose
-  // workflow has run come first: a claim of a task just created (version 0) waits for its
-  // workflow's first workflow task, which a busy worker may not have reached yet.
-  const backlog = { ...projects, state: 'backlog' as const, stuckSince: null };
-  const running = await db.task.findMany({
-    where: { ...backlog, version: { gt: 0 } },
+  const backlog = await db.task.findMany({
+    // A stuck task cannot be claimed; it must not keep agents from the next one.
+    where: { ...projects, state: 'backlog', stuckSince: null },
     orderBy: order,
     take: filter.limit,
     select,
   });
-  const starting =
-    running.length < filter.limit
-      ? await db.task.findMany({
-          where: { ...backlog, version: 0 },
-          orderBy: order,
-          take: filter.limit - running.length,
-          select,
-        })
-      : [];
-  return [...own, ...running, ...starting];
+  return [...own, ...backlog];
 }
 
 /** A task whose workflow the stuck-task sweep found failing. */
