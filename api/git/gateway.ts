@@ -249,6 +249,10 @@ async function serve(
     res.end();
     return;
   }
+  // The pipeline watches the answer's end with listeners of its own, beside the middleware's
+  // and this route's (request limits, metrics, deadline, abort): more than Node's default of
+  // ten, which warns of a leak that is not one (they go with the response).
+  res.setMaxListeners(20);
   await pipeline(answer.body, res);
 }
 
