@@ -90,6 +90,28 @@ export interface TaskWorkflowInput {
 }
 
 /**
+ * A task as it is created: in the backlog, nobody's, nothing delivered; created at the input's
+ * `createdAt` or, for an input without one (before release 0.7.0), at `now`.
+ */
+export function newTaskView(input: TaskWorkflowInput, now: Date): TaskView {
+  return {
+    ...input.task,
+    state: 'backlog',
+    assignedAgentId: null,
+    questions: [],
+    feedback: [],
+    branch: null,
+    prNumber: null,
+    prUrl: null,
+    previewUrl: null,
+    previewCommit: null,
+    approvedCommit: null,
+    mergeId: null,
+    createdAt: input.createdAt ?? now.toISOString(),
+  };
+}
+
+/**
  * The format of `TaskSnapshot` this release writes. Every release reads the formats of the
  * releases before it (`workflows/task-snapshot.ts`); a format only grows, with optional fields,
  * so an earlier release can still read the fields it knows.

@@ -1,6 +1,8 @@
+import { newTaskView } from '../contracts/task';
 import type { TaskWorkflowInput } from '../contracts/task';
 import type { Prisma } from '../generated/prisma/client';
 import type { Db } from './client';
+import { taskRowFields } from './tasks';
 
 /**
  * Writes new tasks into the read model, each with the start of its workflow still to do, in one
@@ -14,13 +16,9 @@ export async function insertNewTasks(db: Db, inputs: TaskWorkflowInput[]): Promi
     db.task.createMany({
       data: inputs.map((input) => {
         const createdAt = new Date(input.createdAt!);
-        return {
-          ...input.task,
-          state: 'backlog' as const,
-          version: 0,
-          createdAt,
-          updatedAt: createdAt,
-        };
+        const view = newTaskView(input, createdAt);
+        const row = { id: view.id, projectId: view.projectId, ...taskRowFields(view) };
+        return { ...row, version: 0, createdAt, updatedAt: createdAt };
       }),
       skipDuplicates: true,
     }),

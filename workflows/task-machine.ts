@@ -1,5 +1,5 @@
 import type { DeliveryStep, EventPayloads, EventType, RecordedEvent } from '../contracts/events';
-import { TASK_SNAPSHOT_VERSION } from '../contracts/task';
+import { newTaskView, TASK_SNAPSHOT_VERSION } from '../contracts/task';
 import type { TaskSnapshot, TaskTransition, TaskView, TaskWorkflowInput } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
 import { readTaskSnapshot } from './task-snapshot';
@@ -35,21 +35,7 @@ export class TaskMachine {
       const s = readTaskSnapshot(input.snapshot);
       return { machine: new TaskMachine(s.view, s.history, s.eventSeq), change: [] };
     }
-    const view: TaskView = {
-      ...input.task,
-      state: 'backlog',
-      assignedAgentId: null,
-      questions: [],
-      feedback: [],
-      branch: null,
-      prNumber: null,
-      prUrl: null,
-      previewUrl: null,
-      previewCommit: null,
-      approvedCommit: null,
-      mergeId: null,
-      createdAt: input.createdAt ?? now.toISOString(),
-    };
+    const view = newTaskView(input, now);
     const machine = new TaskMachine(view, [], 0);
     machine.history.push({
       seq: 1,

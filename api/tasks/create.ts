@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Actor } from '../../contracts/actor';
+import { newTaskView } from '../../contracts/task';
 import type { TaskRecord, TaskWorkflowInput } from '../../contracts/task';
+import { taskRowFields } from '../../db/tasks';
 import { insertNewTasks } from '../../db/task-starts';
 import { bumpGenerations } from '../../platform/cache-keys';
 import { currentRequest, withinRequestDeadline } from '../../platform/request-context';
@@ -93,19 +95,13 @@ export async function createTasks(
  * to a creation needs no read back.
  */
 export function newTaskRecord(input: TaskWorkflowInput): TaskRecord {
+  const view = newTaskView(input, new Date(input.createdAt!));
   return {
-    ...input.task,
-    state: 'backlog',
-    assignedAgentId: null,
-    branch: null,
-    prNumber: null,
-    prUrl: null,
-    previewUrl: null,
-    previewCommit: null,
-    approvedCommit: null,
-    mergeId: null,
-    createdAt: input.createdAt!,
-    updatedAt: input.createdAt!,
+    id: view.id,
+    projectId: view.projectId,
+    ...taskRowFields(view),
+    createdAt: view.createdAt,
+    updatedAt: view.createdAt,
     questions: [],
     stuck: null,
   };

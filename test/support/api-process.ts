@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { DIST_DIR, NODE_ENV_VARS, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
 import { freePort } from './free-port';
+import { signalAndWait } from './processes';
 
 /**
  * `npm run api` as a real separate process on a free port, over the run's services: the sources
@@ -67,18 +68,10 @@ export class ApiProcess {
 
   /** Kills the API without warning (no drain, no cleanup) and waits until it is gone. */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await signalAndWait(this.child, 'SIGKILL');
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await signalAndWait(this.child, 'SIGTERM');
   }
 }

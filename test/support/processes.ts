@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
@@ -44,4 +45,15 @@ export function commandOf(pid: number): string {
   } catch {
     return '(gone)';
   }
+}
+
+/** Sends `signal` to a child still running and resolves once it has exited. */
+export async function signalAndWait(
+  child: ChildProcess | undefined,
+  signal: NodeJS.Signals,
+): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
 }

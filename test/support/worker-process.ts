@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { DIST_DIR, NODE_ENV_VARS, NODE_FLAGS, REPO_ROOT } from '../../platform/config';
+import { signalAndWait } from './processes';
 
 /**
  * `npm run worker` as a real separate process, so a test can SIGKILL it: the sources through tsx
@@ -61,19 +62,11 @@ export class WorkerProcess {
 
   /** Kills the worker without warning (no drain, no cleanup) and waits until it is gone. */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await signalAndWait(this.child, 'SIGKILL');
   }
 
   /** Asks the worker to stop (SIGTERM: it finishes what it runs, then exits). */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await signalAndWait(this.child, 'SIGTERM');
   }
 }
