@@ -45,18 +45,23 @@ export function createProjectionActivities(deps: ActivityDeps) {
     }): Promise<{ events: LoggedEvent[]; published: boolean }> {
       const events = await applyTaskChange(db, change);
       const { id: taskId, projectId } = change.view;
-      await startWebhookDeliveries(deps, projectId, events);
-      if (!change.publish) return { events, published: false };
-      try {
-        await publish({ projectId, taskId, events });
-        return { events, published: true };
-      } catch (err) {
-        logger.warn(
-          { taskId, err: (err as Error).message },
-          'publishing deferred: redis unreachable',
-        );
-        return { events, published: false };
+      let published = false;
+      if (change.publish) {
+        try {
+          await publish({ projectId, taskId, events });
+          published = true;
+        } catch (err) {
+          logger.warn(
+            { taskId, err: (err as Error).message },
+            'publishing deferred: redis unreachable',
+          );
+        }
       }
+      // After the publish, which boards and waiting calls are quicker to see. Should this fail,
+      // the retried activity publishes again: boards drop what they have by `seq`, and a waiting
+      // call woken twice reads the read model twice.
+      await startWebhookDeliveries(deps, projectId, events);
+      return { events, published };
     },
 
     /** Invalidates the cache and publishes events; retried by the workflow until Redis answers. */

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTracing } from '../platform/tracing';
 import type { Tracing } from '../platform/tracing';
 import { startTestApi } from './support/api';
@@ -79,18 +80,32 @@ describe('traces', () => {
       .id;
     const created = await http.post('/api/tasks', { projectId, title: 'traced', description: '' });
     expect(created.status).toBe(201);
-    // The answer comes before the workflow's first workflow task, which projects the task.
+    // The answer comes before the workflow's first workflow task, which schedules the activity
+    // that projects the task; that activity's span is exported once the activity has ended.
     await untilProjected(api.deps.db, [created.body.taskId]);
+    const request = () => receiver.spans.find((s) => s.name === 'POST /api/tasks');
+    const traced = () => receiver.spans.filter((s) => s.traceId === request()?.traceId);
+    const deadline = Date.now() + 30_000;
     await tracing.flush();
+    while (!traced().some((s) => s.name === 'RunActivity:projectTaskChange')) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no projection activity in the trace: ${traced()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
+      }
+      await sleep(100);
+      await tracing.flush();
+    }
 
-    const request = receiver.spans.find((s) => s.name === 'POST /api/tasks');
-    expect(request).toBeDefined();
-    const trace = receiver.spans.filter((s) => s.traceId === request!.traceId);
+    expect(request()).toBeDefined();
+    const trace = traced();
     const names = trace.map((s) => s.name);
     // The Temporal client's call, and on the worker the activity that projected the new task,
     // which the workflow scheduled on the client call's trace.
     const client = trace.find((s) => s.name === 'StartWorkflow:taskWorkflow');
-    expect(client?.parentSpanId).toBe(request!.spanId);
+    expect(client?.parentSpanId).toBe(request()!.spanId);
     const activity = trace.find((s) => s.name === 'RunActivity:projectTaskChange');
     expect(activity?.parentSpanId).toBe(client!.spanId);
     expect(names.filter((n) => n.startsWith('RunActivity:')).length).toBeGreaterThan(0);

@@ -58,17 +58,21 @@ const { projectTaskChange, publishTaskEvents } = proxyActivities<Activities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
 });
 
-// A new task's first projection runs as a local activity, inside the workflow's first workflow
-// task: what it writes, the task as created, is already committed to this history (the start
-// event carries it), so the reason the other changes wait for their workflow task does not apply.
-// It saves the server an activity and a second workflow task per created task.
-// A first workflow task that fails and is retried projects again, idempotently.
-const { projectTaskChange: projectCreation } = proxyLocalActivities<Activities>({
+// Release 0.7.0 projected a new task's creation with a local activity, inside the first workflow
+// task. A local activity that outlasts its workflow task (a slow database) holds the workflow
+// open across the task's extensions, and whatever arrives meanwhile (a claim, then the claiming
+// agent's heartbeat) is ordered around the activity's result differently on replay than it was
+// live: that history no longer replays (test/slow-projection.test.ts). Runs started since then
+// project their creation like every other change, with the regular activity; the local one stays
+// for the histories 0.7.0 recorded.
+const { projectTaskChange: projectCreationLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '2 seconds' },
 });
-/** The patch (`patched()`) under which a new task's first projection is a local activity. */
+/** The patch (`patched()`) under which 0.7.0 projected a new task's creation locally. */
 const CREATION_PROJECTED_LOCALLY = 'creation-projected-locally';
+/** The patch under which a new task's creation is projected by the regular activity again. */
+const CREATION_PROJECTED_BY_ACTIVITY = 'creation-projected-by-activity';
 
 // Delivery steps talk to the forge: quick calls, retried a few times for outages. A refusal
 // (ForgeRefusal) is non-retryable and reaches the agent and the board in the forge's words.
@@ -174,10 +178,14 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     return machine.current();
   };
 
-  // Histories recorded before the patch projected the creation with a regular activity.
+  // A run continued as new has no creation to project and asks no patch (as before 0.7.0).
+  // Otherwise: since 0.7.1 the regular activity (the first patch); in 0.7.0 the local activity
+  // (the second); before 0.7.0, with neither marker in the history, the regular activity.
   const creationProjector =
-    input.snapshot === undefined && patched(CREATION_PROJECTED_LOCALLY)
-      ? projectCreation
+    input.snapshot === undefined &&
+    !patched(CREATION_PROJECTED_BY_ACTIVITY) &&
+    patched(CREATION_PROJECTED_LOCALLY)
+      ? projectCreationLocally
       : projectTaskChange;
   void record(created, input.actor ?? UNKNOWN_ACTOR, creationProjector);
 

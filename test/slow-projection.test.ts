@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { agentHeartbeatSignal, claimTaskUpdate } from '../contracts/messages';
+import type { RecordedEvent } from '../contracts/events';
+import { taskWorkflowId } from '../contracts/task';
+import { taskWorkflowStartOptions } from '../platform/task-start';
+import { uniqueTaskQueue } from './support/worker';
+
+/** The workflow task timeout of these tests: the SDK extends a task that is still busy at 80 %. */
+const WORKFLOW_TASK_TIMEOUT_MS = 2_000;
+/** The first projection outlasts its workflow task, as it can when the database is slow. */
+const FIRST_PROJECTION_MS = 2_600;
+
+/**
+ * A task's first projection may take longer than its workflow task (a slow database, a busy
+ * worker). Meanwhile an agent claims the task and, having it, heartbeats. The history this
+ * writes must replay: a projection that held the workflow task open (a local activity) left the
+ * heartbeat's timer commands and the projection's result in an order that replay could not
+ * reproduce, and the task was stuck after its next eviction.
+ *
+ * The projection is a stand-in that only waits (the read model is not what is tested here); the
+ * Temporal server and the workflow code are the run's own.
+ */
+describe('a first projection slower than its workflow task', () => {
+  const taskQueue = uniqueTaskQueue('slow-projection');
+  const address = process.env.TEMPORAL_ADDRESS!;
+  const codePath = process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!;
+  let connection: Connection;
+  let client: Client;
+  let native: NativeConnection;
+  let worker: Worker;
+  let running: Promise<void>;
+  const projections = new Map<string, number>();
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    connection = await Connection.connect({ address });
+    client = new Client({ connection });
+    native = await NativeConnection.connect({ address });
+    worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowBundle: { codePath },
+      activities: {
+        async projectTaskChange(change: { view: { id: string }; events: RecordedEvent[] }) {
+          const seen = projections.get(change.view.id) ?? 0;
+          projections.set(change.view.id, seen + 1);
+          if (seen === 0) await sleep(FIRST_PROJECTION_MS);
+          return { events: change.events, published: true };
+        },
+        async publishTaskEvents() {},
+      },
+    });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+    await Runtime.instance().shutdown();
+  });
+
+  it.each([500, 1_000, 1_400])(
+    'replays after a claim and a heartbeat %i ms into it',
+    async (heartbeatAfterMs) => {
+      const taskId = randomUUID();
+      const agentId = randomUUID();
+      // The claim comes with the start, so that it is in the task's first workflow task.
+      const start = new WithStartWorkflowOperation('taskWorkflow', {
+        ...taskWorkflowStartOptions(taskQueue, {
+          task: { id: taskId, projectId: randomUUID(), title: 't', description: 'd', priority: 0 },
+          reminderAfterMs: 3_600_000,
+          leaseMs: 3_600_000,
+          createdAt: new Date().toISOString(),
+        }),
+        workflowIdConflictPolicy: 'FAIL',
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
+      });
+      const claimed = client.workflow.executeUpdateWithStart(claimTaskUpdate, {
+        args: [{ agentId }],
+        startWorkflowOperation: start,
+      });
+      // Not the operation's handle: it is given only once the claim has an answer.
+      const handle = client.workflow.getHandle(taskWorkflowId(taskId));
+      await sleep(heartbeatAfterMs);
+      await handle.signal(agentHeartbeatSignal, { agentId });
+      expect(await claimed).toMatchObject({ state: 'in_progress', assignedAgentId: agentId });
+      await handle.signal(agentHeartbeatSignal, { agentId });
+
+      const history = await handle.fetchHistory();
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: { codePath } }, history),
+      ).resolves.toBeUndefined();
+    },
+  );
+});
