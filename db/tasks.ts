@@ -3,7 +3,7 @@ import type { Actor, ActorKind } from '../contracts/actor';
 import type { DeliveredEvent, EventPayloads, EventType, RecordedEvent } from '../contracts/events';
 import type { TaskRecord, TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
-import type { Prisma } from '../generated/prisma/client';
+import { Prisma } from '../generated/prisma/client';
 
 export type { TaskRecord } from '../contracts/task';
 import type { Db } from './client';
@@ -84,39 +84,33 @@ export async function applyTaskChange(
           ],
         });
       } else if (current < version) {
+        // updateMany: one UPDATE, with no lookup before it or read-back after it.
         if (current === 0) {
           // The API's first row (db/task-starts.ts): its workflow has started and created it.
-          const createdAt = new Date(view.createdAt);
-          await tx.task.update({
+          await tx.task.updateMany({
             where: { id: view.id },
-            data: { ...fields, updatedAt: createdAt },
+            data: { ...fields, updatedAt: new Date(view.createdAt) },
           });
           await tx.taskStart.deleteMany({ where: { taskId: view.id } });
         } else {
-          await tx.task.update({ where: { id: view.id }, data: fields });
+          await tx.task.updateMany({ where: { id: view.id }, data: fields });
         }
       }
-      if (current === undefined || current < version) {
-        for (const q of view.questions) {
-          const data = {
-            question: q.question,
-            agentId: q.agentId,
-            answer: q.answer,
-            askedAt: new Date(q.askedAt),
-            answeredAt: q.answeredAt ? new Date(q.answeredAt) : null,
-          };
-          await tx.taskQuestion.upsert({
-            where: { id: q.id },
-            create: { id: q.id, taskId: view.id, ...data },
-            update: data,
-          });
-        }
+      if ((current === undefined || current < version) && view.questions.length > 0) {
+        // Every question in one statement: inserted, or brought to the view's state.
+        const rows = view.questions.map(
+          (q) =>
+            Prisma.sql`(${q.id}, ${view.id}, ${q.agentId}, ${q.question}, ${q.answer}, ${new Date(q.askedAt)}, ${q.answeredAt ? new Date(q.answeredAt) : null})`,
+        );
+        await tx.$executeRaw`INSERT INTO task_questions (id, taskId, agentId, question, answer, askedAt, answeredAt) VALUES ${Prisma.join(rows)} ON DUPLICATE KEY UPDATE agentId = VALUES(agentId), question = VALUES(question), answer = VALUES(answer), askedAt = VALUES(askedAt), answeredAt = VALUES(answeredAt)`;
       }
       await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
       // A retried projection finds its events stored already: only the others are numbered.
-      // (A task without a row, or with the API's first row, has no events yet.)
+      // A row behind this change's version cannot have them: a change's events are its own, and
+      // the transaction that stores them also moves the row to their version, or finds it there
+      // or beyond. (A task without a row, or with the API's first row, has no events yet.)
       const stored =
-        current === undefined || current === 0
+        current === undefined || current < version
           ? []
           : await tx.taskEvent.findMany({
               where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
@@ -267,10 +261,18 @@ export async function heldTasks(
   db: Db,
   agentId: string,
   states: TaskState[],
-): Promise<Array<{ id: string; projectId: string; state: TaskState; updatedAt: Date }>> {
+): Promise<
+  Array<{
+    id: string;
+    projectId: string;
+    state: TaskState;
+    updatedAt: Date;
+    stuckSince: Date | null;
+  }>
+> {
   return await db.task.findMany({
     where: { assignedAgentId: agentId, state: { in: states } },
-    select: { id: true, projectId: true, state: true, updatedAt: true },
+    select: { id: true, projectId: true, state: true, updatedAt: true, stuckSince: true },
     orderBy: { createdAt: 'asc' },
   });
 }
