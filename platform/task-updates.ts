@@ -6,7 +6,7 @@ import {
 } from '@temporalio/client';
 import type { Client, WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { UpdateDefinition } from '@temporalio/common';
+import type { QueryDefinition, UpdateDefinition } from '@temporalio/common';
 import { TASK_RESTARTING, taskViewQuery } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
@@ -89,6 +89,24 @@ export async function startLongTaskUpdate<Ret, Args extends unknown[]>(
       ...(updateId ? { updateId } : {}),
     }),
   );
+}
+
+/**
+ * A query of a task workflow, answered within the update deadline. Temporal holds a query to a
+ * workflow whose workflow task keeps failing until the caller gives up: such a workflow is told
+ * apart as for an update (`TaskWorkflowStuck` within seconds), one that just does not answer is
+ * `TaskWorkflowUnresponsive`.
+ */
+export async function queryTaskWorkflow<Ret>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<Ret, []>,
+): Promise<Ret> {
+  const deadline = Date.now() + TASK_UPDATE_DEADLINE_MS;
+  try {
+    return await watched(handle, deadline, () => handle.query(query));
+  } catch (err) {
+    throw (await whyUnanswered(handle, err)) ?? err;
+  }
 }
 
 async function withRestarts<T>(

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { Emitter } from '@socket.io/redis-emitter';
+import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { taskWorkflowId } from '../contracts/task';
 import { createLogger } from '../platform/logger';
 import { sweepStuckTasks } from '../worker/stuck-tasks';
 import type { StuckTaskSweepDeps } from '../worker/stuck-tasks';
@@ -15,6 +17,16 @@ import { apiClient } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { untilProjected } from './support/projected';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
+
+/** Resolves once the task's workflow has no workflow task scheduled or running. */
+async function untilIdle(client: Client, taskId: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const handle = client.workflow.getHandle(taskWorkflowId(taskId));
+  while ((await handle.describe()).raw.pendingWorkflowTask) {
+    if (Date.now() > deadline) throw new Error(`task ${taskId}'s workflow never went idle`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /**
  * No poison pill: a task whose workflow the running workers cannot replay (it was started by
@@ -82,17 +94,25 @@ describe('a task whose workflow cannot make progress', () => {
     };
 
     const stuck = await create('left by another release', 10);
-    // That release's code has run the task's first workflow task: its history is that code's.
+    // That release's code has run the task's first workflow tasks: its history is that code's.
+    // Its workers stop once they have nothing of it in hand (a workflow task they had taken
+    // when stopped would only be retried after its 10 s timeout).
     await untilProjected(api.deps.db, [stuck]);
+    await untilIdle(api.deps.temporal.client, stuck);
     await worker.stop();
     worker = await startTestWorker({ taskQueue });
     const good = await create('a good task', 0);
+    // Claimable like any task whose workflow has run (what is tested here is the stuck one).
+    await untilProjected(api.deps.db, [good]);
 
     // The agent is offered the stuck task first; it gets the good one instead.
     const asked = Date.now();
     const next = await callTool(agent, 'get_next_task', {});
     const claimMs = Date.now() - asked;
-    expect(next.isError).toBe(false);
+    expect({ isError: next.isError, text: next.isError ? next.text : '' }).toEqual({
+      isError: false,
+      text: '',
+    });
     expect(next.data.task?.id).toBe(good);
     // The agent starts on it: its first call on the task says it has it.
     await callTool(agent, 'heartbeat', { taskId: good });
@@ -109,6 +129,13 @@ describe('a task whose workflow cannot make progress', () => {
     expect(cancel.body.error.code).toBe('task_stuck');
     expect(cancel.body.error.message).toContain(`task ${stuck} cannot change now`);
     expect((await http.get(`/api/tasks/${stuck}`)).body.state).toBe('backlog');
+    // A merge that names it before the sweep has marked it: its workflow answers no query
+    // (Temporal holds the query), and the merge says why rather than wait out its deadline.
+    const earlyMerge = await http.post('/api/merge', { taskIds: [stuck] });
+    expect({ status: earlyMerge.status, code: earlyMerge.body.error?.code }).toEqual({
+      status: 503,
+      code: 'task_stuck',
+    });
 
     // The sweep marks it once Temporal flags it (two failed attempts), however often it runs.
     const sweeping = Date.now();
@@ -148,8 +175,15 @@ describe('a task whose workflow cannot make progress', () => {
     expect((await callTool(agent, 'get_next_task', {})).data.task?.id).toBe(another);
     // A merge that names it is refused the same way.
     const merge = await http.post('/api/merge', { taskIds: [stuck] });
-    expect(merge.status).toBe(503);
-    expect(merge.body.error.code).toBe('task_stuck');
+    // (On a failure, the API's error lines show what the merge met.)
+    const failed = api
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"level":50'));
+    expect({ status: merge.status, code: merge.body.error?.code, failed }).toMatchObject({
+      status: 503,
+      code: 'task_stuck',
+    });
 
     // Workers that can run it again (here: the release that started it) un-stick it once
     // Temporal's next attempt reaches them; until then, the answer stays a quick 503.

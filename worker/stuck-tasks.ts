@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Emitter } from '@socket.io/redis-emitter';
@@ -56,9 +57,12 @@ export async function sweepStuckTasks(
   const marked = new Set((await listStuckTasks(db)).map((t) => t.id));
   const result = { stuck: [] as string[], recovered: [] as string[] };
   for (const taskId of new Set([...reported, ...marked])) {
+    // A workflow Temporal no longer knows is not failing; one it did not describe (busy or
+    // away) is left as it is until a sweep that can tell.
     const failing = await workflowTaskFailure(client.workflow, taskWorkflowId(taskId)).catch(
-      () => null,
+      (err: unknown) => (err instanceof WorkflowNotFoundError ? null : undefined),
     );
+    if (failing === undefined) continue;
     if (failing && !marked.has(taskId)) {
       const reason = reasonFor(failing.cause);
       const since = new Date();

@@ -10,6 +10,7 @@ import type { TaskView } from '../../contracts/task';
 import { findMerge, listMerges, tasksInOpenMerges } from '../../db/merges';
 import { findTask } from '../../db/tasks';
 import { TaskWorkflowStuck } from '../../platform/errors';
+import { queryTaskWorkflow } from '../../platform/task-updates';
 import type { mergeQueueWorkflow } from '../../workflows/merge';
 import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -27,7 +28,12 @@ export function mergeRoutes(deps: ApiDeps): Router {
   /** The task as its workflow knows it now (the read model may trail an approval by a moment). */
   const liveTask = async (taskId: string): Promise<TaskView> => {
     try {
-      return await client.workflow.getHandle(taskWorkflowId(taskId)).query(taskViewQuery);
+      // A workflow stuck since the read model was last told (no sweep has marked it yet)
+      // answers `TaskWorkflowStuck` within seconds.
+      return await queryTaskWorkflow(
+        client.workflow.getHandle(taskWorkflowId(taskId)),
+        taskViewQuery,
+      );
     } catch (err) {
       throw updateError(err, () => 'finished') ?? err;
     }
