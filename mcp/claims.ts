@@ -22,13 +22,19 @@ import { presentTask } from './present';
 import { AgentRefusal, isClosed, isRefused } from './refusals';
 import type { TaskWakeups } from './wakeups';
 
-/** Longest an agent's reservation of a candidate keeps other agents off it (it is dropped once the claim is decided). */
-const RESERVATION_MS = 5000;
+/**
+ * Longest an agent's reservation of a candidate keeps other agents off it: past the claim's
+ * deadline, so that others do not pile claims on a workflow slow to decide one. It is dropped
+ * once the claim is decided, and left to expire when its outcome is unknown.
+ */
+const RESERVATION_MS = TASK_UPDATE_DEADLINE_MS + 1000;
 /**
  * How long after it is sent a claim may still be validated: well within the update deadline,
  * so that a claim accepted at the last moment still has time to answer.
  */
 const CLAIM_VALID_MS = TASK_UPDATE_DEADLINE_MS - 3000;
+/** How long the workflow of a task the agent may hold without knowing it has to say whose it is. */
+const HELD_QUERY_MS = 4000;
 
 /**
  * A claim whose outcome is not known (no answer from Temporal or the task's workflow in time).
@@ -163,13 +169,24 @@ export class TaskClaims {
       ({ lost, decidedBy } = await this.marks.lostAmong(mine));
     }
     // The workflow has the last word on each: the first one still the agent's is handed over.
-    for (const task of lost) {
-      const view = await queryTaskView(this.deps.client, task.id);
+    // Each is given time to answer (a busy worker answers queries late); all are asked at once.
+    const views = await Promise.all(
+      lost.map((task) => queryTaskView(this.deps.client, task.id, HELD_QUERY_MS)),
+    );
+    let unanswered: string | undefined;
+    for (const [i, task] of lost.entries()) {
+      const view = views[i];
+      // One that does not answer leaves the agent a retry, not another task. (A stuck task's
+      // workflow answers nothing until it runs again: the agent gets it then.)
+      if (view === null && !task.stuckSince) unanswered ??= task.id;
       if (view?.state !== 'in_progress' || view.assignedAgentId !== this.agentId) continue;
       const cloneUrl = await this.cloneUrlOf(view.projectId);
       await this.presence.setStatus('working', view.id);
       return { ...presentTask(view, cloneUrl), resumed: true };
     }
+    // One may still be the agent's, but its workflow did not say: taking another now would
+    // leave it with an agent that does not know it has it. The agent calls again.
+    if (unanswered) throw new ClaimOutcomeUnknown(unanswered);
     return null;
   }
 
@@ -212,6 +229,7 @@ export class TaskClaims {
   private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
     if (!(await this.reserve(candidate.id))) return null;
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id));
+    let decided = true;
     try {
       // Read before claiming: once the workflow has said yes, nothing may fail before the
       // agent is told, or the task would sit with an agent that never heard of it.
@@ -239,20 +257,44 @@ export class TaskClaims {
         // the projection), and one not yet accepted is refused once it expires. The agent's next
         // get_next_task asks again and hands the task over if the claim landed.
         await this.marks.outcomeUnknown(candidate.id);
+        decided = false;
         throw new ClaimOutcomeUnknown(candidate.id);
       }
     } catch (err) {
-      const notOurs = isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck;
-      if (notOurs) await this.marks.forget(candidate.id);
-      if (isRefused(err)) return null; // another agent was faster: the workflow said so
-      if (isClosed(err)) return null; // cancelled since it was listed; the next listing omits it
-      if (err instanceof TaskWorkflowStuck) return null; // reported by the stuck-task sweep
+      if (isRefused(err)) {
+        // The read model still listed the task as free. It may be this agent's own earlier
+        // claim, accepted but not yet projected (its call ended without an answer): then it is
+        // handed over now, and its mark kept, rather than left with an agent that never heard
+        // of it.
+        const view = await queryTaskView(this.deps.client, candidate.id);
+        if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
+          return { ...presentTask(view, await this.cloneUrlOf(view.projectId)), resumed: true };
+        }
+        // Whose it is could not be asked: the mark stays (it only matters if the read model
+        // ever shows the task as this agent's, and then the next call asks again).
+        if (view === null) await this.marks.outcomeUnknown(candidate.id);
+        else await this.marks.forget(candidate.id);
+        return null;
+      }
+      if (isClosed(err)) {
+        await this.marks.forget(candidate.id);
+        return null; // cancelled since it was listed; the next listing omits it
+      }
+      if (err instanceof TaskWorkflowStuck) {
+        // Reported by the stuck-task sweep. Its claim may still be taken once the workflow runs
+        // again: the mark stays.
+        await this.marks.outcomeUnknown(candidate.id);
+        return null;
+      }
       throw err;
     } finally {
-      // The workflow has decided; the reservation has done its job.
-      await this.deps.redis
-        .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
-        .catch(() => undefined);
+      // The workflow has decided; the reservation has done its job. (Undecided, it keeps the
+      // others off until it expires.)
+      if (decided) {
+        await this.deps.redis
+          .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
+          .catch(() => undefined);
+      }
     }
   }
 

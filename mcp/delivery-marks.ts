@@ -2,7 +2,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { TASK_UPDATE_DEADLINE_MS } from '../platform/task-updates';
 
 /** Marks a task claimed by an agent whose answer is not yet known to have reached it. */
-const undeliveredKey = (agentId: string, taskId: string) => `mcp:undelivered:${agentId}:${taskId}`;
+export const undeliveredKey = (agentId: string, taskId: string) =>
+  `mcp:undelivered:${agentId}:${taskId}`;
 /** How long that mark lives: past it, the task's lease (30 minutes by default) has long ended. */
 const UNDELIVERED_SECONDS = 24 * 3600;
 /** How long a `known` mark lives; a task held longer than this is handed over once more. */

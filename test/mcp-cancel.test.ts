@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { REFUSAL_META_KEY } from '../mcp/tools/result';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
+import { claimRecord } from './support/claim-record';
 import { apiClient } from './support/http';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
-/** A random whole number in [0, n). */
 /** Calls cancelled, aborted or dropped at random moments. */
 const TRIALS = 200;
 
+/** A random whole number in [0, n). */
 const random = (n: number) => Math.floor(Math.random() * n);
 
 /**
@@ -114,8 +116,15 @@ describe('get_next_task: no task goes to an agent that did not receive it', () =
     // no cancellation) is the agent's: its next get_next_task hands it over again.
     let resumed = 0;
     for (;;) {
-      const next = (await client.callTool({ name: 'get_next_task', arguments: { projectId } }))
-        .structuredContent as { task: { id: string; resumed: boolean } | null };
+      const result = await client.callTool({ name: 'get_next_task', arguments: { projectId } });
+      if (result.isError) {
+        // A retryable failure (a claim not yet confirmed): the agent calls again, as told.
+        const failure = result._meta?.[REFUSAL_META_KEY] as { retryable?: boolean } | undefined;
+        if (!failure?.retryable) throw new Error(`get_next_task failed: ${JSON.stringify(result)}`);
+        await sleep(500);
+        continue;
+      }
+      const next = result.structuredContent as { task: { id: string; resumed: boolean } | null };
       if (!next.task?.resumed) {
         if (next.task) received.add(next.task.id);
         break;
@@ -136,6 +145,7 @@ describe('get_next_task: no task goes to an agent that did not receive it', () =
         }>
       ).filter((t) => t.state !== 'backlog');
     let last: unknown;
+    let unreceivedIds: string[] = [];
     await within(
       'every held task to be one the agent received',
       60_000,
@@ -143,13 +153,23 @@ describe('get_next_task: no task goes to an agent that did not receive it', () =
         for (;;) {
           const tasks = await held();
           const unreceived = tasks.filter((t) => !received.has(t.id));
-          last = { unreceived: unreceived.length, held: tasks.length, received: received.size };
+          last = { held: tasks.length, received: received.size, unreceived: unreceived.length };
+          unreceivedIds = unreceived.map((t) => t.id);
           if (unreceived.length === 0) return;
           await sleep(200);
         }
       })(),
       () => last,
-    );
+    ).catch(async (err: Error) => {
+      // What the agent's delivery mark and the workflow's record say of each one not received.
+      const records = await Promise.all(
+        unreceivedIds.map(async (id) => ({
+          id,
+          ...(await claimRecord(apis[0]!.deps, id, [agent.agentId])),
+        })),
+      );
+      throw new Error(`${err.message}; ${JSON.stringify(records)}`);
+    });
     const tasks = await held();
     expect(
       tasks.every((t) => t.state === 'in_progress' && t.assignedAgentId === agent.agentId),

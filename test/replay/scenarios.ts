@@ -92,6 +92,9 @@ export class ScenarioError extends Error {
   }
 }
 
+/** Tools an agent may call again with the same arguments without changing more. */
+const REPEATABLE_TOOLS = new Set(['create_branch', 'create_pr', 'heartbeat']);
+
 /**
  * What a person (REST, admin token) and one agent (MCP, its own token) do in a scenario. Each
  * new task gets a higher priority than every earlier one, so the agent's next `get_next_task`
@@ -141,11 +144,19 @@ export class ScenarioDriver {
     return id;
   }
 
-  /** The agent calls a tool that must succeed; answers its structured result. */
+  /**
+   * The agent calls a tool that must succeed; answers its structured result. Like an agent that
+   * follows the error contract, it calls again after an `unavailable` answer (a workflow slow to
+   * answer on a loaded machine), for the tools whose repetition changes nothing more.
+   */
   async tool(name: string, args: Record<string, unknown>): Promise<any> {
-    const result = await callTool(this.mcp, name, args);
-    if (result.isError) throw new ScenarioError(`${name} was refused: ${result.text}`);
-    return result.data;
+    for (let attempt = 1; ; attempt += 1) {
+      const result = await callTool(this.mcp, name, args);
+      if (!result.isError) return result.data;
+      const again =
+        result.refusal?.code === 'unavailable' && REPEATABLE_TOOLS.has(name) && attempt < 3;
+      if (!again) throw new ScenarioError(`${name} was refused: ${result.text}`);
+    }
   }
 
   /** The agent calls a tool that must fail; answers the refusal's text. */
