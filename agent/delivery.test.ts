@@ -20,6 +20,7 @@ import {
   localRepositoryUrl,
   seedWithFixtureApp,
 } from '../test/support/git';
+import { createProject } from '../test/support/http';
 
 /** The project's repository starts with the fixture app on staging, as a real project would. */
 function seedRepository(projectId: string): void {
@@ -51,7 +52,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
   });
 
   it('takes a task, branches, pushes, opens a PR, previews it, takes feedback, and is approved', async () => {
-    const { body: project } = await http.post('/api/projects', {
+    const project = await createProject(http, {
       name: `delivery-${randomUUID()}`,
       preview: {
         installCommand: 'npm install --no-audit --no-fund',
@@ -206,7 +207,7 @@ describe('delivery over MCP with the local forge and local previews', () => {
   }, 240_000);
 
   it('refuses delivery steps out of order, and shows the forge and runtime refusals to the agent and the board', async () => {
-    const { body: project } = await http.post('/api/projects', {
+    const project = await createProject(http, {
       name: `refusals-${randomUUID()}`,
     });
     const { body: agent } = await http.post('/api/agents', { name: 'r', projectIds: [project.id] });

@@ -5,6 +5,7 @@ import { TestBoard } from '../test/support/board';
 import { apiClient } from '../test/support/http';
 import { startTestWorker, uniqueTaskQueue } from '../test/support/worker';
 import { runReferenceAgent } from './reference-agent';
+import { createProject } from '../test/support/http';
 
 describe('the reference agent', () => {
   const taskQueue = uniqueTaskQueue('agent');
@@ -23,7 +24,7 @@ describe('the reference agent', () => {
   });
 
   it('takes tasks over MCP, asks, waits for the person’s answer, and reports progress', async () => {
-    const projectId = (await http.post('/api/projects', { name: `agent-${randomUUID()}` })).body.id;
+    const projectId = (await createProject(http, { name: `agent-${randomUUID()}` })).id;
     const { body: agent } = await http.post('/api/agents', {
       name: 'ref',
       projectIds: [projectId],

@@ -4,7 +4,7 @@ import { ApiProcess } from './support/api-process';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
@@ -51,7 +51,7 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
     });
     await other.start();
     admin = apiClient(api.url, api.adminToken);
-    projectId = (await admin.post('/api/projects', { name: `tokens-${randomUUID()}` })).body.id;
+    projectId = (await createProject(admin, { name: `tokens-${randomUUID()}` })).id;
   });
   afterAll(async () => {
     await other.stop();

@@ -6,7 +6,7 @@ import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { claimRecord } from './support/claim-record';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
@@ -56,8 +56,7 @@ describe('agents draining the backlog', () => {
   });
 
   it(`${AGENTS} agents take ${TASKS} tasks exactly once each through a worker kill`, async () => {
-    const projectId = (await http.post('/api/projects', { name: `drain-${randomUUID()}` })).body
-      .id as string;
+    const projectId = (await createProject(http, { name: `drain-${randomUUID()}` })).id as string;
     // Registered ten at a time, as the tasks are created below: what is under test is the drain.
     const agents: Array<{ id: string; client: Client }> = [];
     await eachLimited(

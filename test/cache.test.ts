@@ -6,7 +6,7 @@ import { startTestApi } from './support/api';
 import { registerTestAgent } from './support/agents';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { PrivateRedis } from './support/redis-server';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 import { executeTaskUpdate } from '../platform/task-updates';
@@ -26,7 +26,7 @@ describe('cache and Redis', () => {
     worker = await startTestWorker({ taskQueue, redisUrl: redis.url });
     api = await startTestApi({ taskQueue, redisUrl: redis.url, questionReminderMs: 1000 });
     http = apiClient(api.url, api.adminToken);
-    projectId = (await http.post('/api/projects', { name: `cache-${randomUUID()}` })).body.id;
+    projectId = (await createProject(http, { name: `cache-${randomUUID()}` })).id;
     agent = await registerTestAgent(api.deps.db, 'cache agent');
   });
   afterAll(async () => {

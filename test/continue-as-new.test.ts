@@ -13,7 +13,7 @@ import { executeTaskUpdate } from '../platform/task-updates';
 import { registerTestAgent } from './support/agents';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 const HOUR_MS = 3_600_000;
@@ -64,8 +64,7 @@ describe('a task asked to continue as new', () => {
   }
 
   it('keeps the task, its lease and its reminder deadline in the new run', async () => {
-    const projectId = (await http.post('/api/projects', { name: `refresh-${randomUUID()}` })).body
-      .id as string;
+    const projectId = (await createProject(http, { name: `refresh-${randomUUID()}` })).id as string;
     const agentId = await registerTestAgent(api.deps.db, 'refresh agent');
     const created = await http.post('/api/tasks', {
       projectId,

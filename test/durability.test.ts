@@ -12,7 +12,7 @@ import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
 import { registerTestAgent } from './support/agents';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
 import { TaskWorkflowUnresponsive } from '../platform/errors';
@@ -59,8 +59,7 @@ describe('a killed worker', () => {
   });
 
   it('loses no question, answer, row or event', async () => {
-    const projectId = (await http.post('/api/projects', { name: `durability-${randomUUID()}` }))
-      .body.id;
+    const projectId = (await createProject(http, { name: `durability-${randomUUID()}` })).id;
     const tasks: Array<{ id: string; questionId: string }> = [];
     for (let i = 0; i < 8; i += 1) {
       const taskId = (

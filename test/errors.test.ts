@@ -4,7 +4,7 @@ import { createDb } from '../db/client';
 import type { Db } from '../db/client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { untilProjected } from './support/projected';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
@@ -45,7 +45,7 @@ describe('errors clients see', () => {
     api = await startTestApi({ taskQueue });
     admin = apiClient(api.url, api.adminToken);
     realDb = api.deps.db;
-    projectId = (await admin.post('/api/projects', { name: `errors-${randomUUID()}` })).body.id;
+    projectId = (await createProject(admin, { name: `errors-${randomUUID()}` })).id;
     const registered = await admin.post('/api/agents', { name: 'errors', projectIds: [projectId] });
     agentId = registered.body.agentId;
     agent = await connectAgent(api.url, registered.body.token);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 /** Events reach every board through Redis, whichever API process it is connected to. */
@@ -24,10 +24,8 @@ describe('live events', () => {
     apiA = await startTestApi({ taskQueue });
     apiB = await startTestApi({ taskQueue, adminToken: apiA.adminToken });
     projectId = (
-      await apiClient(apiA.url, apiA.adminToken).post('/api/projects', {
-        name: `events-${randomUUID()}`,
-      })
-    ).body.id;
+      await createProject(apiClient(apiA.url, apiA.adminToken), { name: `events-${randomUUID()}` })
+    ).id;
   });
   afterAll(async () => {
     for (const b of boards) b.close();

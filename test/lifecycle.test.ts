@@ -14,7 +14,7 @@ import { startTestApi } from './support/api';
 import { registerTestAgent } from './support/agents';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 import { executeTaskUpdate } from '../platform/task-updates';
 
@@ -35,9 +35,7 @@ describe('task lifecycle', () => {
     worker = await startTestWorker({ taskQueue });
     api = await startTestApi({ taskQueue });
     http = apiClient(api.url, api.adminToken);
-    const project = await http.post('/api/projects', { name: `lifecycle-${randomUUID()}` });
-    expect(project.status).toBe(201);
-    projectId = project.body.id;
+    projectId = (await createProject(http, { name: `lifecycle-${randomUUID()}` })).id;
     agent = await registerTestAgent(api.deps.db, 'lifecycle agent');
     board = await TestBoard.connect(api.url, api.adminToken);
     expect(await board.subscribe(projectId)).toEqual({

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { PrivateRedis } from './support/redis-server';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -93,7 +93,7 @@ describe('request limits', () => {
       progressIntervalMs: 1000,
     });
     admin = apiClient(api.url, api.adminToken);
-    projectId = (await admin.post('/api/projects', { name: `limits-${randomUUID()}` })).body.id;
+    projectId = (await createProject(admin, { name: `limits-${randomUUID()}` })).id;
   });
   afterAll(async () => {
     await api.close();

@@ -6,7 +6,7 @@ import { REFUSAL_META_KEY } from '../mcp/tools/result';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { claimRecord } from './support/claim-record';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -38,8 +38,7 @@ describe('get_next_task: no task goes to an agent that did not receive it', () =
   });
 
   it('holds over 200 cancelled, aborted and dropped calls with two API processes', async () => {
-    const projectId = (await admin.post('/api/projects', { name: `cancel-${randomUUID()}` })).body
-      .id as string;
+    const projectId = (await createProject(admin, { name: `cancel-${randomUUID()}` })).id as string;
     const agent = (await admin.post('/api/agents', { name: 'canceller', projectIds: [projectId] }))
       .body;
     const pick = () => apis[random(2)]!.url;

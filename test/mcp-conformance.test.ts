@@ -8,7 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../platform/config';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject, registerAgent } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 /** Node.js 22 and the pinned suite and Inspector (scripts/mcp-check), installed by set-up. */
@@ -146,10 +146,8 @@ describe("MCP's conformance suite and Inspector against /mcp", () => {
       mcpAllowedHosts: [`localhost:${proxyPort}`, '127.0.0.1'],
     });
     const board = apiClient(api.url, api.adminToken);
-    const projectId = (await board.post('/api/projects', { name: `conformance-${randomUUID()}` }))
-      .body.id;
-    token = (await board.post('/api/agents', { name: 'conformance', projectIds: [projectId] })).body
-      .token;
+    const projectId = (await createProject(board, { name: `conformance-${randomUUID()}` })).id;
+    token = (await registerAgent(board, { name: 'conformance', projectIds: [projectId] })).token;
     target.url = new URL(api.url);
     target.token = token;
     proxied = `http://localhost:${proxyPort}/mcp`;

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../platform/config';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { git, gitAsync, localRepositoryUrl, seedWithFixtureApp } from './support/git';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -47,7 +47,7 @@ describe('a three-minute preview deploy through MCP with default client timeouts
 
   it('answers "deploying" within the timeout, with progress, until the one deploy serves', async () => {
     const board = apiClient(api.url, api.adminToken);
-    const { body: project } = await board.post('/api/projects', {
+    const project = await createProject(board, {
       name: `long-preview-${randomUUID()}`,
       preview: {
         installCommand: `sleep ${INSTALL_SECONDS}`,

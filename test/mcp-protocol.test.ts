@@ -6,7 +6,7 @@ import type { LoggingMessageNotification } from '@modelcontextprotocol/sdk/types
 import { AIWORKER_VERSION } from '../platform/version';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -75,7 +75,7 @@ describe('MCP beyond tools: resources, prompts, logging, completions, allowed ho
   });
 
   const project = async () =>
-    (await board.post('/api/projects', { name: `protocol-${randomUUID()}` })).body.id as string;
+    (await createProject(board, { name: `protocol-${randomUUID()}` })).id as string;
   const agent = async (projectIds: string[]) => {
     const { body } = await board.post('/api/agents', { name: `agent-${randomUUID()}`, projectIds });
     return {

@@ -18,7 +18,7 @@ import { registerTestAgent } from './support/agents';
 import { startTestApi, testConfig } from './support/api';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
 import { FIXTURE_APP, git, localRepositoryPath, localRepositoryUrl } from './support/git';
@@ -107,12 +107,12 @@ describe('a batch merge through a killed worker', () => {
   }
 
   it('leaves staging before or after each merge and completes the batch after a restart', async () => {
-    const created = await http.post('/api/projects', {
-      name: `merge-durability-${randomUUID()}`,
-      preview: { installCommand: 'true', startCommand: 'node server.js', healthPath: '/healthz' },
-    });
-    expect(created.status).toBe(201);
-    const projectId: string = created.body.id;
+    const projectId: string = (
+      await createProject(http, {
+        name: `merge-durability-${randomUUID()}`,
+        preview: { installCommand: 'true', startCommand: 'node server.js', healthPath: '/healthz' },
+      })
+    ).id;
     projectIds.push(projectId);
     // The test works on the repository itself, as the operator (its agent is only a workflow id).
     const bare = localRepositoryPath(projectId);

@@ -17,7 +17,7 @@ import { executeTaskUpdate } from '../platform/task-updates';
 import { registerTestAgent } from './support/agents';
 import { startTestApi, testConfig } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 import { FIXTURE_APP, git, localRepositoryUrl } from './support/git';
 
@@ -59,19 +59,18 @@ describe('merge to staging', () => {
     api.deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId));
 
   /** A project whose staging branch holds the fixture app and a README; answers a clone of it. */
-  async function createProject(
+  async function createSeededProject(
     startCommand = 'node server.js',
   ): Promise<{ projectId: string; clone: string }> {
-    const created = await http.post('/api/projects', {
+    const created = await createProject(http, {
       name: `merge-${randomUUID()}`,
       preview: { installCommand: 'true', startCommand, healthPath: '/healthz' },
     });
-    expect(created.status).toBe(201);
-    projectIds.push(created.body.id);
+    projectIds.push(created.id);
     const clone = mkdtempSync(path.join(tmpdir(), 'merge-test-'));
     workDirs.push(clone);
     // The test works on the repository itself, as the operator (its agent is only a workflow id).
-    git(clone, 'clone', localRepositoryUrl(created.body.id), '.');
+    git(clone, 'clone', localRepositoryUrl(created.id), '.');
     git(clone, 'checkout', '-B', 'staging', 'origin/staging');
     for (const f of ['server.js', 'package.json', 'message.txt'])
       copyFileSync(path.join(FIXTURE_APP, f), path.join(clone, f));
@@ -79,7 +78,7 @@ describe('merge to staging', () => {
     git(clone, 'add', '-A');
     git(clone, 'commit', '-m', 'the fixture app');
     git(clone, 'push', 'origin', 'staging');
-    return { projectId: created.body.id, clone };
+    return { projectId: created.id, clone };
   }
 
   /** A task taken to `approved` with its branch changing `files`; answers its id and pinned commit. */
@@ -137,7 +136,7 @@ describe('merge to staging', () => {
   }
 
   it('merges a batch in order, sends a conflicting task back, deploys staging', async () => {
-    const project = await createProject();
+    const project = await createSeededProject();
     const first = await approvedTask(project, {
       'first.txt': 'one\n',
       'README.md': 'line one\nfirst\nline three\n',
@@ -200,8 +199,8 @@ describe('merge to staging', () => {
   });
 
   it('refuses requests that cannot merge and leaves nothing behind', async () => {
-    const project = await createProject();
-    const other = await createProject();
+    const project = await createSeededProject();
+    const other = await createSeededProject();
     const approved = await approvedTask(project, { 'a.txt': 'a\n' });
     const elsewhere = await approvedTask(other, { 'b.txt': 'b\n' });
     const backlog = await http.post('/api/tasks', {
@@ -247,7 +246,7 @@ describe('merge to staging', () => {
   });
 
   it('queues a second merge of the project behind the first', async () => {
-    const project = await createProject();
+    const project = await createSeededProject();
     const a = await approvedTask(project, { 'a.txt': 'a\n' });
     const b = await approvedTask(project, { 'b.txt': 'b\n' });
     const first = await http.post('/api/merge', { taskIds: [a.taskId] });
@@ -272,7 +271,7 @@ describe('merge to staging', () => {
   });
 
   it('puts a task in one batch when several requests for it arrive at once', async () => {
-    const project = await createProject();
+    const project = await createSeededProject();
     const task = await approvedTask(project, { 'c.txt': 'c\n' });
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => http.post('/api/merge', { taskIds: [task.taskId] })),
@@ -293,7 +292,7 @@ describe('merge to staging', () => {
   });
 
   it('rolls staging back when the deployment fails', async () => {
-    const project = await createProject('node -e "process.exit(3)"');
+    const project = await createSeededProject('node -e "process.exit(3)"');
     const a = await approvedTask(project, { 'a.txt': 'a\n' });
     const b = await approvedTask(project, { 'b.txt': 'b\n' });
     const base = staging(project.clone).head;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 /** Walks a paged list route from the first page to the last; every id once, in order. */
@@ -35,7 +35,7 @@ describe('list routes answer in pages', () => {
     worker = await startTestWorker({ taskQueue });
     api = await startTestApi({ taskQueue });
     http = apiClient(api.url, api.adminToken);
-    projectId = (await http.post('/api/projects', { name: `paging-${randomUUID()}` })).body.id;
+    projectId = (await createProject(http, { name: `paging-${randomUUID()}` })).id;
     // Ties in priority on purpose: the order within a priority is oldest first, then by id.
     for (const priority of [0, 5, 0, 5, -1, 0, 5]) {
       const res = await http.post('/api/tasks', {
@@ -79,7 +79,7 @@ describe('list routes answer in pages', () => {
   it('pages projects, oldest first, and merges, newest first', async () => {
     const more: string[] = [];
     for (let i = 0; i < 3; i += 1) {
-      more.push((await http.post('/api/projects', { name: `paging-${randomUUID()}` })).body.id);
+      more.push((await createProject(http, { name: `paging-${randomUUID()}` })).id);
     }
     const projects = await walk(http, '/api/projects?limit=2', 'projects');
     expect(new Set(projects.ids).size).toBe(projects.ids.length);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { io as connectSocket } from 'socket.io-client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient, wholeAudit } from './support/http';
+import { apiClient, createProject, wholeAudit } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
 /** A person's browser: the session cookie it was given, sent with the board's Origin. */
@@ -51,8 +51,8 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     worker = await startTestWorker({ taskQueue });
     api = await startTestApi({ taskQueue });
     admin = apiClient(api.url, api.adminToken);
-    projectA = (await admin.post('/api/projects', { name: `people-a-${randomUUID()}` })).body.id;
-    projectB = (await admin.post('/api/projects', { name: `people-b-${randomUUID()}` })).body.id;
+    projectA = (await createProject(admin, { name: `people-a-${randomUUID()}` })).id;
+    projectB = (await createProject(admin, { name: `people-b-${randomUUID()}` })).id;
     taskA = (await admin.post('/api/tasks', { projectId: projectA, title: 'A1', description: '' }))
       .body.taskId;
     await admin.post('/api/tasks', { projectId: projectB, title: 'B1', description: '' });

@@ -14,7 +14,7 @@ import { taskPreviewName } from '../activities/preview/runtime';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { git, gitAsync, localRepositoryUrl, seedWithFixtureApp } from './support/git';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { uniqueTaskQueue } from './support/worker';
 import { WorkerProcess } from './support/worker-process';
@@ -78,7 +78,7 @@ describe('a preview deployment through a worker kill', () => {
 
   it('ends with exactly one running preview for the task', async () => {
     const http = apiClient(api.url, api.adminToken);
-    const { body: project } = await http.post('/api/projects', {
+    const project = await createProject(http, {
       name: `preview-kill-${randomUUID()}`,
       // A slow install, so the worker can be killed while it runs.
       preview: {

@@ -9,7 +9,7 @@ import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import { createDb } from '../db/client';
 import { DIST_DIR, REPO_ROOT } from '../platform/config';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { registerTestAgent } from './support/agents';
 import { freePort } from './support/free-port';
 import { commandOf, descendants, isAlive, isListening } from './support/processes';
@@ -147,7 +147,7 @@ describe('npm start', () => {
 
     // A task left waiting on a question when everything stops (see the restart test below).
     const http = apiClient(`http://127.0.0.1:${ports.api}`, token);
-    const projectId = (await http.post('/api/projects', { name: `smoke-${randomUUID()}` })).body.id;
+    const projectId = (await createProject(http, { name: `smoke-${randomUUID()}` })).id;
     waitingTaskId = (
       await http.post('/api/tasks', { projectId, title: 'survives', description: '' })
     ).body.taskId;

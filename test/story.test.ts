@@ -10,7 +10,7 @@ import { runReferenceAgent } from '../agent/reference-agent';
 import { startTestApi, testConfig } from './support/api';
 import type { TestApi } from './support/api';
 import { TestBoard } from './support/board';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 import { git, localRepositoryPath, localRepositoryUrl, seedWithFixtureApp } from './support/git';
@@ -51,7 +51,7 @@ describe('the whole story on one machine', () => {
 
   it('from tasks on the board to merged code served on staging', async () => {
     // The person creates a project whose staging holds the app.
-    const created = await http.post('/api/projects', {
+    const project: { id: string; cloneUrl: string } = await createProject(http, {
       name: `story-${randomUUID()}`,
       preview: {
         installCommand: 'npm install --no-audit --no-fund',
@@ -59,8 +59,6 @@ describe('the whole story on one machine', () => {
         healthPath: '/healthz',
       },
     });
-    expect(created.status).toBe(201);
-    const project: { id: string; cloneUrl: string } = created.body;
     previewNames.push(stagingPreviewName(project.id));
     const seed = mkdtempSync(path.join(os.tmpdir(), 'aiworker-story-'));
     dirs.push(seed);

@@ -13,7 +13,7 @@ import type { StuckTaskSweepDeps } from '../worker/stuck-tasks';
 import { quietBundlerLogger } from './harness/services';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { untilProjected } from './support/projected';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
@@ -80,8 +80,7 @@ describe('a task whose workflow cannot make progress', () => {
     // Workers of the other release run first: the stuck task is created by its code, first and
     // with the top priority.
     worker = await startTestWorker({ taskQueue, bundlePath: driftedBundle });
-    const projectId = (await http.post('/api/projects', { name: `stuck-${randomUUID()}` })).body
-      .id as string;
+    const projectId = (await createProject(http, { name: `stuck-${randomUUID()}` })).id as string;
     const registered = await http.post('/api/agents', {
       name: 'stuck agent',
       projectIds: [projectId],

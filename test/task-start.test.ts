@@ -12,7 +12,7 @@ import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { ApiProcess } from './support/api-process';
 import { freePort } from './support/free-port';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { dropDatabase, scratchDatabaseUrl } from './support/scratch-db';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -64,7 +64,7 @@ describe('a task whose API process did not start its workflow', () => {
     const db = api.deps.db;
     const client = api.deps.temporal.client;
     const http = apiClient(api.url, api.adminToken);
-    const projectId = (await http.post('/api/projects', { name: 'task-start' })).body.id as string;
+    const projectId = (await createProject(http, { name: 'task-start' })).id as string;
     const away = apiClient(cutOff.url, token);
 
     // Temporal away: the creation is answered 201 once its start has given up, and the task

@@ -7,7 +7,7 @@ import { startTracing } from '../platform/tracing';
 import type { Tracing } from '../platform/tracing';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { untilProjected } from './support/projected';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
 
@@ -76,8 +76,7 @@ describe('traces', () => {
 
   it('follows a task creation from the HTTP request through the workflow to its activity', async () => {
     const http = apiClient(api.url, api.adminToken);
-    const projectId = (await http.post('/api/projects', { name: `traced-${randomUUID()}` })).body
-      .id;
+    const projectId = (await createProject(http, { name: `traced-${randomUUID()}` })).id;
     const created = await http.post('/api/tasks', { projectId, title: 'traced', description: '' });
     expect(created.status).toBe(201);
     // The answer comes before the workflow's first workflow task, which schedules the activity

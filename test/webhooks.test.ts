@@ -7,7 +7,7 @@ import { fetchRuns } from './replay/corpus';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { freePort } from './support/free-port';
-import { apiClient } from './support/http';
+import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { within } from './support/within';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
@@ -84,7 +84,7 @@ describe('who did it, the audit log and webhooks', () => {
     worker = await startTestWorker({ taskQueue });
     api = await startTestApi({ taskQueue });
     admin = apiClient(api.url, api.adminToken);
-    projectId = (await admin.post('/api/projects', { name: `hooks-${randomUUID()}` })).body.id;
+    projectId = (await createProject(admin, { name: `hooks-${randomUUID()}` })).id;
     const email = `ana-${randomUUID().slice(0, 8)}@example.com`;
     const made = await admin.post('/api/users', {
       email,

@@ -7,7 +7,7 @@ import { submitForReviewUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
-import { apiClient } from '../support/http';
+import { apiClient, createProject } from '../support/http';
 import { callTool, connectAgent } from '../support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
@@ -257,8 +257,8 @@ describe('the board in a browser', () => {
   }, 60_000);
 
   it('signs a person in with email and password, live on their projects only, until they sign out', async () => {
-    const mine = (await http.post('/api/projects', { name: `mine-${suffix()}` })).body.id;
-    const others = (await http.post('/api/projects', { name: `others-${suffix()}` })).body.id;
+    const mine = (await createProject(http, { name: `mine-${suffix()}` })).id;
+    const others = (await createProject(http, { name: `others-${suffix()}` })).id;
     const email = `ana-${suffix()}@example.com`;
     const { password } = (
       await http.post('/api/users', { email, name: 'Ana', role: 'member', projectIds: [mine] })

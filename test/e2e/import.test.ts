@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
-import { apiClient } from '../support/http';
+import { apiClient, createProject } from '../support/http';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
 
@@ -39,8 +39,7 @@ describe('importing tasks on the board', () => {
 
   it('reads pasted CSV, shows what is wrong, and imports the rows once fixed', async () => {
     const name = `import-${randomBytes(2).toString('hex')}`;
-    const projectId = (await apiClient(api.url, api.adminToken).post('/api/projects', { name }))
-      .body.id;
+    const projectId = (await createProject(apiClient(api.url, api.adminToken), { name })).id;
     await page.goto(`${api.url}/projects/${projectId}`);
     await page.getByRole('button', { name: 'Use the admin token' }).click();
     await page.getByLabel('Admin token').fill(api.adminToken);

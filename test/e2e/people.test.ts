@@ -7,7 +7,7 @@ import { submitForReviewUpdate } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
-import { apiClient } from '../support/http';
+import { apiClient, createProject } from '../support/http';
 import { callTool, connectAgent } from '../support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
@@ -37,8 +37,7 @@ describe('people on the board', () => {
     worker = await startTestWorker({ taskQueue });
     api = await startTestApi({ taskQueue });
     admin = apiClient(api.url, api.adminToken);
-    projectId = (await admin.post('/api/projects', { name: `shop-${randomUUID().slice(0, 6)}` }))
-      .body.id;
+    projectId = (await createProject(admin, { name: `shop-${randomUUID().slice(0, 6)}` })).id;
     for (const [key, name, role] of [
       ['ana', 'Ana', 'member'],
       ['vic', 'Vic', 'viewer'],

@@ -9,7 +9,7 @@ import { gitDelivery } from '../../agent/git-work';
 import { runReferenceAgent } from '../../agent/reference-agent';
 import { startTestApi, testConfig } from '../support/api';
 import type { TestApi } from '../support/api';
-import { apiClient } from '../support/http';
+import { apiClient, createProject } from '../support/http';
 import { startTestWorker, uniqueTaskQueue } from '../support/worker';
 import { ensureWebBuilt, launchChromium } from './browser';
 import { screenshotFile } from './screenshots';
@@ -91,7 +91,7 @@ describe('a task from the board to staging', () => {
     seedWithFixtureApp(localRepositoryUrl(projectId), tempDir('seed'));
 
   it('is created, answered, reviewed on its preview, approved and merged on the board', async () => {
-    const created = await http.post('/api/projects', {
+    const project = await createProject(http, {
       name: `greeter-${randomBytes(2).toString('hex')}`,
       preview: {
         installCommand: 'npm install --no-audit --no-fund',
@@ -99,8 +99,6 @@ describe('a task from the board to staging', () => {
         healthPath: '/healthz',
       },
     });
-    expect(created.status).toBe(201);
-    const project = created.body;
     projectId = project.id as string;
     seedRepository(project.id);
     const registered = await http.post('/api/agents', { name: 'Ada', projectIds: [projectId] });

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { apiClient } from '../support/http';
+import { apiClient, createProject } from '../support/http';
 import { callTool, connectAgent } from '../support/mcp-agent';
 import { git, gitAsync, localRepositoryUrl, seedWithFixtureApp } from '../support/git';
 
@@ -270,7 +270,7 @@ export async function driveToWaitingStates(
   log: (line: string) => void = () => undefined,
 ): Promise<WaitingWorld & { close(): Promise<void> }> {
   const admin = apiClient(stack.apiUrl, stack.adminToken);
-  const project = await admin.post('/api/projects', {
+  const project = await createProject(admin, {
     name: `scenarios-${path.basename(workdir)}`,
     preview: {
       installCommand: 'node scenario-gate.js',
@@ -278,8 +278,7 @@ export async function driveToWaitingStates(
       healthPath: '/healthz',
     },
   });
-  if (project.status !== 201) throw new ScenarioError(`create project: ${project.status}`);
-  const projectId: string = project.body.id;
+  const projectId: string = project.id;
   // Seeded as the operator would, on the repository itself; the agent then uses the gateway.
   const clone = seedWithFixtureApp(localRepositoryUrl(projectId), workdir);
   writeFileSync(path.join(clone, 'scenario-gate.js'), GATE_SCRIPT);
@@ -294,7 +293,7 @@ export async function driveToWaitingStates(
   });
   if (registered.status !== 201) throw new ScenarioError(`register agent: ${registered.status}`);
   // From here on the clone is the agent's: it fetches and pushes through the git gateway.
-  git(clone, 'remote', 'set-url', 'origin', project.body.cloneUrl);
+  git(clone, 'remote', 'set-url', 'origin', project.cloneUrl);
   git(clone, 'config', 'http.extraHeader', `Authorization: Bearer ${registered.body.token}`);
   const mcp = await connectAgent(stack.apiUrl, registered.body.token);
   const d = new ScenarioDriver(stack, projectId, registered.body.agentId, mcp, clone, log);
