@@ -233,11 +233,13 @@ export class TaskClaims {
     try {
       // Read before claiming: once the workflow has said yes, nothing may fail before the
       // agent is told, or the task would sit with an agent that never heard of it.
-      const cloneUrl = await this.cloneUrlOf(candidate.projectId);
+      const [cloneUrl] = await Promise.all([
+        this.cloneUrlOf(candidate.projectId),
+        this.marks.claiming(candidate.id),
+      ]);
       // A claim the workflow validates after this moment is refused: by then this call may
       // have given up, and the agent would never hear of its task.
       const expiresAt = new Date(Date.now() + CLAIM_VALID_MS).toISOString();
-      await this.marks.claiming(candidate.id);
       try {
         const view = await executeTaskUpdate(handle, claimTaskUpdate, {
           agentId: this.agentId,
@@ -288,10 +290,10 @@ export class TaskClaims {
       }
       throw err;
     } finally {
-      // The workflow has decided; the reservation has done its job. (Undecided, it keeps the
-      // others off until it expires.)
+      // The workflow has decided; the reservation has done its job, and is dropped without
+      // holding up the answer. (Undecided, it keeps the others off until it expires.)
       if (decided) {
-        await this.deps.redis
+        this.deps.redis
           .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
           .catch(() => undefined);
       }

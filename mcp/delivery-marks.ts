@@ -72,20 +72,6 @@ export class DeliveryMarks {
   }
 
   /**
-   * Since when this agent's marks are complete: set at its first look after Redis lost its data
-   * (or ever). A task held from before then with no mark may never have reached the agent.
-   */
-  private async completeSince(): Promise<number | null> {
-    const key = marksSinceKey(this.agentId);
-    try {
-      await this.redis.set(key, String(Date.now()), 'NX');
-      return Number(await this.redis.get(key));
-    } catch {
-      return null;
-    }
-  }
-
-  /**
    * Those of these tasks whose claim may not have reached the agent: answered but not used
    * since, or left undecided by a call that died. A claim another call of this agent is still
    * deciding is that call's to answer or give back: `decidedBy` says when it will have been
@@ -95,12 +81,21 @@ export class DeliveryMarks {
     tasks: T[],
   ): Promise<{ lost: T[]; decidedBy?: number }> {
     if (tasks.length === 0) return { lost: [] };
-    const since = await this.completeSince();
-    const marks = await this.redis
+    // Since when the agent's marks are complete: set at its first look after Redis lost its
+    // data (or ever). A task held from before then with no mark may never have reached it.
+    // One round trip: the time is set if missing, then read with the marks.
+    const sinceKey = marksSinceKey(this.agentId);
+    const answers = await this.redis
+      .pipeline()
+      .set(sinceKey, String(Date.now()), 'NX')
+      .get(sinceKey)
       .mget(...tasks.map((t) => undeliveredKey(this.agentId, t.id)))
+      .exec()
       .catch(() => null);
     // Redis away: nothing can be told either way; the tasks stay with the agent's own calls.
-    if (!marks || since === null) return { lost: [] };
+    if (!answers || answers.some(([err]) => err)) return { lost: [] };
+    const since = Number(answers[1]![1]);
+    const marks = answers[2]![1] as Array<string | null>;
     let decidedBy: number | undefined;
     const now = Date.now();
     const lost = tasks.filter((task, i) => {

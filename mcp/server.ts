@@ -1,5 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { LogLevel } from './logging';
 import { registerPrompts } from './prompts';
 import { registerTaskResources } from './resources';
@@ -28,6 +29,13 @@ export interface ServerOptions {
 }
 
 /**
+ * The validator of JSON schemas the SDK would otherwise build for every server (one per request);
+ * it keeps no state of a request. The tools' zod schemas are likewise built once, with their
+ * modules.
+ */
+const JSON_SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
+
+/**
  * aiworker's MCP server for one authenticated agent: every agent tool, the agent's tasks as
  * resources, the `work_on_task` prompt, and log messages at the level the agent chose. Lists
  * never change while a server lives (one per request), so no `listChanged` is declared.
@@ -43,6 +51,7 @@ export function createServer(work: AgentWork, options: ServerOptions): McpServer
         completions: {},
         logging: {},
       },
+      jsonSchemaValidator: JSON_SCHEMA_VALIDATOR,
       instructions:
         'You are an agent of aiworker. Take a task with get_next_task, work on it, ask people with ' +
         'ask_user_question when you are stuck and wait for the answer with check_response. Deliver with ' +

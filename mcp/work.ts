@@ -432,9 +432,11 @@ export class AgentWork {
     const ended = endedMessage(taskId, task.state);
     if (ended) throw new AgentRefusal('task_ended', ended);
     // The agent knows it has the task: get_next_task no longer needs to hand it over again.
-    await this.marks.known(taskId);
-    await this.presence.signOfLife(taskId);
-    await this.presence.setStatus('working', taskId);
+    await Promise.all([
+      this.marks.known(taskId),
+      this.presence.signOfLife(taskId),
+      this.presence.setStatus('working', taskId),
+    ]);
     return task;
   }
 }

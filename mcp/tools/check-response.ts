@@ -13,6 +13,24 @@ import {
 } from './keep-informed';
 import { toolResult } from './result';
 
+const INPUT = z.object({
+  taskId: z.string().uuid().describe('Your task'),
+  questionId: z
+    .string()
+    .uuid()
+    .optional()
+    .describe('The question; defaults to your latest question on the task'),
+  waitSeconds: waitSecondsInput(
+    `How long to wait for the answer: up to ${PLAIN_WAIT_SECONDS} s, or up to ${PROGRESS_WAIT_SECONDS} s when you ` +
+      `pass a progressToken (a progress notification comes every ${PROGRESS_EVERY_MS / 1000} s)`,
+  ),
+});
+const OUTPUT = z.object({
+  answered: z.boolean(),
+  answer: z.string().optional().describe('The answer, when answered'),
+  questionId: z.string(),
+});
+
 export function registerCheckResponseTool(
   server: McpServer,
   work: AgentWork,
@@ -27,23 +45,8 @@ export function registerCheckResponseTool(
         'Returns the answer to a question you asked with ask_user_question. With waitSeconds it returns the moment ' +
         'the person answers, or answered: false when the time is up (call it again to keep waiting). If a person ' +
         'cancels the task, it returns an error at once: stop working on that task.',
-      inputSchema: {
-        taskId: z.string().uuid().describe('Your task'),
-        questionId: z
-          .string()
-          .uuid()
-          .optional()
-          .describe('The question; defaults to your latest question on the task'),
-        waitSeconds: waitSecondsInput(
-          `How long to wait for the answer: up to ${PLAIN_WAIT_SECONDS} s, or up to ${PROGRESS_WAIT_SECONDS} s when you ` +
-            `pass a progressToken (a progress notification comes every ${PROGRESS_EVERY_MS / 1000} s)`,
-        ),
-      },
-      outputSchema: {
-        answered: z.boolean(),
-        answer: z.string().optional().describe('The answer, when answered'),
-        questionId: z.string(),
-      },
+      inputSchema: INPUT,
+      outputSchema: OUTPUT,
     },
     async (input, extra) => {
       const log = callLog(extra, logLevel);

@@ -3,6 +3,16 @@ import { z } from 'zod';
 import type { AgentWork } from '../work';
 import { toolResult } from './result';
 
+const INPUT = z.object({ taskId: z.string().uuid().describe('Your task (from get_next_task)') });
+const OUTPUT = z.object({
+  branch: z.string().describe('The branch to push your commits to'),
+  cloneUrl: z
+    .string()
+    .describe(
+      "Clone and push with this URL (aiworker's git gateway); it carries no credentials: send your token",
+    ),
+});
+
 export function registerCreateBranchTool(server: McpServer, work: AgentWork): void {
   server.registerTool(
     'create_branch',
@@ -21,15 +31,8 @@ export function registerCreateBranchTool(server: McpServer, work: AgentWork): vo
         'token as the password (any user name), e.g. git -c http.extraHeader="Authorization: Bearer $AIWORKER_AGENT_TOKEN" ' +
         'push <cloneUrl> HEAD:refs/heads/<branch>. Only that branch of your task is accepted: pushes to staging, ' +
         "other tasks' branches, tags, and branch deletions are refused.",
-      inputSchema: { taskId: z.string().uuid().describe('Your task (from get_next_task)') },
-      outputSchema: {
-        branch: z.string().describe('The branch to push your commits to'),
-        cloneUrl: z
-          .string()
-          .describe(
-            "Clone and push with this URL (aiworker's git gateway); it carries no credentials: send your token",
-          ),
-      },
+      inputSchema: INPUT,
+      outputSchema: OUTPUT,
     },
     async (input) => toolResult('create_branch', () => work.createBranch(input)),
   );

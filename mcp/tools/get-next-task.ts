@@ -42,6 +42,22 @@ const task = z.object({
     .describe('needs_input: your question waits for an answer (check_response)'),
 });
 
+const INPUT = z.object({
+  projectId: z
+    .string()
+    .uuid()
+    .optional()
+    .describe('Only take a task of this project (one of yours)'),
+  waitSeconds: waitSecondsInput(
+    `How long to wait for a task when none is ready: up to ${PLAIN_WAIT_SECONDS} s, or up to ` +
+      `${PROGRESS_WAIT_SECONDS} s when you pass a progressToken (a progress notification comes every ` +
+      `${PROGRESS_EVERY_MS / 1000} s)`,
+  ),
+});
+const OUTPUT = z.object({
+  task: task.nullable().describe('The task now assigned to you, or null if none appeared in time'),
+});
+
 export function registerGetNextTaskTool(
   server: McpServer,
   work: AgentWork,
@@ -66,23 +82,8 @@ export function registerGetNextTaskTool(
         'Clone cloneUrl with git using your own aiworker token as the password (any user name), e.g. ' +
         'git -c http.extraHeader="Authorization: Bearer $AIWORKER_AGENT_TOKEN" clone <cloneUrl>; you may push only the ' +
         "task's branch.",
-      inputSchema: {
-        projectId: z
-          .string()
-          .uuid()
-          .optional()
-          .describe('Only take a task of this project (one of yours)'),
-        waitSeconds: waitSecondsInput(
-          `How long to wait for a task when none is ready: up to ${PLAIN_WAIT_SECONDS} s, or up to ` +
-            `${PROGRESS_WAIT_SECONDS} s when you pass a progressToken (a progress notification comes every ` +
-            `${PROGRESS_EVERY_MS / 1000} s)`,
-        ),
-      },
-      outputSchema: {
-        task: task
-          .nullable()
-          .describe('The task now assigned to you, or null if none appeared in time'),
-      },
+      inputSchema: INPUT,
+      outputSchema: OUTPUT,
     },
     async (input, extra) => {
       const log = callLog(extra, logLevel);

@@ -4,6 +4,9 @@ import type { AgentWork } from '../work';
 import { spoken } from '../spoken';
 import { toolResult } from './result';
 
+const INPUT = z.object({ taskId: z.string().uuid().describe('Your task') });
+const OUTPUT = z.object({ taskId: z.string(), state: z.string().describe("The task's state") });
+
 export function registerHeartbeatTool(server: McpServer, work: AgentWork, leaseMs: number): void {
   server.registerTool(
     'heartbeat',
@@ -19,8 +22,8 @@ export function registerHeartbeatTool(server: McpServer, work: AgentWork, leaseM
         `Tells aiworker you are still working on your task. Your lease is ${spoken(leaseMs)}: a task with no call ` +
         'on it for that long returns to the backlog. Every other tool call on the task renews it too; during long ' +
         `stretches without them, call heartbeat at least every ${spoken(leaseMs / 3)}.`,
-      inputSchema: { taskId: z.string().uuid().describe('Your task') },
-      outputSchema: { taskId: z.string(), state: z.string().describe("The task's state") },
+      inputSchema: INPUT,
+      outputSchema: OUTPUT,
     },
     async (input) => toolResult('heartbeat', () => work.heartbeat(input)),
   );

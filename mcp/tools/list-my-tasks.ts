@@ -24,6 +24,9 @@ const heldTask = z.object({
   previewUrl: z.string().nullable(),
 });
 
+const INPUT = z.object({});
+const OUTPUT = z.object({ tasks: z.array(heldTask) });
+
 export function registerListMyTasksTool(server: McpServer, work: AgentWork): void {
   server.registerTool(
     'list_my_tasks',
@@ -33,8 +36,8 @@ export function registerListMyTasksTool(server: McpServer, work: AgentWork): voi
         'Lists the tasks assigned to you that have not ended (in progress, waiting for an answer, under review, ' +
         'sent back for changes, approved), oldest first, with each one’s open question, feedback, branch, pull ' +
         'request and preview. Use it after a restart to see what you hold. Answers at once; changes nothing.',
-      inputSchema: {},
-      outputSchema: { tasks: z.array(heldTask) },
+      inputSchema: INPUT,
+      outputSchema: OUTPUT,
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async () => toolResult('list_my_tasks', async () => ({ tasks: await work.myTasks() })),

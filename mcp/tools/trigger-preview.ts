@@ -13,6 +13,23 @@ import {
 } from './keep-informed';
 import { toolResult } from './result';
 
+const INPUT = z.object({
+  taskId: z.string().uuid().describe('Your task'),
+  waitSeconds: waitSecondsInput(
+    `How long this call waits for the deploy: default ${PLAIN_WAIT_SECONDS} s; at most ` +
+      `${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s with a progressToken`,
+  ),
+});
+const OUTPUT = z.object({
+  status: z
+    .enum(['ready', 'deploying'])
+    .describe('ready: the preview serves and the task is in review; deploying: call again to wait'),
+  previewUrl: z
+    .string()
+    .nullable()
+    .describe('Where the preview of your branch answers, once ready'),
+});
+
 export function registerTriggerPreviewTool(
   server: McpServer,
   work: AgentWork,
@@ -37,24 +54,8 @@ export function registerTriggerPreviewTool(
         '(it does not start another). status "ready" gives the previewUrl; a failed deploy is an error saying why. ' +
         'Call it when your work is pushed and the pull request is open; after changes are requested, push again and ' +
         'call it again.',
-      inputSchema: {
-        taskId: z.string().uuid().describe('Your task'),
-        waitSeconds: waitSecondsInput(
-          `How long this call waits for the deploy: default ${PLAIN_WAIT_SECONDS} s; at most ` +
-            `${PLAIN_WAIT_SECONDS} s, or ${PROGRESS_WAIT_SECONDS} s with a progressToken`,
-        ),
-      },
-      outputSchema: {
-        status: z
-          .enum(['ready', 'deploying'])
-          .describe(
-            'ready: the preview serves and the task is in review; deploying: call again to wait',
-          ),
-        previewUrl: z
-          .string()
-          .nullable()
-          .describe('Where the preview of your branch answers, once ready'),
-      },
+      inputSchema: INPUT,
+      outputSchema: OUTPUT,
     },
     async (input, extra) => {
       const log = callLog(extra, logLevel);
