@@ -194,6 +194,18 @@ export async function findTask(db: Db, id: string): Promise<TaskRecord | undefin
   return row ? present(row) : undefined;
 }
 
+/** Whose a task is and how far it has got: what an agent's call on it checks first. */
+export type TaskHolding = Pick<TaskRecord, 'id' | 'projectId' | 'state' | 'assignedAgentId'>;
+
+/** A task's holder and state, without the rest of its row or its questions (one query). */
+export async function findTaskHolding(db: Db, id: string): Promise<TaskHolding | undefined> {
+  const row = await db.task.findUnique({
+    where: { id },
+    select: { id: true, projectId: true, state: true, assignedAgentId: true },
+  });
+  return row ?? undefined;
+}
+
 /** What the tasks among `ids` that exist were created with (a creation sent again finds them). */
 export async function findTaskContents(
   db: Db,

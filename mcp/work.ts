@@ -15,8 +15,8 @@ import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
 import type { Db } from '../db/client';
 import { findPullRequest } from '../db/pull-requests';
-import { findTask, heldTasks } from '../db/tasks';
-import type { TaskRecord } from '../db/tasks';
+import { findTask, findTaskHolding, heldTasks } from '../db/tasks';
+import type { TaskHolding, TaskRecord } from '../db/tasks';
 import { projectGitUrl } from '../platform/git-url';
 import { executeLongTaskUpdate, executeTaskUpdate, queryTaskView } from '../platform/task-updates';
 import type { McpCancellations, RequestId } from './cancellations';
@@ -157,7 +157,7 @@ export class AgentWork {
 
   /** Asks a person about one of the agent's tasks; the task waits in `needs_input`. */
   async ask(input: { taskId: string; question: string }): Promise<{ questionId: string }> {
-    await this.ownTask(input.taskId);
+    await this.holdTask(input.taskId);
     const questionId = randomUUID();
     return await this.send(input.taskId, (handle) =>
       executeTaskUpdate(handle, askQuestionUpdate, {
@@ -171,7 +171,7 @@ export class AgentWork {
 
   /** A sign of life: keeps the agent's lease on its task while it works without other calls. */
   async heartbeat(input: { taskId: string }): Promise<{ taskId: string; state: string }> {
-    const task = await this.ownTask(input.taskId);
+    const task = await this.holdTask(input.taskId);
     return { taskId: task.id, state: task.state };
   }
 
@@ -180,7 +180,7 @@ export class AgentWork {
    * gateway, never the forge's own URL, which only aiworker's own processes use.
    */
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
-    const task = await this.ownTask(input.taskId);
+    const task = await this.holdTask(input.taskId);
     const result = await this.send(input.taskId, (handle) =>
       executeLongTaskUpdate(handle, createBranchUpdate, {
         agentId: this.agent.agentId,
@@ -196,7 +196,7 @@ export class AgentWork {
     title?: string;
     description?: string;
   }): Promise<{ prNumber: number; prUrl: string }> {
-    await this.ownTask(input.taskId);
+    await this.holdTask(input.taskId);
     return await this.send(input.taskId, (handle) =>
       executeLongTaskUpdate(handle, createPullRequestUpdate, {
         agentId: this.agent.agentId,
@@ -225,7 +225,7 @@ export class AgentWork {
     taskId: string;
     message: string;
   }): Promise<{ taskId: string; outcome: ProgressOutcome }> {
-    await this.ownTask(input.taskId);
+    await this.holdTask(input.taskId);
     const outcome = await this.deps.progress.report(
       input.taskId,
       input.message,
@@ -247,7 +247,7 @@ export class AgentWork {
     taskId: string;
     reason?: string;
   }): Promise<{ taskId: string; state: string }> {
-    await this.ownTask(input.taskId);
+    await this.holdTask(input.taskId);
     const reason = `released by agent ${this.agent.agentId}${input.reason ? `: ${input.reason}` : ''}`;
     const view = await this.send(input.taskId, (handle) =>
       executeTaskUpdate(handle, releaseTaskUpdate, {
@@ -413,10 +413,21 @@ export class AgentWork {
   /**
    * The task, if it exists, is assigned to this agent and has not ended; refreshes the agent's
    * lease on it. A cancelled or merged task keeps its agent, so the end is checked here, before
-   * anything is sent to its (closed) workflow.
+   * anything is sent to its (closed) workflow. `ownTask` reads the whole row with its questions;
+   * `holdTask` only whose it is and its state, for the calls that need no more.
    */
   private async ownTask(taskId: string): Promise<TaskRecord> {
-    const task = await findTask(this.deps.db, taskId);
+    return await this.confirmHeld(taskId, await findTask(this.deps.db, taskId));
+  }
+
+  private async holdTask(taskId: string): Promise<TaskHolding> {
+    return await this.confirmHeld(taskId, await findTaskHolding(this.deps.db, taskId));
+  }
+
+  private async confirmHeld<T extends TaskHolding>(
+    taskId: string,
+    task: T | undefined,
+  ): Promise<T> {
     if (!task) throw new AgentRefusal('unknown_task', `there is no task ${taskId}`);
     if (task.assignedAgentId !== this.agent.agentId) {
       const mine = await heldTasks(this.deps.db, this.agent.agentId, [
