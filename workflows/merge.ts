@@ -5,6 +5,7 @@ import {
   continueAsNew,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -182,12 +183,27 @@ export async function mergeBatchWorkflow(request: MergeRequest): Promise<MergeSu
   return summary();
 }
 
+/** The patch under which the queue reads Temporal's continue-as-new suggestion deterministically. */
+const SUGGESTION_READ_ON_RECORDED_WORK = 'suggestion-read-on-recorded-work';
+
 /**
  * A project's merge queue: batches run one after another, each as a child workflow
  * `merge-<mergeId>`, in the order their requests were accepted. The API adds requests with
  * update-with-start; the queue carries what is still waiting across continue-as-new.
  */
 export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> {
+  // Temporal's continue-as-new suggestion comes with every workflow task, including one that only
+  // delivers a request the validator refuses, which leaves no event and which replay never runs.
+  // Since this patch it is read only where the queue acts on something its history records and
+  // writes commands in the same task: a request it accepts, and the loop taking the next batch
+  // (the task workflow's `noteSuggestion` explains the failure this avoids).
+  const suggestionReadOnRecordedWork = patched(SUGGESTION_READ_ON_RECORDED_WORK);
+  let restartSuggested = false;
+  const noteSuggestion = (): void => {
+    if (suggestionReadOnRecordedWork && workflowInfo().continueAsNewSuggested) {
+      restartSuggested = true;
+    }
+  };
   const pending: MergeRequest[] = [...input.pending];
   const seen = new Set(pending.map((r) => r.mergeId));
   // Which queued or running batch holds each task: a task joins one batch at a time, even when
@@ -197,6 +213,7 @@ export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> 
   setHandler(
     enqueueMergeUpdate,
     async (request) => {
+      noteSuggestion();
       if (seen.has(request.mergeId)) {
         return {
           mergeId: request.mergeId,
@@ -253,10 +270,13 @@ export async function mergeQueueWorkflow(input: MergeQueueInput): Promise<void> 
   setHandler(continueAsNewSignal, () => {
     refreshRequested = true;
   });
-  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || refreshRequested;
+  const shouldContinueAsNew = () =>
+    (suggestionReadOnRecordedWork ? restartSuggested : workflowInfo().continueAsNewSuggested) ||
+    refreshRequested;
 
   for (;;) {
     await condition(() => pending.length > 0 || shouldContinueAsNew());
+    noteSuggestion();
     if (shouldContinueAsNew()) {
       // An accepted request still being written must be carried over, not lost.
       await condition(allHandlersFinished);

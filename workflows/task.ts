@@ -73,6 +73,17 @@ const { projectTaskChange: projectCreationLocally } = proxyLocalActivities<Activ
 const CREATION_PROJECTED_LOCALLY = 'creation-projected-locally';
 /** The patch under which a new task's creation is projected by the regular activity again. */
 const CREATION_PROJECTED_BY_ACTIVITY = 'creation-projected-by-activity';
+/**
+ * The patch under which Temporal's continue-as-new suggestion is read only where the workflow
+ * reacts to something its history records (see `noteSuggestion` below).
+ */
+const SUGGESTION_READ_ON_RECORDED_WORK = 'suggestion-read-on-recorded-work';
+/**
+ * Signals a run takes before it continues as new even without Temporal's suggestion: heartbeats
+ * to a task waiting for an answer wake nothing that reads the suggestion, yet grow the history
+ * (about four events each).
+ */
+const SIGNALS_PER_RUN = 1_000;
 
 // Delivery steps talk to the forge: quick calls, retried a few times for outages. A refusal
 // (ForgeRefusal) is non-retryable and reaches the agent and the board in the forge's words.
@@ -124,6 +135,22 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   let published: Promise<void> = Promise.resolve();
   let inFlight = 0;
   let deferred = 0;
+
+  // Temporal suggests continuing as new once the history grows long, in every workflow task it
+  // hands out, including one that only delivers an update the validator refuses: that task leaves
+  // no event, and replay never wakes the workflow for it. Read in a wait's condition (as runs
+  // before this patch do), the suggestion could start a continue-as-new live in such a task, and
+  // replay found the history's commands where it had none. Since the patch, it is read only where
+  // the workflow reacts to something its history records and writes commands in the same task:
+  // an update it accepted, and the main loop waking up. (A run continued as new asks the patch
+  // too: the flag is its own.)
+  let suggestionReadOnRecordedWork = false;
+  let restartSuggested = false;
+  const noteSuggestion = (): void => {
+    if (suggestionReadOnRecordedWork && workflowInfo().continueAsNewSuggested) {
+      restartSuggested = true;
+    }
+  };
   const record = (
     made: Change,
     actor: Actor,
@@ -170,6 +197,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     }
   };
   const apply = async (change: Change, actor: Actor): Promise<TaskView> => {
+    noteSuggestion();
     upsertSearchAttributes([
       { key: taskStateKey, value: machine.state },
       { key: agentIdKey, value: machine.current().assignedAgentId },
@@ -188,6 +216,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       ? projectCreationLocally
       : projectTaskChange;
   void record(created, input.actor ?? UNKNOWN_ACTOR, creationProjector);
+  suggestionReadOnRecordedWork = patched(SUGGESTION_READ_ON_RECORDED_WORK);
 
   // Set, with no await in between, just before this run continues as new or ends. An update that
   // is validated after that point must change nothing here (its effect would be lost with this
@@ -206,6 +235,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
 
   // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
   let lastBeat = 0;
+  /** Signals this run has taken (see SIGNALS_PER_RUN). */
+  let signals = 0;
 
   setHandler(
     claimTaskUpdate,
@@ -251,6 +282,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   setHandler(
     reportProgressUpdate,
     async (input) => {
+      noteSuggestion();
       lastBeat += 1;
       await record(
         machine.progress(input.agentId, input.message, new Date()),
@@ -276,6 +308,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     actor: Actor,
     run: () => Promise<T>,
   ): Promise<T> => {
+    noteSuggestion();
     delivering = step;
     lastBeat += 1;
     try {
@@ -390,12 +423,14 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   setHandler(
     projectionSyncedUpdate,
     async () => {
+      noteSuggestion();
       await projected;
       return machine.current();
     },
     { validator: () => guard(() => undefined) },
   );
   setHandler(agentHeartbeatSignal, ({ agentId }) => {
+    signals += 1;
     if (agentId === machine.current().assignedAgentId) lastBeat += 1;
   });
   setHandler(taskViewQuery, () => machine.current());
@@ -403,6 +438,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   // An operator moves waiting tasks onto the current release's code (npm run workflows:refresh).
   let refreshRequested = false;
   setHandler(continueAsNewSignal, () => {
+    signals += 1;
     refreshRequested = true;
   });
 
@@ -429,7 +465,10 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
    */
   let interrupted: () => TaskClock | null = () => null;
 
-  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || refreshRequested;
+  const shouldContinueAsNew = () =>
+    suggestionReadOnRecordedWork
+      ? restartSuggested || refreshRequested || signals >= SIGNALS_PER_RUN
+      : workflowInfo().continueAsNewSuggested || refreshRequested;
   while (!machine.isFinal) {
     const open = machine.openQuestion;
     interrupted = () => null;
@@ -441,6 +480,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         () => machine.openQuestion?.id !== open.id || machine.isFinal || shouldContinueAsNew(),
         wait.timeoutMs,
       );
+      noteSuggestion();
       if (!moved) await record(machine.remind(new Date()), SYSTEM_ACTOR);
       else interrupted = () => (machine.openQuestion?.id === open.id ? wait.clock : null);
     } else if (machine.state === 'in_progress') {
@@ -452,6 +492,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         () => lastBeat !== beat || machine.state !== 'in_progress' || shouldContinueAsNew(),
         wait.timeoutMs,
       );
+      noteSuggestion();
       if (
         !moved &&
         delivering === null &&
@@ -475,6 +516,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
           machine.state === 'in_progress' ||
           shouldContinueAsNew(),
       );
+      noteSuggestion();
     }
     if (shouldContinueAsNew() && !machine.isFinal) {
       await settle();

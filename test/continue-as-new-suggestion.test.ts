@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { agentHeartbeatSignal, claimTaskUpdate, TRANSITION_REFUSED } from '../contracts/messages';
+import type { RecordedEvent } from '../contracts/events';
+import { taskWorkflowId } from '../contracts/task';
+import { taskWorkflowStartOptions } from '../platform/task-start';
+import { uniqueTaskQueue } from './support/worker';
+
+/** Steps after which the run must have continued as new (the run's server suggests it at 40 events). */
+const MAX_STEPS = 12;
+
+/**
+ * Temporal suggests continue-as-new in every workflow task once the history is long, including a
+ * task that only delivers an update the validator refuses: such a task leaves no event, and replay
+ * never runs it. A task workflow that started its continue-as-new in such a task wrote commands
+ * that replay could not match, and the task was stuck after its next eviction. Here an agent
+ * holds a task and heartbeats while other agents' claims are refused, until the run continues
+ * as new; every history written on the way must replay.
+ *
+ * The projection is a stand-in that answers at once (the read model is not what is tested here);
+ * the Temporal server and the workflow code are the run's own.
+ */
+describe("Temporal's continue-as-new suggestion", () => {
+  const taskQueue = uniqueTaskQueue('can-suggestion');
+  const address = process.env.TEMPORAL_ADDRESS!;
+  const codePath = process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!;
+  let connection: Connection;
+  let client: Client;
+  let native: NativeConnection;
+  let worker: Worker;
+  let running: Promise<void>;
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    connection = await Connection.connect({ address });
+    client = new Client({ connection });
+    native = await NativeConnection.connect({ address });
+    worker = await Worker.create({
+      connection: native,
+      taskQueue,
+      workflowBundle: { codePath },
+      activities: {
+        projectTaskChange: (change: { events: RecordedEvent[] }) =>
+          Promise.resolve({ events: change.events, published: true }),
+        async publishTaskEvents() {},
+      },
+    });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+    await Runtime.instance().shutdown();
+  });
+
+  /** Waits until the run's history ends with a command of the workflow (its last task done). */
+  async function settled(handle: WorkflowHandle, length: number): Promise<number> {
+    for (;;) {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const last = events[events.length - 1];
+      const type = String(last?.eventType ?? '');
+      if (events.length > length && !/WORKFLOW_TASK_(SCHEDULED|STARTED)|SIGNALED/.test(type)) {
+        return events.length;
+      }
+      await sleep(20);
+    }
+  }
+
+  // Others' heartbeats shift where the history crosses the server's threshold (four events each
+  // and no command), so that the suggestion first comes with a refused claim in one of them.
+  it.each([0, 1, 2])(
+    'replays when the suggestion first comes with a refused claim (%i heartbeats of others)',
+    async (others) => {
+      const taskId = randomUUID();
+      const holder = randomUUID();
+      const started = await client.workflow.start('taskWorkflow', {
+        ...taskWorkflowStartOptions(taskQueue, {
+          task: { id: taskId, projectId: randomUUID(), title: 't', description: 'd', priority: 0 },
+          reminderAfterMs: 3_600_000,
+          leaseMs: 3_600_000,
+          createdAt: new Date().toISOString(),
+        }),
+      });
+      const firstRun = client.workflow.getHandle(
+        taskWorkflowId(taskId),
+        started.firstExecutionRunId,
+      );
+      const latest = client.workflow.getHandle(taskWorkflowId(taskId));
+      await latest.executeUpdate(claimTaskUpdate, { args: [{ agentId: holder }] });
+      let length = await settled(firstRun, 0);
+      for (let i = 0; i < others; i += 1) {
+        await latest.signal(agentHeartbeatSignal, { agentId: randomUUID() });
+        length = await settled(firstRun, length);
+      }
+
+      let continued = false;
+      for (let step = 0; step < MAX_STEPS && !continued; step += 1) {
+        await latest.signal(agentHeartbeatSignal, { agentId: holder });
+        length = await settled(firstRun, length);
+        // Refused: the task is the holder's. It leaves nothing in the history.
+        await expect(
+          latest.executeUpdate(claimTaskUpdate, { args: [{ agentId: randomUUID() }] }),
+        ).rejects.toMatchObject({ cause: { type: TRANSITION_REFUSED } });
+        const history = await firstRun.fetchHistory();
+        await expect(
+          Worker.runReplayHistory({ workflowBundle: { codePath } }, history),
+        ).resolves.toBeUndefined();
+        continued = (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW';
+      }
+      expect(continued).toBe(true);
+    },
+  );
+});
