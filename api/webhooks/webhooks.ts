@@ -70,8 +70,11 @@ export function webhookRoutes(deps: ApiDeps): Router {
   router.get('/projects/:id/webhooks/:webhookId', requireAdministrator, async (req, res) => {
     const { id, webhookId } = validate(webhookParams, req.params, 'params');
     const { limit } = validate(deliveriesQuery, req.query, 'query');
+    // The list first, then the webhook with its counts: a delivery moves only forward (pending,
+    // then delivered or failed), so the counts are never behind the list they come with.
+    const recentDeliveries = await listDeliveries(deps.db, webhookId, limit);
     const webhook = await requireWebhook(id, webhookId);
-    res.json({ ...webhook, recentDeliveries: await listDeliveries(deps.db, webhookId, limit) });
+    res.json({ ...webhook, recentDeliveries });
   });
 
   router.delete('/projects/:id/webhooks/:webhookId', requireAdministrator, async (req, res) => {
