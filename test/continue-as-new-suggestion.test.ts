@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { agentHeartbeatSignal, claimTaskUpdate, TRANSITION_REFUSED } from '../contracts/messages';
-import type { RecordedEvent } from '../contracts/events';
 import { taskWorkflowId } from '../contracts/task';
 import { taskWorkflowStartOptions } from '../platform/task-start';
+import { startStandInWorker } from './support/stand-in-worker';
 import { uniqueTaskQueue } from './support/worker';
 
 /** Steps after which the run must have continued as new (the run's server suggests it at 40 events). */
@@ -25,38 +24,14 @@ const MAX_STEPS = 12;
  */
 describe("Temporal's continue-as-new suggestion", () => {
   const taskQueue = uniqueTaskQueue('can-suggestion');
-  const address = process.env.TEMPORAL_ADDRESS!;
-  const codePath = process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!;
-  let connection: Connection;
   let client: Client;
-  let native: NativeConnection;
-  let worker: Worker;
-  let running: Promise<void>;
+  let codePath: string;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-    connection = await Connection.connect({ address });
-    client = new Client({ connection });
-    native = await NativeConnection.connect({ address });
-    worker = await Worker.create({
-      connection: native,
-      taskQueue,
-      workflowBundle: { codePath },
-      activities: {
-        projectTaskChange: (change: { events: RecordedEvent[] }) =>
-          Promise.resolve({ events: change.events, published: true }),
-        async publishTaskEvents() {},
-      },
-    });
-    running = worker.run();
+    ({ client, codePath, stop } = await startStandInWorker(taskQueue));
   });
-  afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-    await Runtime.instance().shutdown();
-  });
+  afterAll(() => stop());
 
   /** Waits until the run's history ends with a command of the workflow (its last task done). */
   async function settled(handle: WorkflowHandle, length: number): Promise<number> {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { agentHeartbeatSignal, claimTaskUpdate } from '../contracts/messages';
-import type { RecordedEvent } from '../contracts/events';
 import { taskWorkflowId } from '../contracts/task';
 import { taskWorkflowStartOptions } from '../platform/task-start';
+import { startStandInWorker } from './support/stand-in-worker';
 import { uniqueTaskQueue } from './support/worker';
 
 /** The workflow task timeout of these tests: the SDK extends a task that is still busy at 80 %. */
@@ -25,43 +26,19 @@ const FIRST_PROJECTION_MS = 2_600;
  */
 describe('a first projection slower than its workflow task', () => {
   const taskQueue = uniqueTaskQueue('slow-projection');
-  const address = process.env.TEMPORAL_ADDRESS!;
-  const codePath = process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!;
-  let connection: Connection;
   let client: Client;
-  let native: NativeConnection;
-  let worker: Worker;
-  let running: Promise<void>;
+  let codePath: string;
+  let stop: () => Promise<void>;
   const projections = new Map<string, number>();
 
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    connection = await Connection.connect({ address });
-    client = new Client({ connection });
-    native = await NativeConnection.connect({ address });
-    worker = await Worker.create({
-      connection: native,
-      taskQueue,
-      workflowBundle: { codePath },
-      activities: {
-        async projectTaskChange(change: { view: { id: string }; events: RecordedEvent[] }) {
-          const seen = projections.get(change.view.id) ?? 0;
-          projections.set(change.view.id, seen + 1);
-          if (seen === 0) await sleep(FIRST_PROJECTION_MS);
-          return { events: change.events, published: true };
-        },
-        async publishTaskEvents() {},
-      },
-    });
-    running = worker.run();
+    ({ client, codePath, stop } = await startStandInWorker(taskQueue, async (change) => {
+      const seen = projections.get(change.view.id) ?? 0;
+      projections.set(change.view.id, seen + 1);
+      if (seen === 0) await sleep(FIRST_PROJECTION_MS);
+    }));
   });
-  afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-    await Runtime.instance().shutdown();
-  });
+  afterAll(() => stop());
 
   it.each([500, 1_000, 1_400])(
     'replays after a claim and a heartbeat %i ms into it',
