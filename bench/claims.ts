@@ -12,7 +12,7 @@ import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
 import { measureEngine, versus } from './engine';
-import { machine, p50p99, pool, runBench, say } from './stack';
+import { cpuSeconds, machine, p50p99, pool, runBench, say } from './stack';
 
 // About 9 minutes on two quiet cores, most of it creating the four backlogs.
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
@@ -31,7 +31,7 @@ function countRepeated(ids: string[]): number {
 }
 
 runBench(
-  async ({ deps, apiUrl, http, databaseUrl, temporal, onClose }) => {
+  async ({ deps, apiUrl, http, databaseUrl, temporal, worker, onClose }) => {
     const clients: McpClient[] = [];
     onClose(() => Promise.all(clients.splice(0).map((c) => c.close())));
 
@@ -64,6 +64,24 @@ runBench(
       return (performance.now() - started) / 1000;
     };
 
+    // Where a claim's CPU goes: milliseconds per claim in each process over the round (the API
+    // and the agents' MCP clients share this process), next to the engine's own.
+    const processes = Object.entries({
+      temporal: temporal.process.pid!,
+      worker: worker.pid!,
+      'api+agents': process.pid,
+    });
+    const cpuPer = async (count: number, run: () => Promise<unknown>): Promise<string> => {
+      const before = processes.map(([, pid]) => cpuSeconds(pid));
+      await run();
+      return processes
+        .map(
+          ([name, pid], i) =>
+            `${name} ${((1000 * (cpuSeconds(pid) - before[i]!)) / count).toFixed(1)}`,
+        )
+        .join(', ');
+    };
+
     say(machine());
     say(
       `sizes: ${TASKS} backlog tasks per round, agents ${AGENTS.join('/')}, ${ANSWERS} answers, tasks created ${CONCURRENCY} at a time`,
@@ -77,21 +95,23 @@ runBench(
       const claims: Array<{ agentId: string; taskId: string }> = [];
       const latencies: number[] = [];
       const started = performance.now();
-      await Promise.all(
-        agents.map(async (a) => {
-          for (;;) {
-            const t0 = performance.now();
-            const res = await callTool(a.client, 'get_next_task', {});
-            const ms = performance.now() - t0;
-            if (res.isError) throw new Error(`get_next_task failed: ${res.text}`);
-            if (!res.data.task) return;
-            latencies.push(ms);
-            claims.push({ agentId: a.id, taskId: res.data.task.id });
-            // An agent's first call on its task tells aiworker it has it (else get_next_task
-            // would hand it over again); not counted in the claim's latency.
-            await callTool(a.client, 'heartbeat', { taskId: res.data.task.id });
-          }
-        }),
+      const claimCpu = await cpuPer(TASKS, () =>
+        Promise.all(
+          agents.map(async (a) => {
+            for (;;) {
+              const t0 = performance.now();
+              const res = await callTool(a.client, 'get_next_task', {});
+              const ms = performance.now() - t0;
+              if (res.isError) throw new Error(`get_next_task failed: ${res.text}`);
+              if (!res.data.task) return;
+              latencies.push(ms);
+              claims.push({ agentId: a.id, taskId: res.data.task.id });
+              // An agent's first call on its task tells aiworker it has it (else get_next_task
+              // would hand it over again); not counted in the claim's latency.
+              await callTool(a.client, 'heartbeat', { taskId: res.data.task.id });
+            }
+          }),
+        ),
       );
       const seconds = (performance.now() - started) / 1000;
       // The read model must agree with what the agents were told: every task in progress, held by
@@ -112,7 +132,10 @@ runBench(
       await Promise.all(agents.map((a) => a.client.close()));
       clients.splice(0);
       // The engine doing the same number of updates-with-an-activity, as many at once.
-      const engine = await measureEngine(temporal.address, TASKS, n);
+      const engine = await measureEngine(temporal.address, TASKS, n, temporal.process.pid!);
+      say(
+        `  CPU ms per claim: ${claimCpu}; per engine update + activity: temporal ${engine.updateActivityCpuMs.server.toFixed(1)}, its worker and client ${engine.updateActivityCpuMs.worker.toFixed(1)}`,
+      );
       say(
         versus(
           `get_next_task, ${String(n).padStart(3)} agents`,
@@ -177,6 +200,7 @@ runBench(
       );
     }
 
+    if (ANSWERS === 0) return;
     // 3. Answer → check_response: the agent waits; the person answers through the API.
     const answerProject = await project('answers');
     await createTasks(answerProject, ANSWERS);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { touchAndRunUpdate, touchUpdate } from './engine-workflows';
-import { pool } from './stack';
+import { cpuSeconds, pool } from './stack';
 
 // The in-process worker's own log lines would drown the figures.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -15,12 +15,15 @@ export interface EngineRates {
   startsPerSecond: number;
   updatesPerSecond: number;
   updateActivityPerSecond: number;
+  /** CPU milliseconds per update + activity: the server's, and this process's (its worker). */
+  updateActivityCpuMs: { server: number; worker: number };
 }
 
 export async function measureEngine(
   address: string,
   count: number,
   concurrency: number,
+  serverPid: number,
 ): Promise<EngineRates> {
   const taskQueue = `engine-${randomUUID()}`;
   const native = await NativeConnection.connect({ address });
@@ -41,10 +44,13 @@ export async function measureEngine(
     const updateSeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchUpdate);
     });
+    const cpuBefore = [cpuSeconds(serverPid), cpuSeconds(process.pid)];
     const activitySeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchAndRunUpdate);
     });
+    const cpuMs = (i: number, pid: number) => (1000 * (cpuSeconds(pid) - cpuBefore[i]!)) / count;
     return {
+      updateActivityCpuMs: { server: cpuMs(0, serverPid), worker: cpuMs(1, process.pid) },
       startsPerSecond: count / startSeconds,
       updatesPerSecond: count / updateSeconds,
       updateActivityPerSecond: count / activitySeconds,
