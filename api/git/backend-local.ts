@@ -52,6 +52,10 @@ export async function openLocal(
 ): Promise<BackendAnswer> {
   const dir = localRepositoryPath(repo.reposDir, repo.projectId);
   if (!(await stat(path.join(dir, 'HEAD')).catch(() => null))) throw repositoryNotFound();
+  // The body may have failed while the repository was looked up (over the limit, a broken gzip
+  // stream: decompression runs beside the lookup), before anyone listened for its error. The
+  // stream keeps it; piping such a body would leave http-backend waiting for input for good.
+  if (request.body?.errored) throw request.body.errored;
   const receive = request.service === 'git-receive-pack';
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
