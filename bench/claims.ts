@@ -12,7 +12,7 @@ import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
 import { measureEngine, versus } from './engine';
-import { cpuSeconds, machine, p50p99, pool, runBench, say } from './stack';
+import { cpuSince, machine, p50p99, pool, runBench, say } from './stack';
 
 // About 9 minutes on two quiet cores, most of it creating the four backlogs.
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
@@ -66,19 +66,16 @@ runBench(
 
     // Where a claim's CPU goes: milliseconds per claim in each process over the round (the API
     // and the agents' MCP clients share this process), next to the engine's own.
-    const processes = Object.entries({
+    const pids = {
       temporal: temporal.process.pid!,
       worker: worker.pid!,
       'api+agents': process.pid,
-    });
+    };
     const cpuPer = async (count: number, run: () => Promise<unknown>): Promise<string> => {
-      const before = processes.map(([, pid]) => cpuSeconds(pid));
+      const spent = cpuSince(pids);
       await run();
-      return processes
-        .map(
-          ([name, pid], i) =>
-            `${name} ${((1000 * (cpuSeconds(pid) - before[i]!)) / count).toFixed(1)}`,
-        )
+      return Object.entries(spent())
+        .map(([name, seconds]) => `${name} ${((1000 * seconds) / count).toFixed(1)}`)
         .join(', ');
     };
 

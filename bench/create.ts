@@ -10,7 +10,7 @@ import { ADMIN_ACTOR } from '../contracts/actor';
 import { TASK_BATCH_MAX } from '../contracts/task';
 import { taskWorkflowStart } from '../api/tasks/create';
 import type { taskWorkflow } from '../workflows/task';
-import { cpuSeconds, machine, pool, runBench, say } from './stack';
+import { cpuSince, machine, pool, runBench, say } from './stack';
 
 const COUNT = Number(process.env.BENCH_CREATE ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -48,18 +48,14 @@ runBench(
         resent += 1;
       }
     };
-    const processes = Object.entries({
-      temporal: temporal.process.pid!,
-      worker: worker.pid!,
-      'api+load': process.pid,
-    });
+    const pids = { temporal: temporal.process.pid!, worker: worker.pid!, 'api+load': process.pid };
     /** Runs one way of creating `COUNT` tasks in a project of its own; answers tasks per second. */
     const measure = async (
       label: string,
       create: (projectId: string) => Promise<number>,
     ): Promise<number> => {
       const projectId: string = (await http.post('/api/projects', { name: label })).body.id;
-      const cpuBefore = processes.map(([, pid]) => cpuSeconds(pid));
+      const spent = cpuSince(pids);
       const seconds = await create(projectId);
       const rate = COUNT / seconds;
       // Whatever the worker still has to do for these tasks is done before the next way starts.
@@ -71,8 +67,8 @@ runBench(
       await sleep(2000);
       const made = await deps.db.task.count({ where: { projectId } });
       if (made !== COUNT) throw new Error(`${label}: ${made} tasks made, not ${COUNT}`);
-      const cpu = processes
-        .map(([name, pid], i) => `${name} ${(cpuSeconds(pid) - cpuBefore[i]!).toFixed(1)}`)
+      const cpu = Object.entries(spent())
+        .map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`)
         .join(', ');
       const again = resent > 0 ? `; ${resent} answered 503 and sent again` : '';
       resent = 0;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { touchAndRunUpdate, touchUpdate } from './engine-workflows';
-import { cpuSeconds, pool } from './stack';
+import { cpuSince, pool } from './stack';
 
 // The in-process worker's own log lines would drown the figures.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -44,13 +44,13 @@ export async function measureEngine(
     const updateSeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchUpdate);
     });
-    const cpuBefore = [cpuSeconds(serverPid), cpuSeconds(process.pid)];
+    const spent = cpuSince({ server: serverPid, worker: process.pid });
     const activitySeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchAndRunUpdate);
     });
-    const cpuMs = (i: number, pid: number) => (1000 * (cpuSeconds(pid) - cpuBefore[i]!)) / count;
+    const { server, worker: own } = spent();
     return {
-      updateActivityCpuMs: { server: cpuMs(0, serverPid), worker: cpuMs(1, process.pid) },
+      updateActivityCpuMs: { server: (1000 * server) / count, worker: (1000 * own) / count },
       startsPerSecond: count / startSeconds,
       updatesPerSecond: count / updateSeconds,
       updateActivityPerSecond: count / activitySeconds,

@@ -14,7 +14,7 @@ import { executeTaskUpdate } from '../platform/task-updates';
 import { registerTestAgent } from '../test/support/agents';
 import { ApiProcess } from '../test/support/api-process';
 import { apiClient } from '../test/support/http';
-import { cpuSeconds, machine, p50p99, pool, rssMiB, runBench, say } from './stack';
+import { cpuSince, machine, p50p99, pool, rssMiB, runBench, say } from './stack';
 
 const IDLE = Number(process.env.BENCH_IDLE ?? 5000);
 const CACHE = process.env.BENCH_CACHE ?? String(loadConfig(process.env).maxCachedWorkflows);
@@ -23,10 +23,10 @@ const RESUMES = Number(process.env.BENCH_RESUMES ?? 200);
 
 /** The share of one core each process uses over `ms` of doing nothing. */
 async function idleCpu(pids: Record<string, number>, ms: number): Promise<string> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const spent = cpuSince(pids);
   await new Promise((r) => setTimeout(r, ms));
-  return Object.entries(pids)
-    .map(([k, pid]) => `${k} ${((100 * (cpuSeconds(pid) - before[k]!)) / (ms / 1000)).toFixed(1)}%`)
+  return Object.entries(spent())
+    .map(([k, seconds]) => `${k} ${((100 * seconds) / (ms / 1000)).toFixed(1)}%`)
     .join(', ');
 }
 

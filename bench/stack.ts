@@ -53,9 +53,22 @@ export function rssMiB(pid: number): number {
 }
 
 /** CPU time (user + system) a process has used so far, in seconds. */
-export function cpuSeconds(pid: number): number {
+function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Starts counting the CPU time of named processes; the function it returns answers the seconds
+ * each has used since.
+ */
+export function cpuSince<K extends string>(pids: Record<K, number>): () => Record<K, number> {
+  const names = Object.keys(pids) as K[];
+  const before = names.map((name) => cpuSeconds(pids[name]));
+  return () =>
+    Object.fromEntries(
+      names.map((name, i) => [name, cpuSeconds(pids[name]) - before[i]!]),
+    ) as Record<K, number>;
 }
 
 export function machine(): string {
