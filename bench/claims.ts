@@ -12,7 +12,7 @@ import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
 import { measureEngine, versus } from './engine';
-import { cpuSince, machine, p50p99, pool, runBench, say } from './stack';
+import { cpuSince, machine, machineBusySince, p50p99, pool, runBench, say } from './stack';
 
 // About 9 minutes on two quiet cores, most of it creating the four backlogs.
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
@@ -22,6 +22,11 @@ const AGENTS = (process.env.BENCH_AGENTS ?? '1,10,50,100')
   .filter((n) => n > 0);
 const ANSWERS = Number(process.env.BENCH_ANSWERS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+
+/** Calls the agents of a round make together to price an MCP call (ping, heartbeat). */
+const PRICED_CALLS = 500;
+
+const pct = (share: number) => `${Math.round(100 * share)}%`;
 
 /** How many ids occur more than once. */
 function countRepeated(ids: string[]): number {
@@ -91,7 +96,9 @@ runBench(
       const agents = await Promise.all(Array.from({ length: n }, () => agent(projectId)));
       const claims: Array<{ agentId: string; taskId: string }> = [];
       const latencies: number[] = [];
+      const lastTask = new Map<string, string>();
       const started = performance.now();
+      const busy = machineBusySince();
       const claimCpu = await cpuPer(TASKS, () =>
         Promise.all(
           agents.map(async (a) => {
@@ -103,6 +110,7 @@ runBench(
               if (!res.data.task) return;
               latencies.push(ms);
               claims.push({ agentId: a.id, taskId: res.data.task.id });
+              lastTask.set(a.id, res.data.task.id);
               // An agent's first call on its task tells aiworker it has it (else get_next_task
               // would hand it over again); not counted in the claim's latency.
               await callTool(a.client, 'heartbeat', { taskId: res.data.task.id });
@@ -111,6 +119,7 @@ runBench(
         ),
       );
       const seconds = (performance.now() - started) / 1000;
+      const claimBusy = busy();
       // The read model must agree with what the agents were told: every task in progress, held by
       // the one agent whose claim returned it.
       const rows = await deps.db.task.findMany({
@@ -126,12 +135,33 @@ runBench(
           `${claims.length}/${TASKS} claimed, assigned twice ${countRepeated(claims.map((c) => c.taskId))}, ` +
           `read model disagreeing ${disagreeing} (backlog created at ${(TASKS / createSeconds).toFixed(1)} tasks/s)`,
       );
+      // What an MCP call costs apart from its tool's work: a ping (the protocol and HTTP round
+      // trip alone) and a heartbeat (one read of the read model, a few Redis keys), CPU per call.
+      const perAgent = Math.ceil(PRICED_CALLS / n);
+      const callCpu = async (call: (a: (typeof agents)[number]) => Promise<unknown>) => {
+        const spent = cpuSince(pids);
+        await Promise.all(
+          agents.map(async (a) => {
+            for (let i = 0; i < perAgent; i += 1) await call(a);
+          }),
+        );
+        const s = spent();
+        return ((1000 * s['api+agents']) / (perAgent * agents.length)).toFixed(2);
+      };
+      const pingMs = await callCpu((a) => a.client.ping());
+      const heartbeatMs = await callCpu((a) =>
+        callTool(a.client, 'heartbeat', { taskId: lastTask.get(a.id)! }),
+      );
       await Promise.all(agents.map((a) => a.client.close()));
       clients.splice(0);
       // The engine doing the same number of updates-with-an-activity, as many at once.
       const engine = await measureEngine(temporal.address, TASKS, n, temporal.process.pid!);
       say(
         `  CPU ms per claim: ${claimCpu}; per engine update + activity: temporal ${engine.updateActivityCpuMs.server.toFixed(1)}, its worker and client ${engine.updateActivityCpuMs.worker.toFixed(1)}`,
+      );
+      say(
+        `  machine busy: ${pct(claimBusy)} of every core during the claims, ${pct(engine.updateActivityMachineBusy)} during the engine's updates + activity; ` +
+          `an MCP call apart from its tool (API and agent's client): ping ${pingMs} ms CPU, heartbeat ${heartbeatMs} ms`,
       );
       say(
         versus(

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { touchAndRunUpdate, touchUpdate } from './engine-workflows';
-import { cpuSince, pool } from './stack';
+import { cpuSince, machineBusySince, pool } from './stack';
 
 // The in-process worker's own log lines would drown the figures.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -17,6 +17,8 @@ export interface EngineRates {
   updateActivityPerSecond: number;
   /** CPU milliseconds per update + activity: the server's, and this process's (its worker). */
   updateActivityCpuMs: { server: number; worker: number };
+  /** The share of the machine's CPU busy while the updates with an activity ran (0–1). */
+  updateActivityMachineBusy: number;
 }
 
 export async function measureEngine(
@@ -45,11 +47,14 @@ export async function measureEngine(
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchUpdate);
     });
     const spent = cpuSince({ server: serverPid, worker: process.pid });
+    const busy = machineBusySince();
     const activitySeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchAndRunUpdate);
     });
     const { server, worker: own } = spent();
+    const updateActivityMachineBusy = busy();
     return {
+      updateActivityMachineBusy,
       updateActivityCpuMs: { server: (1000 * server) / count, worker: (1000 * own) / count },
       startsPerSecond: count / startSeconds,
       updatesPerSecond: count / updateSeconds,

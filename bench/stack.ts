@@ -71,6 +71,28 @@ export function cpuSince<K extends string>(pids: Record<K, number>): () => Recor
     ) as Record<K, number>;
 }
 
+/** The machine's CPU times so far (/proc/stat, every core): busy and all, in clock ticks. */
+function machineTicks(): { busy: number; all: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  // cpu user nice system idle iowait irq softirq steal …
+  const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const all = t.reduce((a, b) => a + b, 0);
+  return { busy: all - t[3]! - t[4]!, all };
+}
+
+/**
+ * Starts watching how busy the whole machine is; the function it returns answers the share of
+ * every core's time spent working since (0–1). A share near 1 means the run was bounded by the
+ * CPU of everything on the machine, not by waiting.
+ */
+export function machineBusySince(): () => number {
+  const before = machineTicks();
+  return () => {
+    const now = machineTicks();
+    return (now.busy - before.busy) / Math.max(1, now.all - before.all);
+  };
+}
+
 export function machine(): string {
   const load = os
     .loadavg()
