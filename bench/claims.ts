@@ -176,7 +176,9 @@ runBench(
 
     // 2. The seed's claim: read the oldest backlog row, then update it, with nothing stopping two
     // connections from reading the same row in between.
-    const dbOptions = mariadbOptions(databaseUrl);
+    // A hundred connections opened at once on a busy machine can take more than the driver's
+    // default second to connect.
+    const dbOptions = { ...mariadbOptions(databaseUrl), connectTimeout: 10_000 };
     const admin = await mariadb.createConnection(dbOptions);
     onClose(() => admin.end());
     await admin.query(
