@@ -172,6 +172,10 @@ runBench(
         ) +
           ` (its bare start ${engine.startsPerSecond.toFixed(1)}/s, update ${engine.updatesPerSecond.toFixed(1)}/s)`,
       );
+      say(
+        `  the engine's update recording a claim's two search attributes, then its activity: ${engine.markedUpdateActivityPerSecond.toFixed(1)}/s, ` +
+          `ratio of claims to it ${(claims.length / seconds / engine.markedUpdateActivityPerSecond).toFixed(2)}`,
+      );
     }
 
     // 2. The seed's claim: read the oldest backlog row, then update it, with nothing stopping two

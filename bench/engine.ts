@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { touchAndRunUpdate, touchUpdate } from './engine-workflows';
+import { touchAndRunUpdate, touchMarkAndRunUpdate, touchUpdate } from './engine-workflows';
 import { cpuSince, machineBusySince, pool } from './stack';
 
 // The in-process worker's own log lines would drown the figures.
@@ -17,6 +17,11 @@ export interface EngineRates {
   updateActivityPerSecond: number;
   /** CPU milliseconds per update + activity: the server's, and this process's (its worker). */
   updateActivityCpuMs: { server: number; worker: number };
+  /**
+   * Updates whose handler records the two search attributes a claim changes (the task's state
+   * and agent), then runs the activity: the engine doing what a claim asks of Temporal.
+   */
+  markedUpdateActivityPerSecond: number;
   /** The share of the machine's CPU busy while the updates with an activity ran (0–1). */
   updateActivityMachineBusy: number;
 }
@@ -39,10 +44,13 @@ export async function measureEngine(
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   try {
-    const ids = Array.from({ length: count }, () => `engine-${randomUUID()}`);
-    const startSeconds = await pool(count, concurrency, async (i) => {
-      await client.workflow.start('engineWorkflow', { taskQueue, workflowId: ids[i]! });
-    });
+    const start = async (ids: string[]) =>
+      await pool(count, concurrency, async (i) => {
+        await client.workflow.start('engineWorkflow', { taskQueue, workflowId: ids[i]! });
+      });
+    const newIds = () => Array.from({ length: count }, () => `engine-${randomUUID()}`);
+    const ids = newIds();
+    const startSeconds = await start(ids);
     const updateSeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(ids[i]!).executeUpdate(touchUpdate);
     });
@@ -53,7 +61,13 @@ export async function measureEngine(
     });
     const { server, worker: own } = spent();
     const updateActivityMachineBusy = busy();
+    const marked = newIds();
+    await start(marked);
+    const markedSeconds = await pool(count, concurrency, async (i) => {
+      await client.workflow.getHandle(marked[i]!).executeUpdate(touchMarkAndRunUpdate);
+    });
     return {
+      markedUpdateActivityPerSecond: count / markedSeconds,
       updateActivityMachineBusy,
       updateActivityCpuMs: { server: (1000 * server) / count, worker: (1000 * own) / count },
       startsPerSecond: count / startSeconds,
