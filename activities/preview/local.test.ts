@@ -3,7 +3,9 @@ import {
   cpSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -22,6 +24,21 @@ const APP_CONFIG: PreviewConfig = {
   startCommand: 'node server.js',
   healthPath: '/healthz',
 };
+
+/** The process groups of the processes whose working directory is `dir`. */
+function groupsWorkingIn(dir: string): number[] {
+  const groups = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return [...groups];
+}
 
 describe('local preview runtime', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'aiworker-previews-'));
@@ -136,6 +153,40 @@ describe('local preview runtime', () => {
     ).rejects.toThrow(/failed \(exit code 7\)[\s\S]*cannot resolve dependency left-pad/);
     await expect(runtime.deploy(spec('task-none', first, {}))).rejects.toThrow(/no start command/);
     expect((await runtime.list()).map((p) => p.name)).toEqual(['task-1']);
+  });
+
+  it('lets only the later of two deploy attempts of a preview run, and record, its app', async () => {
+    // Two workers' runtimes deploying the same preview at once: an activity retried elsewhere
+    // while its first attempt goes on. The earlier attempt gives up; no app is left unrecorded.
+    const other = createLocalRuntime({ previewsDir, readyTimeoutMs: 30_000 });
+    const config = { startCommand: 'node server.js' };
+    const [earlier, later] = await Promise.allSettled([
+      runtime.deploy(spec('task-race', first, config)),
+      other.deploy(spec('task-race', first, config)),
+    ]);
+    other.close();
+    expect(earlier.status).toBe('rejected');
+    expect(String((earlier as PromiseRejectedResult).reason)).toMatch(/a later deploy of it/);
+    expect(later.status).toBe('fulfilled');
+    const { pid } = stateOf('task-race');
+    const appDir = path.join(previewsDir, 'task-race', 'app');
+    expect(groupsWorkingIn(appDir)).toEqual([pid]);
+    expect(await runtime.teardown('task-race')).toBe(true);
+    expect(groupsWorkingIn(appDir)).toEqual([]);
+  });
+
+  it('stops the app of a deploy cancelled as it starts, rather than leave it unrecorded', async () => {
+    // A cancelled activity's progress report throws: here, as the app starts.
+    const cancelled = runtime.deploy(
+      spec('task-cancelled', first, { startCommand: 'node server.js' }),
+      (d) => {
+        if (d.startsWith('starting on port')) throw new Error('cancelled');
+      },
+    );
+    await expect(cancelled).rejects.toThrow('cancelled');
+    expect(groupsWorkingIn(path.join(previewsDir, 'task-cancelled', 'app'))).toEqual([]);
+    expect((await runtime.list()).map((p) => p.name)).not.toContain('task-cancelled');
+    await runtime.teardown('task-cancelled');
   });
 
   it('lists running previews and tears them down', async () => {

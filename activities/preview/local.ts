@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { appendFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkout } from './preview-checkout';
 import { answers, bindable, descriptorOf, listenLoopback, portOf } from './preview-port';
@@ -18,7 +18,7 @@ import {
   present,
   readState,
   stopLeftoverInstall,
-  writeState,
+  claimDeploy,
 } from './preview-state';
 import type { PreviewState } from './preview-state';
 import { groupAlive, running, signal, startTimeOf, stopGroup } from './process-groups';
@@ -66,6 +66,13 @@ const PROGRESS_EVERY_MS = 2_000;
 const INSTALL_DISK_CHECK_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The failure of a deploy attempt that a later attempt on the same preview overtook. */
+function superseded(name: string): PreviewFailed {
+  return new PreviewFailed(
+    `preview ${name}: a later deploy of it started while this one ran; that one carries on`,
+  );
+}
 
 /** Resolves once the child has exited (or could not start), with how it ended. */
 function exited(child: ChildProcess): Promise<string> {
@@ -251,6 +258,11 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
       throw new PreviewFailed(`project ${spec.projectId} has no start command for previews`);
     }
     const project = projectSandbox(spec.config);
+    const attempt = claimDeploy(dir);
+    /** Gives up once a later attempt on this preview has started: that one carries on. */
+    const stillLatest = () => {
+      if (!attempt.isLatest()) throw superseded(spec.name);
+    };
     const current = await readState(dir);
     if (
       current?.commit === spec.commit &&
@@ -263,8 +275,7 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
     if (current) await stopGroup(current);
     await stopLeftoverInstall(dir);
     await rm(path.join(dir, 'preview.json'), { force: true });
-    // Searchable but not listable: the preview's user reaches its checkout through it.
-    await mkdir(dir, { recursive: true, mode: 0o711 });
+    stillLatest();
     const logPath = path.join(dir, 'preview.log');
     await writeFile(logPath, '', { mode: 0o600 });
     const uid = await userOf(spec.name, path.join(dir, 'app'));
@@ -272,8 +283,11 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
     await checkSandbox(sandbox.mode, uid);
 
     progress(`checking out ${spec.commit.slice(0, 12)}`);
+    stillLatest();
     await checkout(spec, dir, uid);
+    stillLatest();
     await install(spec, dir, uid, project, logPath, progress);
+    stillLatest();
     const used = await diskUsageMb(path.join(dir, 'app'));
     if (used > project.limits.diskMb) {
       throw new PreviewFailed(
@@ -283,7 +297,8 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
     }
 
     const { child, port } = await startApp(spec, dir, uid, project, logPath, current?.port);
-    progress(`starting on port ${port}: ${spec.config.startCommand}`);
+    // Nothing may throw between the start and the record below (a progress report throws once
+    // the activity is cancelled): an app no record names would run on, unseen.
     const leaderExit = exited(child);
     if (!child.pid) throw new PreviewFailed(`preview ${spec.name}: ${await leaderExit}`);
     const now = new Date().toISOString();
@@ -303,13 +318,18 @@ export function createLocalRuntime(options: LocalRuntimeOptions): LocalPreviewRu
       uid,
       diskMb: project.limits.diskMb,
     };
-    // Recorded before waiting, so a worker that dies meanwhile leaves a process we can find.
-    await writeState(dir, state);
+    // Recorded before waiting, so a worker that dies meanwhile leaves a process we can find;
+    // an attempt overtaken by a later one stops its app instead.
+    if (!attempt.recordIfLatest(state)) {
+      await stopGroup(state);
+      throw superseded(spec.name);
+    }
     try {
+      progress(`starting on port ${port}: ${spec.config.startCommand}`);
       await waitReady(state, healthPath, leaderExit, logPath, progress);
     } catch (err) {
       await stopGroup(state);
-      await rm(path.join(dir, 'preview.json'), { force: true });
+      attempt.forget(state);
       throw err;
     }
     return present(state);

@@ -2,7 +2,9 @@
  * What a local preview's folder records: `preview.json` (the running preview, found again by a
  * later deploy, teardown or list), `install.json` (an install still running) and the log.
  */
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { stopGroup } from './process-groups';
 import type { ProcessGroup } from './process-groups';
@@ -73,12 +75,60 @@ export async function stopLeftoverInstall(dir: string): Promise<void> {
   await rm(file, { force: true });
 }
 
-/** Records the preview in `dir`. */
-export async function writeState(dir: string, state: PreviewState): Promise<void> {
-  // Write then rename: a reader never sees half a file.
-  const tmp = path.join(dir, 'preview.json.tmp');
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, path.join(dir, 'preview.json'));
+/** Where the latest deploy attempt of a preview leaves its mark (`claimDeploy`). */
+const ATTEMPT_FILE = 'deploy-attempt';
+
+/** One deploy attempt of a preview, which a later attempt supersedes. */
+export interface DeployAttempt {
+  /** Whether no later attempt (a retry on another worker, say) has started on the preview. */
+  isLatest(): boolean;
+  /** Records `state` as the running preview if this attempt is still the latest; false if not. */
+  recordIfLatest(state: PreviewState): boolean;
+  /** Forgets the recorded preview if it is still the one `state` names. */
+  forget(state: PreviewState): void;
+}
+
+/**
+ * Makes this the preview's latest deploy attempt. An activity retried on another worker (or a
+ * worker that stopped while its attempt went on) can deploy the same preview twice at once, each
+ * in a process of its own; only the latest may record what it starts, and an earlier one stops
+ * what it started instead, so no app runs that no record names. Claim before reading the record:
+ * an earlier attempt's app recorded before the claim is then found (and stopped or reused).
+ */
+export function claimDeploy(dir: string): DeployAttempt {
+  // Searchable but not listable: the preview's user reaches its checkout through it.
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const token = randomUUID();
+  const mark = path.join(dir, ATTEMPT_FILE);
+  const record = path.join(dir, 'preview.json');
+  writeFileSync(mark, token, { mode: 0o600 });
+  const isLatest = () => {
+    try {
+      return readFileSync(mark, 'utf8') === token;
+    } catch {
+      return false; // torn down meanwhile
+    }
+  };
+  return {
+    isLatest,
+    recordIfLatest(state) {
+      // Nothing between the check and the write yields to the event loop: no other attempt of
+      // this process comes in between. Write then rename: a reader never sees half a file.
+      if (!isLatest()) return false;
+      const tmp = `${record}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+      renameSync(tmp, record);
+      return true;
+    },
+    forget(state) {
+      try {
+        const recorded = JSON.parse(readFileSync(record, 'utf8')) as { pid?: number };
+        if (recorded.pid === state.pid) rmSync(record, { force: true });
+      } catch {
+        // Nothing recorded, or a later attempt's record: left as it is.
+      }
+    },
+  };
 }
 
 /** What the runtime tells about a preview. */
