@@ -76,12 +76,13 @@ runBench(
       worker: worker.pid!,
       'api+agents': process.pid,
     };
-    const cpuPer = async (count: number, run: () => Promise<unknown>): Promise<string> => {
+    const cpuMsPer = async (count: number, run: () => Promise<unknown>) => {
       const spent = cpuSince(pids);
       await run();
-      return Object.entries(spent())
-        .map(([name, seconds]) => `${name} ${((1000 * seconds) / count).toFixed(1)}`)
-        .join(', ');
+      const seconds = spent();
+      return Object.fromEntries(
+        Object.entries(seconds).map(([name, s]) => [name, (1000 * s) / count]),
+      ) as Record<keyof typeof pids, number>;
     };
 
     say(machine());
@@ -99,7 +100,7 @@ runBench(
       const lastTask = new Map<string, string>();
       const started = performance.now();
       const busy = machineBusySince();
-      const claimCpu = await cpuPer(TASKS, () =>
+      const claimCpuMs = await cpuMsPer(TASKS, () =>
         Promise.all(
           agents.map(async (a) => {
             for (;;) {
@@ -139,14 +140,14 @@ runBench(
       // trip alone) and a heartbeat (one read of the read model, a few Redis keys), CPU per call.
       const perAgent = Math.ceil(PRICED_CALLS / n);
       const callCpu = async (call: (a: (typeof agents)[number]) => Promise<unknown>) => {
-        const spent = cpuSince(pids);
-        await Promise.all(
-          agents.map(async (a) => {
-            for (let i = 0; i < perAgent; i += 1) await call(a);
-          }),
+        const ms = await cpuMsPer(perAgent * agents.length, () =>
+          Promise.all(
+            agents.map(async (a) => {
+              for (let i = 0; i < perAgent; i += 1) await call(a);
+            }),
+          ),
         );
-        const s = spent();
-        return ((1000 * s['api+agents']) / (perAgent * agents.length)).toFixed(2);
+        return ms['api+agents'].toFixed(2);
       };
       const pingMs = await callCpu((a) => a.client.ping());
       const heartbeatMs = await callCpu((a) =>
@@ -157,7 +158,11 @@ runBench(
       // The engine doing the same number of updates-with-an-activity, as many at once.
       const engine = await measureEngine(temporal.address, TASKS, n, temporal.process.pid!);
       say(
-        `  CPU ms per claim: ${claimCpu}; per engine update + activity: temporal ${engine.updateActivityCpuMs.server.toFixed(1)}, its worker and client ${engine.updateActivityCpuMs.worker.toFixed(1)}`,
+        `  CPU ms per claim: ${Object.entries(claimCpuMs)
+          .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+          .join(
+            ', ',
+          )}; per engine update + activity: temporal ${engine.updateActivityCpuMs.server.toFixed(1)}, its worker and client ${engine.updateActivityCpuMs.worker.toFixed(1)}`,
       );
       say(
         `  machine busy: ${pct(claimBusy)} of every core during the claims, ${pct(engine.updateActivityMachineBusy)} during the engine's updates + activity; ` +
