@@ -4,6 +4,7 @@ import { UNKNOWN_ACTOR } from '../contracts/actor';
 import type { Actor } from '../contracts/actor';
 import { recordAudit } from '../db/audit';
 import type { Db } from '../db/client';
+import { prismaRunner } from '../db/sql';
 
 /**
  * Records what a person did, once: the key is the calling workflow and activity, which a retry
@@ -19,7 +20,7 @@ export async function auditChange(
   },
 ): Promise<void> {
   const { workflowExecution: run, activityId } = Context.current().info;
-  await recordAudit(db, [
+  await recordAudit(prismaRunner(db), [
     {
       key: `${run?.workflowId ?? randomUUID()}:${run?.runId ?? ''}:${activityId}`,
       action: entry.action,

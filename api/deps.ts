@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { findActiveAgentByTokenHash } from '../db/agents';
-import { createDb } from '../db/client';
+import { closeDb, createDb } from '../db/client';
 import { ProgressCoalescer } from '../mcp/progress';
 import { TaskWakeups } from '../mcp/wakeups';
 import { McpCancellations } from '../mcp/cancellations';
@@ -149,7 +149,7 @@ export function createApiDeps(
       cancellations.close();
       credentialChanges.close();
       progress.close();
-      await Promise.allSettled([temporal.close(), db.$disconnect()]);
+      await Promise.allSettled([temporal.close(), closeDb(db)]);
       redis.disconnect();
     },
   };

@@ -1,7 +1,8 @@
 import type { Actor, ActorKind } from '../contracts/actor';
 import type { RecordedEvent } from '../contracts/events';
-import type { Prisma } from '../generated/prisma/client';
 import type { Db } from './client';
+import { placeholders, sqlDateTime } from './sql';
+import type { SqlRunner } from './sql';
 
 /** One thing a person did, as `GET /api/audit` lists it. */
 export interface AuditRecord {
@@ -26,25 +27,24 @@ export interface NewAuditEntry {
   at?: string;
 }
 
-type Writer = Pick<Db, 'auditEntry'> | Prisma.TransactionClient;
-
 /** Stores entries; one whose key is stored already is left as it is. */
-export async function recordAudit(db: Writer, entries: NewAuditEntry[]): Promise<void> {
+export async function recordAudit(sql: SqlRunner, entries: NewAuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await db.auditEntry.createMany({
-    data: entries.map((e) => ({
-      key: e.key,
-      action: e.action,
-      actorKind: e.actor.kind,
-      actorId: e.actor.id,
-      actorName: e.actor.name,
-      projectId: e.projectId ?? null,
-      taskId: e.taskId ?? null,
-      detail: (e.detail ?? undefined) as Prisma.InputJsonValue | undefined,
-      ...(e.at ? { createdAt: new Date(e.at) } : {}),
-    })),
-    skipDuplicates: true,
-  });
+  await sql.run(
+    'INSERT IGNORE INTO audit_entries (`key`, action, actorKind, actorId, actorName, projectId, taskId, detail, createdAt) VALUES ' +
+      placeholders(entries.length, 9),
+    entries.flatMap((e) => [
+      e.key,
+      e.action,
+      e.actor.kind,
+      e.actor.id,
+      e.actor.name,
+      e.projectId ?? null,
+      e.taskId ?? null,
+      e.detail === undefined ? null : JSON.stringify(e.detail),
+      sqlDateTime(e.at ?? new Date()),
+    ]),
+  );
 }
 
 /** Whether an actor is a person (or the operator): whose actions the audit log keeps. */

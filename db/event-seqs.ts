@@ -1,5 +1,5 @@
-import type { Prisma } from '../generated/prisma/client';
 import type { Db } from './client';
+import type { SqlRunner } from './sql';
 
 /**
  * Hands out the next `count` numbers of a project's event log, inside the transaction that
@@ -10,20 +10,26 @@ import type { Db } from './client';
  * never waits for the counter while holding something the counter's holder wants.
  */
 export async function nextEventSeqs(
-  tx: Prisma.TransactionClient,
+  sql: SqlRunner,
   projectId: string,
   count: number,
 ): Promise<bigint> {
   const take = () =>
-    tx.$executeRaw`UPDATE project_event_seqs SET lastSeq = lastSeq + ${count} WHERE projectId = ${projectId}`;
+    sql.run('UPDATE project_event_seqs SET lastSeq = lastSeq + ? WHERE projectId = ?', [
+      count,
+      projectId,
+    ]);
   if ((await take()) === 0) {
     // The project's first event: its counter starts now.
-    await tx.$executeRaw`INSERT IGNORE INTO project_event_seqs (projectId, lastSeq) VALUES (${projectId}, 0)`;
+    await sql.run('INSERT IGNORE INTO project_event_seqs (projectId, lastSeq) VALUES (?, 0)', [
+      projectId,
+    ]);
     await take();
   }
-  const [row] = await tx.$queryRaw<
-    Array<{ lastSeq: bigint }>
-  >`SELECT lastSeq FROM project_event_seqs WHERE projectId = ${projectId}`;
+  const [row] = await sql.rows<{ lastSeq: bigint | number }>(
+    'SELECT lastSeq FROM project_event_seqs WHERE projectId = ?',
+    [projectId],
+  );
   return BigInt(row!.lastSeq) - BigInt(count) + 1n;
 }
 

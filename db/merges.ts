@@ -3,6 +3,7 @@ import type { EventPayloads, EventType } from '../contracts/events';
 import type { MergeChange, MergeTaskResult, MergeView } from '../contracts/merge';
 import type { Db } from './client';
 import { nextEventSeqs } from './event-seqs';
+import { prismaRunner } from './sql';
 import { actorColumns, storedActor } from './tasks';
 import type { LoggedEvent } from './tasks';
 
@@ -58,7 +59,9 @@ export async function applyMergeChange(db: Db, change: MergeChange): Promise<Log
     }
     const logged: LoggedEvent[] = [];
     const first =
-      change.events.length > 0 ? await nextEventSeqs(tx, projectId, change.events.length) : 0n;
+      change.events.length > 0
+        ? await nextEventSeqs(prismaRunner(tx), projectId, change.events.length)
+        : 0n;
     for (const [i, e] of change.events.entries()) {
       const row = await tx.taskEvent.create({
         data: {

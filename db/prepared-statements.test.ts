@@ -1,5 +1,5 @@
 import { testConfig } from '../test/support/api';
-import { createDb, PREPARED_STATEMENTS_PER_CONNECTION } from './client';
+import { closeDb, createDb, PREPARED_STATEMENTS_PER_CONNECTION } from './client';
 import type { Db } from './client';
 
 /**
@@ -15,7 +15,7 @@ describe('prepared statements', () => {
     db = createDb(testConfig().databaseUrl, { connectionLimit: 1 });
   });
   afterAll(async () => {
-    await db.$disconnect();
+    await closeDb(db);
   });
 
   const counters = async (): Promise<{ prepared: number; closed: number; executed: number }> => {

@@ -3,7 +3,7 @@ import type { RecordedEvent } from '../contracts/events';
 import { newTaskView } from '../contracts/task';
 import type { TaskQuestion, TaskView } from '../contracts/task';
 import { testConfig } from '../test/support/api';
-import { createDb } from './client';
+import { closeDb, createDb } from './client';
 import type { Db } from './client';
 import { applyTaskChange, findTask, taskEvents } from './tasks';
 
@@ -30,7 +30,7 @@ describe('applyTaskChange', () => {
     });
   });
   afterAll(async () => {
-    await db.$disconnect();
+    await closeDb(db);
   });
 
   // A new task as its workflow creates it.

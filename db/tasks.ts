@@ -3,12 +3,13 @@ import type { Actor, ActorKind } from '../contracts/actor';
 import type { DeliveredEvent, EventPayloads, EventType, RecordedEvent } from '../contracts/events';
 import type { TaskRecord, TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
-import { Prisma } from '../generated/prisma/client';
+import type { Prisma } from '../generated/prisma/client';
 
 export type { TaskRecord } from '../contracts/task';
 import type { Db } from './client';
 import { recordAudit, taskAuditEntries } from './audit';
 import { nextEventSeqs } from './event-seqs';
+import { inDriverTransaction, placeholders, prismaRunner, sqlDateTime } from './sql';
 
 /** An event of the log with its project-wide position. */
 export interface LoggedEvent extends RecordedEvent {
@@ -68,85 +69,96 @@ export async function applyTaskChange(
   change: { view: TaskView; version: number; events: RecordedEvent[] },
 ): Promise<LoggedEvent[]> {
   const { view, version, events } = change;
-  return await db.$transaction(
-    async (tx) => {
-      const rows = await tx.$queryRaw<
-        Array<{ version: number }>
-      >`SELECT version FROM tasks WHERE id = ${view.id} FOR UPDATE`;
-      const fields = { ...taskRowFields(view), version };
-      const current = rows[0]?.version;
-      if (current === undefined) {
-        // createMany: the new row is not read back. A new task was last changed when created.
-        const createdAt = new Date(view.createdAt);
-        await tx.task.createMany({
-          data: [
-            { id: view.id, projectId: view.projectId, createdAt, updatedAt: createdAt, ...fields },
-          ],
-        });
-      } else if (current < version) {
-        // updateMany: one UPDATE, with no lookup before it or read-back after it.
-        if (current === 0) {
-          // The API's first row (db/task-starts.ts): its workflow has started and created it.
-          await tx.task.updateMany({
-            where: { id: view.id },
-            data: { ...fields, updatedAt: new Date(view.createdAt) },
-          });
-          await tx.taskStart.deleteMany({ where: { taskId: view.id } });
-        } else {
-          await tx.task.updateMany({ where: { id: view.id }, data: fields });
-        }
-      }
-      if ((current === undefined || current < version) && view.questions.length > 0) {
-        // Every question in one statement: inserted, or brought to the view's state.
-        const rows = view.questions.map(
-          (q) =>
-            Prisma.sql`(${q.id}, ${view.id}, ${q.agentId}, ${q.question}, ${q.answer}, ${new Date(q.askedAt)}, ${q.answeredAt ? new Date(q.answeredAt) : null})`,
-        );
-        await tx.$executeRaw`INSERT INTO task_questions (id, taskId, agentId, question, answer, askedAt, answeredAt) VALUES ${Prisma.join(rows)} ON DUPLICATE KEY UPDATE agentId = VALUES(agentId), question = VALUES(question), answer = VALUES(answer), askedAt = VALUES(askedAt), answeredAt = VALUES(answeredAt)`;
-      }
-      await recordAudit(tx, taskAuditEntries(view.id, view.projectId, events));
-      // A retried projection finds its events stored already: only the others are numbered.
-      // A row behind this change's version cannot have them: a change's events are its own, and
-      // the transaction that stores them also moves the row to their version, or finds it there
-      // or beyond. (A task without a row, or with the API's first row, has no events yet.)
-      const stored =
-        current === undefined || current < version
-          ? []
-          : await tx.taskEvent.findMany({
-              where: { taskId: view.id, taskSeq: { in: events.map((e) => e.taskSeq) } },
-              select: { seq: true, taskSeq: true },
-            });
-      const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
-      const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
-      if (fresh.length > 0) {
-        const first = await nextEventSeqs(tx, view.projectId, fresh.length);
-        await tx.taskEvent.createMany({
-          data: fresh.map((e, i) => ({
-            projectId: view.projectId,
-            seq: first + BigInt(i),
-            taskId: view.id,
-            taskSeq: e.taskSeq,
-            type: e.type,
-            payload: e.payload,
-            createdAt: new Date(e.at),
-            ...actorColumns(e.actor),
-          })),
-        });
-        fresh.forEach((e, i) => seqOf.set(e.taskSeq, Number(first) + i));
-      }
-      return events.map((e) => ({
-        ...e,
-        actor: e.actor ?? UNKNOWN_ACTOR,
-        seq: seqOf.get(e.taskSeq)!,
-        projectId: view.projectId,
-        taskId: view.id,
-      }));
-      // Read committed: locking a task row that does not exist yet takes no gap lock, so two new
-      // tasks projected at once do not deadlock on their inserts (a projection of the same new
-      // task twice at once still meets the unique key, and its activity is retried).
-    },
-    { isolationLevel: 'ReadCommitted' },
-  );
+  // Sent by the driver, not Prisma: this runs for every change of every task (db/sql.ts).
+  // Read committed: locking a task row that does not exist yet takes no gap lock, so two new
+  // tasks projected at once do not deadlock on their inserts (a projection of the same new task
+  // twice at once still meets the unique key, and its activity is retried).
+  return await inDriverTransaction(db, async (sql) => {
+    const rows = await sql.rows<{ version: number }>(
+      'SELECT version FROM tasks WHERE id = ? FOR UPDATE',
+      [view.id],
+    );
+    const fields = Object.entries({ ...taskRowFields(view), version });
+    const current = rows[0]?.version;
+    if (current === undefined) {
+      // A new task was last changed when it was created.
+      const createdAt = sqlDateTime(view.createdAt);
+      const columns = ['id', 'projectId', 'createdAt', 'updatedAt', ...fields.map(([c]) => c)];
+      await sql.run(
+        `INSERT INTO tasks (${columns.join(', ')}) VALUES ${placeholders(1, columns.length)}`,
+        [view.id, view.projectId, createdAt, createdAt, ...fields.map(([, v]) => v)],
+      );
+    } else if (current < version) {
+      // The API's first row (db/task-starts.ts) takes its creation time: its workflow has
+      // started and created it. Any later change is the row's last change until the next.
+      const updatedAt = sqlDateTime(current === 0 ? view.createdAt : new Date());
+      await sql.run(
+        `UPDATE tasks SET ${fields.map(([c]) => `${c} = ?`).join(', ')}, updatedAt = ? WHERE id = ?`,
+        [...fields.map(([, v]) => v), updatedAt, view.id],
+      );
+      if (current === 0) await sql.run('DELETE FROM task_starts WHERE taskId = ?', [view.id]);
+    }
+    if ((current === undefined || current < version) && view.questions.length > 0) {
+      // Every question in one statement: inserted, or brought to the view's state.
+      await sql.run(
+        `INSERT INTO task_questions (id, taskId, agentId, question, answer, askedAt, answeredAt) VALUES ${placeholders(view.questions.length, 7)} ` +
+          'ON DUPLICATE KEY UPDATE agentId = VALUES(agentId), question = VALUES(question), answer = VALUES(answer), askedAt = VALUES(askedAt), answeredAt = VALUES(answeredAt)',
+        view.questions.flatMap((q) => [
+          q.id,
+          view.id,
+          q.agentId,
+          q.question,
+          q.answer,
+          sqlDateTime(q.askedAt),
+          q.answeredAt ? sqlDateTime(q.answeredAt) : null,
+        ]),
+      );
+    }
+    await recordAudit(sql, taskAuditEntries(view.id, view.projectId, events));
+    // A retried projection finds its events stored already: only the others are numbered.
+    // A row behind this change's version cannot have them: a change's events are its own, and
+    // the transaction that stores them also moves the row to their version, or finds it there
+    // or beyond. (A task without a row, or with the API's first row, has no events yet.)
+    const stored =
+      current === undefined || current < version
+        ? []
+        : await sql.rows<{ seq: bigint | number; taskSeq: number }>(
+            `SELECT seq, taskSeq FROM task_events WHERE taskId = ? AND taskSeq IN (${events.map(() => '?').join(', ')})`,
+            [view.id, ...events.map((e) => e.taskSeq)],
+          );
+    const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
+    const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
+    if (fresh.length > 0) {
+      const first = await nextEventSeqs(sql, view.projectId, fresh.length);
+      await sql.run(
+        'INSERT INTO task_events (projectId, seq, taskId, taskSeq, type, payload, createdAt, actorKind, actorId, actorName) VALUES ' +
+          placeholders(fresh.length, 10),
+        fresh.flatMap((e, i) => {
+          const actor = actorColumns(e.actor);
+          return [
+            view.projectId,
+            first + BigInt(i),
+            view.id,
+            e.taskSeq,
+            e.type,
+            JSON.stringify(e.payload),
+            sqlDateTime(e.at),
+            actor.actorKind,
+            actor.actorId,
+            actor.actorName,
+          ];
+        }),
+      );
+      fresh.forEach((e, i) => seqOf.set(e.taskSeq, Number(first) + i));
+    }
+    return events.map((e) => ({
+      ...e,
+      actor: e.actor ?? UNKNOWN_ACTOR,
+      seq: seqOf.get(e.taskSeq)!,
+      projectId: view.projectId,
+      taskId: view.id,
+    }));
+  });
 }
 
 type TaskRow = Prisma.TaskGetPayload<{ include: { questions: true } }>;
@@ -332,7 +344,7 @@ export async function appendProjectEvent<T extends EventType>(
     tx.taskEvent.create({
       data: {
         projectId: event.projectId,
-        seq: await nextEventSeqs(tx, event.projectId, 1),
+        seq: await nextEventSeqs(prismaRunner(tx), event.projectId, 1),
         taskId: event.taskId,
         type: event.type,
         payload: event.payload,
@@ -366,28 +378,21 @@ export async function claimCandidates(
   db: Db,
   filter: { agentId: string; projectIds: string[] | null; limit: number },
 ): Promise<Array<{ id: string; projectId: string }>> {
-  const projects = filter.projectIds ? { projectId: { in: filter.projectIds } } : {};
-  const select = { id: true, projectId: true } as const;
-  const order = [{ priority: 'desc' as const }, { createdAt: 'asc' as const }];
-  const own = await db.task.findMany({
-    where: {
-      ...projects,
-      state: 'changes_requested',
-      assignedAgentId: filter.agentId,
-      stuckSince: null,
-    },
-    orderBy: order,
-    take: filter.limit,
-    select,
-  });
-  const backlog = await db.task.findMany({
-    // A stuck task cannot be claimed; it must not keep agents from the next one.
-    where: { ...projects, state: 'backlog', stuckSince: null },
-    orderBy: order,
-    take: filter.limit,
-    select,
-  });
-  return [...own, ...backlog];
+  const { agentId, projectIds, limit } = filter;
+  if (projectIds?.length === 0) return [];
+  // One statement, sent by the driver: every get_next_task asks it at least once (db/sql.ts).
+  const inProjects = projectIds
+    ? ` AND projectId IN (${projectIds.map(() => '?').join(', ')})`
+    : '';
+  const part = (which: number, where: string) =>
+    `(SELECT ${which} AS part, id, projectId, priority, createdAt FROM tasks WHERE ${where} AND stuckSince IS NULL${inProjects} ORDER BY priority DESC, createdAt ASC LIMIT ?)`;
+  // A stuck task cannot be claimed; it must not keep agents from the next one.
+  const rows = await db.sql.execute<Array<{ id: string; projectId: string }>>(
+    `${part(0, "state = 'changes_requested' AND assignedAgentId = ?")} UNION ALL ${part(1, "state = 'backlog'")} ` +
+      'ORDER BY part, priority DESC, createdAt ASC',
+    [agentId, ...(projectIds ?? []), limit, ...(projectIds ?? []), limit],
+  );
+  return rows.map((r) => ({ id: r.id, projectId: r.projectId }));
 }
 
 /** A task whose workflow the stuck-task sweep found failing. */

@@ -109,12 +109,15 @@ export async function addDeliveries(
   events: LoggedEvent[],
 ): Promise<Array<{ webhookId: string; eventSeq: number }>> {
   if (events.length === 0) return [];
-  const hooks = await db.webhook.findMany({
-    where: { projectId },
-    select: { id: true, events: true },
-  });
+  // Asked after every task change (the projection): sent by the driver (db/sql.ts).
+  const hooks = await db.sql.execute<Array<{ id: string; events: string | string[] }>>(
+    'SELECT id, events FROM webhooks WHERE projectId = ?',
+    [projectId],
+  );
   const pairs = hooks.flatMap((h) => {
-    const chosen = new Set(h.events as string[]);
+    const chosen = new Set<string>(
+      typeof h.events === 'string' ? (JSON.parse(h.events) as string[]) : h.events,
+    );
     return events
       .filter((e) => chosen.has(e.type))
       .map((e) => ({ webhookId: h.id, eventSeq: e.seq, eventType: e.type }));

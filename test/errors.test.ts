@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { createDb } from '../db/client';
+import { closeDb, createDb } from '../db/client';
 import type { Db } from '../db/client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
@@ -54,7 +54,7 @@ describe('errors clients see', () => {
     await agent?.close();
     await worker?.stop();
     await api?.close();
-    await unreachableDb.$disconnect();
+    await closeDb(unreachableDb);
   });
 
   it('names every answer with a request id, and takes a plain one from the client', async () => {

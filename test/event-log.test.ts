@@ -4,7 +4,7 @@ import { SYSTEM_ACTOR } from '../contracts/actor';
 import type { RecordedEvent } from '../contracts/events';
 import { newTaskView } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
-import { createDb } from '../db/client';
+import { closeDb, createDb } from '../db/client';
 import type { Db } from '../db/client';
 import { applyTaskChange, eventsAfter } from '../db/tasks';
 import { createLogger } from '../platform/logger';
@@ -97,7 +97,7 @@ describe("a project's event log under parallel projections", () => {
   afterAll(async () => {
     abandoned = true;
     await api.close();
-    await db.$disconnect();
+    await closeDb(db);
   });
 
   const newProject = async () => {

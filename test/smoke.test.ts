@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { askQuestionUpdate, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
-import { createDb } from '../db/client';
+import { closeDb, createDb } from '../db/client';
 import { DIST_DIR, REPO_ROOT } from '../platform/config';
 import { apiClient, createProject } from './support/http';
 import { registerTestAgent } from './support/agents';
@@ -116,7 +116,7 @@ describe('npm start', () => {
       });
     } finally {
       await connection.close();
-      await db.$disconnect();
+      await closeDb(db);
     }
   }
 

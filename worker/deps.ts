@@ -11,7 +11,7 @@ import { createLocalForge } from '../activities/forge/local';
 import { createKubernetesRuntime } from '../activities/preview/kubernetes';
 import { createLocalRuntime } from '../activities/preview/local';
 import type { PreviewRuntime } from '../activities/preview/runtime';
-import { createDb } from '../db/client';
+import { closeDb, createDb } from '../db/client';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import { createRedis } from '../platform/redis';
@@ -78,7 +78,7 @@ export function createWorkerDeps(
     publicUrl: config.publicUrl,
     webhooks: config.webhooks,
     async close() {
-      await db.$disconnect();
+      await closeDb(db);
       redis.disconnect();
     },
   };

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDb } from '../../db/client';
+import { closeDb, createDb } from '../../db/client';
 import type { Db } from '../../db/client';
 import { insertProject } from '../../db/projects';
 import { ForgeRefusal, STAGING_BRANCH } from './forge';
@@ -73,7 +73,7 @@ describe('local forge', () => {
     });
   });
   afterAll(async () => {
-    await db.$disconnect();
+    await closeDb(db);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { taskHistoryQuery, taskViewQuery } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
-import { createDb } from '../../db/client';
+import { closeDb, createDb } from '../../db/client';
 import { TestBoard } from '../support/board';
 import { answerQuestions, ChaosAgent, LEAKS, newSeen, PersonClient } from './load';
 import type { Seen } from './load';
@@ -211,7 +211,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     board?.close();
     await Promise.all(agents.map((a) => a.close()));
     await connection.close().catch(() => undefined);
-    await db.$disconnect().catch(() => undefined);
+    await closeDb(db).catch(() => undefined);
     await stack.stop();
   }
 }
