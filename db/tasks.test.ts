@@ -5,7 +5,7 @@ import type { TaskQuestion, TaskView } from '../contracts/task';
 import { testConfig } from '../test/support/api';
 import { closeDb, createDb } from './client';
 import type { Db } from './client';
-import { applyTaskChange, findTask, taskEvents } from './tasks';
+import { applyTaskChange, claimCandidates, findTask, taskEvents } from './tasks';
 
 /**
  * The projection of a task's changes into the read model: the row and its questions only move
@@ -97,5 +97,70 @@ describe('applyTaskChange', () => {
     ]);
     const events = await taskEvents(db, id, 0, 100);
     expect(events.map((e) => e.taskSeq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("keeps the row's creation time, and times the row's later changes", async () => {
+    const id = randomUUID();
+    const created = base(id);
+    await applyTaskChange(db, { view: created, version: 1, events: [event(id, 1)] });
+    const first = await findTask(db, id);
+    expect(first).toMatchObject({ createdAt: created.createdAt, updatedAt: created.createdAt });
+    const before = Date.now();
+    await applyTaskChange(db, { view: { ...created, title: 'renamed' }, version: 2, events: [] });
+    const moved = await findTask(db, id);
+    expect(moved).toMatchObject({ title: 'renamed', createdAt: created.createdAt });
+    expect(Date.parse(moved!.updatedAt)).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  it("lists claim candidates: the agent's own sent back for changes, then the backlog by priority and age", async () => {
+    const project = randomUUID();
+    const other = randomUUID();
+    for (const p of [project, other]) {
+      await db.project.create({ data: { id: p, name: `candidates-${p}` } });
+    }
+    let minute = 0;
+    const task = async (
+      p: string,
+      fields: Partial<TaskView> = {},
+      row: { stuck?: boolean } = {},
+    ): Promise<string> => {
+      const id = randomUUID();
+      minute += 1;
+      const createdAt = new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
+      const view = { ...base(id), projectId: p, createdAt, updatedAt: createdAt, ...fields };
+      await applyTaskChange(db, { view, version: 1, events: [] });
+      if (row.stuck) {
+        await db.task.update({ where: { id }, data: { stuckSince: new Date(), stuckReason: 'x' } });
+      }
+      return id;
+    };
+    const oldLow = await task(project);
+    const high = await task(project, { priority: 5 });
+    const newLow = await task(project);
+    await task(project, {}, { stuck: true });
+    await task(project, { state: 'in_progress', assignedAgentId: agentId });
+    const mine = await task(project, { state: 'changes_requested', assignedAgentId: agentId });
+    const elsewhere = await task(other);
+
+    const ids = async (projectIds: string[] | null, limit = 20) =>
+      (await claimCandidates(db, { agentId, projectIds, limit })).map((c) => c.id);
+    expect(await ids([project])).toEqual([mine, high, oldLow, newLow]);
+    expect(await ids([project, other])).toEqual([mine, high, oldLow, newLow, elsewhere]);
+    expect(await ids([project], 1)).toEqual([mine, high]);
+    expect(await ids([])).toEqual([]);
+    // Every project: this project's candidates are among them, in the same order.
+    const everywhere = await ids(null, 1000);
+    expect(everywhere.filter((id) => [mine, high, oldLow, newLow].includes(id))).toEqual([
+      mine,
+      high,
+      oldLow,
+      newLow,
+    ]);
+    const otherAgent = await claimCandidates(db, {
+      agentId: randomUUID(),
+      projectIds: [project],
+      limit: 20,
+    });
+    expect(otherAgent.map((c) => c.id)).toEqual([high, oldLow, newLow]);
   });
 });
