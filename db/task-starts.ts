@@ -1,7 +1,7 @@
 import { newTaskView } from '../contracts/task';
 import type { TaskWorkflowInput } from '../contracts/task';
-import type { Prisma } from '../generated/prisma/client';
 import type { Db } from './client';
+import { inDriverTransaction, placeholders, sqlDateTime } from './sql';
 import { taskRowFields } from './tasks';
 
 /**
@@ -12,26 +12,37 @@ import { taskRowFields } from './tasks';
  * written.
  */
 export async function insertNewTasks(db: Db, inputs: TaskWorkflowInput[]): Promise<number> {
-  const [tasks] = await db.$transaction([
-    db.task.createMany({
-      data: inputs.map((input) => {
-        const createdAt = new Date(input.createdAt!);
-        const view = newTaskView(input, createdAt);
-        const row = { id: view.id, projectId: view.projectId, ...taskRowFields(view) };
-        return { ...row, version: 0, createdAt, updatedAt: createdAt };
-      }),
-      skipDuplicates: true,
-    }),
-    db.taskStart.createMany({
-      data: inputs.map((input) => ({
-        taskId: input.task.id,
-        input: input as unknown as Prisma.InputJsonValue,
-        createdAt: new Date(input.createdAt!),
-      })),
-      skipDuplicates: true,
-    }),
-  ]);
-  return tasks.count;
+  const rows = inputs.map((input) => {
+    const createdAt = sqlDateTime(input.createdAt!);
+    const view = newTaskView(input, new Date(input.createdAt!));
+    return {
+      id: view.id,
+      projectId: view.projectId,
+      version: 0,
+      createdAt,
+      updatedAt: createdAt,
+      ...taskRowFields(view),
+    };
+  });
+  const columns = Object.keys(rows[0] ?? {});
+  if (columns.length === 0) return 0;
+  // Sent by the driver: a creation's one write (db/sql.ts). IGNORE leaves a task whose id is
+  // taken as it is.
+  return await inDriverTransaction(db, async (sql) => {
+    const written = await sql.run(
+      `INSERT IGNORE INTO tasks (${columns.join(', ')}) VALUES ${placeholders(rows.length, columns.length)}`,
+      rows.flatMap((row) => Object.values(row)),
+    );
+    await sql.run(
+      `INSERT IGNORE INTO task_starts (taskId, input, createdAt) VALUES ${placeholders(inputs.length, 3)}`,
+      inputs.flatMap((input) => [
+        input.task.id,
+        JSON.stringify(input),
+        sqlDateTime(input.createdAt!),
+      ]),
+    );
+    return written;
+  });
 }
 
 /** Workflow starts recorded before `before` and still to do, oldest first. */
