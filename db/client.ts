@@ -13,8 +13,8 @@ export type Db = PrismaClient & {
 export const PREPARED_STATEMENTS_PER_CONNECTION = 32;
 
 /**
- * The read model's Prisma client over the MariaDB driver adapter, on a pool of the driver's own. Only the data-access layer
- * (`db/`) and activities use it.
+ * The read model's Prisma client over the MariaDB driver adapter, on a pool of the driver's that
+ * `db/sql.ts` also uses. Only the data-access layer (`db/`) and activities use them.
  */
 export function createDb(databaseUrl: string, opts: { connectionLimit?: number } = {}): Db {
   const pool = createPool({

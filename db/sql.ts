@@ -32,8 +32,9 @@ function driverRunner(conn: PoolConnection): SqlRunner {
 /**
  * Runs `work` in one read-committed transaction on a connection of the driver's pool under
  * Prisma, committed if it resolves and rolled back if it throws. For the read model's hottest
- * write (every task change's projection): Prisma's interactive transaction costs about three
- * times the CPU of the same statements sent by the driver (docs/performance.md).
+ * writes (a new task's rows, every task change's projection): Prisma's interactive transaction
+ * costs about four times the CPU of the same statements sent by the driver
+ * (docs/performance.md).
  */
 export async function inDriverTransaction<T>(
   db: Db,
