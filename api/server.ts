@@ -5,6 +5,10 @@ import { createApp } from './app';
 import type { ApiDeps } from './deps';
 import { createSocketServer } from './socket';
 import type { SocketServer } from './socket';
+import { redisReady } from '../platform/redis';
+
+/** Longest the API waits for its first Redis connection before it takes requests anyway. */
+const REDIS_READY_WAIT_MS = 3000;
 
 /** A listening API process: HTTP (REST, health, MCP) and socket.io on one port. */
 export interface ApiServer {
@@ -20,6 +24,9 @@ export async function startApiServer(
   host: string,
   port: number,
 ): Promise<ApiServer> {
+  // Requests start once Redis is reachable (or clearly is not): a session, a limit or a
+  // creation's cache bump made in the first moment would otherwise be refused with 503.
+  await redisReady(deps.redis, REDIS_READY_WAIT_MS);
   const http = createServer(createApp(deps));
   const sockets = createSocketServer(http, deps);
   const io = sockets.io;

@@ -25,3 +25,21 @@ export function createRedis(url: string, logger: Logger): Redis {
   });
   return redis;
 }
+
+/**
+ * Resolves once the connection is ready, or after `withinMs` if it is not (Redis away: the
+ * process runs degraded, as during any outage). A process that takes requests before its first
+ * connection is up would refuse them for that moment, since commands are not queued.
+ */
+export async function redisReady(redis: Redis, withinMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, withinMs);
+    redis.once('ready', done);
+  });
+}
