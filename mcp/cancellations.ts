@@ -54,6 +54,11 @@ export class McpCancellations {
     };
   }
 
+  /** How many calls run in this process now (a call ends once its claim is answered or given back). */
+  get open(): number {
+    return this.calls.size;
+  }
+
   /** The agent cancelled a call: it is aborted here or wherever it runs. */
   async cancel(agentId: string, requestId: RequestId): Promise<void> {
     const key = callKey(agentId, requestId);

@@ -111,6 +111,17 @@ describe('get_next_task: no task goes to an agent that did not receive it', () =
         await client.callTool({ name: 'heartbeat', arguments: { taskId: got } });
       }
     }
+    // The agent has given up on every call, but an API process may still be finishing one (its
+    // claim landing as the connection closed): wait until both have, so that a claim answered
+    // to nobody is marked before the agent's next call looks.
+    await within(
+      'the API processes to finish the calls the agent gave up on',
+      60_000,
+      (async () => {
+        while (apis.some((a) => a.deps.cancellations.open > 0)) await sleep(100);
+      })(),
+      () => apis.map((a) => a.deps.cancellations.open),
+    );
     // A claim whose answer was written but never read (the connection dropped just then, with
     // no cancellation) is the agent's: its next get_next_task hands it over again.
     let resumed = 0;
