@@ -123,7 +123,7 @@ export async function applyTaskChange(
       current === undefined || current < version
         ? []
         : await sql.rows<{ seq: bigint | number; taskSeq: number }>(
-            `SELECT seq, taskSeq FROM task_events WHERE taskId = ? AND taskSeq IN (${events.map(() => '?').join(', ')})`,
+            `SELECT seq, taskSeq FROM task_events WHERE taskId = ? AND taskSeq IN ${placeholders(1, events.length)}`,
             [view.id, ...events.map((e) => e.taskSeq)],
           );
     const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
@@ -381,9 +381,7 @@ export async function claimCandidates(
   const { agentId, projectIds, limit } = filter;
   if (projectIds?.length === 0) return [];
   // One statement, sent by the driver: every get_next_task asks it at least once (db/sql.ts).
-  const inProjects = projectIds
-    ? ` AND projectId IN (${projectIds.map(() => '?').join(', ')})`
-    : '';
+  const inProjects = projectIds ? ` AND projectId IN ${placeholders(1, projectIds.length)}` : '';
   const part = (which: number, where: string) =>
     `(SELECT ${which} AS part, id, projectId, priority, createdAt FROM tasks WHERE ${where} AND stuckSince IS NULL${inProjects} ORDER BY priority DESC, createdAt ASC LIMIT ?)`;
   // A stuck task cannot be claimed; it must not keep agents from the next one.
