@@ -11,7 +11,7 @@ import { createUserBody } from '../contracts/user';
 import type { UserRole } from '../contracts/user';
 import { ApiError } from '../api/errors';
 import { changeUserAccount, hashPassword, newPassword } from '../api/people/people';
-import { loadConfig } from '../platform/config';
+import { loadConfigOrExit } from '../platform/config';
 import { createTemporalClient } from '../platform/temporal';
 
 const USAGE =
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   if (!parsed.success) {
     throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
-  const config = loadConfig();
+  const config = loadConfigOrExit();
   const temporal = createTemporalClient(config);
   try {
     const password = newPassword();
