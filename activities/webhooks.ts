@@ -6,10 +6,15 @@ import {
   UNKNOWN_WEBHOOK,
   WEBHOOK_DELIVERY_HEADER,
   WEBHOOK_EVENT_HEADER,
+  WEBHOOK_SECRET_GONE,
   WEBHOOK_SIGNATURE_HEADER,
   webhookDeliveryWorkflowId,
 } from '../contracts/webhook';
-import type { WebhookChange, WebhookDeliveryInput, WebhookRecord } from '../contracts/webhook';
+import type {
+  RecordedWebhookChange,
+  WebhookDeliveryInput,
+  WebhookRecord,
+} from '../contracts/webhook';
 import type { Db } from '../db/client';
 import { deliveredEvent, storedActor } from '../db/tasks';
 import type { LoggedEvent } from '../db/tasks';
@@ -20,6 +25,7 @@ import {
   markDeliveryFailed,
   recordAttempt,
   UnknownWebhook,
+  WebhookSecretGone,
 } from '../db/webhooks';
 import { auditChange } from './audit';
 import type { ActivityDeps } from './deps';
@@ -68,8 +74,11 @@ export function webhookSignature(secret: string, body: string): string {
 export function createWebhookActivities(deps: ActivityDeps) {
   const { db, logger } = deps;
   return {
-    /** Records a new or deleted webhook (idempotent; a refusal is not retried). */
-    async changeWebhookRecord(change: WebhookChange): Promise<WebhookRecord> {
+    /**
+     * Records a new or deleted webhook (idempotent; a refusal is not retried). A new one's secret
+     * is taken from where the API left it; a change an earlier release recorded carries it.
+     */
+    async changeWebhookRecord(change: RecordedWebhookChange): Promise<WebhookRecord> {
       try {
         const webhook = await changeWebhook(db, change);
         await auditChange(db, {
@@ -82,6 +91,8 @@ export function createWebhookActivities(deps: ActivityDeps) {
       } catch (err) {
         if (err instanceof UnknownWebhook)
           throw ApplicationFailure.nonRetryable(err.message, UNKNOWN_WEBHOOK);
+        if (err instanceof WebhookSecretGone)
+          throw ApplicationFailure.nonRetryable(err.message, WEBHOOK_SECRET_GONE);
         throw err;
       }
     },

@@ -66,22 +66,46 @@ export interface WebhookDeliveryRecord {
   deliveredAt: string | null;
 }
 
-/** A change to a project's webhooks, recorded by `changeWebhookWorkflow`. */
+/**
+ * A change to a project's webhooks, recorded by `changeWebhookWorkflow`. A creation names its
+ * secret only by `secretRef`: the API stores the secret in the database under that reference
+ * (`webhook_pending_secrets`) and the activity moves it into the webhook's row, so the secret
+ * never enters a workflow's history.
+ */
 export type WebhookChange = (
   | {
       action: 'create';
       webhookId: string;
       projectId: string;
       url: string;
-      secret: string;
+      /** The id of the secret's `webhook_pending_secrets` row. */
+      secretRef: string;
       events: WebhookEvent[];
     }
   | { action: 'delete'; webhookId: string; projectId: string }
 ) &
   ByActor;
 
+/**
+ * A creation as releases up to 0.7.2 recorded it, the secret inline. Their histories still hold
+ * it; a workflow one of them started may run its activity on a later release.
+ */
+export type InlineSecretWebhookCreate = Omit<
+  Extract<WebhookChange, { action: 'create' }>,
+  'secretRef'
+> & { secret: string };
+
+/** What a `changeWebhookWorkflow` may have been started with, by this release or an earlier one. */
+export type RecordedWebhookChange = WebhookChange | InlineSecretWebhookCreate;
+
 /** Failure type when a webhook change names a webhook the project does not have. */
 export const UNKNOWN_WEBHOOK = 'UnknownWebhook';
+
+/**
+ * Failure type when a creation's secret is no longer waiting under its `secretRef`: the workflow
+ * ran after the pending secret expired, so the webhook was not created.
+ */
+export const WEBHOOK_SECRET_GONE = 'WebhookSecretGone';
 
 /** The workflow id of one change to a webhook. */
 export function webhookChangeWorkflowId(webhookId: string, requestId: string): string {

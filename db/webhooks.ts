@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
-  WebhookChange,
+  RecordedWebhookChange,
   WebhookDeliveryRecord,
   WebhookDeliveryState,
   WebhookEvent,
@@ -17,18 +17,74 @@ export class UnknownWebhook extends Error {
   }
 }
 
+/** A creation's secret is no longer waiting under its reference (it expired, or never was). */
+export class WebhookSecretGone extends Error {
+  constructor(webhookId: string) {
+    super(
+      `the secret of webhook ${webhookId} is no longer waiting to be stored (it expired): create the webhook again`,
+    );
+    this.name = 'WebhookSecretGone';
+  }
+}
+
+/**
+ * How long a new webhook's secret waits for the workflow that stores it: far longer than any
+ * request waits, so only a workflow that did not run for a day (no worker) finds it gone.
+ */
+export const PENDING_SECRET_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Stores a new webhook's secret where its creation's activity will take it from, and answers the
+ * reference the workflow carries instead of the secret. Deletes the secrets that expired
+ * meanwhile (their workflows never ran). The one write the API makes for webhooks.
+ */
+export async function stashWebhookSecret(
+  db: Db,
+  webhookId: string,
+  secret: string,
+  now = new Date(),
+): Promise<string> {
+  const id = randomUUID();
+  await db.webhookPendingSecret.deleteMany({
+    where: { createdAt: { lt: new Date(now.getTime() - PENDING_SECRET_TTL_MS) } },
+  });
+  await db.webhookPendingSecret.create({ data: { id, webhookId, secret, createdAt: now } });
+  return id;
+}
+
 /**
  * Creates or deletes a webhook, idempotently: creating one that exists answers it; deleting one
- * that is gone is refused (the API answers 404). Deleting ends its pending deliveries.
+ * that is gone is refused (the API answers 404). Deleting ends its pending deliveries. A creation
+ * takes its secret from its pending row (or, recorded by an earlier release, from the change).
  */
-export async function changeWebhook(db: Db, change: WebhookChange): Promise<WebhookRecord> {
+export async function changeWebhook(db: Db, change: RecordedWebhookChange): Promise<WebhookRecord> {
   if (change.action === 'create') {
-    const { webhookId: id, projectId, url, secret, events } = change;
-    await db.webhook.upsert({
-      where: { id },
-      create: { id, projectId, url, secret, events },
-      update: {},
-    });
+    const { webhookId: id, projectId, url, events } = change;
+    if ('secret' in change) {
+      await db.webhook.upsert({
+        where: { id },
+        create: { id, projectId, url, secret: change.secret, events },
+        update: {},
+      });
+    } else {
+      await db.$transaction(async (tx) => {
+        const pending = await tx.webhookPendingSecret.findFirst({
+          where: { id: change.secretRef, webhookId: id },
+        });
+        const stored = await tx.webhook.findUnique({ where: { id }, select: { id: true } });
+        // Stored by an earlier attempt, which took the secret with it: nothing left to do.
+        if (!pending && stored) return;
+        if (!pending) throw new WebhookSecretGone(id);
+        // An attempt running at the same time as this one makes this insert fail on the key;
+        // the retry that follows finds the webhook stored.
+        if (!stored) {
+          await tx.webhook.create({
+            data: { id, projectId, url, secret: pending.secret, events },
+          });
+        }
+        await tx.webhookPendingSecret.delete({ where: { id: pending.id } });
+      });
+    }
     return (await findWebhook(db, projectId, id))!;
   }
   const existing = await findWebhook(db, change.projectId, change.webhookId);

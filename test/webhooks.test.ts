@@ -2,7 +2,11 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+import { ADMIN_ACTOR } from '../contracts/actor';
 import { taskWorkflowId } from '../contracts/task';
+import type { RecordedWebhookChange } from '../contracts/webhook';
+import { webhookChangeWorkflowId, webhookDeliveryWorkflowId } from '../contracts/webhook';
 import { fetchRuns } from './replay/corpus';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
@@ -29,14 +33,14 @@ async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => bo
   );
 }
 
-/** A webhook receiver on a given port: what it was sent, with the raw body. */
+/** A webhook receiver on a given port: what it was sent, with the path and the raw body. */
 async function startReceiver(port: number) {
-  const received: Array<{ headers: http.IncomingHttpHeaders; raw: string }> = [];
+  const received: Array<{ path: string; headers: http.IncomingHttpHeaders; raw: string }> = [];
   const server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      received.push({ headers: req.headers, raw });
+      received.push({ path: req.url ?? '', headers: req.headers, raw });
       res.writeHead(204).end();
     });
   });
@@ -46,6 +50,41 @@ async function startReceiver(port: number) {
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Everything a workflow's history holds as text: its strings, and every payload (inputs, results,
+ * memo, search attributes, headers) decoded from its bytes.
+ */
+async function historyText(client: Client, workflowId: string): Promise<string> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'string') parts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(history);
+  return parts.join('\n');
+}
+
+/** The ids of a webhook's change workflows (visibility lags behind a little: polled). */
+async function changeWorkflowIds(client: Client, webhookId: string, count: number) {
+  const prefix = webhookChangeWorkflowId(webhookId, '');
+  return await until(
+    `${count} change workflow(s) of webhook ${webhookId}`,
+    async () => {
+      const ids: string[] = [];
+      for await (const wf of client.workflow.list({
+        query: `WorkflowType = 'changeWebhookWorkflow'`,
+      })) {
+        if (wf.workflowId.startsWith(prefix)) ids.push(wf.workflowId);
+      }
+      return ids;
+    },
+    (ids) => ids.length >= count,
+  );
 }
 
 /** A person signed in with the session cookie, sending the board's Origin. */
@@ -261,5 +300,83 @@ describe('who did it, the audit log and webhooks', () => {
     expect((await admin.del(`/api/projects/${projectId}/webhooks/${webhookId}`)).status).toBe(200);
     expect((await hook()).status).toBe(404);
     await client.close();
+  });
+
+  it('keeps the secret out of every workflow history, and still signs with it', async () => {
+    const temporal = api.deps.temporal.client;
+    const receiver = await startReceiver(0);
+    try {
+      const url = (path: string) => `http://127.0.0.1:${receiver.port}${path}`;
+      const secret = `new-${randomUUID()}`;
+      const created = await admin.post(`/api/projects/${projectId}/webhooks`, {
+        url: url('/new'),
+        secret,
+        events: ['task:created'],
+      });
+      expect(created.status).toBe(201);
+      const webhookId = created.body.id as string;
+
+      // A creation the previous release started, still carrying the secret inline, whose
+      // activity runs on this release.
+      const earlierId = randomUUID();
+      const earlierSecret = `earlier-${randomUUID()}`;
+      const earlier: RecordedWebhookChange = {
+        action: 'create',
+        webhookId: earlierId,
+        projectId,
+        url: url('/earlier'),
+        secret: earlierSecret,
+        events: ['task:created'],
+        actor: ADMIN_ACTOR,
+      };
+      await temporal.workflow.execute('changeWebhookWorkflow', {
+        taskQueue,
+        workflowId: webhookChangeWorkflowId(earlierId, randomUUID()),
+        args: [earlier],
+      });
+
+      const task = await admin.post('/api/tasks', {
+        projectId,
+        title: 'Tell the hooks',
+        description: '',
+      });
+      expect(task.status).toBe(201);
+      const sent = await until(
+        'both deliveries',
+        () =>
+          Promise.resolve(
+            receiver.received.filter((r) => JSON.parse(r.raw).taskId === task.body.taskId),
+          ),
+        (r) => r.length >= 2,
+      );
+      const signedWith = (path: string, key: string) => {
+        const got = sent.find((r) => r.path === path)!;
+        const expected = `sha256=${createHmac('sha256', key).update(got.raw).digest('hex')}`;
+        expect(got.headers['x-aiworker-signature']).toBe(expected);
+        return JSON.parse(got.raw).seq as number;
+      };
+      const seq = signedWith('/new', secret);
+      signedWith('/earlier', earlierSecret);
+
+      // The histories hold the webhook's address (the payloads are read) but not its secret.
+      const [changeId] = await changeWorkflowIds(temporal, webhookId, 1);
+      const delivery = webhookDeliveryWorkflowId(webhookId, seq);
+      await temporal.workflow.getHandle(delivery).result();
+      for (const workflowId of [changeId!, delivery]) {
+        const text = await historyText(temporal, workflowId);
+        expect(text).toContain(webhookId);
+        expect(text).not.toContain(secret);
+      }
+      expect(await historyText(temporal, changeId!)).toContain(url('/new'));
+      // The same reading finds a secret where a history does hold one.
+      const [earlierChange] = await changeWorkflowIds(temporal, earlierId, 1);
+      expect(await historyText(temporal, earlierChange!)).toContain(earlierSecret);
+
+      for (const id of [webhookId, earlierId]) {
+        expect((await admin.del(`/api/projects/${projectId}/webhooks/${id}`)).status).toBe(200);
+      }
+    } finally {
+      await receiver.close();
+    }
   });
 });

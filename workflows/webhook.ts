@@ -1,14 +1,22 @@
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { WebhookChange, WebhookDeliveryInput, WebhookRecord } from '../contracts/webhook';
+import type {
+  RecordedWebhookChange,
+  WebhookDeliveryInput,
+  WebhookRecord,
+} from '../contracts/webhook';
 
 const { changeWebhookRecord, giveUpWebhookDelivery } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 20 },
 });
 
-/** Adds or deletes a project's webhook durably; the API never writes MySQL itself. */
-export async function changeWebhookWorkflow(change: WebhookChange): Promise<WebhookRecord> {
+/**
+ * Adds or deletes a project's webhook durably; the API writes no webhook itself. The input only
+ * names a new webhook's secret (`secretRef`), so no history holds it; histories of releases up to
+ * 0.7.2 carry it inline, and this forwards either shape unchanged, so they replay as they were.
+ */
+export async function changeWebhookWorkflow(change: RecordedWebhookChange): Promise<WebhookRecord> {
   return await changeWebhookRecord(change);
 }
 

@@ -7,7 +7,7 @@ import {
   webhookChangeWorkflowId,
 } from '../../contracts/webhook';
 import type { WebhookChange, WebhookRecord } from '../../contracts/webhook';
-import { findWebhook, listDeliveries, listWebhooks } from '../../db/webhooks';
+import { findWebhook, listDeliveries, listWebhooks, stashWebhookSecret } from '../../db/webhooks';
 import type { ApiDeps } from '../deps';
 import { NotFoundError } from '../errors';
 import { actorOf, requireAdministrator } from '../middleware/auth';
@@ -49,13 +49,19 @@ export function webhookRoutes(deps: ApiDeps): Router {
 
   router.post('/projects/:id/webhooks', requireAdministrator, async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
-    const body = validate(createWebhookBody, req.body, 'body');
+    const { secret, url, events } = validate(createWebhookBody, req.body, 'body');
     await requireProject(deps, id);
+    // The secret goes to the database, and the workflow only its reference: a workflow's input
+    // stays in its history, which anyone with Temporal's UI or CLI can read.
+    const webhookId = randomUUID();
+    const secretRef = await stashWebhookSecret(deps.db, webhookId, secret);
     const webhook = await change({
       action: 'create',
-      webhookId: randomUUID(),
+      webhookId,
       projectId: id,
-      ...body,
+      url,
+      events,
+      secretRef,
       actor: actorOf(req.principal!),
     });
     res.status(201).json(webhook);

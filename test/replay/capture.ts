@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../../platform/config';
 import type { changeAgentCredentialsWorkflow } from '../../workflows/agent';
 import { personalTokenWorkflowId, userChangeWorkflowId } from '../../contracts/user';
 import { webhookChangeWorkflowId, webhookDeliveryWorkflowId } from '../../contracts/webhook';
+import { stashWebhookSecret } from '../../db/webhooks';
 import { ADMIN_ACTOR } from '../../contracts/actor';
 import type { previewCleanupWorkflow } from '../../workflows/preview-cleanup';
 import type { workerProbeWorkflow } from '../../workflows/probe';
@@ -187,6 +188,8 @@ async function main(): Promise<void> {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const webhookId = randomUUID();
+    // As the API does: the secret waits in the database, the workflow carries its reference.
+    const secretRef = await stashWebhookSecret(api.deps.db, webhookId, 'corpus-webhook-secret');
     const webhookChanges = [
       {
         label: 'created',
@@ -196,7 +199,7 @@ async function main(): Promise<void> {
           webhookId,
           projectId: world.projectId,
           url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
-          secret: 'corpus-webhook-secret',
+          secretRef,
           events: ['task:created'],
           actor: ADMIN_ACTOR,
         },
