@@ -136,6 +136,52 @@ describe('the API surface', () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
     });
 
+    /** The log lines at warn or above (pino: 40) that name a request id. */
+    const warnedAbout = (requestId: string) =>
+      api
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes(requestId))
+        .filter((l) => Number((JSON.parse(l) as { level: number }).level) >= 40);
+
+    it('answers 400 for a URL whose percent-encoding is broken, not a 500', async () => {
+      for (const path of ['/api/tasks/%ZZ', '/api/projects/%E0/events', '/api/merges/%']) {
+        const res = await call(path, { headers: bearer(api.adminToken) });
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        const requestId = res.headers.get('x-request-id')!;
+        expect(await res.json()).toEqual({
+          error: {
+            code: 'validation_failed',
+            message: 'the URL is not validly percent-encoded',
+            retryable: false,
+            requestId,
+          },
+        });
+        expect(warnedAbout(requestId)).toEqual([]);
+      }
+    });
+
+    it('answers 400 for a compressed body that does not decompress, even before sign-in', async () => {
+      for (const encoding of ['gzip', 'deflate', 'br']) {
+        const res = await call('/api/auth/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+          body: 'not compressed at all',
+        });
+        expect({ encoding, status: res.status }).toEqual({ encoding, status: 400 });
+        const requestId = res.headers.get('x-request-id')!;
+        expect(await res.json()).toEqual({
+          error: {
+            code: 'invalid_json',
+            message: 'the request body could not be decompressed (Content-Encoding)',
+            retryable: false,
+            requestId,
+          },
+        });
+        expect(warnedAbout(requestId)).toEqual([]);
+      }
+    });
+
     it('answers 413 for a body over the limit', async () => {
       const res = await post(JSON.stringify({ description: 'x'.repeat(300 * 1024) }));
       expect(res.status).toBe(413);

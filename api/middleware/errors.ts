@@ -183,8 +183,6 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof TaskWorkflowUnresponsive) return new NotReadyError(err.message);
   // Temporal took the call but did not finish it in time: it may still take effect.
   if (isTemporalDeadline(err)) return new TimedOutError(WRITE_DEADLINE_MS);
-  const away = unreachableDependency(err);
-  if (away) return new NotReadyError(`${away} is unreachable; try again shortly`);
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed')
     return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
@@ -197,6 +195,48 @@ export function toApiError(err: unknown): ApiError | undefined {
   }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new ApiError(400, 'invalid_json', 'send the body as UTF-8 JSON');
+  }
+  const unreadable = unreadableRequest(err);
+  if (unreadable) return unreadable;
+  const away = unreachableDependency(err);
+  if (away) return new NotReadyError(`${away} is unreachable; try again shortly`);
+  return undefined;
+}
+
+/**
+ * A request that could not be read, which Express and body-parser report with a 4xx status of
+ * their own (http-errors): a URL whose percent-encoding is broken, a compressed body that does
+ * not decompress, a body shorter or longer than its Content-Length, a client that hung up while
+ * sending it. Each is the client's doing: a 400 in our words, never the library's.
+ */
+function unreadableRequest(err: unknown): ApiError | undefined {
+  const e = err as { status?: unknown; expose?: unknown; type?: unknown; code?: unknown } | null;
+  if (err instanceof URIError) {
+    return new ApiError(400, 'validation_failed', 'the URL is not validly percent-encoded');
+  }
+  if (e?.type === 'request.aborted') {
+    // No one reads this answer; it keeps a client that left from being logged as a failure.
+    return new ApiError(400, 'invalid_json', 'the request body did not arrive in full');
+  }
+  if (e?.type === 'request.size.invalid') {
+    return new ApiError(
+      400,
+      'invalid_json',
+      'the request body is not as long as its Content-Length header says',
+    );
+  }
+  // zlib's codes (Z_DATA_ERROR…) and Brotli's (ERR__ERROR_FORMAT_PADDING_2…).
+  if (typeof e?.code === 'string' && /^(Z_|ERR__ERROR_)/.test(e.code)) {
+    return new ApiError(
+      400,
+      'invalid_json',
+      'the request body could not be decompressed (Content-Encoding)',
+    );
+  }
+  // Any other client error of Express's own (http-errors marks those it may show: `expose`).
+  const status = e?.status;
+  if (e?.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError(400, 'validation_failed', 'the request could not be read');
   }
   return undefined;
 }
