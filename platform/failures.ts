@@ -33,8 +33,14 @@ export function isTemporalDeadline(err: unknown): boolean {
   );
 }
 
-/** MariaDB driver errors that mean the connection, not the query, failed. */
-const DRIVER_CONNECTION_ERRORS = new Set([45001, 45009, 45012, 45013, 45019, 45028]);
+/**
+ * MariaDB errors that mean the connection, not the query, failed: the driver's own (connection
+ * closed, socket closed or failed, connect or pool timeout, pool closed) and the server's "too
+ * many connections" and "shutting down".
+ */
+const DRIVER_CONNECTION_ERRORS = new Set([
+  45001, 45009, 45012, 45013, 45019, 45027, 45028, 1040, 1053,
+]);
 /** Prisma's own codes for an unreachable server, a closed connection, a pool timeout. */
 const PRISMA_CONNECTION_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 
@@ -47,6 +53,14 @@ function isDatabaseUnreachable(err: unknown): boolean {
   } | null;
   if (e?.name === 'PrismaClientInitializationError') return true;
   if (typeof e?.code === 'string' && PRISMA_CONNECTION_CODES.has(e.code)) return true;
+  // A statement sent through the driver itself (db/sql.ts) fails with the driver's error.
+  if (e?.name === 'SqlError') {
+    const driver = err as { errno?: unknown; fatal?: unknown };
+    return (
+      driver.fatal === true ||
+      (typeof driver.errno === 'number' && DRIVER_CONNECTION_ERRORS.has(driver.errno))
+    );
+  }
   const cause = e?.meta?.driverAdapterError?.cause as
     { code?: unknown; cause?: unknown; message?: unknown } | undefined;
   if (!cause) return false;
