@@ -170,6 +170,15 @@ describe('POST /api/tasks/batch', () => {
     expect((await apiClient(api.url, agent.token).post('/api/tasks/batch', batch)).status).toBe(
       403,
     );
+    // It is refused before its body is read: a large body is not parsed for it (not even to
+    // find that it is not JSON).
+    const unread = await fetch(`${api.url}/api/tasks/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },
+      body: `{"projectId": "${projectId}", "tasks": [${'{"title": "a"},'.repeat(50_000)}`,
+    });
+    expect(unread.status).toBe(403);
+    expect(((await unread.json()) as { error: { code: string } }).error.code).toBe('forbidden');
     expect((await apiClient(api.url, 'nobody').post('/api/tasks/batch', batch)).status).toBe(401);
     expect(await tasksOf(projectId)).toBe(0);
     expect(await tasksOf(other)).toBe(0);

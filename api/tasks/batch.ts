@@ -6,7 +6,7 @@ import { findTaskContents } from '../../db/tasks';
 import { extendWriteDeadline } from '../../platform/request-context';
 import type { ApiDeps } from '../deps';
 import { ConflictError } from '../errors';
-import { actorOf, requireProjectAccess } from '../middleware/auth';
+import { actorOf, requirePerson, requireProjectAccess } from '../middleware/auth';
 import { requireProject } from '../projects/projects';
 import { validate } from '../validate';
 import { createTasks, derivedTaskId, idempotencyKey, isSameTask, newTaskInput } from './create';
@@ -25,9 +25,13 @@ const TASK_BATCH_DEADLINE_MS = 120_000;
  */
 const BATCH_STARTS_AT_ONCE = 32;
 
-/** Parses the body of `POST /api/tasks/batch` with its larger limit; mounted before the API's own parser. */
+/**
+ * Parses the body of `POST /api/tasks/batch` with its larger limit; mounted before the API's own
+ * parser. Only for people: an agent is refused before its body is read.
+ */
 export const taskBatchBody = Router().post(
   '/tasks/batch',
+  requirePerson,
   express.json({ limit: TASK_BATCH_BODY_LIMIT_BYTES, strict: true }),
 );
 
