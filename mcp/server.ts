@@ -4,6 +4,7 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import type { LogLevel } from './logging';
 import { registerPrompts } from './prompts';
 import { registerTaskResources } from './resources';
+import { clearFailures } from './tools/result';
 import { registerAskUserQuestionTool } from './tools/ask-user-question';
 import { registerCheckResponseTool } from './tools/check-response';
 import { registerCreateBranchTool } from './tools/create-branch';
@@ -79,9 +80,11 @@ export function createServer(work: AgentWork, options: ServerOptions): McpServer
     prompts: { listChanged: false },
   });
   // The level outlives this server (one per request): it is kept for the agent.
-  server.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
-    await options.setLogLevel(request.params.level);
-    return {};
-  });
+  server.server.setRequestHandler(SetLevelRequestSchema, (request) =>
+    clearFailures(async () => {
+      await options.setLogLevel(request.params.level);
+      return {};
+    }),
+  );
   return server;
 }

@@ -79,7 +79,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
       void server.close();
     });
     await server.connect(transport);
-    logFailuresOnce(transport);
+    answerSdkFailures(transport);
     await transport.handleRequest(req, res, req.body);
   });
   router.all('/', () => {
@@ -93,34 +93,74 @@ export function mcpRoutes(deps: ApiDeps): Router {
 }
 
 /**
- * Logs, with the request id, the failed answers the tools did not log themselves: those the MCP
- * SDK writes on its own (arguments that fail a tool's schema, an unknown tool or method). The
- * tools' own failures carry `_meta["aiworker/error"]` (or an error `data.code`) and were logged
- * where they happened.
+ * The failed answers the tools did not make themselves: those the MCP SDK writes on its own
+ * (arguments that fail a tool's schema, an unknown tool, prompt, resource or method). Each gets
+ * aiworker's stable code, as the tools' own failures have (`_meta["aiworker/error"]` on a tool
+ * result, `data` on a JSON-RPC error), and is logged once with the request id. The tools' own
+ * failures carry that code already and were logged where they happened.
  */
-function logFailuresOnce(transport: StreamableHTTPServerTransport): void {
+function answerSdkFailures(transport: StreamableHTTPServerTransport): void {
   const send = transport.send.bind(transport);
   transport.send = async (message, options) => {
     const answer = message as {
       id?: unknown;
-      error?: { code?: unknown; message?: unknown; data?: { code?: unknown } };
+      error?: { code?: unknown; message?: unknown; data?: unknown };
       result?: { isError?: unknown; _meta?: Record<string, unknown>; content?: unknown };
     };
-    const refusedBySdk =
-      answer.result?.isError === true && !answer.result._meta?.[REFUSAL_META_KEY];
-    const errorBySdk = answer.error !== undefined && typeof answer.error.data?.code !== 'string';
-    if (refusedBySdk || errorBySdk) {
-      currentRequest()?.logger.warn(
-        {
-          jsonrpcId: answer.id,
-          code: answer.error?.code ?? 'invalid_call',
-          message: answer.error?.message ?? firstText(answer.result?.content),
-        },
+    const request = currentRequest();
+    const requestId = request?.requestId;
+    if (answer.result?.isError === true && !answer.result._meta?.[REFUSAL_META_KEY]) {
+      const failure = sdkToolFailure(firstText(answer.result.content) ?? '');
+      answer.result.content = [{ type: 'text', text: failure.message }];
+      answer.result._meta = {
+        ...answer.result._meta,
+        [REFUSAL_META_KEY]: { ...failure, retryable: false, ...(requestId ? { requestId } : {}) },
+      };
+      request?.logger.warn({ jsonrpcId: answer.id, ...failure }, 'MCP call refused');
+    } else if (answer.error && !hasOurCode(answer.error.data)) {
+      const code = JSONRPC_CODES[Number(answer.error.code)] ?? 'invalid_call';
+      answer.error.data = { code, retryable: false, ...(requestId ? { requestId } : {}) };
+      request?.logger.warn(
+        { jsonrpcId: answer.id, code, message: String(answer.error.message).slice(0, 500) },
         'MCP call refused',
       );
     }
     await send(message, options);
   };
+}
+
+/** Our codes for the JSON-RPC errors the MCP SDK answers with. */
+const JSONRPC_CODES: Record<number, string> = {
+  [-32700]: 'invalid_json',
+  [-32600]: 'invalid_request',
+  [-32601]: 'unknown_method',
+  [-32602]: 'invalid_arguments',
+};
+
+function hasOurCode(data: unknown): boolean {
+  return typeof (data as { code?: unknown } | null | undefined)?.code === 'string';
+}
+
+/**
+ * What a tool call the SDK refused before our tool ran is told: its arguments failed the tool's
+ * schema (the SDK's description of the fields, without its prefixes), or no such tool exists.
+ */
+function sdkToolFailure(text: string): { code: string; message: string } {
+  const unknown = /^(?:MCP error -?\d+: )?Tool (\S+) (?:not found|disabled)$/.exec(text);
+  if (unknown) {
+    return {
+      code: 'unknown_tool',
+      message: `there is no tool ${unknown[1]}; tools/list names them all`,
+    };
+  }
+  const invalid = /Invalid arguments for tool (\S+): ([\s\S]*)$/.exec(text);
+  if (invalid) {
+    return {
+      code: 'invalid_arguments',
+      message: `invalid arguments for ${invalid[1]}: ${(invalid[2] ?? '').slice(0, 500)}`,
+    };
+  }
+  return { code: 'invalid_call', message: 'the call could not be made as sent' };
 }
 
 function firstText(content: unknown): string | undefined {
