@@ -1,5 +1,6 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { DELIVERY_FAILED } from '../contracts/messages';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { TemporalFailure } from '@temporalio/common';
+import { DELIVERY_FAILED, DELIVERY_UNAVAILABLE } from '../contracts/messages';
 import type { TaskView } from '../contracts/task';
 import { findProject } from '../db/projects';
 import type { ProjectRecord } from '../contracts/project';
@@ -10,18 +11,31 @@ import { previewDeploys, timed } from './metrics';
 import type { Forge, RepoRef } from './forge/forge';
 import { PreviewFailed, taskPreviewName } from './preview/runtime';
 
+/** Whom a delivery step depends on, as its outage is named to the agent and on the board. */
+type Dependence = 'the forge' | 'the forge or the preview runtime';
+
 /**
  * Runs a delivery step; what retrying cannot fix (the forge refused, the preview cannot start)
- * fails at once with the forge's or the runtime's own words, for the agent and the board.
+ * fails at once with the forge's or the runtime's own words, for the agent and the board. Any
+ * other failure (an outage, a timeout) is retried, and told in aiworker's words only: its own
+ * text (a host, a path, git's output, a library's message) goes to the worker's log.
  */
-async function step<T>(run: () => Promise<T>): Promise<T> {
+async function step<T>(on: Dependence, run: () => Promise<T>): Promise<T> {
   try {
     return await whileBeating(run);
   } catch (err) {
     if (err instanceof ForgeRefusal || err instanceof PreviewFailed) {
       throw ApplicationFailure.nonRetryable(err.message, DELIVERY_FAILED);
     }
-    throw err;
+    // Temporal's own (the activity cancelled or timed out) stay as they are.
+    if (err instanceof TemporalFailure) throw err;
+    log.warn('delivery step failed; it is retried', {
+      cause: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    throw ApplicationFailure.retryable(
+      `${on} did not answer or failed for a reason that may pass (the worker logged it); try again shortly`,
+      DELIVERY_UNAVAILABLE,
+    );
   }
 }
 
@@ -65,7 +79,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     async ensureProjectRepository(
       project: Pick<ProjectRecord, 'id' | 'repository'>,
     ): Promise<{ cloneUrl: string }> {
-      return await step(() =>
+      return await step('the forge', () =>
         forgeFor(project.repository.provider).ensureRepository(repoOf(project)),
       );
     },
@@ -75,7 +89,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       projectId: string;
       taskId: string;
     }): Promise<{ branch: string; cloneUrl: string }> {
-      return await step(async () => {
+      return await step('the forge', async () => {
         const { repo, forge } = await projectRepo(input.projectId);
         const branch = taskBranch(input.taskId);
         await forge.createBranch(repo, branch, STAGING_BRANCH);
@@ -89,7 +103,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       title?: string;
       description?: string;
     }): Promise<{ prNumber: number; prUrl: string }> {
-      return await step(async () => {
+      return await step('the forge', async () => {
         const { task } = input;
         const { repo, forge } = await projectRepo(task.projectId);
         const branch = task.branch!;
@@ -117,7 +131,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       branch: string;
     }): Promise<{ url: string; commit: string }> {
       return await timed(previewDeploys, () =>
-        step(async () => {
+        step('the forge or the preview runtime', async () => {
           const { project, repo, forge } = await projectRepo(input.projectId);
           const commit = await forge.branchHead(repo, input.branch);
           if (!commit) {

@@ -136,6 +136,12 @@ export const taskHistoryQuery = defineQuery<TaskTransition[]>('taskHistory');
 /** Failure type of a delivery step the forge or preview runtime refused; the message says why. */
 export const DELIVERY_FAILED = 'DeliveryFailed';
 
+/**
+ * Failure type of a delivery step that met an outage of the forge or the preview runtime on every
+ * attempt: worth trying again later. Its message is aiworker's own; the worker logs the cause.
+ */
+export const DELIVERY_UNAVAILABLE = 'DeliveryUnavailable';
+
 /** Failure type of a refused update (ApplicationFailure.type). */
 export const TRANSITION_REFUSED = 'TransitionRefused';
 

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DELIVERY_FAILED, TRANSITION_REFUSED } from '../contracts/messages';
+import { DELIVERY_FAILED, DELIVERY_UNAVAILABLE, TRANSITION_REFUSED } from '../contracts/messages';
 import type { TaskView } from '../contracts/task';
 import type { TaskState } from '../contracts/task-state';
 import type { Db } from '../db/client';
@@ -27,6 +27,17 @@ export class AgentRefusal extends Error {
   ) {
     super(message);
     this.name = 'AgentRefusal';
+  }
+}
+
+/**
+ * A delivery step that met an outage of the forge or the preview runtime on every attempt: the
+ * agent may try it again shortly (`unavailable`). The message is aiworker's own.
+ */
+export class DeliveryUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeliveryUnavailable';
   }
 }
 
@@ -67,6 +78,9 @@ export async function refusalOf(
   handle: WorkflowHandle,
   err: unknown,
 ): Promise<unknown> {
+  if (isRefused(err, DELIVERY_UNAVAILABLE)) {
+    return new DeliveryUnavailable((err as WorkflowUpdateFailedError).cause!.message);
+  }
   if (isRefused(err, TRANSITION_REFUSED) || isRefused(err, DELIVERY_FAILED)) {
     return (
       (await endedRefusal(db, taskId)) ??

@@ -24,6 +24,7 @@ import {
   createBranchUpdate,
   createPullRequestUpdate,
   DELIVERY_FAILED,
+  DELIVERY_UNAVAILABLE,
   endMergeUpdate,
   markStagedUpdate,
   mergeConflictUpdate,
@@ -78,6 +79,11 @@ const CREATION_PROJECTED_BY_ACTIVITY = 'creation-projected-by-activity';
  * reacts to something its history records (see `noteSuggestion` below).
  */
 const SUGGESTION_READ_ON_RECORDED_WORK = 'suggestion-read-on-recorded-work';
+/**
+ * The patch under which a delivery step that met an outage on every attempt fails its update as
+ * `DELIVERY_UNAVAILABLE` (the agent may try again), not as a refusal.
+ */
+const DELIVERY_OUTAGE_NOT_REFUSAL = 'delivery-outage-not-refusal';
 /**
  * Signals a run takes before it continues as new even without Temporal's suggestion: heartbeats
  * to a task waiting for an answer wake nothing that reads the suggestion, yet grow the history
@@ -319,8 +325,15 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         cause instanceof ApplicationFailure || cause instanceof Error
           ? cause.message
           : String(cause);
+      const outage =
+        cause instanceof ApplicationFailure &&
+        cause.type === DELIVERY_UNAVAILABLE &&
+        patched(DELIVERY_OUTAGE_NOT_REFUSAL);
       await record(machine.deliveryFailed(step, message, new Date()), actor);
-      throw ApplicationFailure.nonRetryable(`${step} failed: ${message}`, DELIVERY_FAILED);
+      throw ApplicationFailure.nonRetryable(
+        `${step} failed: ${message}`,
+        outage ? DELIVERY_UNAVAILABLE : DELIVERY_FAILED,
+      );
     } finally {
       delivering = null;
       lastBeat += 1;

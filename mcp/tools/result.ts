@@ -10,7 +10,7 @@ import { currentRequest } from '../../platform/request-context';
 import { ClaimOutcomeUnknown } from '../claims';
 import type { CallLog } from '../logging';
 import { toolCalls } from '../metrics';
-import { AgentRefusal } from '../refusals';
+import { AgentRefusal, DeliveryUnavailable } from '../refusals';
 
 /** A successful tool result: the data as `structuredContent`, and as text for clients without it. */
 export function ok(data: Record<string, unknown>): CallToolResult {
@@ -74,6 +74,7 @@ export function agentFailure(err: unknown): AgentFailure & { expected: boolean }
   });
   if (
     err instanceof ClaimOutcomeUnknown ||
+    err instanceof DeliveryUnavailable ||
     err instanceof TaskWorkflowUnresponsive ||
     err instanceof CallDeadlineExceeded
   ) {
