@@ -79,6 +79,40 @@ describe('errors clients see', () => {
     expect(((await odd.json()) as { error: { requestId: string } }).error.requestId).toBe(id);
   });
 
+  it('gives MCP calls the SDK refuses before a tool runs a stable code, logged once', async () => {
+    const bad = await callTool(agent, 'heartbeat', { taskId: 'x' });
+    expect(bad).toMatchObject({
+      isError: true,
+      refusal: {
+        code: 'invalid_arguments',
+        message: bad.text,
+        retryable: false,
+        requestId: expect.any(String),
+      },
+    });
+    expect(bad.text).toMatch(/^invalid arguments for heartbeat: .*taskId/s);
+    expect(bad.text).not.toMatch(/MCP error|Input validation error/);
+    const { requestId } = bad.refusal as unknown as { requestId: string };
+    expect(linesOf(api, requestId).filter((l) => Number(l.level) >= WARN)).toHaveLength(1);
+
+    const unknown = await callTool(agent, 'delete_everything', {});
+    expect(unknown).toMatchObject({
+      isError: true,
+      text: 'there is no tool delete_everything; tools/list names them all',
+      refusal: { code: 'unknown_tool', retryable: false },
+    });
+
+    const read = await agent.readResource({ uri: 'aiworker://nothing/here' }).then(
+      () => null,
+      (err: { data?: unknown }) => err,
+    );
+    expect(read?.data).toEqual({
+      code: 'invalid_arguments',
+      retryable: false,
+      requestId: expect.any(String),
+    });
+  });
+
   describe('with the database away', () => {
     beforeAll(() => {
       api.deps.db = unreachableDb;
