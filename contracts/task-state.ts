@@ -14,3 +14,8 @@ export const TASK_STATES = [
 
 export const taskStateSchema = z.enum(TASK_STATES);
 export type TaskState = z.infer<typeof taskStateSchema>;
+
+/** States a task never leaves: merged to staging, or cancelled. */
+export function isFinalState(state: TaskState): boolean {
+  return state === 'staging' || state === 'cancelled';
+}

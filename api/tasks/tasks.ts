@@ -8,6 +8,7 @@ import {
   requestChangesUpdate,
 } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
+import { isFinalState } from '../../contracts/task-state';
 import { findTask, listTasks } from '../../db/tasks';
 import type { TaskRecord } from '../../db/tasks';
 import { CACHE } from '../../platform/cache-keys';
@@ -134,7 +135,7 @@ export function taskRoutes(deps: ApiDeps): Router {
           actorOf(req.principal!),
         );
       } catch (err) {
-        throw updateError(err, () => before.state) ?? err;
+        throw updateError(err, () => (isFinalState(before.state) ? before.state : null)) ?? err;
       }
       res.json(await requireTask(deps, id));
     });
