@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { newTaskInput } from '../api/tasks/create';
+import { ADMIN_ACTOR } from '../contracts/actor';
 import { closeDb, createDb } from '../db/client';
+import { insertNewTasks } from '../db/task-starts';
 import type { Db } from '../db/client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
@@ -111,6 +114,29 @@ describe('errors clients see', () => {
       retryable: false,
       requestId: expect.any(String),
     });
+  });
+
+  it('answers a change to a task whose workflow has not started yet with 503, to retry', async () => {
+    // As when Temporal was away at its creation: the row and its start are written, the start is
+    // left to the worker's sweep (30 s later at the earliest).
+    const input = newTaskInput(
+      api.deps,
+      randomUUID(),
+      { projectId, title: 'not started', description: '', priority: 0 },
+      ADMIN_ACTOR,
+    );
+    await insertNewTasks(realDb, [input]);
+    const res = await admin.post(`/api/tasks/${input.task.id}/cancel`);
+    expect(res.status).toBe(503);
+    expect(res.body.error).toEqual({
+      code: 'not_ready',
+      message:
+        "the task's workflow has not started yet (it starts within a minute); try again shortly",
+      retryable: true,
+      retryAfterSeconds: 10,
+      requestId: expect.any(String),
+    });
+    expect((await admin.get(`/api/tasks/${input.task.id}`)).body.state).toBe('backlog');
   });
 
   describe('with the database away', () => {
