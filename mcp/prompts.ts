@@ -45,7 +45,11 @@ export function registerPrompts(server: McpServer, work: AgentWork, leaseMs: num
         'deploy the preview, and keep your lease. Name one of your tasks to start from it.',
       argsSchema: {
         taskId: completable(
-          z.string().optional().describe('One of your tasks; leave it out to take the next one'),
+          z
+            .string()
+            .uuid()
+            .optional()
+            .describe('One of your tasks; leave it out to take the next one'),
           async (value) => {
             const held = await clearFailures(() => work.heldTaskIds());
             return held.map((t) => t.id).filter((id) => id.startsWith(value ?? ''));

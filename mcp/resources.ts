@@ -1,9 +1,13 @@
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { AgentRefusal } from './refusals';
 import { clearFailures, requestFailure } from './tools/result';
 import type { AgentWork } from './work';
+
+/** What a task id looks like: `aiworker://tasks/{id}` names nothing else. */
+const TASK_ID = z.string().uuid();
 
 /** Where a task is read as a resource. */
 export const TASK_URI_TEMPLATE = 'aiworker://tasks/{id}';
@@ -51,6 +55,8 @@ export function registerTaskResources(server: McpServer, work: AgentWork): void 
     async (uri, variables) => {
       const id = String(variables.id ?? '');
       try {
+        // Only a task id can name a task: anything else is not found, unread.
+        if (!TASK_ID.safeParse(id).success) throw new AgentRefusal('unknown_task', 'no such task');
         const details = await work.taskDetails(id);
         return {
           contents: [

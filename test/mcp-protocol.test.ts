@@ -147,7 +147,12 @@ describe('MCP beyond tools: resources, prompts, logging, completions, allowed ho
       pullRequest: null,
     });
     // Another agent's task, and a task that does not exist, read alike: not found.
-    for (const uri of [`aiworker://tasks/${first}`, `aiworker://tasks/${randomUUID()}`]) {
+    // So does an id that is not a task id at all.
+    for (const uri of [
+      `aiworker://tasks/${first}`,
+      `aiworker://tasks/${randomUUID()}`,
+      "aiworker://tasks/1' OR '1'='1",
+    ]) {
       await expect(b.client.readResource({ uri })).rejects.toMatchObject({ code: -32002 });
     }
     // Completion offers the agent's own tasks only.
@@ -199,10 +204,16 @@ describe('MCP beyond tools: resources, prompts, logging, completions, allowed ho
       resource: { uri: `aiworker://tasks/${taskId}`, mimeType: 'application/json' },
     });
     expect((specific.messages[1]!.content as { text: string }).text).toContain(taskId);
-    // Another agent cannot get a prompt built from this task.
+    // Another agent cannot get a prompt built from this task, and an id must be a task id.
     await expect(
       b.client.getPrompt({ name: 'work_on_task', arguments: { taskId } }),
     ).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
+    await expect(
+      a.client.getPrompt({ name: 'work_on_task', arguments: { taskId: 'not-a-task' } }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.InvalidParams,
+      data: { code: 'invalid_arguments', retryable: false },
+    });
     await Promise.all([a.client.close(), b.client.close()]);
   });
 
