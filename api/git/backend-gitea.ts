@@ -63,9 +63,12 @@ export async function openGitea(
     });
   } catch (err) {
     if (failed.body) throw failed.body;
+    // The library's words (`fetch failed`) go to the server log, not to the agent.
     throw new GitHttpError(
       502,
-      `the repository's Gitea server did not answer: ${err instanceof Error ? err.message : String(err)}`,
+      "the repository's Gitea server did not answer; try again shortly",
+      {},
+      { cause: err },
     );
   } finally {
     request.signal.removeEventListener('abort', onAbort);

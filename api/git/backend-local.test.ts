@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { openLocal } from './backend-local';
 import type { BackendRequest } from './backend';
-import { GitHttpError } from './errors';
+import { failureDetail, GitHttpError } from './errors';
 import { requestBody } from './request-body';
 
 /**
@@ -49,4 +49,30 @@ describe('openLocal', () => {
     expect(answered).toBeInstanceOf(GitHttpError);
     expect((answered as GitHttpError).status).toBe(413);
   }, 10_000);
+
+  it("answers a missing git in plain words, keeping spawn's error for the log", async () => {
+    const request: BackendRequest = {
+      action: 'info/refs',
+      service: 'git-upload-pack',
+      method: 'GET',
+      contentType: null,
+      gitProtocol: null,
+      body: null,
+      remoteUser: 'agent-a',
+      remoteAddr: '127.0.0.1',
+      signal: new AbortController().signal,
+    };
+    const PATH = process.env.PATH;
+    process.env.PATH = path.join(reposDir, 'no-such-bin'); // spawn looks git up on this
+    const answered = await openLocal({ reposDir, projectId, bodyLimitBytes: 1000 }, request)
+      .then(() => null)
+      .catch((err: unknown) => err)
+      .finally(() => {
+        process.env.PATH = PATH;
+      });
+    expect(answered).toBeInstanceOf(GitHttpError);
+    expect((answered as GitHttpError).status).toBe(503);
+    expect((answered as GitHttpError).message).toBe('git is not available on this server');
+    expect(failureDetail(answered)).toMatch(/caused by Error: spawn git ENOENT/);
+  });
 });

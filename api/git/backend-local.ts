@@ -93,8 +93,9 @@ export async function openLocal(
       if (answer) answer.destroy(err);
       else reject(err);
     };
+    // The library's words (`spawn git ENOENT`) go to the server log, not to the agent.
     child.on('error', (err) =>
-      fail(new GitHttpError(503, `git is not available on this server: ${err.message}`)),
+      fail(new GitHttpError(503, 'git is not available on this server', {}, { cause: err })),
     );
     child.stdin.on('error', () => undefined); // http-backend may stop reading early; it answers
     if (request.body) {
