@@ -2,10 +2,12 @@
 // local project (git http-backend over the bare repository) and a Gitea project (relayed to the
 // Gitea test server, whose repositories are real bare repositories served by git too).
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { GiteaTestServer } from '../../test/servers/gitea-server';
 import { startGiteaTestServer } from '../../test/servers/gitea-server';
@@ -565,6 +567,77 @@ describe.each(PROVIDERS)('a $name project through the gateway', (provider) => {
     expect(await provider.head(project.id, aliceBranch())).toBe(before);
   });
 
+  it('refuses push options however the capability list spells them, passing none of it on', async () => {
+    const headers = {
+      authorization: `Bearer ${alice.token}`,
+      'content-type': 'application/x-git-receive-pack-request',
+    };
+    const branch = `refs/heads/${aliceBranch()}`;
+    const before = (await provider.head(project.id, aliceBranch()))!;
+    const staging = (await provider.head(project.id, 'staging'))!;
+    expect(staging).not.toBe(before);
+    // Moving the branch to staging needs no objects: with this empty pack, a push the gateway
+    // passed on would be applied (the last request below shows it).
+    const header = Buffer.from([0x50, 0x41, 0x43, 0x4b, 0, 0, 0, 2, 0, 0, 0, 0]);
+    const emptyPack = Buffer.concat([header, createHash('sha1').update(header).digest()]);
+    // Options a forge would act on as the service account (Gitea: repo.private=false).
+    const options = Buffer.concat([pktLine('repo.private=false\n'), FLUSH]);
+    const push = (capabilities: string, withOptions = true) =>
+      fetch(`${project.cloneUrl}/git-receive-pack`, {
+        method: 'POST',
+        headers,
+        body: Buffer.concat([
+          pktLine(`${before} ${staging} ${branch}\0${capabilities}\n`),
+          FLUSH,
+          withOptions ? options : Buffer.alloc(0),
+          emptyPack,
+        ]),
+      });
+    // What reached Gitea's receive-pack (for a local project, Gitea hears nothing at all).
+    const relayed = () =>
+      gitea.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/git-receive-pack'))
+        .length;
+    const relayedBefore = relayed();
+    const refused = `ng ${branch} push options (git push -o) are not accepted`;
+    for (const capabilities of [
+      'report-status side-band-64k push-options agent=git/2.39.5',
+      'report-status\tpush-options',
+      'report-status push-options=1',
+      'report-status\rpush-options',
+      'report-status\npush-options',
+      'report-status\r\npush-options',
+      'report-status\t\r\n push-options=yes',
+    ]) {
+      const res = await push(capabilities);
+      expect([capabilities, res.status, await res.text()]).toEqual([
+        capabilities,
+        200,
+        expect.stringContaining(refused),
+      ]);
+    }
+    // Without report-status, git hears the refusal as an HTTP error.
+    const bare = await push('push-options=1');
+    expect([bare.status, await bare.text()]).toEqual([
+      403,
+      expect.stringContaining(`${branch}: push options (git push -o) are not accepted`),
+    ]);
+    // A capability the gateway does not know is not passed on either.
+    const unknown = await push('report-status no-such-capability');
+    expect(await unknown.text()).toContain(
+      `ng ${branch} the capability "no-such-capability" is not accepted`,
+    );
+    expect(await provider.head(project.id, aliceBranch())).toBe(before);
+    expect(relayed()).toBe(relayedBefore);
+
+    // The same push without options is applied: the refusals above were what kept it out.
+    const plain = await push('report-status agent=git/2.39.5', false);
+    expect(await plain.text()).toBe(
+      Buffer.concat([pktLine('unpack ok\n'), pktLine(`ok ${branch}\n`), FLUSH]).toString(),
+    );
+    expect(await provider.head(project.id, aliceBranch())).toBe(staging);
+    expect(relayed()).toBe(relayedBefore + (provider.name === 'gitea' ? 1 : 0));
+  });
+
   it('cuts off a push under way when its token is revoked, and applies nothing of it', async () => {
     const carol = await agent([project.id]);
     const carolTask = await claimedTask(project.id, carol);
@@ -670,6 +743,53 @@ describe('a Gitea project set up by aiworker', () => {
       (r) => r.method === 'POST' && r.path === `/api/v1/repos/acme/${name}/branch_protections`,
     );
     expect(creations).toHaveLength(1);
+  });
+});
+
+describe('a Gitea server that does not answer', () => {
+  it('is reported to git in plain words, and logged once with the request id and the cause', async () => {
+    const project = await PROVIDERS[1]!.create();
+    const who = await agent([project.id]);
+    const repository = `/acme/${giteaNames.get(project.id)}.git/`;
+    // A port that was free a moment ago: nothing answers there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    // The gateway's requests to this one repository go to that port (this process is the API).
+    const realFetch = globalThis.fetch;
+    const away = jest.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (!url.pathname.startsWith(repository)) return realFetch(input, init);
+      url.host = `127.0.0.1:${port}`;
+      return realFetch(url, init);
+    });
+    try {
+      const res = await fetch(`${project.cloneUrl}/info/refs?service=git-upload-pack`, {
+        headers: { authorization: `Bearer ${who.token}` },
+      });
+      expect(res.status).toBe(502);
+      expect(await res.text()).toBe(
+        "the repository's Gitea server did not answer; try again shortly\n",
+      );
+      const logged = api
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes(project.id) && line.includes('ECONNREFUSED'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logged).toEqual([
+        expect.objectContaining({
+          requestId: res.headers.get('x-request-id'),
+          status: 502,
+          cause: expect.stringMatching(
+            /caused by TypeError: fetch failed; caused by .*ECONNREFUSED/,
+          ),
+        }),
+      ]);
+    } finally {
+      away.mockRestore();
+      await who.mcp.close();
+    }
   });
 });
 

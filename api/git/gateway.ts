@@ -30,9 +30,16 @@ import type { Principal } from '../middleware/auth';
 import type { BackendAnswer, BackendRequest, GitAction, GitService } from './backend';
 import { openGitea } from './backend-gitea';
 import { openLocal } from './backend-local';
-import { asGitHttpError, GitHttpError, repositoryNotFound, unauthorized } from './errors';
+import {
+  asGitHttpError,
+  failureDetail,
+  GitHttpError,
+  repositoryNotFound,
+  unauthorized,
+} from './errors';
 import { judgePush } from './push-policy';
 import type { Verdict } from './push-policy';
+import { capabilityRefusal } from './push-capabilities';
 import { parseReceiveRequest } from './receive-commands';
 import { refusalReport } from './receive-report';
 import { BodyReader, requestBody } from './request-body';
@@ -136,7 +143,7 @@ export function gitRoutes(deps: GitGatewayDeps): Router {
       if (!known) logger.error({ requestId, err, path: req.originalUrl }, 'git gateway failed');
       else if (known.status >= 500) {
         logger.warn(
-          { requestId, path: req.originalUrl, status: known.status, cause: String(err) },
+          { requestId, path: req.originalUrl, status: known.status, cause: failureDetail(err) },
           'git gateway request failed: a dependency is away',
         );
       }
@@ -215,17 +222,15 @@ async function serve(
       const reader = new BodyReader(body);
       const parsed = await reader.readUntil(parseReceiveRequest);
       if (!parsed) throw new GitHttpError(400, 'the push ended before its list of ref updates');
-      const { commands, capabilities } = parsed.request;
+      const { commands, capabilities, capabilityText } = parsed.request;
       const verdicts = await judgePush(deps.db, {
         projectId: project.id,
         agentId,
         updates: commands,
       });
-      // Push options (`git push -o`) would reach the forge as the service account, which acts on
-      // some of them (Gitea's `repo.private`, for one): the gateway takes none.
-      if (capabilities.has('push-options')) {
-        for (const v of verdicts) v.refusal ??= 'push options (git push -o) are not accepted';
-      }
+      // Push options above all must not pass: the forge would act on them as the service account.
+      const refused = capabilityRefusal(capabilityText, capabilities);
+      if (refused) for (const v of verdicts) v.refusal ??= refused;
       if (commands.length)
         logger.info(
           {

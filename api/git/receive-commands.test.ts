@@ -35,6 +35,24 @@ describe('parseReceiveRequest', () => {
     ]);
   });
 
+  it("splits capabilities as git does, and keeps the list's bytes as they came", () => {
+    const raw = Buffer.concat([
+      Buffer.from(`${A} ${B} refs/heads/x\0report-status\tpush-options=1\r\nquiet `),
+      Buffer.from([0xc3, 0x28]), // not UTF-8: kept byte for byte
+      Buffer.from('\n'),
+    ]);
+    const parsed = parseReceiveRequest(Buffer.concat([pktLine(raw), FLUSH]))!;
+    expect([...parsed.request.capabilities]).toEqual([
+      'report-status',
+      'push-options=1',
+      'quiet',
+      '\u00c3(',
+    ]);
+    expect(Buffer.from(parsed.request.capabilityText, 'latin1')).toEqual(
+      raw.subarray(raw.indexOf(0) + 1),
+    );
+  });
+
   it("takes git's lone-flush probe as a push of nothing", () => {
     expect(parseReceiveRequest(FLUSH)!.request.commands).toEqual([]);
   });

@@ -10,6 +10,7 @@
  *   [push options, flush-pkt] [packfile]
  */
 import { isNullId, PktLineError, readPacket } from './pkt-line';
+import { parseCapabilities } from './push-capabilities';
 
 /** One requested ref update. */
 export interface RefUpdate {
@@ -23,6 +24,8 @@ export interface ReceiveRequest {
   commands: RefUpdate[];
   /** Capabilities the client chose (`report-status`, `side-band-64k`, `atomic`, ...). */
   capabilities: Set<string>;
+  /** The capability list as it arrived (its bytes as latin1), for checks that do not parse it. */
+  capabilityText: string;
 }
 
 /**
@@ -43,6 +46,7 @@ const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 export function parseReceiveRequest(buf: Buffer): { request: ReceiveRequest; end: number } | null {
   const commands: RefUpdate[] = [];
   let capabilities = new Set<string>();
+  let capabilityText = '';
   let offset = 0;
   for (;;) {
     if (offset > MAX_COMMAND_BYTES) throw new PktLineError('the command list is too long');
@@ -55,7 +59,8 @@ export function parseReceiveRequest(buf: Buffer): { request: ReceiveRequest; end
     const { packet } = read;
     // No command at all is git's probe before it streams a large push (remote-curl's
     // `probe_rpc`, a lone flush): nothing to judge, and receive-pack changes nothing for it.
-    if (packet.kind === 'flush') return { request: { commands, capabilities }, end: offset };
+    if (packet.kind === 'flush')
+      return { request: { commands, capabilities, capabilityText }, end: offset };
     if (packet.kind !== 'data') throw new PktLineError(`unexpected ${packet.kind} packet`);
     let line = packet.payload.toString('utf8');
     if (line.endsWith('\n')) line = line.slice(0, -1);
@@ -64,12 +69,10 @@ export function parseReceiveRequest(buf: Buffer): { request: ReceiveRequest; end
     const nul = line.indexOf('\0');
     if (nul >= 0) {
       if (commands.length > 0) throw new PktLineError('capabilities after the first command');
-      capabilities = new Set(
-        line
-          .slice(nul + 1)
-          .split(' ')
-          .filter(Boolean),
-      );
+      // Read from the bytes rather than the UTF-8 text: git parses bytes, and decoding would
+      // change some (a malformed sequence becomes U+FFFD).
+      capabilityText = packet.payload.subarray(packet.payload.indexOf(0) + 1).toString('latin1');
+      capabilities = parseCapabilities(capabilityText);
       line = line.slice(0, nul);
     }
     const [oldId = '', newId = '', ref = '', ...rest] = line.split(' ');
