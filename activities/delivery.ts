@@ -1,6 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
 import { DELIVERY_FAILED, DELIVERY_UNAVAILABLE } from '../contracts/messages';
+import { failureDetail } from '../platform/failures';
 import type { TaskView } from '../contracts/task';
 import { findProject } from '../db/projects';
 import type { ProjectRecord } from '../contracts/project';
@@ -29,9 +30,7 @@ async function step<T>(on: Dependence, run: () => Promise<T>): Promise<T> {
     }
     // Temporal's own (the activity cancelled or timed out) stay as they are.
     if (err instanceof TemporalFailure) throw err;
-    log.warn('delivery step failed; it is retried', {
-      cause: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
+    log.warn('delivery step failed; it is retried', { cause: failureDetail(err) });
     throw ApplicationFailure.retryable(
       `${on} did not answer or failed for a reason that may pass (the worker logged it); try again shortly`,
       DELIVERY_UNAVAILABLE,

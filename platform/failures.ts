@@ -1,3 +1,4 @@
+import { inspect, types } from 'node:util';
 import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { RequestDeadlineReached } from './request-context';
 
@@ -101,3 +102,24 @@ export function unreachableDependency(err: unknown): Dependency | null {
 
 /** How long a client should wait before trying again a call that met an unreachable dependency. */
 export const RETRY_AFTER_UNAVAILABLE_SECONDS = 2;
+
+/** One error in a line: its name and message, or what an AggregateError (no message) holds. */
+function summary(err: unknown): string {
+  // isNativeError, not instanceof: errors from Node's internals (fetch's) may come from another
+  // realm (a test's sandbox, for one).
+  if (!types.isNativeError(err)) return inspect(err, { depth: 1, breakLength: Infinity });
+  const { errors } = err as { errors?: unknown };
+  const message = err.message || (Array.isArray(errors) ? errors.map(summary).join(', ') : '');
+  return `${err.name}: ${message}`;
+}
+
+/** An error and the errors beneath it, in one line for the log (`fetch failed` says little). */
+export function failureDetail(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
+    parts.push(summary(e));
+    e = types.isNativeError(e) ? e.cause : undefined;
+  }
+  return parts.join('; caused by ');
+}

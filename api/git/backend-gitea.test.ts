@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { openGitea } from './backend-gitea';
 import type { BackendRequest } from './backend';
-import { failureDetail, GitHttpError } from './errors';
+import { failureDetail } from '../../platform/failures';
+import { GitHttpError } from './errors';
 
 /** A port of 127.0.0.1 nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {

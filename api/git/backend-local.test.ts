@@ -7,7 +7,8 @@ import { gzipSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { openLocal } from './backend-local';
 import type { BackendRequest } from './backend';
-import { failureDetail, GitHttpError } from './errors';
+import { failureDetail } from '../../platform/failures';
+import { GitHttpError } from './errors';
 import { requestBody } from './request-body';
 
 /**

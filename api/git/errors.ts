@@ -2,7 +2,6 @@
  * Failures of the git gateway. A git client shows a `text/plain` error body line by line as
  * `remote: ...`, so the gateway answers its errors as text, not as the API's JSON.
  */
-import { inspect, types } from 'node:util';
 import { RETRY_AFTER_UNAVAILABLE_SECONDS, unreachableDependency } from '../../platform/failures';
 import { PktLineError } from './pkt-line';
 
@@ -20,27 +19,6 @@ export class GitHttpError extends Error {
     super(message, options);
     this.name = 'GitHttpError';
   }
-}
-
-/** One error in a line: its name and message, or what an AggregateError (no message) holds. */
-function summary(err: unknown): string {
-  // isNativeError, not instanceof: errors from Node's internals (fetch's) may come from another
-  // realm (a test's sandbox, for one).
-  if (!types.isNativeError(err)) return inspect(err, { depth: 1, breakLength: Infinity });
-  const { errors } = err as { errors?: unknown };
-  const message = err.message || (Array.isArray(errors) ? errors.map(summary).join(', ') : '');
-  return `${err.name}: ${message}`;
-}
-
-/** An error and the errors beneath it, in one line for the log (`fetch failed` says little). */
-export function failureDetail(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
-    parts.push(summary(e));
-    e = types.isNativeError(e) ? e.cause : undefined;
-  }
-  return parts.join('; caused by ');
 }
 
 /** The realm git's credential prompt names. */

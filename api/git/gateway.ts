@@ -30,13 +30,8 @@ import type { Principal } from '../middleware/auth';
 import type { BackendAnswer, BackendRequest, GitAction, GitService } from './backend';
 import { openGitea } from './backend-gitea';
 import { openLocal } from './backend-local';
-import {
-  asGitHttpError,
-  failureDetail,
-  GitHttpError,
-  repositoryNotFound,
-  unauthorized,
-} from './errors';
+import { asGitHttpError, GitHttpError, repositoryNotFound, unauthorized } from './errors';
+import { failureDetail } from '../../platform/failures';
 import { judgePush } from './push-policy';
 import type { Verdict } from './push-policy';
 import { capabilityRefusal } from './push-capabilities';

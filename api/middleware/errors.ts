@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
-import { isTemporalDeadline, unreachableDependency } from '../../platform/failures';
+import { failureDetail, isTemporalDeadline, unreachableDependency } from '../../platform/failures';
 import type { Logger } from '../../platform/logger';
 import { currentRequest, runInRequest } from '../../platform/request-context';
 import { ApiError, NotFoundError, NotReadyError, RateLimitedError, TimedOutError } from '../errors';
@@ -105,10 +105,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-/** What an error that is not ours says, for the log only. */
+/** What an error that is not ours says, with the errors beneath it, for the log only. */
 function causeOf(err: unknown): string | undefined {
   if (err instanceof ApiError) return undefined;
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return failureDetail(err);
 }
 
 /** Longest a REST write may take before it is answered 503 `timed_out` (docs/operations.md). */
