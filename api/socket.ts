@@ -10,7 +10,7 @@ import type { ApiDeps } from './deps';
 import { ForbiddenError, RateLimitedError } from './errors';
 import { delivered } from './events/events';
 import { socketClients, timedRedisAdapter } from './metrics/socket';
-import { maySeeProject, sessionPrincipal } from './middleware/auth';
+import { maySeeProject, projectNotFound, sessionPrincipal } from './middleware/auth';
 import { errorBody, toApiError } from './middleware/errors';
 import type { Principal } from './middleware/auth';
 import { requireProject } from './projects/projects';
@@ -176,11 +176,9 @@ export function createSocketServer(
         (await deps.limits.admit(socket.data.principal))();
         const { projectId, afterSeq } = validate(subscribePayload, payload, 'body');
         if (!maySeeProject(socket.data.principal, projectId)) {
-          throw new ForbiddenError(
-            socket.data.principal.kind === 'user'
-              ? `you are not a member of project ${projectId}`
-              : `project ${projectId} is not one of this agent's projects`,
-          );
+          // To a person who is not a member the project does not exist, as on the REST routes.
+          if (socket.data.principal.kind === 'user') throw projectNotFound(projectId);
+          throw new ForbiddenError(`project ${projectId} is not one of this agent's projects`);
         }
         await requireProject(deps, projectId);
         // Join first, then replay: an event that lands in between arrives twice, never not at

@@ -45,6 +45,7 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
   let projectA: string;
   let projectB: string;
   let taskA: string;
+  let taskB: string;
   const people: Record<string, { id: string; email: string; password: string }> = {};
 
   beforeAll(async () => {
@@ -55,7 +56,8 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     projectB = (await createProject(admin, { name: `people-b-${randomUUID()}` })).id;
     taskA = (await admin.post('/api/tasks', { projectId: projectA, title: 'A1', description: '' }))
       .body.taskId;
-    await admin.post('/api/tasks', { projectId: projectB, title: 'B1', description: '' });
+    taskB = (await admin.post('/api/tasks', { projectId: projectB, title: 'B1', description: '' }))
+      .body.taskId;
     for (const [key, role, projectIds] of [
       ['ana', 'member', [projectA]],
       ['vic', 'viewer', [projectA]],
@@ -173,9 +175,10 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     );
     expect((await vic.post(`/api/tasks/${taskA}/cancel`, {})).status).toBe(403);
 
+    // To someone who is not a member, another project and what it holds do not exist.
     const foreign = await bob.get(`/api/tasks?projectId=${projectA}`);
-    expect(foreign.status).toBe(403);
-    expect(foreign.body.error.message).toBe(`you are not a member of project ${projectA}`);
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.message).toBe(`project ${projectA} does not exist`);
     for (const path of [
       `/api/tasks/${taskA}`,
       `/api/projects/${projectA}`,
@@ -183,10 +186,13 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
       `/api/tasks/${taskA}/events`,
       `/api/merges?projectId=${projectA}`,
     ]) {
-      expect({ path, status: (await bob.get(path)).status }).toEqual({ path, status: 403 });
+      expect({ path, status: (await bob.get(path)).status }).toEqual({ path, status: 404 });
     }
-    expect((await bob.post('/api/merge', { taskIds: [taskA] })).status).toBe(403);
-    expect((await bob.post(`/api/tasks/${taskA}/cancel`, {})).status).toBe(403);
+    expect((await bob.post('/api/merge', { taskIds: [taskA] })).status).toBe(404);
+    expect((await bob.post(`/api/tasks/${taskA}/cancel`, {})).status).toBe(404);
+    expect((await api.deps.db.task.findUniqueOrThrow({ where: { id: taskA } })).state).not.toBe(
+      'cancelled',
+    );
     // Lists hold only what the person may read.
     const projects = (await bob.get('/api/projects')).body.projects.map((p: any) => p.id);
     expect(projects).toContain(projectB);
@@ -215,6 +221,92 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     const ada = await signedIn('ada');
     expect((await ada.get('/api/users')).status).toBe(200);
     expect((await ada.get(`/api/tasks?projectId=${projectB}`)).status).toBe(200);
+  });
+
+  it('answers a member asking for another project’s ids exactly as for ids that do not exist', async () => {
+    const ana = await signedIn('ana');
+    const mergeB = randomUUID();
+    await api.deps.db.merge.create({ data: { id: mergeB, projectId: projectB } });
+    const stateOf = async (id: string) =>
+      (await api.deps.db.task.findUniqueOrThrow({ where: { id } })).state;
+    const stateB = await stateOf(taskB);
+    // Admins see B's: these ids are real.
+    for (const path of [
+      `/api/projects/${projectB}`,
+      `/api/tasks/${taskB}`,
+      `/api/merges/${mergeB}`,
+    ])
+      expect({ path, status: (await admin.get(path)).status }).toEqual({ path, status: 200 });
+
+    type Probe = [name: string, ask: (id: string) => ReturnType<typeof ana.get>, status: number];
+    const probes: Array<[foreignId: string, probes: Probe[]]> = [
+      [
+        projectB,
+        [
+          ['project', (id) => ana.get(`/api/projects/${id}`), 404],
+          ['pull request', (id) => ana.get(`/api/projects/${id}/pulls/1`), 404],
+          ['project events', (id) => ana.get(`/api/projects/${id}/events`), 404],
+          ['task list', (id) => ana.get(`/api/tasks?projectId=${id}`), 404],
+          ['merge list', (id) => ana.get(`/api/merges?projectId=${id}`), 404],
+          [
+            'new task',
+            (id) => ana.post('/api/tasks', { projectId: id, title: 'x', description: '' }),
+            404,
+          ],
+          [
+            'task batch',
+            (id) => ana.post('/api/tasks/batch', { projectId: id, tasks: [{ title: 'x' }] }),
+            404,
+          ],
+          ['project cursor', (id) => ana.get(`/api/projects?after=${id}`), 400],
+        ],
+      ],
+      [
+        taskB,
+        [
+          ['task', (id) => ana.get(`/api/tasks/${id}`), 404],
+          ['task events', (id) => ana.get(`/api/tasks/${id}/events`), 404],
+          ['cancel', (id) => ana.post(`/api/tasks/${id}/cancel`, {}), 404],
+          ['approve', (id) => ana.post(`/api/tasks/${id}/approve`, {}), 404],
+          ['respond', (id) => ana.post(`/api/tasks/${id}/respond`, { answer: 'y' }), 404],
+          [
+            'request changes',
+            (id) => ana.post(`/api/tasks/${id}/request-changes`, { feedback: 'z' }),
+            404,
+          ],
+          ['merge', (id) => ana.post('/api/merge', { taskIds: [id] }), 404],
+          // With one of her own tasks: not "these span 2 projects".
+          ['merge with hers', (id) => ana.post('/api/merge', { taskIds: [taskA, id] }), 404],
+          ['task cursor', (id) => ana.get(`/api/tasks?after=${id}`), 400],
+          [
+            'task cursor in her project',
+            (id) => ana.get(`/api/tasks?projectId=${projectA}&after=${id}`),
+            400,
+          ],
+        ],
+      ],
+      [mergeB, [['merge', (id) => ana.get(`/api/merges/${id}`), 404]]],
+    ];
+    const seen = (res: { status: number; body: any }, id: string, as: string) => {
+      const { requestId, ...error } = res.body.error;
+      expect(requestId).toEqual(expect.any(String));
+      return { status: res.status, body: JSON.parse(JSON.stringify({ error }).replaceAll(id, as)) };
+    };
+    for (const [foreignId, asks] of probes) {
+      for (const [name, ask, status] of asks) {
+        const unknownId = randomUUID();
+        const foreign = seen(await ask(foreignId), foreignId, '<id>');
+        const unknown = seen(await ask(unknownId), unknownId, '<id>');
+        expect({ name, ...foreign }).toEqual({ name, ...unknown });
+        expect({ name, status: foreign.status }).toEqual({ name, status });
+      }
+    }
+    // Nothing was done to B's task, and nothing was created in B.
+    expect(await stateOf(taskB)).toBe(stateB);
+    expect(await api.deps.db.task.count({ where: { projectId: projectB, title: 'x' } })).toBe(0);
+    // Her own ids still work as cursors (and as ids: the test above).
+    expect((await ana.get(`/api/tasks?projectId=${projectA}&after=${taskA}`)).status).toBe(200);
+    expect((await ana.get(`/api/projects?after=${projectA}`)).status).toBe(200);
   });
 
   it('subscribes a signed-in person’s socket only to the projects they may read', async () => {
@@ -247,12 +339,13 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
       error: { code: 'unauthorized', message: 'this credential works no more', retryable: false },
     });
     late.close();
+    // Another project is refused as one that does not exist.
+    const unknown = randomUUID();
     expect(await subscribe(projectA)).toEqual({
-      error: {
-        code: 'forbidden',
-        message: `you are not a member of project ${projectA}`,
-        retryable: false,
-      },
+      error: { code: 'not_found', message: `project ${projectA} does not exist`, retryable: false },
+    });
+    expect(await subscribe(unknown)).toEqual({
+      error: { code: 'not_found', message: `project ${unknown} does not exist`, retryable: false },
     });
     socket.close();
 
@@ -331,7 +424,7 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
         })
       ).status,
     ).toBe(201);
-    expect((await script.get(`/api/tasks?projectId=${projectB}`)).status).toBe(403);
+    expect((await script.get(`/api/tasks?projectId=${projectB}`)).status).toBe(404);
     expect((await script.post('/api/tokens', { name: 'more' })).status).toBe(403);
     const listed = await ana.get('/api/tokens');
     expect(listed.body.tokens.map((t: { id: string }) => t.id)).toContain(made.body.id);
@@ -342,7 +435,7 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     const limited = await ada.post('/api/tokens', { name: 'b only', projectIds: [projectB] });
     const limitedClient = apiClient(api.url, limited.body.token);
     expect((await limitedClient.get(`/api/tasks?projectId=${projectB}`)).status).toBe(200);
-    expect((await limitedClient.get(`/api/tasks?projectId=${projectA}`)).status).toBe(403);
+    expect((await limitedClient.get(`/api/tasks?projectId=${projectA}`)).status).toBe(404);
     expect((await limitedClient.get('/api/users')).status).toBe(403);
     // Even an administrator's unlimited token manages no people (it could mint passwords).
     const adaToken = apiClient(

@@ -1,12 +1,11 @@
 import { Router } from 'express';
-import { requireProjectAccess } from '../middleware/auth';
 import { z } from 'zod';
 import { deliveredEvent, eventsAfter, taskEvents } from '../../db/tasks';
 import type { LoggedEvent } from '../../db/tasks';
 import type { DeliveredEvent } from '../../contracts/events';
 import type { ApiDeps } from '../deps';
-import { requireProject } from '../projects/projects';
-import { requireTask } from '../tasks/tasks';
+import { requireProjectFor } from '../projects/projects';
+import { requireTaskFor } from '../tasks/tasks';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
 
@@ -34,8 +33,7 @@ export function eventRoutes(deps: ApiDeps): Router {
   router.get('/projects/:id/events', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
     const { after, limit } = validate(catchUpQuery, req.query, 'query');
-    await requireProject(deps, id);
-    requireProjectAccess(req.principal!, id, 'read');
+    await requireProjectFor(deps, req.principal!, id, 'read');
     const events = await eventsAfter(deps.db, id, after, limit);
     res.json({ events: events.map(delivered), more: events.length === limit });
   });
@@ -46,8 +44,7 @@ export function eventRoutes(deps: ApiDeps): Router {
   router.get('/tasks/:id/events', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
     const { after, limit } = validate(catchUpQuery, req.query, 'query');
-    const task = await requireTask(deps, id);
-    requireProjectAccess(req.principal!, task.projectId, 'read');
+    await requireTaskFor(deps, req.principal!, id, 'read');
     const events = await taskEvents(deps.db, id, after, limit);
     res.json({ events: events.map(delivered), more: events.length === limit });
   });

@@ -14,9 +14,9 @@ import { queryTaskWorkflow } from '../../platform/task-updates';
 import type { mergeQueueWorkflow } from '../../workflows/merge';
 import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { requireProject } from '../projects/projects';
+import { requireProjectFor } from '../projects/projects';
 import { updateError } from '../temporal-errors';
-import { actorOf, requireProjectAccess } from '../middleware/auth';
+import { actorOf, maySeeProject, requireProjectAccess } from '../middleware/auth';
 import { validate } from '../validate';
 import { listMergesQuery, mergeBody, mergeIdParams } from './schema';
 
@@ -41,7 +41,11 @@ export function mergeRoutes(deps: ApiDeps): Router {
 
   router.post('/merge', async (req, res) => {
     const { taskIds } = validate(mergeBody, req.body, 'body');
-    const records = await Promise.all(taskIds.map((id) => findTask(deps.db, id)));
+    // A task in a project the person is not a member of is as unknown as one that does not
+    // exist, and counts for nothing else (not even for the projects the batch spans).
+    const records = (await Promise.all(taskIds.map((id) => findTask(deps.db, id)))).map((t) =>
+      t && maySeeProject(req.principal!, t.projectId) ? t : undefined,
+    );
     const unknown = taskIds.filter((_, i) => !records[i]);
     if (unknown.length) throw new NotFoundError(`tasks do not exist: ${unknown.join(', ')}`);
     const projectIds = new Set(records.map((t) => t!.projectId));
@@ -51,8 +55,7 @@ export function mergeRoutes(deps: ApiDeps): Router {
       );
     }
     const projectId = records[0]!.projectId;
-    await requireProject(deps, projectId);
-    requireProjectAccess(req.principal!, projectId, 'work');
+    await requireProjectFor(deps, req.principal!, projectId, 'work');
     // A stuck task's workflow answers nothing: say so before asking it.
     const stuck = records.find((t) => t!.stuck);
     if (stuck) throw new TaskWorkflowStuck(stuck.id);
@@ -100,8 +103,7 @@ export function mergeRoutes(deps: ApiDeps): Router {
 
   router.get('/merges', async (req, res) => {
     const { projectId, after, limit } = validate(listMergesQuery, req.query, 'query');
-    await requireProject(deps, projectId);
-    requireProjectAccess(req.principal!, projectId, 'read');
+    await requireProjectFor(deps, req.principal!, projectId, 'read');
     const merges = await listMerges(deps.db, projectId, { after, limit });
     if (!merges) {
       throw new ValidationError(`invalid query: after: project ${projectId} has no merge ${after}`);
@@ -112,8 +114,9 @@ export function mergeRoutes(deps: ApiDeps): Router {
   router.get('/merges/:id', async (req, res) => {
     const { id } = validate(mergeIdParams, req.params, 'params');
     const merge = await findMerge(deps.db, id);
-    if (!merge) throw new NotFoundError(`merge ${id} does not exist`);
-    requireProjectAccess(req.principal!, merge.projectId, 'read');
+    const unknown = () => new NotFoundError(`merge ${id} does not exist`);
+    if (!merge) throw unknown();
+    requireProjectAccess(req.principal!, merge.projectId, 'read', unknown);
     res.json(merge);
   });
 

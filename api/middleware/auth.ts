@@ -7,7 +7,7 @@ import type { AgentRecord } from '../../contracts/agent';
 import type { PersonalTokenRecord, UserRecord, UserRole } from '../../contracts/user';
 import type { SessionStore, UserResolver } from '../people/sessions';
 import { sessionIdOf } from '../people/sessions';
-import { ForbiddenError, UnauthorizedError } from '../errors';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors';
 import { clientAddress } from './limits';
 import type { RequestLimits } from './limits';
 
@@ -282,23 +282,30 @@ export function requireAdministrator(req: Request, _res: Response, next: NextFun
   next();
 }
 
+/** What a project nobody may know of answers: the same as a project that does not exist. */
+export function projectNotFound(projectId: string): NotFoundError {
+  return new NotFoundError(`project ${projectId} does not exist`);
+}
+
 /**
- * Refuses (403, naming what is missing) a person who may not read (`read`) or change (`work`:
- * create tasks, answer, approve, request changes, cancel, merge) a project.
+ * Refuses a person who may not read (`read`) or change (`work`: create tasks, answer, approve,
+ * request changes, cancel, merge) a project. To a person who is not a member the project and all
+ * it holds do not exist: they get `hidden()`, what an unknown id of the route answers (404
+ * `project … does not exist` unless told), so no answer tells them a foreign id is real. A member
+ * who lacks the role is told so (403): that reveals nothing they did not know.
  */
 export function requireProjectAccess(
   principal: Principal,
   projectId: string,
   need: 'read' | 'work',
+  hidden: () => Error = () => projectNotFound(projectId),
 ): void {
   if (isAdministrator(principal)) return;
   if (principal.kind === 'agent') {
     throw new ForbiddenError('this route is for people; agents use the MCP endpoint at /mcp');
   }
   if (principal.kind !== 'user') return;
-  if (!principal.projectIds.includes(projectId)) {
-    throw new ForbiddenError(`you are not a member of project ${projectId}`);
-  }
+  if (!principal.projectIds.includes(projectId)) throw hidden();
   if (need === 'work' && principal.role === 'viewer') {
     throw new ForbiddenError(
       `viewers may only read project ${projectId}: this needs the member role`,

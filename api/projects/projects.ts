@@ -15,7 +15,13 @@ import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
-import { readableProjects, requireAdministrator, requireProjectAccess } from '../middleware/auth';
+import {
+  projectNotFound,
+  readableProjects,
+  requireAdministrator,
+  requireProjectAccess,
+} from '../middleware/auth';
+import type { Principal } from '../middleware/auth';
 import { ALL_PROJECTS } from '../../contracts/agent';
 
 /** `GET /api/projects?after=&limit=`: `after` is the last project of the previous page. */
@@ -36,8 +42,22 @@ export async function requireProject(deps: ApiDeps, id: string): Promise<Project
     },
     () => findProject(deps.db, id),
   );
-  if (!project) throw new NotFoundError(`project ${id} does not exist`);
+  if (!project) throw projectNotFound(id);
   return project;
+}
+
+/**
+ * Reads a project the principal may read or work on (`requireProjectAccess`). Access is checked
+ * first: to a person who is not a member it does not exist, the same 404 as an unknown id.
+ */
+export async function requireProjectFor(
+  deps: ApiDeps,
+  principal: Principal,
+  id: string,
+  need: 'read' | 'work',
+): Promise<ProjectRecord> {
+  requireProjectAccess(principal, id, need);
+  return await requireProject(deps, id);
 }
 
 /**
@@ -90,12 +110,14 @@ export function projectRoutes(deps: ApiDeps): Router {
     const { after, limit } = validate(listProjectsQuery, req.query, 'query');
     // A person sees the projects they belong to, and nothing of the others (not even their ids).
     const readable = readableProjects(req.principal!);
+    // A foreign project as the cursor is as unknown as one that does not exist.
+    if (after && readable !== ALL_PROJECTS && !readable.includes(after)) throw noProject(after);
     const projects = await listProjects(
       deps.db,
       { after, limit },
       readable === ALL_PROJECTS ? undefined : readable,
     );
-    if (!projects) throw new ValidationError(`invalid query: after: there is no project ${after}`);
+    if (!projects) throw noProject(after!);
     res.json({
       projects: projects.map((p) => present(deps, p)),
       next: projects.length === limit ? projects[projects.length - 1]!.id : null,
@@ -104,8 +126,7 @@ export function projectRoutes(deps: ApiDeps): Router {
 
   router.get('/projects/:id', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
-    const project = await requireProject(deps, id);
-    requireProjectAccess(req.principal!, id, 'read');
+    const project = await requireProjectFor(deps, req.principal!, id, 'read');
     res.json(present(deps, project));
   });
 
@@ -113,8 +134,7 @@ export function projectRoutes(deps: ApiDeps): Router {
   router.get('/projects/:id/pulls/:number', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
     const { number } = validate(pullParams, req.params, 'params');
-    await requireProject(deps, id);
-    requireProjectAccess(req.principal!, id, 'read');
+    await requireProjectFor(deps, req.principal!, id, 'read');
     const pr = await findPullRequest(deps.db, id, number);
     if (!pr) throw new NotFoundError(`project ${id} has no pull request ${number}`);
     const { headBranch, baseBranch, ...rest } = pr;
@@ -122,6 +142,11 @@ export function projectRoutes(deps: ApiDeps): Router {
   });
 
   return router;
+}
+
+/** 400 for an `after` that names no project the caller may read. */
+function noProject(after: string): ValidationError {
+  return new ValidationError(`invalid query: after: there is no project ${after}`);
 }
 
 const pullParams = z.object({

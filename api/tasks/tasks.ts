@@ -14,8 +14,9 @@ import type { TaskRecord } from '../../db/tasks';
 import { CACHE } from '../../platform/cache-keys';
 import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { requireProject } from '../projects/projects';
-import { actorOf, readableProjects, requireProjectAccess } from '../middleware/auth';
+import { requireProjectFor } from '../projects/projects';
+import { actorOf, maySeeProject, readableProjects, requireProjectAccess } from '../middleware/auth';
+import type { Principal } from '../middleware/auth';
 import type { Actor } from '../../contracts/actor';
 import { ALL_PROJECTS } from '../../contracts/agent';
 import { updateError } from '../temporal-errors';
@@ -40,9 +41,14 @@ import {
   newTaskRecord,
 } from './create';
 
-/** Reads a task through the cache; 404 when there is none. */
-export async function requireTask(deps: ApiDeps, id: string): Promise<TaskRecord> {
-  const task = await deps.cache.read(
+/** What an unknown task answers, and a task in a project the caller may not know of. */
+function taskNotFound(id: string): NotFoundError {
+  return new NotFoundError(`task ${id} does not exist`);
+}
+
+/** Reads a task through the cache (none: undefined). */
+function readTask(deps: ApiDeps, id: string): Promise<TaskRecord | undefined> {
+  return deps.cache.read(
     {
       key: CACHE.task.key(id),
       generation: CACHE.task.generation(id),
@@ -50,8 +56,47 @@ export async function requireTask(deps: ApiDeps, id: string): Promise<TaskRecord
     },
     () => findTask(deps.db, id),
   );
-  if (!task) throw new NotFoundError(`task ${id} does not exist`);
+}
+
+/** Reads a task through the cache; 404 when there is none. */
+export async function requireTask(deps: ApiDeps, id: string): Promise<TaskRecord> {
+  const task = await readTask(deps, id);
+  if (!task) throw taskNotFound(id);
   return task;
+}
+
+/**
+ * Reads a task the principal may read or work on (`requireProjectAccess`). To a person who is
+ * not a member of its project it does not exist: the same 404 as an unknown id.
+ */
+export async function requireTaskFor(
+  deps: ApiDeps,
+  principal: Principal,
+  id: string,
+  need: 'read' | 'work',
+): Promise<TaskRecord> {
+  const task = await requireTask(deps, id);
+  requireProjectAccess(principal, task.projectId, need, () => taskNotFound(id));
+  return task;
+}
+
+/**
+ * Refuses (400, as for a task that does not exist) a page cursor that names a task the caller
+ * may not read: `listTasks` would take any task's place in the order.
+ */
+async function requireReadableCursor(
+  deps: ApiDeps,
+  principal: Principal,
+  after: string,
+): Promise<void> {
+  if (readableProjects(principal) === ALL_PROJECTS) return;
+  const from = await readTask(deps, after);
+  if (!from || !maySeeProject(principal, from.projectId)) throw noTask(after);
+}
+
+/** 400 for an `after` that names no task the caller may read. */
+function noTask(after: string): ValidationError {
+  return new ValidationError(`invalid query: after: there is no task ${after}`);
 }
 
 /** `/api/tasks`: create (starts the task's workflow), list, get, and the people's transitions. */
@@ -62,8 +107,7 @@ export function taskRoutes(deps: ApiDeps): Router {
   router.post('/tasks', async (req, res) => {
     const body = validate(createTaskBody, req.body, 'body');
     const key = idempotencyKey(req.headers['idempotency-key']);
-    await requireProject(deps, body.projectId);
-    requireProjectAccess(req.principal!, body.projectId, 'work');
+    await requireProjectFor(deps, req.principal!, body.projectId, 'work');
     const actor = actorOf(req.principal!);
     const wanted = { ...body, priority: body.priority ?? 0 };
     // With a key, the same creation sent again (its answer was lost) finds the task it made;
@@ -87,36 +131,31 @@ export function taskRoutes(deps: ApiDeps): Router {
 
   router.get('/tasks', async (req, res) => {
     const { projectId, state, after, limit } = validate(listTasksQuery, req.query, 'query');
+    if (projectId) await requireProjectFor(deps, req.principal!, projectId, 'read');
+    if (after) await requireReadableCursor(deps, req.principal!, after);
     // Without a project: every task the caller may read (an administrator: all of them).
     const readable = readableProjects(req.principal!);
     const inProjects = projectId || readable === ALL_PROJECTS ? undefined : readable;
     const read = () =>
       listTasks(deps.db, { projectId, state, projectIds: inProjects }, { after, limit });
-    let tasks: TaskRecord[] | undefined;
-    if (projectId) {
-      await requireProject(deps, projectId);
-      requireProjectAccess(req.principal!, projectId, 'read');
-      // Every page of a project's list is cached under the project's generation.
-      tasks = await deps.cache.read(
-        {
-          key: CACHE.taskList.key(projectId, { state, after, limit }),
-          generation: CACHE.taskList.generation(projectId),
-          ttlSeconds: CACHE.taskList.ttlSeconds,
-        },
-        read,
-      );
-    } else {
-      tasks = await read();
-    }
-    if (!tasks) throw new ValidationError(`invalid query: after: there is no task ${after}`);
+    // Every page of a project's list is cached under the project's generation.
+    const tasks = projectId
+      ? await deps.cache.read(
+          {
+            key: CACHE.taskList.key(projectId, { state, after, limit }),
+            generation: CACHE.taskList.generation(projectId),
+            ttlSeconds: CACHE.taskList.ttlSeconds,
+          },
+          read,
+        )
+      : await read();
+    if (!tasks) throw noTask(after!);
     res.json({ tasks, next: tasks.length === limit ? tasks[tasks.length - 1]!.id : null });
   });
 
   router.get('/tasks/:id', async (req, res) => {
     const { id } = validate(idParams, req.params, 'params');
-    const task = await requireTask(deps, id);
-    requireProjectAccess(req.principal!, task.projectId, 'read');
-    res.json(task);
+    res.json(await requireTaskFor(deps, req.principal!, id, 'read'));
   });
 
   /** Sends one of the people's updates to the task's workflow and answers with the task as it now is. */
@@ -126,8 +165,7 @@ export function taskRoutes(deps: ApiDeps): Router {
   ) => {
     router.post(`/tasks/:id/${path}`, async (req, res) => {
       const { id } = validate(idParams, req.params, 'params');
-      const before = await requireTask(deps, id);
-      requireProjectAccess(req.principal!, before.projectId, 'work');
+      const before = await requireTaskFor(deps, req.principal!, id, 'work');
       try {
         await send(
           req.body,
