@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { z } from 'zod';
@@ -200,9 +201,13 @@ export function createSocketServer(
         answer({ ok: true, replayed, more, latestSeq });
       } catch (err) {
         const known = toApiError(err);
-        if (!known) logger.error({ err }, 'subscribe failed');
-        else if (known.status >= 500) {
-          logger.warn({ code: known.code, cause: String(err) }, 'subscribe failed');
+        // A failure the client cannot act on alone carries an id the server's log names it by.
+        if (!known || known.status >= 500) {
+          const requestId = randomUUID();
+          if (!known) logger.error({ requestId, err }, 'subscribe failed');
+          else logger.warn({ requestId, code: known.code, cause: String(err) }, 'subscribe failed');
+          answer(errorBody(known, requestId));
+          return;
         }
         answer(errorBody(known));
       }

@@ -7,6 +7,7 @@ import { insertNewTasks } from '../db/task-starts';
 import type { Db } from '../db/client';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
+import { TestBoard } from './support/board';
 import { apiClient, createProject } from './support/http';
 import { untilProjected } from './support/projected';
 import { callTool, connectAgent } from './support/mcp-agent';
@@ -168,6 +169,27 @@ describe('errors clients see', () => {
       const logged = linesOf(api, requestId).filter((l) => Number(l.level) >= WARN);
       expect(logged).toHaveLength(1);
       expect(logged[0]).toMatchObject({ status: 503, code: 'not_ready' });
+    });
+
+    it('answers a socket subscription with not_ready and a request id the log names', async () => {
+      const board = await TestBoard.connect(api.url, api.adminToken);
+      try {
+        const ack = (await board.subscribe(projectId)) as { error: { requestId: string } };
+        expect(ack).toEqual({
+          error: {
+            code: 'not_ready',
+            message: 'the database is unreachable; try again shortly',
+            retryable: true,
+            retryAfterSeconds: 2,
+            requestId: expect.any(String),
+          },
+        });
+        const logged = linesOf(api, ack.error.requestId).filter((l) => Number(l.level) >= WARN);
+        expect(logged).toHaveLength(1);
+        expect(JSON.stringify(ack)).not.toMatch(LEAKS);
+      } finally {
+        board.close();
+      }
     });
 
     it('answers MCP tools and resources with unavailable, retryable, and no driver text', async () => {
