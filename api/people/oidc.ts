@@ -36,6 +36,30 @@ const callbackQuery = z
   })
   .passthrough();
 
+/**
+ * The error codes a provider may send back (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6): the
+ * only words of its answer the sign-in page repeats. Anyone can send a browser to the callback
+ * with any text; a code outside this list is not named, and the description never is.
+ */
+const PROVIDER_ERRORS = new Set([
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'interaction_required',
+  'login_required',
+  'account_selection_required',
+  'consent_required',
+  'invalid_request_uri',
+  'invalid_request_object',
+  'request_not_supported',
+  'request_uri_not_supported',
+  'registration_not_supported',
+]);
+
 /** The provider's configuration, discovered once per issuer (again after a failure). */
 const discovered = new Map<string, Promise<oidc.Configuration>>();
 function configurationOf(settings: OidcSettings): Promise<oidc.Configuration> {
@@ -167,11 +191,7 @@ export function oidcRoutes(deps: ApiDeps): Router {
     await deps.limits.checkAddress(address);
     const query = callbackQuery.safeParse(req.query);
     if (!query.success) throw new ValidationError('invalid query: expected the provider’s state');
-    if (query.data.error) {
-      throw new ForbiddenError(
-        `the sign-in provider refused: ${query.data.error}${query.data.error_description ? ` (${query.data.error_description})` : ''}`,
-      );
-    }
+    // Whatever else the callback says counts only for a sign-in this browser started.
     const pending = await deps.redis.getdel(pendingKey(query.data.state));
     if (!pending) {
       throw new ValidationError(
@@ -188,6 +208,17 @@ export function oidcRoutes(deps: ApiDeps): Router {
       await deps.limits.authFailed(address);
       throw new ForbiddenError(
         'this sign-in was started in another browser: start again from the board',
+      );
+    }
+    const { error } = query.data;
+    if (error) {
+      deps.logger.info(
+        { error, description: query.data.error_description },
+        'the OpenID provider did not sign the person in',
+      );
+      const named = PROVIDER_ERRORS.has(error) ? ` (${error})` : '';
+      throw new ForbiddenError(
+        `the sign-in provider refused to sign you in${named}; start again from the board`,
       );
     }
     const config = await configurationOf(current).catch((err: unknown) => {

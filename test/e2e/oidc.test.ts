@@ -174,6 +174,62 @@ describe('signing in with OpenID Connect', () => {
     expect(await victim.text()).toContain('this sign-in was started in another browser');
   });
 
+  /** A sign-in started as a browser would: the provider's authorization URL and the browser's cookie. */
+  async function startSignIn(): Promise<{ authorize: URL; state: string; cookie: string }> {
+    const res = await fetch(`${api.url}/api/auth/oidc/start`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const authorize = new URL(res.headers.get('location')!);
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+    return { authorize, state: authorize.searchParams.get('state')!, cookie };
+  }
+  /** What the sign-in page is told after a callback, as a browser coming back sees it. */
+  async function boardIsTold(query: string, cookie?: string): Promise<string> {
+    const res = await fetch(`${api.url}/api/auth/oidc/callback?${query}`, {
+      headers: { accept: 'text/html', ...(cookie ? { cookie } : {}) },
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(302);
+    const location = res.headers.get('location')!;
+    expect(location).toMatch(/^\/#sign-in-error=/);
+    return decodeURIComponent(location.replace('/#sign-in-error=', ''));
+  }
+
+  it('puts none of a crafted callback’s words on the sign-in page', async () => {
+    const lure = encodeURIComponent('Your account is locked: call +1 555 0100 to unlock it');
+    // No sign-in of this browser behind it: the state is made up, or missing.
+    for (const query of [
+      `state=made-up&error=access_denied&error_description=${lure}`,
+      `error=access_denied&error_description=${lure}`,
+      `state=made-up&error=${lure}`,
+    ]) {
+      const told = await boardIsTold(query);
+      expect(told).not.toMatch(/locked|555|access_denied/);
+      expect(told).toMatch(
+        /this sign-in expired or was already used|expected the provider’s state/,
+      );
+    }
+    // A real sign-in of this browser the provider answers with an error (prompt=none, nobody
+    // signed in at the provider): the board names the standard code, never the description.
+    const started = await startSignIn();
+    started.authorize.searchParams.set('prompt', 'none');
+    const answer = await fetch(started.authorize, { redirect: 'manual' });
+    const back = new URL(answer.headers.get('location')!);
+    expect(back.searchParams.get('error')).toBe('login_required');
+    expect(back.searchParams.get('error_description')).toBeTruthy();
+    const told = await boardIsTold(back.search.slice(1), started.cookie);
+    expect(told).toBe(
+      'the sign-in provider refused to sign you in (login_required); start again from the board',
+    );
+    // With a valid state, an error that is no standard code is not named either.
+    const other = await startSignIn();
+    expect(
+      await boardIsTold(
+        `state=${other.state}&error=${lure}&error_description=${lure}`,
+        other.cookie,
+      ),
+    ).toBe('the sign-in provider refused to sign you in; start again from the board');
+  }, 30_000);
+
   it('says so when sign-in with OpenID Connect is not configured', async () => {
     const settings = api.deps.oidc;
     api.deps.oidc = null;
