@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import {
+  OIDC_SUBJECT_TAKEN,
   UNKNOWN_PROJECTS,
   UNKNOWN_TOKEN,
   UNKNOWN_USER,
@@ -17,6 +18,7 @@ import { UnknownProjects } from '../db/agents';
 import {
   changePersonalToken,
   changeUser,
+  OidcSubjectTaken,
   UnknownToken,
   UnknownUser,
   UserDisabled,
@@ -59,6 +61,8 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
         if (err instanceof UnknownUser) throw refusal(UNKNOWN_USER);
         if (err instanceof UserDisabled) throw refusal(USER_DISABLED);
         if (err instanceof UnknownProjects) throw refusal(UNKNOWN_PROJECTS);
+        // A unique index refuses the same statement however often it is retried.
+        if (err instanceof OidcSubjectTaken) throw refusal(OIDC_SUBJECT_TAKEN);
         throw err;
       }
     },

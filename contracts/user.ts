@@ -91,6 +91,11 @@ export type UserChange = (
 export const USER_EMAIL_TAKEN = 'UserEmailTaken';
 export const UNKNOWN_USER = 'UnknownUser';
 export const USER_DISABLED = 'UserDisabled';
+/**
+ * A link names a provider's subject another account is tied to (one since removed, or one the
+ * database cannot tell apart: the same letters in another case).
+ */
+export const OIDC_SUBJECT_TAKEN = 'OidcSubjectTaken';
 /** Reused from agents: a membership names projects that do not exist. */
 export { UNKNOWN_PROJECTS } from './agent';
 

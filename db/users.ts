@@ -44,6 +44,41 @@ export class UserDisabled extends Error {
   }
 }
 
+/**
+ * A link names a provider's subject another account is tied to: one since removed, or one whose
+ * subject the column's collation cannot tell from this one (letter case, accents).
+ */
+export class OidcSubjectTaken extends Error {
+  constructor() {
+    super(
+      'this identity of the sign-in provider is tied to another aiworker account: ask an administrator',
+    );
+  }
+}
+
+/** Prisma's code for a violated unique index. */
+const UNIQUE_VIOLATION = 'P2002';
+
+/**
+ * The account other than `exceptId` tied to this provider's subject as the unique index sees it:
+ * through the collation, which ignores letter case and accents.
+ */
+async function oidcHolder(
+  db: Prisma.TransactionClient | Db,
+  issuer: string,
+  subject: string,
+  exceptId?: string,
+): Promise<{ id: string; disabledAt: Date | null } | null> {
+  return await db.user.findFirst({
+    where: {
+      oidcIssuer: issuer,
+      oidcSubject: subject,
+      ...(exceptId ? { NOT: { id: exceptId } } : {}),
+    },
+    select: { id: true, disabledAt: true },
+  });
+}
+
 async function requireProjects(tx: Prisma.TransactionClient, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   const found = await tx.project.findMany({ where: { id: { in: ids } }, select: { id: true } });
@@ -87,10 +122,20 @@ export async function changeUser(db: Db, change: UserChange): Promise<UserRecord
     } else if (change.action === 'link') {
       if (existing.disabledAt) throw new UserDisabled(existing.id);
       if (existing.oidcSubject === null) {
-        await tx.user.update({
-          where: { id: existing.id },
-          data: { oidcIssuer: change.issuer, oidcSubject: change.subject },
-        });
+        if (await oidcHolder(tx, change.issuer, change.subject, existing.id)) {
+          throw new OidcSubjectTaken();
+        }
+        // Two first sign-ins at once both find the subject free; the index refuses the second.
+        await tx.user
+          .update({
+            where: { id: existing.id },
+            data: { oidcIssuer: change.issuer, oidcSubject: change.subject },
+          })
+          .catch((err: unknown) => {
+            throw (err as { code?: unknown }).code === UNIQUE_VIOLATION
+              ? new OidcSubjectTaken()
+              : err;
+          });
       }
     } else {
       if (existing.disabledAt) throw new UserDisabled(existing.id);
@@ -160,6 +205,20 @@ export async function findOidcAccount(
     return undefined;
   }
   return signInAccount(row);
+}
+
+/**
+ * The account, removed or not, that holds this provider's subject in a way that keeps another
+ * account from being tied to it, when no account may sign in by it (`findOidcAccount` found none):
+ * a removed account, or one whose subject differs only in letter case or accents.
+ */
+export async function findOidcSubjectHolder(
+  db: Db,
+  issuer: string,
+  subject: string,
+): Promise<{ userId: string; removed: boolean } | undefined> {
+  const row = await oidcHolder(db, issuer, subject);
+  return row ? { userId: row.id, removed: row.disabledAt !== null } : undefined;
 }
 
 function signInAccount(

@@ -1,18 +1,25 @@
 import { Router } from 'express';
 import type { Request, Response } from 'express';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { parse as parseCookies } from 'cookie';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
-import { loginBody } from '../../contracts/user';
-import { findOidcAccount, findSignInAccount } from '../../db/users';
+import {
+  loginBody,
+  OIDC_SUBJECT_TAKEN,
+  UNKNOWN_USER,
+  USER_DISABLED,
+  userChangeWorkflowId,
+} from '../../contracts/user';
+import type { UserChange, UserRecord } from '../../contracts/user';
+import { findOidcAccount, findOidcSubjectHolder, findSignInAccount } from '../../db/users';
 import type { SignInAccount } from '../../db/users';
 import type { ApiDeps } from '../deps';
-import { ApiError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
+import { ApiError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
+import { recordThroughWorkflow } from '../temporal-errors';
 import { cookieHeader, sessionCookie } from './sessions';
-import { changeUserAccount } from './people';
 
 /** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
 export interface OidcSettings {
@@ -175,6 +182,54 @@ export function oidcRoutes(deps: ApiDeps): Router {
     return account;
   };
 
+  /**
+   * Refuses a subject no account signs in by that another account still holds: one that was
+   * removed, or one whose subject differs only in case or accents (the unique index equates them).
+   * Tying the subject to another account would break that index.
+   */
+  const refuseHeldSubject = async (issuer: string, subject: string, address: string) => {
+    const holder = await findOidcSubjectHolder(deps.db, issuer, subject);
+    if (!holder) return;
+    await deps.limits.authFailed(address);
+    deps.logger.warn(
+      { holderId: holder.userId, removed: holder.removed },
+      'OpenID sign-in refused: another account holds the subject',
+    );
+    throw new ForbiddenError(
+      holder.removed
+        ? 'the identity you used at the sign-in provider is tied to an aiworker account that was removed: ask an administrator'
+        : 'the identity you used at the sign-in provider matches one tied to another aiworker account (aiworker does not tell letter case or accents apart): ask an administrator',
+    );
+  };
+
+  /**
+   * The first sign-in ties the account to the provider's subject. What refuses it here (another
+   * sign-in tied the subject elsewhere since, or the account was removed) refuses the sign-in.
+   */
+  const linkSubject = async (account: SignInAccount, issuer: string, subject: string) => {
+    const change: UserChange = {
+      action: 'link',
+      userId: account.user.id,
+      issuer,
+      subject,
+      actor: { kind: 'user', id: account.user.id, name: account.user.name },
+    };
+    try {
+      await recordThroughWorkflow<UserChange, UserRecord>(
+        deps,
+        'changeUserWorkflow',
+        userChangeWorkflowId(account.user.id, randomUUID()),
+        change,
+        { notFound: [UNKNOWN_USER], conflict: [USER_DISABLED, OIDC_SUBJECT_TAKEN] },
+      );
+    } catch (err) {
+      if (err instanceof ConflictError || err instanceof NotFoundError) {
+        throw new ForbiddenError(err.message);
+      }
+      throw err;
+    }
+  };
+
   // A browser that comes back from the provider is sent to the sign-in page with the reason;
   // other clients get the error as JSON.
   router.get('/oidc/callback', async (req: Request, res) => {
@@ -251,18 +306,11 @@ export function oidcRoutes(deps: ApiDeps): Router {
     }
     const issuer = config.serverMetadata().issuer;
     // An account tied to this provider's subject signs in by it, whatever email it shows now.
-    const account =
-      (subject ? await findOidcAccount(deps.db, issuer, subject) : undefined) ??
-      (await accountByEmail(claims, address));
-    if (!account.oidc && subject) {
-      // The first sign-in with the provider ties the account to its subject.
-      await changeUserAccount(deps, {
-        action: 'link',
-        userId: account.user.id,
-        issuer,
-        subject,
-        actor: { kind: 'user', id: account.user.id, name: account.user.name },
-      });
+    let account = subject ? await findOidcAccount(deps.db, issuer, subject) : undefined;
+    if (!account) {
+      if (subject) await refuseHeldSubject(issuer, subject, address);
+      account = await accountByEmail(claims, address);
+      if (!account.oidc && subject) await linkSubject(account, issuer, subject);
     }
     const sid = await deps.people.sessions.create(account.user.id);
     res.setHeader('set-cookie', sessionCookie(sid, deps.publicUrl));

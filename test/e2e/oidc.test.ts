@@ -2,8 +2,11 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
 import { tokenHash } from '../../api/middleware/auth';
+import { changeUserAccount } from '../../api/people/people';
+import { OIDC_SUBJECT_TAKEN } from '../../contracts/user';
 import { REPO_ROOT } from '../../platform/config';
 import { startTestApi } from '../support/api';
 import type { TestApi } from '../support/api';
@@ -229,6 +232,83 @@ describe('signing in with OpenID Connect', () => {
       ),
     ).toBe('the sign-in provider refused to sign you in; start again from the board');
   }, 30_000);
+
+  /** Ties an account to a provider subject as its first sign-in would, through the workflow. */
+  const link = (userId: string, subject: string) =>
+    changeUserAccount(api.deps, {
+      action: 'link',
+      userId,
+      issuer: provider.settings.issuer,
+      subject,
+      actor: { kind: 'user', id: userId, name: 'Pat' },
+    });
+  const addPerson = async (address: string): Promise<string> => {
+    const res = await apiClient(api.url, api.adminToken).post('/api/users', {
+      email: address,
+      name: 'Pat',
+      role: 'viewer',
+    });
+    expect(res.status).toBe(201);
+    return res.body.user.id as string;
+  };
+
+  it('refuses, at once and saying why, an identity tied to a removed account', async () => {
+    // Pat signed in when the provider showed their old address; that account was removed and
+    // Pat was added again under the address the provider shows now.
+    const tag = randomBytes(3).toString('hex');
+    const newEmail = `pat-${tag}@example.com`;
+    const login = `pat-${tag}|${newEmail}`;
+    const removed = await addPerson(`pat-old-${tag}@example.com`);
+    await link(removed, login);
+    expect((await apiClient(api.url, api.adminToken).del(`/api/users/${removed}`)).status).toBe(
+      200,
+    );
+    const added = await addPerson(newEmail);
+    const began = Date.now();
+    await throughProvider(login);
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'is tied to an aiworker account that was removed: ask an administrator' })
+      .waitFor();
+    expect(Date.now() - began).toBeLessThan(8_000);
+    await page.context().close();
+    // Pat's new account was not tied to the subject the removed one still holds.
+    const row = await api.deps.db.user.findUniqueOrThrow({ where: { id: added } });
+    expect(row.oidcSubject).toBeNull();
+  }, 60_000);
+
+  it('refuses an identity that differs only in letter case from one tied to another account', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const email = `kim-${tag}@example.com`;
+    const other = await addPerson(`kai-${tag}@example.com`);
+    await link(other, `KIM-${tag}|${email}`);
+    await addPerson(email);
+    await throughProvider(`kim-${tag}|${email}`);
+    await page
+      .getByRole('alert')
+      .filter({
+        hasText: 'matches one tied to another aiworker account (aiworker does not tell letter case',
+      })
+      .waitFor();
+    await page.context().close();
+  }, 60_000);
+
+  it('never retries tying a subject another account holds: the change fails at once', async () => {
+    // What a race between two first sign-ins comes to: the API's check saw the subject free.
+    const tag = randomBytes(3).toString('hex');
+    const holder = await addPerson(`lee-${tag}@example.com`);
+    await link(holder, `lee-${tag}`);
+    const second = await addPerson(`lee-2-${tag}@example.com`);
+    const began = Date.now();
+    const failed = await link(second, `LEE-${tag}`).catch((err: unknown) => err);
+    expect(Date.now() - began).toBeLessThan(3_000);
+    expect(failed).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failed as WorkflowFailedError).cause?.cause as {
+      type?: string;
+      nonRetryable?: boolean;
+    };
+    expect(cause).toMatchObject({ type: OIDC_SUBJECT_TAKEN, nonRetryable: true });
+  }, 60_000);
 
   it('says so when sign-in with OpenID Connect is not configured', async () => {
     const settings = api.deps.oidc;
