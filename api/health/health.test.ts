@@ -62,6 +62,14 @@ describe('health endpoints', () => {
         workflows: { failing: 0 },
       },
     });
+    // Logged once, under its request id, as every 5xx is.
+    const requestId = (alone.body.error as { requestId: string }).requestId;
+    expect(
+      api
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes(requestId)),
+    ).toEqual([expect.stringContaining('"level":40')]);
     worker = await startTestWorker({ taskQueue });
     const polled = await eventually(
       () => readyz(api),

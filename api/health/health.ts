@@ -33,6 +33,9 @@ export function healthRoutes(deps: ReadinessDeps): Router {
       return;
     }
     const notReady = new NotReadyError(`not ready: ${missing.join('; ')}`);
+    // Every 5xx is logged once with its request id, a probe's too: while a dependency is away
+    // the log says so at each probe.
+    currentRequest()?.logger.warn({ status: 503, code: notReady.code, checks }, notReady.message);
     const body: ErrorBody & { checks: typeof checks; workflows: typeof workflows } = {
       ...errorBody(notReady, currentRequest()?.requestId),
       checks,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { Router } from 'express';
 import type { Request, Response } from 'express';
 import { REPO_ROOT } from '../../platform/config';
+import { currentRequest } from '../../platform/request-context';
 
 /** Where `npm run build:web` (Vite) writes the board. */
 export const WEB_DIST = path.join(REPO_ROOT, 'web', 'dist');
@@ -46,6 +47,10 @@ export function webRoutes(distDir: string = WEB_DIST): Router {
     }
     // Checked per request so that a build made while the API runs is picked up without a restart.
     if (!existsSync(indexFile)) {
+      currentRequest()?.logger.warn(
+        { status: 503, path: req.path },
+        'the board is not built: run npm run build:web',
+      );
       res.status(503).type('html').send(NOT_BUILT_PAGE);
       return;
     }
