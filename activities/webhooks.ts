@@ -110,7 +110,7 @@ export function createWebhookActivities(deps: ActivityDeps) {
       const { delivery, webhook, event } = found;
       if (delivery.state === 'delivered') return 'delivered';
       const logged: LoggedEvent = {
-        seq: Number(event.id),
+        seq: Number(event.seq),
         projectId: event.projectId,
         taskId: event.taskId,
         taskSeq: event.taskSeq ?? 0,

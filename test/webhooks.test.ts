@@ -335,6 +335,11 @@ describe('who did it, the audit log and webhooks', () => {
         args: [earlier],
       });
 
+      // Another project's events first: the log's row ids and this project's seqs part ways.
+      const elsewhere = (await createProject(admin, { name: `hooks-other-${randomUUID()}` })).id;
+      for (const title of ['a', 'b', 'c']) {
+        await admin.post('/api/tasks', { projectId: elsewhere, title, description: '' });
+      }
       const task = await admin.post('/api/tasks', {
         projectId,
         title: 'Tell the hooks',
@@ -357,11 +362,28 @@ describe('who did it, the audit log and webhooks', () => {
       };
       const seq = signedWith('/new', secret);
       signedWith('/earlier', earlierSecret);
+      // The delivery names the event by its place in the project's log, as boards see it.
+      const logged = (await admin.get(`/api/tasks/${task.body.taskId}/events`)).body
+        .events as Array<{ type: string; data: { seq: number } }>;
+      expect(logged.find((e) => e.type === 'task:created')?.data.seq).toBe(seq);
 
       // The histories hold the webhook's address (the payloads are read) but not its secret.
       const [changeId] = await changeWorkflowIds(temporal, webhookId, 1);
       const delivery = webhookDeliveryWorkflowId(webhookId, seq);
-      await temporal.workflow.getHandle(delivery).result();
+      // Read until the delivery's workflow reads as completed (the receiver may hear the POST
+      // before the run's completion is recorded).
+      await until(
+        `delivery workflow ${delivery} completed`,
+        () =>
+          temporal.workflow
+            .getHandle(delivery)
+            .describe()
+            .then(
+              (d) => d.status.name,
+              (err: Error) => err.name,
+            ),
+        (status) => status === 'COMPLETED',
+      );
       for (const workflowId of [changeId!, delivery]) {
         const text = await historyText(temporal, workflowId);
         expect(text).toContain(webhookId);
