@@ -14,28 +14,17 @@ import { withinRequestDeadline } from '../platform/request-context';
 /**
  * Turns what the Temporal client threw for an update into the API's answer: a refused transition
  * is 409 with the workflow's own message (it names the current state); an update on a finished
- * workflow is 409 naming the final state; Temporal being unreachable is 503. `finalState` says
- * which final state the record was read in, or null when it was not in one: then no workflow
- * means it has not started yet (Temporal was away when the task was created, and the worker's
- * sweep starts it within a minute), a 503 to retry.
+ * workflow is 409 naming the final state; Temporal being unreachable is 503.
  */
-export function updateError(err: unknown, finalState: () => string | null): ApiError | undefined {
+export function updateError(err: unknown, finalState: () => string): ApiError | undefined {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
     if (cause instanceof ApplicationFailure && cause.type === TRANSITION_REFUSED)
       return new ConflictError(cause.message);
     return undefined;
   }
-  if (err instanceof WorkflowNotFoundError) {
-    const final = finalState();
-    if (final === null) {
-      return new NotReadyError(
-        "the task's workflow has not started yet (it starts within a minute); try again shortly",
-        STARTING_RETRY_AFTER_SECONDS,
-      );
-    }
-    return new ConflictError(`the task is ${final} and can no longer change`);
-  }
+  if (err instanceof WorkflowNotFoundError)
+    return new ConflictError(`the task is ${finalState()} and can no longer change`);
   if (isTemporalUnreachable(err))
     return new NotReadyError('Temporal is unreachable; try again shortly');
   return undefined;
@@ -43,6 +32,17 @@ export function updateError(err: unknown, finalState: () => string | null): ApiE
 
 /** How long to wait before retrying a change to a task whose workflow the sweep has yet to start. */
 const STARTING_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * A change to a task whose workflow has not started yet (Temporal was away when the task was
+ * created; the worker's sweep starts it within a minute): a 503 to retry.
+ */
+export function notStartedYet(): NotReadyError {
+  return new NotReadyError(
+    "the task's workflow has not started yet (it starts within a minute); try again shortly",
+    STARTING_RETRY_AFTER_SECONDS,
+  );
+}
 
 /** The ApplicationFailure a workflow failed with (its `type` says why), if it did. */
 function failureOf(err: unknown): ApplicationFailure | undefined {

@@ -14,8 +14,3 @@ export const TASK_STATES = [
 
 export const taskStateSchema = z.enum(TASK_STATES);
 export type TaskState = z.infer<typeof taskStateSchema>;
-
-/** States a task never leaves: merged to staging, or cancelled. */
-export function isFinalState(state: TaskState): boolean {
-  return state === 'staging' || state === 'cancelled';
-}

@@ -64,3 +64,11 @@ export async function dueTaskStarts(
 export async function forgetTaskStarts(db: Db, taskIds: string[]): Promise<void> {
   if (taskIds.length > 0) await db.taskStart.deleteMany({ where: { taskId: { in: taskIds } } });
 }
+
+/**
+ * Whether a task's workflow start is still recorded as to do: the API wrote the task but could
+ * not start its workflow (the worker's sweep will), or started it moments ago.
+ */
+export async function hasPendingTaskStart(db: Db, taskId: string): Promise<boolean> {
+  return (await db.taskStart.count({ where: { taskId } })) > 0;
+}

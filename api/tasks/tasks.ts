@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import {
   answerQuestionUpdate,
@@ -8,7 +9,7 @@ import {
   requestChangesUpdate,
 } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
-import { isFinalState } from '../../contracts/task-state';
+import { hasPendingTaskStart } from '../../db/task-starts';
 import { findTask, listTasks } from '../../db/tasks';
 import type { TaskRecord } from '../../db/tasks';
 import { CACHE } from '../../platform/cache-keys';
@@ -19,7 +20,7 @@ import { actorOf, maySeeProject, readableProjects, requireProjectAccess } from '
 import type { Principal } from '../middleware/auth';
 import type { Actor } from '../../contracts/actor';
 import { ALL_PROJECTS } from '../../contracts/agent';
-import { updateError } from '../temporal-errors';
+import { notStartedYet, updateError } from '../temporal-errors';
 import { validate } from '../validate';
 import {
   approveBody,
@@ -173,7 +174,11 @@ export function taskRoutes(deps: ApiDeps): Router {
           actorOf(req.principal!),
         );
       } catch (err) {
-        throw updateError(err, () => (isFinalState(before.state) ? before.state : null)) ?? err;
+        // No workflow, and its start still to do: it has not started yet (not ended).
+        if (err instanceof WorkflowNotFoundError && (await hasPendingTaskStart(deps.db, id))) {
+          throw notStartedYet();
+        }
+        throw updateError(err, () => before.state) ?? err;
       }
       res.json(await requireTask(deps, id));
     });
