@@ -411,6 +411,16 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     const row = await api.deps.db.personalToken.findUniqueOrThrow({ where: { id: made.body.id } });
     expect(JSON.stringify(row)).not.toContain(made.body.token);
 
+    // A project the person is not a member of is named as one that does not exist.
+    const others = await ana.post('/api/tokens', { name: 'b', projectIds: [projectB] });
+    const unknownId = randomUUID();
+    const unknown = await ana.post('/api/tokens', { name: 'b', projectIds: [unknownId] });
+    expect(others.status).toBe(404);
+    expect({ ...others.body.error, requestId: 0 }).toEqual({
+      ...unknown.body.error,
+      requestId: 0,
+      message: unknown.body.error.message.replace(unknownId, projectB),
+    });
     const script = apiClient(api.url, made.body.token);
     const session = (await script.get('/api/session')).body.principal;
     expect(session).toMatchObject({ kind: 'user', id: people.ana!.id, role: 'member' });

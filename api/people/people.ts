@@ -10,6 +10,7 @@ import {
   personalTokenWorkflowId,
   UNKNOWN_TOKEN,
   loginBody,
+  OIDC_SUBJECT_TAKEN,
   UNKNOWN_PROJECTS,
   UNKNOWN_USER,
   updateUserBody,
@@ -40,6 +41,7 @@ import {
 } from '../errors';
 import {
   actorOf,
+  maySeeProject,
   PERSONAL_TOKEN_PREFIX,
   requireAdministrator,
   tokenHash,
@@ -103,7 +105,10 @@ export function changeUserAccount(
     'changeUserWorkflow',
     userChangeWorkflowId(change.userId, randomUUID()),
     change,
-    { notFound: [UNKNOWN_USER, UNKNOWN_PROJECTS], conflict: [USER_EMAIL_TAKEN, USER_DISABLED] },
+    {
+      notFound: [UNKNOWN_USER, UNKNOWN_PROJECTS],
+      conflict: [USER_EMAIL_TAKEN, USER_DISABLED, OIDC_SUBJECT_TAKEN],
+    },
   );
 }
 
@@ -358,6 +363,10 @@ export function tokenRoutes(deps: ApiDeps): Router {
   router.post('/tokens', async (req, res) => {
     const userId = fromSession(req);
     const body = validate(createTokenBody, req.body, 'body');
+    // A token reaches only projects its person may read; to a person, another project does not
+    // exist, and is named as a project that does not (the same answer as for an unknown id).
+    const hidden = (body.projectIds ?? []).filter((id) => !maySeeProject(req.principal!, id));
+    if (hidden.length > 0) throw new NotFoundError(`no project ${hidden.join(', ')}`);
     const token = `${PERSONAL_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const record = await change({
       action: 'create',
