@@ -1,24 +1,18 @@
 import { Router } from 'express';
 import type { Request, Response } from 'express';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { parse as parseCookies } from 'cookie';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
-import {
-  loginBody,
-  OIDC_SUBJECT_TAKEN,
-  UNKNOWN_USER,
-  USER_DISABLED,
-  userChangeWorkflowId,
-} from '../../contracts/user';
-import type { UserChange, UserRecord } from '../../contracts/user';
+import { loginBody } from '../../contracts/user';
+import type { UserChange } from '../../contracts/user';
 import { findOidcAccount, findOidcSubjectHolder, findSignInAccount } from '../../db/users';
 import type { SignInAccount } from '../../db/users';
 import type { ApiDeps } from '../deps';
 import { ApiError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
-import { recordThroughWorkflow } from '../temporal-errors';
+import { changeUserAccount } from './people';
 import { cookieHeader, sessionCookie } from './sessions';
 
 /** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
@@ -215,13 +209,7 @@ export function oidcRoutes(deps: ApiDeps): Router {
       actor: { kind: 'user', id: account.user.id, name: account.user.name },
     };
     try {
-      await recordThroughWorkflow<UserChange, UserRecord>(
-        deps,
-        'changeUserWorkflow',
-        userChangeWorkflowId(account.user.id, randomUUID()),
-        change,
-        { notFound: [UNKNOWN_USER], conflict: [USER_DISABLED, OIDC_SUBJECT_TAKEN] },
-      );
+      await changeUserAccount(deps, change);
     } catch (err) {
       if (err instanceof ConflictError || err instanceof NotFoundError) {
         throw new ForbiddenError(err.message);
