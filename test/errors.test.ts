@@ -112,6 +112,7 @@ describe('errors clients see', () => {
     );
     expect(read?.data).toEqual({
       code: 'invalid_arguments',
+      message: expect.stringContaining('aiworker://nothing/here'),
       retryable: false,
       requestId: expect.any(String),
     });
@@ -138,6 +139,19 @@ describe('errors clients see', () => {
       requestId: expect.any(String),
     });
     expect((await admin.get(`/api/tasks/${input.task.id}`)).body.state).toBe('backlog');
+
+    // A task whose workflow ran and was ended from outside (an operator's terminate) is no such
+    // case: it can no longer change.
+    const ended = (
+      await admin.post('/api/tasks', { projectId, title: 'terminated', description: '' })
+    ).body.taskId as string;
+    await untilProjected(realDb, [ended]);
+    await api.deps.temporal.client.workflow
+      .getHandle(`task-${ended}`)
+      .terminate('unreplayable history');
+    const refused = await admin.post(`/api/tasks/${ended}/cancel`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe('the task is backlog and can no longer change');
   });
 
   describe('with the database away', () => {

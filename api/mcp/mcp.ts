@@ -110,20 +110,29 @@ function answerSdkFailures(transport: StreamableHTTPServerTransport): void {
     const request = currentRequest();
     const requestId = request?.requestId;
     if (answer.result?.isError === true && !answer.result._meta?.[REFUSAL_META_KEY]) {
-      const failure = sdkToolFailure(firstText(answer.result.content) ?? '');
+      const sdkText = firstText(answer.result.content) ?? '';
+      const failure = sdkToolFailure(sdkText, requestId);
       answer.result.content = [{ type: 'text', text: failure.message }];
       answer.result._meta = {
         ...answer.result._meta,
-        [REFUSAL_META_KEY]: { ...failure, retryable: false, ...(requestId ? { requestId } : {}) },
+        [REFUSAL_META_KEY]: {
+          code: failure.code,
+          message: failure.message,
+          retryable: false,
+          ...(requestId ? { requestId } : {}),
+        },
       };
-      request?.logger.warn({ jsonrpcId: answer.id, ...failure }, 'MCP call refused');
+      const line = { jsonrpcId: answer.id, code: failure.code, sdkText };
+      // Our own fault (a result that broke its own schema): logged as one.
+      if (failure.ours) request?.logger.error(line, 'MCP call failed: unhandled error');
+      else request?.logger.warn(line, 'MCP call refused');
     } else if (answer.error && !hasOurCode(answer.error.data)) {
       const code = JSONRPC_CODES[Number(answer.error.code)] ?? 'invalid_call';
-      answer.error.data = { code, retryable: false, ...(requestId ? { requestId } : {}) };
-      request?.logger.warn(
-        { jsonrpcId: answer.id, code, message: String(answer.error.message).slice(0, 500) },
-        'MCP call refused',
-      );
+      const message = String(answer.error.message).slice(0, 500);
+      answer.error.data = { code, message, retryable: false, ...(requestId ? { requestId } : {}) };
+      const line = { jsonrpcId: answer.id, code, message };
+      if (code === 'internal') request?.logger.error(line, 'MCP call failed: unhandled error');
+      else request?.logger.warn(line, 'MCP call refused');
     }
     await send(message, options);
   };
@@ -135,6 +144,7 @@ const JSONRPC_CODES: Record<number, string> = {
   [-32600]: 'invalid_request',
   [-32601]: 'unknown_method',
   [-32602]: 'invalid_arguments',
+  [-32603]: 'internal',
 };
 
 function hasOurCode(data: unknown): boolean {
@@ -142,25 +152,38 @@ function hasOurCode(data: unknown): boolean {
 }
 
 /**
- * What a tool call the SDK refused before our tool ran is told: its arguments failed the tool's
- * schema (the SDK's description of the fields, without its prefixes), or no such tool exists.
+ * What a tool call the SDK failed is told: its arguments failed the tool's schema (the SDK's
+ * description of the fields, without its prefixes), or no such tool exists; anything else the
+ * SDK failed (a result that broke the tool's own output schema) is aiworker's fault (`ours`).
  */
-function sdkToolFailure(text: string): { code: string; message: string } {
+function sdkToolFailure(
+  text: string,
+  requestId: string | undefined,
+): { code: string; message: string; ours: boolean } {
   const unknown = /^(?:MCP error -?\d+: )?Tool (\S+) (?:not found|disabled)$/.exec(text);
   if (unknown) {
     return {
       code: 'unknown_tool',
       message: `there is no tool ${unknown[1]}; tools/list names them all`,
+      ours: false,
     };
   }
-  const invalid = /Invalid arguments for tool (\S+): ([\s\S]*)$/.exec(text);
+  const invalid =
+    /^(?:MCP error -?\d+: )?(?:Input validation error: )?Invalid arguments for tool (\S+): ([\s\S]*)$/.exec(
+      text,
+    );
   if (invalid) {
     return {
       code: 'invalid_arguments',
       message: `invalid arguments for ${invalid[1]}: ${(invalid[2] ?? '').slice(0, 500)}`,
+      ours: false,
     };
   }
-  return { code: 'invalid_call', message: 'the call could not be made as sent' };
+  return {
+    code: 'internal',
+    message: `internal error; the server logged it${requestId ? ` as request ${requestId}` : ''}`,
+    ours: true,
+  };
 }
 
 function firstText(content: unknown): string | undefined {
