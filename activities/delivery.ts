@@ -1,13 +1,13 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
 import { DELIVERY_FAILED, DELIVERY_UNAVAILABLE } from '../contracts/messages';
-import { failureDetail } from '../platform/failures';
+import { failureDetail, unreachableDependency } from '../platform/failures';
 import type { TaskView } from '../contracts/task';
 import { findProject } from '../db/projects';
 import type { ProjectRecord } from '../contracts/project';
 import type { ActivityDeps } from './deps';
 import { beat, whileBeating } from './heartbeat';
-import { ForgeRefusal, repoOf, STAGING_BRANCH, taskBranch } from './forge/forge';
+import { ForgeRefusal, ForgeUnavailable, repoOf, STAGING_BRANCH, taskBranch } from './forge/forge';
 import { previewDeploys, timed } from './metrics';
 import type { Forge, RepoRef } from './forge/forge';
 import { PreviewFailed, taskPreviewName } from './preview/runtime';
@@ -30,7 +30,11 @@ async function step<T>(on: Dependence, run: () => Promise<T>): Promise<T> {
     }
     // Temporal's own (the activity cancelled or timed out) stay as they are.
     if (err instanceof TemporalFailure) throw err;
-    log.warn('delivery step failed; it is retried', { cause: failureDetail(err) });
+    // An outage is expected now and then; anything else is a fault of aiworker's to look into.
+    const outage = err instanceof ForgeUnavailable || unreachableDependency(err) !== null;
+    const detail = { cause: failureDetail(err) };
+    if (outage) log.warn('delivery step failed; it is retried', detail);
+    else log.error('delivery step failed on an unexpected error; it is retried', detail);
     throw ApplicationFailure.retryable(
       `${on} did not answer or failed for a reason that may pass (the worker logged it); try again shortly`,
       DELIVERY_UNAVAILABLE,

@@ -56,11 +56,8 @@ function isDatabaseUnreachable(err: unknown): boolean {
   if (typeof e?.code === 'string' && PRISMA_CONNECTION_CODES.has(e.code)) return true;
   // A statement sent through the driver itself (db/sql.ts) fails with the driver's error.
   if (e?.name === 'SqlError') {
-    const driver = err as { errno?: unknown; fatal?: unknown };
-    return (
-      driver.fatal === true ||
-      (typeof driver.errno === 'number' && DRIVER_CONNECTION_ERRORS.has(driver.errno))
-    );
+    const { errno } = err as { errno?: unknown };
+    return typeof errno === 'number' && DRIVER_CONNECTION_ERRORS.has(errno);
   }
   const cause = e?.meta?.driverAdapterError?.cause as
     { code?: unknown; cause?: unknown; message?: unknown } | undefined;

@@ -6,13 +6,13 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createProjectBody, PROJECT_NAME_TAKEN, projectWorkflowId } from '../../contracts/project';
 import type { NewProject, ProjectRecord } from '../../contracts/project';
-import { DELIVERY_FAILED } from '../../contracts/messages';
+import { DELIVERY_FAILED, DELIVERY_UNAVAILABLE } from '../../contracts/messages';
 import { findProject, listProjects } from '../../db/projects';
 import { findPullRequest } from '../../db/pull-requests';
 import { projectGitUrl } from '../../platform/git-url';
 import { CACHE } from '../../platform/cache-keys';
 import type { ApiDeps } from '../deps';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError, NotReadyError, ValidationError } from '../errors';
 import { validate } from '../validate';
 import { idParams } from '../tasks/schema';
 import {
@@ -102,6 +102,9 @@ export function projectRoutes(deps: ApiDeps): Router {
         throw new ConflictError(cause.message);
       if (cause instanceof ApplicationFailure && cause.type === DELIVERY_FAILED)
         throw new ValidationError(`repository: ${cause.message}`);
+      // The forge was away on every attempt: nothing was created, try again.
+      if (cause instanceof ApplicationFailure && cause.type === DELIVERY_UNAVAILABLE)
+        throw new NotReadyError(`repository: ${cause.message}`);
       throw err;
     }
   });
