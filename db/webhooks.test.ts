@@ -6,6 +6,7 @@ import { closeDb, createDb } from './client';
 import type { Db } from './client';
 import {
   changeWebhook,
+  forgetExpiredWebhookSecrets,
   PENDING_SECRET_TTL_MS,
   stashWebhookSecret,
   WebhookSecretGone,
@@ -101,6 +102,11 @@ describe('a new webhook secret on its way to its webhook', () => {
     await expect(changeWebhook(db, creation(webhookId, stale))).rejects.toBeInstanceOf(
       WebhookSecretGone,
     );
+    // The worker's periodic sweep does the same without a creation.
+    const another = await stashWebhookSecret(db, randomUUID(), `secret-${randomUUID()}`, longAgo);
+    expect(await forgetExpiredWebhookSecrets(db)).toBeGreaterThanOrEqual(1);
+    expect(await pending(another)).toBeNull();
+    expect(await pending(recent)).not.toBeNull();
   });
 
   it('still stores a secret that a creation recorded by release 0.7.2 carries inline', async () => {

@@ -45,11 +45,20 @@ export async function stashWebhookSecret(
   now = new Date(),
 ): Promise<string> {
   const id = randomUUID();
-  await db.webhookPendingSecret.deleteMany({
-    where: { createdAt: { lt: new Date(now.getTime() - PENDING_SECRET_TTL_MS) } },
-  });
+  await forgetExpiredWebhookSecrets(db, now);
   await db.webhookPendingSecret.create({ data: { id, webhookId, secret, createdAt: now } });
   return id;
+}
+
+/**
+ * Deletes the pending secrets older than `PENDING_SECRET_TTL_MS` (their creation's workflow never
+ * ran): at each new webhook and at the worker's periodic sweep.
+ */
+export async function forgetExpiredWebhookSecrets(db: Db, now = new Date()): Promise<number> {
+  const { count } = await db.webhookPendingSecret.deleteMany({
+    where: { createdAt: { lt: new Date(now.getTime() - PENDING_SECRET_TTL_MS) } },
+  });
+  return count;
 }
 
 /**

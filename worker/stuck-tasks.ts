@@ -18,6 +18,7 @@ import {
 import { bumpGenerations } from '../platform/cache-keys';
 import type { Logger } from '../platform/logger';
 import { failingWorkflowsQuery, workflowTaskFailure } from '../platform/workflow-health';
+import { forgetExpiredWebhookSecrets } from '../db/webhooks';
 import { startLeftTasks } from './task-starts';
 
 const Cause = temporal.api.enums.v1.WorkflowTaskFailedCause;
@@ -136,8 +137,9 @@ async function announce<T extends 'task:stuck' | 'task:recovered'>(
 
 /**
  * Every `everyMs` until `signal` aborts: starts the workflows of tasks written without one
- * (`startLeftTasks`), then runs `sweepStuckTasks`. A failed sweep (Temporal or the database
- * unreachable) is logged and tried again at the next tick.
+ * (`startLeftTasks`), runs `sweepStuckTasks`, and deletes webhook secrets whose creation never
+ * ran (`forgetExpiredWebhookSecrets`). A failed sweep (Temporal or the database unreachable) is
+ * logged and tried again at the next tick.
  */
 export async function runTaskSweeps(
   deps: StuckTaskSweepDeps,
@@ -154,6 +156,14 @@ export async function runTaskSweeps(
       await sweepStuckTasks(deps);
     } catch (err) {
       deps.logger.warn({ err: (err as Error).message }, 'stuck-task sweep failed');
+    }
+    try {
+      const forgotten = await forgetExpiredWebhookSecrets(deps.db);
+      if (forgotten > 0) {
+        deps.logger.info({ forgotten }, 'webhook secrets whose creation never ran were deleted');
+      }
+    } catch (err) {
+      deps.logger.warn({ err: (err as Error).message }, 'webhook secret sweep failed');
     }
     await sleep(everyMs, undefined, { signal }).catch(() => undefined);
   }
