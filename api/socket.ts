@@ -13,6 +13,7 @@ import { delivered } from './events/events';
 import { socketClients, timedRedisAdapter } from './metrics/socket';
 import { maySeeProject, projectNotFound, sessionPrincipal } from './middleware/auth';
 import { errorBody, toApiError } from './middleware/errors';
+import { failureDetail } from '../platform/failures';
 import type { Principal } from './middleware/auth';
 import { requireProject } from './projects/projects';
 import { validate } from './validate';
@@ -205,7 +206,12 @@ export function createSocketServer(
         if (!known || known.status >= 500) {
           const requestId = randomUUID();
           if (!known) logger.error({ requestId, err }, 'subscribe failed');
-          else logger.warn({ requestId, code: known.code, cause: String(err) }, 'subscribe failed');
+          else {
+            logger.warn(
+              { requestId, code: known.code, cause: failureDetail(err) },
+              'subscribe failed',
+            );
+          }
           answer(errorBody(known, requestId));
           return;
         }
