@@ -72,6 +72,7 @@ describe('k8s/ (kustomize base)', () => {
         'Deployment/aiworker-worker',
         'Job/aiworker-migrate',
         'Namespace/aiworker',
+        'PersistentVolumeClaim/aiworker-data',
         'Secret/aiworker-admin-token',
         'Secret/aiworker-secrets',
         'Service/aiworker-api',
@@ -172,12 +173,14 @@ describe('k8s/ (kustomize base)', () => {
     expect(refs).not.toContain('AIWORKER_ADMIN_TOKEN');
   });
 
-  it('serves the api on the configured port, with probes on /healthz and /readyz', () => {
+  it('serves the api on the configured port, in the Service while the process answers', () => {
     const port = Number(find(base, 'ConfigMap', 'aiworker-config').data.PORT);
     const api = find(base, 'Deployment', 'aiworker-api');
     const c = container(api);
     expect(c.ports).toEqual([{ name: 'http', containerPort: port }]);
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    // Not /readyz: with no worker (a worker rollout) every API would leave the Service, where
+    // it should answer 503 not_ready itself.
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     const service = find(base, 'Service', 'aiworker-api');
     expect(service.spec.selector).toEqual(api.spec.selector.matchLabels);
@@ -185,6 +188,42 @@ describe('k8s/ (kustomize base)', () => {
     for (const d of base.filter((m) => m.kind === 'Deployment')) {
       expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
     }
+  });
+
+  it('shares one data folder between the API and the worker, writable by their uid', () => {
+    const dataDir = find(base, 'ConfigMap', 'aiworker-config').data.AIWORKER_DATA_DIR;
+    const claim = find(base, 'PersistentVolumeClaim', 'aiworker-data');
+    expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+    for (const name of ['aiworker-api', 'aiworker-worker']) {
+      const pod = find(base, 'Deployment', name).spec.template.spec;
+      expect(pod.securityContext).toMatchObject({ runAsUser: 1000, fsGroup: 1000 });
+      const volume = pod.volumes.find(
+        (v: { persistentVolumeClaim?: { claimName: string } }) =>
+          v.persistentVolumeClaim?.claimName === 'aiworker-data',
+      );
+      expect(pod.containers[0].volumeMounts).toContainEqual({
+        name: volume.name,
+        mountPath: dataDir,
+      });
+    }
+  });
+
+  it('runs every container without privilege escalation or capabilities, under RuntimeDefault', () => {
+    for (const m of base.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
+      const pod = m.spec.template.spec;
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      for (const c of pod.containers) {
+        expect(c.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+        });
+      }
+    }
+    // Previews run as Deployments of their own (the worker's RBAC), not in the worker's pod.
+    expect(find(base, 'ConfigMap', 'aiworker-config').data.PREVIEW_RUNTIME).toBe('kubernetes');
   });
 
   it('probes the worker on its health port: ready while it polls, alive while it answers', () => {
