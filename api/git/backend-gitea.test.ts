@@ -1,33 +1,13 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { openGitea } from './backend-gitea';
-import type { BackendRequest } from './backend';
+import { freePort } from '../../test/support/free-port';
+import { infoRefsRequest } from '../../test/support/git';
 import { failureDetail } from '../../platform/failures';
 import { GitHttpError } from './errors';
 
-/** A port of 127.0.0.1 nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('openGitea', () => {
   it("answers a Gitea that does not answer in plain words, keeping fetch's error for the log", async () => {
-    const request: BackendRequest = {
-      action: 'info/refs',
-      service: 'git-upload-pack',
-      method: 'GET',
-      contentType: null,
-      gitProtocol: null,
-      body: null,
-      remoteUser: 'agent-a',
-      remoteAddr: '127.0.0.1',
-      signal: new AbortController().signal,
-    };
-    const cloneUrl = `http://127.0.0.1:${await closedPort()}/acme/x.git`;
+    const request = infoRefsRequest();
+    const cloneUrl = `http://127.0.0.1:${await freePort()}/acme/x.git`;
     const answered = await openGitea({ cloneUrl, account: { username: 'u', token: 't' } }, request)
       .then(() => null)
       .catch((err: unknown) => err);

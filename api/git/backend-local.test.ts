@@ -10,6 +10,7 @@ import type { BackendRequest } from './backend';
 import { failureDetail } from '../../platform/failures';
 import { GitHttpError } from './errors';
 import { requestBody } from './request-body';
+import { infoRefsRequest } from '../../test/support/git';
 
 /**
  * A request whose body fails before the backend starts reading it (the gateway decompresses the
@@ -52,17 +53,7 @@ describe('openLocal', () => {
   }, 10_000);
 
   it("answers a missing git in plain words, keeping spawn's error for the log", async () => {
-    const request: BackendRequest = {
-      action: 'info/refs',
-      service: 'git-upload-pack',
-      method: 'GET',
-      contentType: null,
-      gitProtocol: null,
-      body: null,
-      remoteUser: 'agent-a',
-      remoteAddr: '127.0.0.1',
-      signal: new AbortController().signal,
-    };
+    const request = infoRefsRequest();
     const PATH = process.env.PATH;
     process.env.PATH = path.join(reposDir, 'no-such-bin'); // spawn looks git up on this
     const answered = await openLocal({ reposDir, projectId, bodyLimitBytes: 1000 }, request)

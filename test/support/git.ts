@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { BackendRequest } from '../../api/git/backend';
 
 /** The tiny web app that end-to-end tests push to a project and run as previews. */
 export const FIXTURE_APP = path.join(__dirname, '..', 'fixtures', 'preview-app');
@@ -79,5 +80,20 @@ export function gatewayGitEnv(token: string): Record<string, string> {
     GIT_CONFIG_COUNT: '1',
     GIT_CONFIG_KEY_0: 'http.extraHeader',
     GIT_CONFIG_VALUE_0: `Authorization: Bearer ${token}`,
+  };
+}
+
+/** An agent's `GET info/refs` for a clone, as the gateway hands it to a backend. */
+export function infoRefsRequest(): BackendRequest {
+  return {
+    action: 'info/refs',
+    service: 'git-upload-pack',
+    method: 'GET',
+    contentType: null,
+    gitProtocol: null,
+    body: null,
+    remoteUser: 'agent-a',
+    remoteAddr: '127.0.0.1',
+    signal: new AbortController().signal,
   };
 }
