@@ -12,7 +12,16 @@ import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
 import { callTool, connectAgent } from '../test/support/mcp-agent';
 import { measureEngine, versus } from './engine';
-import { cpuSince, machine, machineBusySince, p50p99, pool, runBench, say } from './stack';
+import {
+  cpuSince,
+  machine,
+  machineBusySince,
+  p50p99,
+  pool,
+  runBench,
+  say,
+  servicePid,
+} from './stack';
 
 // About 9 minutes on two quiet cores, most of it creating the four backlogs.
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
@@ -36,7 +45,7 @@ function countRepeated(ids: string[]): number {
 }
 
 runBench(
-  async ({ deps, apiUrl, http, databaseUrl, temporal, worker, onClose }) => {
+  async ({ deps, apiUrl, http, databaseUrl, temporal, worker, config, onClose }) => {
     const clients: McpClient[] = [];
     onClose(() => Promise.all(clients.splice(0).map((c) => c.close())));
 
@@ -71,11 +80,16 @@ runBench(
 
     // Where a claim's CPU goes: milliseconds per claim in each process over the round (the API
     // and the agents' MCP clients share this process), next to the engine's own.
+    // MariaDB and Redis are the machine's own services, shared with the engine's rounds too.
+    const mariadbPid = servicePid('mariadbd');
+    const redisPid = servicePid('redis-server');
     const pids = {
       temporal: temporal.process.pid!,
       worker: worker.pid!,
       'api+agents': process.pid,
-    };
+      ...(mariadbPid ? { mariadb: mariadbPid } : {}),
+      ...(redisPid ? { redis: redisPid } : {}),
+    } as Record<string, number>;
     const cpuMsPer = async (count: number, run: () => Promise<unknown>) => {
       const spent = cpuSince(pids);
       await run();
@@ -147,7 +161,7 @@ runBench(
             }),
           ),
         );
-        return ms['api+agents'].toFixed(2);
+        return ms['api+agents']!.toFixed(2);
       };
       const pingMs = await callCpu((a) => a.client.ping());
       const heartbeatMs = await callCpu((a) =>
@@ -156,7 +170,13 @@ runBench(
       await Promise.all(agents.map((a) => a.client.close()));
       clients.splice(0);
       // The engine doing the same number of updates-with-an-activity, as many at once.
-      const engine = await measureEngine(temporal.address, TASKS, n, temporal.process.pid!);
+      const engine = await measureEngine(
+        temporal.address,
+        TASKS,
+        n,
+        temporal.process.pid!,
+        config.maxCachedWorkflows,
+      );
       say(
         `  CPU ms per claim: ${Object.entries(claimCpuMs)
           .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
@@ -180,6 +200,11 @@ runBench(
       say(
         `  the engine's update recording a claim's two search attributes, then its activity: ${engine.markedUpdateActivityPerSecond.toFixed(1)}/s, ` +
           `ratio of claims to it ${(claims.length / seconds / engine.markedUpdateActivityPerSecond).toFixed(2)}`,
+      );
+      say(
+        `  the engine's update + activity on workflows started first, its worker caching ${config.maxCachedWorkflows} as aiworker's does: ` +
+          `${engine.coldUpdateActivityPerSecond.toFixed(1)}/s, ratio of claims to it ${(claims.length / seconds / engine.coldUpdateActivityPerSecond).toFixed(2)}; ` +
+          `CPU ms per update: temporal ${engine.coldUpdateActivityCpuMs.server.toFixed(1)}, its worker and client ${engine.coldUpdateActivityCpuMs.worker.toFixed(1)}`,
       );
     }
 

@@ -24,6 +24,13 @@ export interface EngineRates {
   markedUpdateActivityPerSecond: number;
   /** The share of the machine's CPU busy while the updates with an activity ran (0–1). */
   updateActivityMachineBusy: number;
+  /**
+   * Updates with an activity on workflows started first, `count` of them, by a worker that caches
+   * only `cachedWorkflows` (aiworker's own setting), in the order they were started: as with a
+   * backlog's tasks, most have left the cache and are replayed from their history first.
+   */
+  coldUpdateActivityPerSecond: number;
+  coldUpdateActivityCpuMs: { server: number; worker: number };
 }
 
 export async function measureEngine(
@@ -31,24 +38,59 @@ export async function measureEngine(
   count: number,
   concurrency: number,
   serverPid: number,
+  cachedWorkflows: number,
 ): Promise<EngineRates> {
-  const taskQueue = `engine-${randomUUID()}`;
   const native = await NativeConnection.connect({ address });
-  const worker = await Worker.create({
-    connection: native,
-    taskQueue,
-    workflowsPath: path.join(__dirname, 'engine-workflows.ts'),
-    activities: { noop: () => Promise.resolve() },
-  });
-  const running = worker.run();
+  const newWorker = async (maxCachedWorkflows?: number) => {
+    const queue = `engine-${randomUUID()}`;
+    const created = await Worker.create({
+      connection: native,
+      taskQueue: queue,
+      workflowsPath: path.join(__dirname, 'engine-workflows.ts'),
+      activities: { noop: () => Promise.resolve() },
+      ...(maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows }),
+    });
+    return { worker: created, taskQueue: queue, running: created.run() };
+  };
+  const { worker, taskQueue, running } = await newWorker();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   try {
-    const start = async (ids: string[]) =>
+    const start = async (ids: string[], queue = taskQueue) =>
       await pool(count, concurrency, async (i) => {
-        await client.workflow.start('engineWorkflow', { taskQueue, workflowId: ids[i]! });
+        await client.workflow.start('engineWorkflow', { taskQueue: queue, workflowId: ids[i]! });
       });
     const newIds = () => Array.from({ length: count }, () => `engine-${randomUUID()}`);
+    const measureCold = async (cache: number) => {
+      const small = await newWorker(cache);
+      try {
+        const coldIds = newIds();
+        await start(coldIds, small.taskQueue);
+        // Every workflow has run its first workflow task (started, scheduled, started, completed)
+        // before the updates begin, so the cache holds only the last ones started.
+        await pool(count, concurrency, async (i) => {
+          const handle = client.workflow.getHandle(coldIds[i]!);
+          while ((await handle.describe()).historyLength < 4) {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        });
+        const coldSpent = cpuSince({ server: serverPid, worker: process.pid });
+        const coldSeconds = await pool(count, concurrency, async (i) => {
+          await client.workflow.getHandle(coldIds[i]!).executeUpdate(touchAndRunUpdate);
+        });
+        const used = coldSpent();
+        return {
+          coldUpdateActivityPerSecond: count / coldSeconds,
+          coldUpdateActivityCpuMs: {
+            server: (1000 * used.server) / count,
+            worker: (1000 * used.worker) / count,
+          },
+        };
+      } finally {
+        small.worker.shutdown();
+        await small.running;
+      }
+    };
     const ids = newIds();
     const startSeconds = await start(ids);
     const updateSeconds = await pool(count, concurrency, async (i) => {
@@ -66,7 +108,9 @@ export async function measureEngine(
     const markedSeconds = await pool(count, concurrency, async (i) => {
       await client.workflow.getHandle(marked[i]!).executeUpdate(touchMarkAndRunUpdate);
     });
+    const cold = await measureCold(cachedWorkflows);
     return {
+      ...cold,
       markedUpdateActivityPerSecond: count / markedSeconds,
       updateActivityMachineBusy,
       updateActivityCpuMs: { server: (1000 * server) / count, worker: (1000 * own) / count },

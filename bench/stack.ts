@@ -2,6 +2,7 @@
  * What every benchmark needs: its own Temporal dev server, scratch database, worker process and
  * in-process API, torn down (last started, first stopped) however the run ends, Ctrl-C included.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -69,6 +70,19 @@ export function cpuSince<K extends string>(pids: Record<K, number>): () => Recor
     Object.fromEntries(
       names.map((name, i) => [name, cpuSeconds(pids[name]) - before[i]!]),
     ) as Record<K, number>;
+}
+
+/**
+ * The pid of a service the run shares with everything else on the machine (MariaDB, Redis), by
+ * its program's name; undefined when none or several run.
+ */
+export function servicePid(program: string): number | undefined {
+  try {
+    const pids = execFileSync('pgrep', ['-x', program], { encoding: 'utf8' }).trim().split('\n');
+    return pids.length === 1 ? Number(pids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The machine's CPU times so far (/proc/stat, every core): busy and all, in clock ticks. */
