@@ -79,6 +79,9 @@ describe('k8s/ (kustomize base)', () => {
         'ServiceAccount/aiworker-worker',
         'ValidatingAdmissionPolicy/aiworker-worker-previews-only',
         'ValidatingAdmissionPolicyBinding/aiworker-worker-previews-only',
+        'NetworkPolicy/aiworker-deny-ingress',
+        'NetworkPolicy/aiworker-api-ingress',
+        'NetworkPolicy/aiworker-worker-ingress',
       ].sort(),
     );
   });
@@ -226,6 +229,31 @@ describe('k8s/ (kustomize base)', () => {
     expect(find(base, 'ConfigMap', 'aiworker-config').data.PREVIEW_RUNTIME).toBe('kubernetes');
   });
 
+  it('lets connections into the namespace only on the ports its Deployments serve', () => {
+    const policies = base.filter((m) => m.kind === 'NetworkPolicy');
+    // Every pod refuses what no other policy lets in.
+    expect(find(base, 'NetworkPolicy', 'aiworker-deny-ingress').spec).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+    });
+    // Each Deployment is opened on exactly the ports its container names, from anywhere: the API
+    // authenticates every request, the worker's port serves probes and token-guarded metrics.
+    for (const name of ['aiworker-api', 'aiworker-worker']) {
+      const deployment = find(base, 'Deployment', name);
+      const labels = deployment.spec.template.metadata.labels;
+      const opening = policies.filter(
+        (p) =>
+          Object.keys(p.spec.podSelector.matchLabels ?? {}).length > 0 &&
+          Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => labels[k] === v),
+      );
+      expect(opening.map((p) => p.metadata.name)).toEqual([`${name}-ingress`]);
+      const named = (container(deployment).ports as Array<{ name: string }>).map((p) => p.name);
+      expect(opening[0]!.spec.ingress).toEqual([
+        { ports: named.map((port) => ({ protocol: 'TCP', port })) },
+      ]);
+    }
+  });
+
   it('probes the worker on its health port: ready while it polls, alive while it answers', () => {
     const c = container(find(base, 'Deployment', 'aiworker-worker'));
     expect(c.env).toContainEqual({ name: 'WORKER_HEALTH_PORT', value: '9091' });
@@ -369,6 +397,31 @@ describe('temporal-dev.yaml', () => {
   it('flags failing workflows as the dev server of `npm start` does', () => {
     for (const [key, value] of Object.entries(AIWORKER_DYNAMIC_CONFIG))
       expect(args).toContain(`--dynamic-config-value=${key}=${value}`);
+  });
+
+  it('runs without privilege escalation or capabilities, under RuntimeDefault', () => {
+    const pod = deployment.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+
+  it('answers only the pods of its own namespace: it asks no one for credentials', () => {
+    const policy = find(temporalDev, 'NetworkPolicy', 'temporal-dev-ingress');
+    expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    // A bare podSelector in `from` means this namespace's pods; no namespaceSelector, no ipBlock.
+    expect(policy.spec.ingress).toEqual([
+      {
+        from: [{ podSelector: {} }],
+        ports: (c.ports as Array<{ name: string }>).map((p) => ({ protocol: 'TCP', port: p.name })),
+      },
+    ]);
   });
 
   it('exposes gRPC 7233 and the UI 8233 on the Service the ConfigMap points at', () => {
