@@ -17,6 +17,7 @@ import type { ApiDeps } from './deps';
 import { requireAuth, requirePerson } from './middleware/auth';
 import { authRoutes, firstAdminRoutes, tokenRoutes, userRoutes } from './people/people';
 import { oidcRoutes } from './people/oidc';
+import { jsonBody } from './middleware/json-body';
 import { limitRequests } from './middleware/limits';
 import {
   errorHandler,
@@ -26,6 +27,7 @@ import {
   writeDeadline,
   WRITE_DEADLINE_MS,
 } from './middleware/errors';
+import { currentRequest } from '../platform/request-context';
 import { projectRoutes } from './projects/projects';
 import { sessionRoutes } from './session/session';
 import { taskBatchBody } from './tasks/batch';
@@ -38,12 +40,15 @@ export const MAX_MCP_BATCH = 10;
 /** Refuses an MCP batch larger than MAX_MCP_BATCH, as a JSON-RPC error. */
 const limitBatches: express.RequestHandler = (req, res, next) => {
   if (Array.isArray(req.body) && req.body.length > MAX_MCP_BATCH) {
+    const message = `a batch may carry at most ${MAX_MCP_BATCH} messages; this one has ${req.body.length}`;
+    const requestId = currentRequest()?.requestId;
     res.status(400).json({
       jsonrpc: '2.0',
       id: null,
       error: {
         code: -32600,
-        message: `a batch may carry at most ${MAX_MCP_BATCH} messages; this one has ${req.body.length}`,
+        message,
+        data: { code: 'invalid_request', message, retryable: false, requestId },
       },
     });
     return;
@@ -106,7 +111,7 @@ export function createApp(deps: ApiDeps): express.Express {
     allowedHostsOnly(deps.mcpAllowedHosts),
     auth,
     requireJsonBody,
-    express.json({ limit: BODY_LIMIT, strict: true }),
+    jsonBody(BODY_LIMIT),
     limitBatches,
     // Each message of a JSON-RPC batch counts as a request.
     limitRequests(deps.limits, (req) => (Array.isArray(req.body) ? req.body.length : 1)),
@@ -116,7 +121,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(
     '/api/auth',
     requireJsonBody,
-    express.json({ limit: BODY_LIMIT, strict: true }),
+    jsonBody(BODY_LIMIT),
     authRoutes(deps),
     firstAdminRoutes(deps),
     oidcRoutes(deps),
@@ -128,7 +133,7 @@ export function createApp(deps: ApiDeps): express.Express {
     requireJsonBody,
     // A batch of tasks may be larger (TASK_BATCH_BODY_LIMIT_BYTES); every other body is not.
     taskBatchBody,
-    express.json({ limit: BODY_LIMIT, strict: true }),
+    jsonBody(BODY_LIMIT),
     sessionRoutes(),
     requirePerson,
     userRoutes(deps),

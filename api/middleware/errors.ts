@@ -5,6 +5,7 @@ import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/erro
 import { failureDetail, isTemporalDeadline, unreachableDependency } from '../../platform/failures';
 import type { Logger } from '../../platform/logger';
 import { currentRequest, runInRequest } from '../../platform/request-context';
+import { UnpairedSurrogateError } from './json-body';
 import { ApiError, NotFoundError, NotReadyError, RateLimitedError, TimedOutError } from '../errors';
 
 /** JSON-RPC error code of a refused MCP request over a limit (implementation-defined range). */
@@ -183,6 +184,7 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof TaskWorkflowUnresponsive) return new NotReadyError(err.message);
   // Temporal took the call but did not finish it in time: it may still take effect.
   if (isTemporalDeadline(err)) return new TimedOutError(WRITE_DEADLINE_MS);
+  if (err instanceof UnpairedSurrogateError) return new ApiError(400, 'invalid_json', err.message);
   const type = (err as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed')
     return new ApiError(400, 'invalid_json', 'the request body is not valid JSON');

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { TASK_BATCH_BODY_LIMIT_BYTES } from '../../contracts/task';
 import type { TaskBatchCreated } from '../../contracts/task';
 import { findTaskContents } from '../../db/tasks';
 import { extendWriteDeadline } from '../../platform/request-context';
 import type { ApiDeps } from '../deps';
 import { ConflictError } from '../errors';
+import { jsonBody } from '../middleware/json-body';
 import { actorOf, requirePerson, requireProjectAccess } from '../middleware/auth';
 import { requireProject } from '../projects/projects';
 import { validate } from '../validate';
@@ -32,7 +33,7 @@ const BATCH_STARTS_AT_ONCE = 32;
 export const taskBatchBody = Router().post(
   '/tasks/batch',
   requirePerson,
-  express.json({ limit: TASK_BATCH_BODY_LIMIT_BYTES, strict: true }),
+  jsonBody(TASK_BATCH_BODY_LIMIT_BYTES),
 );
 
 /** A fixed number of slots shared by every batch of the process; `run` waits for a free one. */
