@@ -1,4 +1,5 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Router } from 'express';
 import type { Request } from 'express';
 import type { ApiDeps } from '../deps';
@@ -15,6 +16,18 @@ export function mcpRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.post('/', async (req, res) => {
     const agent = agentOf(req);
+    const malformed = malformedMessage(req.body);
+    if (malformed) {
+      const requestId = currentRequest()?.requestId;
+      const { jsonrpc, code, message } = malformed;
+      currentRequest()?.logger.warn({ code }, 'MCP call refused');
+      res.status(400).json({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: jsonrpc, message, data: { code, message, retryable: false, requestId } },
+      });
+      return;
+    }
     const connection = new AbortController();
     const work = new AgentWork(
       {
@@ -79,7 +92,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
       void server.close();
     });
     await server.connect(transport);
-    answerSdkFailures(transport);
+    answerSdkFailures(transport, unreadableUris(req.body));
     await transport.handleRequest(req, res, req.body);
   });
   router.all('/', () => {
@@ -99,7 +112,10 @@ export function mcpRoutes(deps: ApiDeps): Router {
  * result, `data` on a JSON-RPC error), and is logged once with the request id. The tools' own
  * failures carry that code already and were logged where they happened.
  */
-function answerSdkFailures(transport: StreamableHTTPServerTransport): void {
+function answerSdkFailures(
+  transport: StreamableHTTPServerTransport,
+  notUrls: Set<RequestId>,
+): void {
   const send = transport.send.bind(transport);
   transport.send = async (message, options) => {
     const answer = message as {
@@ -110,8 +126,9 @@ function answerSdkFailures(transport: StreamableHTTPServerTransport): void {
     const request = currentRequest();
     const requestId = request?.requestId;
     if (answer.result?.isError === true && !answer.result._meta?.[REFUSAL_META_KEY]) {
-      const sdkText = firstText(answer.result.content) ?? '';
-      const failure = sdkToolFailure(sdkText, requestId);
+      const fullText = firstText(answer.result.content) ?? '';
+      const sdkText = fullText.slice(0, 500);
+      const failure = sdkToolFailure(fullText, requestId);
       answer.result.content = [{ type: 'text', text: failure.message }];
       answer.result._meta = {
         ...answer.result._meta,
@@ -127,6 +144,17 @@ function answerSdkFailures(transport: StreamableHTTPServerTransport): void {
       if (failure.ours) request?.logger.error(line, 'MCP call failed: unhandled error');
       else request?.logger.warn(line, 'MCP call refused');
     } else if (answer.error && !hasOurCode(answer.error.data)) {
+      // Params that fail the SDK's own schema of a method come as an internal error whose
+      // message is zod's list of issues: they are the caller's mistake.
+      const issues = zodIssues(answer.error.message);
+      if (issues) {
+        answer.error.code = -32602;
+        answer.error.message = `invalid params: ${issues}`;
+      } else if (notUrls.has(answer.id as RequestId)) {
+        // The SDK fails on a uri that is not a URL as on an error of its own.
+        answer.error.code = -32602;
+        answer.error.message = 'params.uri: expected a URL, such as aiworker://tasks/{id}';
+      }
       const code = JSONRPC_CODES[Number(answer.error.code)] ?? 'invalid_call';
       const message = String(answer.error.message).slice(0, 500);
       answer.error.data = { code, message, retryable: false, ...(requestId ? { requestId } : {}) };
@@ -162,9 +190,10 @@ function sdkToolFailure(
 ): { code: string; message: string; ours: boolean } {
   const unknown = /^(?:MCP error -?\d+: )?Tool (\S+) (?:not found|disabled)$/.exec(text);
   if (unknown) {
+    const name = unknown[1]!.length > 100 ? `${unknown[1]!.slice(0, 100)}…` : unknown[1];
     return {
       code: 'unknown_tool',
-      message: `there is no tool ${unknown[1]}; tools/list names them all`,
+      message: `there is no tool ${name}; tools/list names them all`,
       ours: false,
     };
   }
@@ -188,7 +217,41 @@ function sdkToolFailure(
 
 function firstText(content: unknown): string | undefined {
   const first = Array.isArray(content) ? (content[0] as { text?: unknown } | undefined) : undefined;
-  return typeof first?.text === 'string' ? first.text.slice(0, 500) : undefined;
+  return typeof first?.text === 'string' ? first.text : undefined;
+}
+
+/** The issues of a zod error's message (a JSON list), as `path: message; …`; else undefined. */
+function zodIssues(message: unknown): string | undefined {
+  if (typeof message !== 'string' || !message.startsWith('[')) return undefined;
+  try {
+    const issues = JSON.parse(message) as Array<{ path?: unknown; message?: unknown }>;
+    if (!Array.isArray(issues) || !issues.every((i) => Array.isArray(i?.path))) return undefined;
+    return issues
+      .map((i) => `${(i.path as unknown[]).join('.') || 'params'}: ${String(i.message)}`)
+      .join('; ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What is wrong with a POST's messages before the SDK sees them: one that is no JSON-RPC 2.0
+ * message (the SDK's transport would answer with no code of ours).
+ */
+function malformedMessage(
+  body: unknown,
+): { code: string; message: string; jsonrpc: number } | undefined {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  for (const m of messages) {
+    if (!JSONRPCMessageSchema.safeParse(m).success) {
+      return {
+        code: 'invalid_request',
+        message: 'expected JSON-RPC 2.0 messages: {"jsonrpc":"2.0","id":…,"method":…,"params":{…}}',
+        jsonrpc: -32600,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** Whether a POST carries a request with a progress token (`params._meta.progressToken`). */
@@ -198,6 +261,19 @@ function asksForProgress(body: unknown): boolean {
     const meta = (m as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta;
     return meta?.progressToken !== undefined;
   });
+}
+
+/** The ids of a POST's `resources/read` requests whose uri is not a URL. */
+function unreadableUris(body: unknown): Set<RequestId> {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  const ids = messages.flatMap((m) => {
+    const read = m as { id?: RequestId; method?: unknown; params?: { uri?: unknown } };
+    const uri = read.params?.uri;
+    return read.method === 'resources/read' && typeof uri === 'string' && !URL.canParse(uri)
+      ? [read.id!]
+      : [];
+  });
+  return new Set(ids);
 }
 
 /** The request ids that a POST's `notifications/cancelled` messages name. */
