@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowUpdateHandle } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Actor } from '../contracts/actor';
@@ -48,9 +48,10 @@ export class PreviewDeploys {
       if (!running && current.state === 'ready_to_test' && current.previewUrl) {
         return { status: 'ready', previewUrl: current.previewUrl };
       }
-      const ref = running ?? (await this.start(current.id));
+      const started = running ? null : await this.start(current.id);
+      const ref = running ?? started?.ref;
       if (!ref) continue; // another call of the agent started one just now: wait for that one
-      const outcome = await this.outcome(current.id, ref, waitMs, signal);
+      const outcome = await this.outcome(current.id, ref, waitMs, signal, started?.update);
       if (outcome !== 'gone') return outcome;
       // Its outcome can no longer be read (the workflow has moved to a new run): the task says.
       await this.forget(current.id, ref);
@@ -64,8 +65,14 @@ export class PreviewDeploys {
     return stored ? (JSON.parse(stored) as DeployRef) : null;
   }
 
-  /** Starts a deploy; null when another call of the agent has just started one. */
-  private async start(taskId: string): Promise<DeployRef | null> {
+  /**
+   * Starts a deploy; null when another call of the agent has just started one. The update's own
+   * handle comes back too: it alone knows a rejection (the task's state does not allow a deploy),
+   * which Temporal does not keep for a handle made later from the update's id.
+   */
+  private async start(
+    taskId: string,
+  ): Promise<{ ref: DeployRef; update: WorkflowUpdateHandle<{ previewUrl: string }> } | null> {
     const ref: DeployRef = { updateId: `preview-${randomUUID()}` };
     const key = previewKey(taskId);
     const first = await this.deps.redis
@@ -82,7 +89,7 @@ export class PreviewDeploys {
       await this.deps.redis
         .set(key, JSON.stringify(withRun), 'EX', PREVIEW_KEY_SECONDS)
         .catch(() => undefined);
-      return withRun;
+      return { ref: withRun, update: started };
     } catch (err) {
       await this.forget(taskId, ref);
       throw await refusalOf(this.deps.db, taskId, handle, err);
@@ -95,12 +102,15 @@ export class PreviewDeploys {
     ref: DeployRef,
     waitMs: number,
     signal: AbortSignal,
+    started?: WorkflowUpdateHandle<{ previewUrl: string }>,
   ): Promise<PreviewOutcome | 'gone'> {
     const { client } = this.deps;
     const handle = client.workflow.getHandle(taskWorkflowId(taskId));
-    const update = handle.getUpdateHandle<{ previewUrl: string }>(ref.updateId, {
-      ...(ref.runId ? { workflowRunId: ref.runId } : {}),
-    });
+    const update =
+      started ??
+      handle.getUpdateHandle<{ previewUrl: string }>(ref.updateId, {
+        ...(ref.runId ? { workflowRunId: ref.runId } : {}),
+      });
     // A timer of our own: a timeout signal that only AbortSignal.any refers to can be collected
     // before it fires.
     const timeUp = new AbortController();
