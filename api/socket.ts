@@ -158,8 +158,11 @@ export function createSocketServer(
   io.on('connection', (socket) => {
     socketClients.inc();
     socket.once('disconnect', () => socketClients.dec());
-    socket.on('subscribe', async (payload, ack) => {
-      const answer: SubscribeAck = typeof ack === 'function' ? ack : () => undefined;
+    socket.on('subscribe', async (...args: unknown[]) => {
+      // A client that sends no payload sends its acknowledgement first: it is answered too.
+      const ack = args.at(-1);
+      const payload = args.length > 1 ? args[0] : typeof ack === 'function' ? undefined : ack;
+      const answer = (typeof ack === 'function' ? ack : () => undefined) as SubscribeAck;
       try {
         const now = await socket.data.recheck();
         if (!now) {
