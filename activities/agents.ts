@@ -13,7 +13,8 @@ import {
   UnknownAgent,
   UnknownProjects,
 } from '../db/agents';
-import { auditChange } from './audit';
+import { recordAudit } from '../db/audit';
+import { auditChange, auditEntry } from './audit';
 import type { ActivityDeps } from './deps';
 
 export function createAgentActivities({ db, redis }: ActivityDeps) {
@@ -38,13 +39,16 @@ export function createAgentActivities({ db, redis }: ActivityDeps) {
     /** Revokes or replaces an agent's token in the read model (idempotent). */
     async changeAgentCredentialsRecord(change: AgentCredentialChange): Promise<AgentRecord> {
       try {
-        const agent = await changeAgentCredentials(db, change);
-        await auditChange(db, {
-          action: change.action === 'revoke' ? 'agent.revoked' : 'agent.rotated',
-          actor: change.actor,
-          detail: { agentId: agent.id, name: agent.name },
-        });
-        return agent;
+        // Audited with the change, in its transaction: a revocation sent again adds no entry.
+        return await changeAgentCredentials(db, change, (sql, agent) =>
+          recordAudit(sql, [
+            auditEntry({
+              action: change.action === 'revoke' ? 'agent.revoked' : 'agent.rotated',
+              actor: change.actor,
+              detail: { agentId: agent.id, name: agent.name },
+            }),
+          ]),
+        );
       } catch (err) {
         if (err instanceof UnknownAgent)
           throw ApplicationFailure.nonRetryable(err.message, UNKNOWN_AGENT);

@@ -1,6 +1,8 @@
 import { ALL_PROJECTS } from '../contracts/agent';
 import type { AgentCredentialChange, AgentRecord, NewAgent } from '../contracts/agent';
 import type { Db } from './client';
+import { prismaRunner } from './sql';
+import type { SqlRunner } from './sql';
 
 /** Thrown by `insertAgent` when some of the agent's projects do not exist. */
 export class UnknownProjects extends Error {
@@ -84,11 +86,14 @@ export async function insertAgent(db: Db, agent: NewAgent): Promise<AgentRecord>
 
 /**
  * Revokes an agent's token or replaces it. Idempotent: revoking twice keeps the first time, and
- * a rotation retried with the same new hash changes nothing more.
+ * a rotation retried with the same new hash changes nothing more. `changed` runs in the same
+ * transaction, only when this call changes the row (the audit entry of the change: a revocation
+ * sent again is not one).
  */
 export async function changeAgentCredentials(
   db: Db,
   change: AgentCredentialChange,
+  changed: (sql: SqlRunner, agent: { id: string; name: string }) => Promise<void> = async () => {},
 ): Promise<AgentRecord> {
   return await db.$transaction(async (tx) => {
     const row = await tx.agent.findUnique({ where: { id: change.agentId } });
@@ -96,6 +101,7 @@ export async function changeAgentCredentials(
     if (change.action === 'revoke') {
       if (!row.revokedAt) {
         await tx.agent.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+        await changed(prismaRunner(tx), row);
       }
     } else if (row.tokenHash !== change.tokenHash) {
       if (row.revokedAt) throw new AgentRevoked(row.id);
@@ -107,6 +113,7 @@ export async function changeAgentCredentials(
           ...(change.expiresAt ? { expiresAt: new Date(change.expiresAt) } : {}),
         },
       });
+      await changed(prismaRunner(tx), row);
     }
     return present(
       await tx.agent.findUniqueOrThrow({ where: { id: row.id }, include: { projects: true } }),

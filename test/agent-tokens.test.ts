@@ -151,6 +151,23 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
       state: 'backlog',
       assignedAgentId: null,
     });
+    // Sent again, the revocation answers the same agent and records nothing more.
+    const again = await admin.del(`/api/agents/${gone.agentId}`);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ revokedAt: revoked.body.revokedAt, releasedTaskIds: [] });
+    const revocations: unknown[] = [];
+    for (let after = 0; ;) {
+      const page = (await admin.get(`/api/audit?after=${after}&limit=500`)).body;
+      revocations.push(
+        ...page.entries.filter(
+          (e: { action: string; detail?: { agentId?: string } }) =>
+            e.action === 'agent.revoked' && e.detail?.agentId === gone.agentId,
+        ),
+      );
+      if (page.next === null) break;
+      after = page.next;
+    }
+    expect(revocations).toHaveLength(1);
     const successor = await connectAgent(api.url, (await register('successor')).token);
     expect((await callTool(successor, 'get_next_task', { projectId })).data.task?.id).toBe(taskId);
     await successor.close();

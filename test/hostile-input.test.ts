@@ -160,7 +160,8 @@ const ROUTES = (f: Fixture): Route[] => [
   },
   { method: 'GET', path: '/api/agents', query: { after: f.agentA.id, limit: '10' } },
   { method: 'GET', path: '/api/agents/{agentA}' },
-  // Not the revoked agent: revoking it again succeeds (and is audited again).
+  // Revoking the revoked agent again answers 200 and changes nothing (no new audit entry).
+  { method: 'DELETE', path: '/api/agents/{revokedAgent}', readOnly: true },
   { method: 'DELETE', path: `/api/agents/${UNKNOWN}` },
   { method: 'POST', path: '/api/agents/{revokedAgent}/rotate', body: { expiresAt: FUTURE() } },
   {
