@@ -657,6 +657,17 @@ describe('hostile input', () => {
         );
       }
     }
+    // An argument a tool does not take is refused as such (every input schema is strict: its
+    // JSON Schema says `additionalProperties: false`), even next to well-formed ones.
+    for (const tool of tools) {
+      expect(tool.inputSchema).toMatchObject({ additionalProperties: false });
+      const args = tool.name === 'list_my_tasks' ? {} : { taskId: f.working };
+      const answer = await agentA.callTool({
+        name: tool.name,
+        arguments: { ...args, admin: true },
+      });
+      expect(answer._meta?.['aiworker/error']).toMatchObject({ code: 'invalid_arguments' });
+    }
     // Well-formed calls on the caller's own task, in a state that does not allow them.
     const own = (tool: string, taskId: string, as: Client, extra: Record<string, unknown> = {}) =>
       calls.push([
@@ -666,10 +677,10 @@ describe('hostile input', () => {
         { taskId, ...extra },
       ]);
     own('ask_user_question', f.asking, agentB, { question: 'and again?' });
-    own('create_pr', f.asking, agentB, { title: 't', body: 'b' });
+    own('create_pr', f.asking, agentB, { title: 't', description: 'b' });
     own('trigger_preview', f.asking, agentB);
     own('check_response', f.working, agentA);
-    own('create_pr', f.working, agentA, { title: 't', body: 'b' });
+    own('create_pr', f.working, agentA, { title: 't', description: 'b' });
 
     const failures: string[] = [];
     for (const [what, as, name, args] of calls) {

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import type { AgentWork } from '../work';
 import { toolResult } from './result';
 
-const INPUT = z.object({ taskId: z.string().uuid().describe('Your task (from get_next_task)') });
+const INPUT = z.strictObject({
+  taskId: z.string().uuid().describe('Your task (from get_next_task)'),
+});
 const OUTPUT = z.object({
   branch: z.string().describe('The branch to push your commits to'),
   cloneUrl: z

@@ -4,7 +4,7 @@ import type { AgentWork } from '../work';
 import { keepInformed } from './keep-informed';
 import { toolResult } from './result';
 
-const INPUT = z.object({
+const INPUT = z.strictObject({
   taskId: z.string().uuid().describe('Your task'),
   title: z
     .string()

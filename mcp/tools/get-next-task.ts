@@ -42,7 +42,7 @@ const task = z.object({
     .describe('needs_input: your question waits for an answer (check_response)'),
 });
 
-const INPUT = z.object({
+const INPUT = z.strictObject({
   projectId: z
     .string()
     .uuid()

@@ -4,7 +4,7 @@ import type { AgentWork } from '../work';
 import { spoken } from '../spoken';
 import { toolResult } from './result';
 
-const INPUT = z.object({ taskId: z.string().uuid().describe('Your task') });
+const INPUT = z.strictObject({ taskId: z.string().uuid().describe('Your task') });
 const OUTPUT = z.object({ taskId: z.string(), state: z.string().describe("The task's state") });
 
 export function registerHeartbeatTool(server: McpServer, work: AgentWork, leaseMs: number): void {

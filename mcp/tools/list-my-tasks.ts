@@ -24,7 +24,7 @@ const heldTask = z.object({
   previewUrl: z.string().nullable(),
 });
 
-const INPUT = z.object({});
+const INPUT = z.strictObject({});
 const OUTPUT = z.object({ tasks: z.array(heldTask) });
 
 export function registerListMyTasksTool(server: McpServer, work: AgentWork): void {

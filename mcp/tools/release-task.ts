@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AgentWork } from '../work';
 import { toolResult } from './result';
 
-const INPUT = z.object({
+const INPUT = z.strictObject({
   taskId: z.string().uuid().describe('Your task'),
   reason: z.string().max(500).optional().describe('Why, for the people on the board'),
 });

@@ -13,7 +13,7 @@ import {
 } from './keep-informed';
 import { toolResult } from './result';
 
-const INPUT = z.object({
+const INPUT = z.strictObject({
   taskId: z.string().uuid().describe('Your task'),
   waitSeconds: waitSecondsInput(
     `How long this call waits for the deploy: default ${PLAIN_WAIT_SECONDS} s; at most ` +
