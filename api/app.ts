@@ -29,6 +29,7 @@ import {
 } from './middleware/errors';
 import { currentRequest } from '../platform/request-context';
 import { projectRoutes } from './projects/projects';
+import { emptyBody, validate } from './validate';
 import { sessionRoutes } from './session/session';
 import { taskBatchBody } from './tasks/batch';
 import { taskRoutes } from './tasks/tasks';
@@ -134,6 +135,11 @@ export function createApp(deps: ApiDeps): express.Express {
     // A batch of tasks may be larger (TASK_BATCH_BODY_LIMIT_BYTES); every other body is not.
     taskBatchBody,
     jsonBody(BODY_LIMIT),
+    // A DELETE takes no body: one with content is refused rather than ignored.
+    (req: express.Request, _res: express.Response, next: express.NextFunction) => {
+      if (req.method === 'DELETE') validate(emptyBody, req.body, 'body');
+      next();
+    },
     sessionRoutes(),
     requirePerson,
     userRoutes(deps),

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError } from './errors';
 
 /** Most problems one refusal names (a batch of 1,000 bad tasks would otherwise list them all). */
@@ -23,3 +23,6 @@ export function validate<S extends z.ZodType>(
   const named = problems.slice(0, PROBLEMS_NAMED).join('; ');
   throw new ValidationError(`invalid ${where}: ${named}${rest > 0 ? `; and ${rest} more` : ''}`);
 }
+
+/** The body of a request that takes none: absent or `{}`; anything else is refused, not ignored. */
+export const emptyBody = z.object({}).strict();

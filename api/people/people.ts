@@ -48,7 +48,7 @@ import {
 } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { recordThroughWorkflow } from '../temporal-errors';
-import { validate } from '../validate';
+import { emptyBody, validate } from '../validate';
 import { clearedSessionCookie, sessionCookie, sessionIdOf } from './sessions';
 
 /** argon2id with the library's defaults (19 MiB, 2 passes): OWASP's minimum recommendation. */
@@ -148,6 +148,7 @@ export function authRoutes(deps: ApiDeps): Router {
 
   // Ends the cookie's session on every API process (sessions live in Redis).
   router.post('/logout', async (req, res) => {
+    validate(emptyBody, req.body, 'body');
     const origin = req.headers.origin;
     if (origin && !deps.people.boardOrigins(req.headers.host, req.secure).includes(origin)) {
       throw new ForbiddenError("sign-out must come from the board's own origin");
