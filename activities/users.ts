@@ -24,7 +24,8 @@ import {
   UserDisabled,
   UserEmailTaken,
 } from '../db/users';
-import { auditChange } from './audit';
+import { recordAudit } from '../db/audit';
+import { auditChange, auditEntry } from './audit';
 import type { ActivityDeps } from './deps';
 
 /** How each change to an account is named in the audit log. */
@@ -33,6 +34,7 @@ const USER_ACTIONS: Record<UserChange['action'], string> = {
   update: 'updated',
   disable: 'removed',
   link: 'linked_to_single_sign_on',
+  unlink: 'unlinked_from_single_sign_on',
 };
 
 export function createUserActivities({ db, redis }: ActivityDeps) {
@@ -40,7 +42,6 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
     /** Records a change to a person's account (idempotent; refusals are not retried). */
     async changeUserRecord(change: UserChange): Promise<UserRecord> {
       try {
-        const user = await changeUser(db, change);
         const {
           passwordHash: _hash,
           actor,
@@ -48,12 +49,16 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
         } = change as UserChange & {
           passwordHash?: string;
         };
-        await auditChange(db, {
-          action: `user.${USER_ACTIONS[change.action]}`,
-          actor,
-          detail: { ...detail, email: user.email, passwordReset: _hash !== undefined },
-        });
-        return user;
+        // Audited with the change, in its transaction: one sent again adds no entry.
+        return await changeUser(db, change, (sql, user) =>
+          recordAudit(sql, [
+            auditEntry({
+              action: `user.${USER_ACTIONS[change.action]}`,
+              actor,
+              detail: { ...detail, email: user.email, passwordReset: _hash !== undefined },
+            }),
+          ]),
+        );
       } catch (err) {
         const refusal = (type: string) =>
           ApplicationFailure.nonRetryable((err as Error).message, type);

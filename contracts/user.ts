@@ -84,6 +84,8 @@ export type UserChange = (
   | { action: 'disable'; userId: string }
   /** The first sign-in with OpenID Connect ties the account to the provider's subject. */
   | { action: 'link'; userId: string; issuer: string; subject: string }
+  /** An administrator unties the account from its provider's subject (removed accounts too). */
+  | { action: 'unlink'; userId: string }
 ) &
   ByActor;
 

@@ -6,6 +6,8 @@ import type {
 } from '../contracts/user';
 import type { Prisma } from '../generated/prisma/client';
 import type { Db } from './client';
+import { prismaRunner } from './sql';
+import type { SqlRunner } from './sql';
 import { UnknownProjects } from './agents';
 
 type Row = Prisma.UserGetPayload<{ include: { projects: true } }>;
@@ -88,10 +90,17 @@ async function requireProjects(tx: Prisma.TransactionClient, ids: string[]): Pro
 
 /**
  * Records a change to an account. Idempotent: a creation retried finds its account; an update
- * or a disabling applied twice changes nothing more.
+ * or a disabling applied twice changes nothing more. `changed` runs in the same transaction when
+ * this call changes the account (the audit entry of the change): a removal, a link or an unlink
+ * sent again is none, nor is a creation that finds its account made.
  */
-export async function changeUser(db: Db, change: UserChange): Promise<UserRecord> {
+export async function changeUser(
+  db: Db,
+  change: UserChange,
+  changed: (sql: SqlRunner, user: UserRecord) => Promise<void> = async () => {},
+): Promise<UserRecord> {
   return await db.$transaction(async (tx) => {
+    let changes = true;
     const existing = await tx.user.findUnique({
       where: { id: change.userId },
       include: { projects: true },
@@ -112,16 +121,27 @@ export async function changeUser(db: Db, change: UserChange): Promise<UserRecord
         },
         include: { projects: true },
       });
-      return present(row);
+      const created = present(row);
+      await changed(prismaRunner(tx), created);
+      return created;
     }
     if (!existing) throw new UnknownUser(change.userId);
     if (change.action === 'disable') {
-      if (!existing.disabledAt) {
-        await tx.user.update({ where: { id: existing.id }, data: { disabledAt: new Date() } });
+      if (existing.disabledAt) changes = false;
+      else await tx.user.update({ where: { id: existing.id }, data: { disabledAt: new Date() } });
+    } else if (change.action === 'unlink') {
+      // Frees the provider's subject, removed accounts included: that is what it is for.
+      if (existing.oidcSubject === null) changes = false;
+      else {
+        await tx.user.update({
+          where: { id: existing.id },
+          data: { oidcIssuer: null, oidcSubject: null },
+        });
       }
     } else if (change.action === 'link') {
       if (existing.disabledAt) throw new UserDisabled(existing.id);
-      if (existing.oidcSubject === null) {
+      if (existing.oidcSubject !== null) changes = false;
+      else {
         if (await oidcHolder(tx, change.issuer, change.subject, existing.id)) {
           throw new OidcSubjectTaken();
         }
@@ -162,9 +182,11 @@ export async function changeUser(db: Db, change: UserChange): Promise<UserRecord
         },
       });
     }
-    return present(
+    const user = present(
       await tx.user.findUniqueOrThrow({ where: { id: existing.id }, include: { projects: true } }),
     );
+    if (changes) await changed(prismaRunner(tx), user);
+    return user;
   });
 }
 

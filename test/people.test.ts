@@ -511,6 +511,13 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     const removed = await admin.del(`/api/users/${people.vic!.id}`);
     expect(removed.status).toBe(200);
     expect(removed.body.user.disabledAt).toEqual(expect.any(String));
+    // Removed again: the same answer, and the audit log still names one removal.
+    const twice = await admin.del(`/api/users/${people.vic!.id}`);
+    expect(twice.body.user.disabledAt).toBe(removed.body.user.disabledAt);
+    const removals = (
+      (await wholeAudit(admin)) as Array<{ action: string; detail?: { userId?: string } }>
+    ).filter((e) => e.action === 'user.removed' && e.detail?.userId === people.vic!.id);
+    expect(removals).toHaveLength(1);
     const again = await browser(api.url).post('/api/auth/login', {
       email: people.vic!.email,
       password: people.vic!.password,

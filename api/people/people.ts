@@ -301,6 +301,19 @@ export function userRoutes(deps: ApiDeps): Router {
     res.json({ user });
   });
 
+  // Unties the account from its OpenID provider's subject, so that the subject may sign in to
+  // another account: the one a person was added again under after this one was removed. The
+  // refusal of such a sign-in is logged with the holding account's id (docs/operations.md).
+  router.delete('/users/:id/oidc', async (req, res) => {
+    const { id } = validate(userParams, req.params, 'params');
+    const user = await changeUserAccount(deps, {
+      action: 'unlink',
+      userId: id,
+      actor: actorOf(req.principal!),
+    });
+    res.json({ user });
+  });
+
   // A person's tokens, for an administrator to see and, when one leaked, revoke.
   router.get('/users/:id/tokens', async (req, res) => {
     const { id } = validate(userParams, req.params, 'params');

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ConflictError } from '../../api/errors';
@@ -274,6 +274,28 @@ describe('signing in with OpenID Connect', () => {
     // Pat's new account was not tied to the subject the removed one still holds.
     const row = await api.deps.db.user.findUniqueOrThrow({ where: { id: added } });
     expect(row.oidcSubject).toBeNull();
+
+    // An administrator unties the removed account (twice: the second changes nothing), and Pat's
+    // next sign-in ties the new account and lets Pat in.
+    const admin = apiClient(api.url, api.adminToken);
+    for (let i = 0; i < 2; i += 1) {
+      const unlinked = await admin.del(`/api/users/${removed}/oidc`);
+      expect(unlinked.status).toBe(200);
+      expect(unlinked.body.user).toMatchObject({ id: removed, disabledAt: expect.any(String) });
+    }
+    expect((await admin.del(`/api/users/${randomUUID()}/oidc`)).status).toBe(404);
+    await throughProvider(login);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await page.context().close();
+    expect((await api.deps.db.user.findUniqueOrThrow({ where: { id: added } })).oidcSubject).toBe(
+      login,
+    );
+    const unlinks = (
+      (await wholeAudit(admin)) as Array<{ action: string; detail?: { userId?: string } }>
+    ).filter(
+      (e) => e.action === 'user.unlinked_from_single_sign_on' && e.detail?.userId === removed,
+    );
+    expect(unlinks).toHaveLength(1);
   }, 60_000);
 
   it('refuses an identity that differs only in letter case from one tied to another account', async () => {
