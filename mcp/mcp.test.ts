@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestApi } from '../test/support/api';
 import type { TestApi } from '../test/support/api';
 import { apiClient } from '../test/support/http';
-import { callTool, connectAgent } from '../test/support/mcp-agent';
+import { AGENT_TOOLS, callTool, connectAgent } from '../test/support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from '../test/support/worker';
 
 describe('MCP tools over Streamable HTTP', () => {
@@ -46,18 +46,7 @@ describe('MCP tools over Streamable HTTP', () => {
   it('lists the agent tools with descriptions and output schemas', async () => {
     const { client } = await agent([await project()]);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      'ask_user_question',
-      'check_response',
-      'create_branch',
-      'create_pr',
-      'get_next_task',
-      'heartbeat',
-      'list_my_tasks',
-      'release_task',
-      'report_progress',
-      'trigger_preview',
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(AGENT_TOOLS);
     for (const tool of tools) {
       expect(tool.description!.length).toBeGreaterThan(60);
       expect(tool.outputSchema).toBeDefined();

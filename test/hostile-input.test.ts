@@ -9,7 +9,7 @@ import { migrate } from '../prisma/migrator';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { apiClient, createProject, registerAgent } from './support/http';
-import { callTool, connectAgent } from './support/mcp-agent';
+import { AGENT_TOOLS, callTool, connectAgent } from './support/mcp-agent';
 import { untilProjected } from './support/projected';
 import { connect, dropDatabase, scratchDatabaseUrl } from './support/scratch-db';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
@@ -600,18 +600,7 @@ describe('hostile input', () => {
 
   it('refuses hostile arguments to every MCP tool, resource and prompt, changing nothing', async () => {
     const { tools } = await agentA.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      'ask_user_question',
-      'check_response',
-      'create_branch',
-      'create_pr',
-      'get_next_task',
-      'heartbeat',
-      'list_my_tasks',
-      'release_task',
-      'report_progress',
-      'trigger_preview',
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(AGENT_TOOLS);
     const calls: Array<[string, Client, string, Record<string, unknown>]> = [];
     for (const tool of tools) {
       const schema = tool.inputSchema as {

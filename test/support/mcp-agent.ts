@@ -1,6 +1,20 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+/** Every tool an agent's `tools/list` names, sorted (README, "Connecting an agent"). */
+export const AGENT_TOOLS = [
+  'ask_user_question',
+  'check_response',
+  'create_branch',
+  'create_pr',
+  'get_next_task',
+  'heartbeat',
+  'list_my_tasks',
+  'release_task',
+  'report_progress',
+  'trigger_preview',
+];
+
 /** A real MCP client over Streamable HTTP, authenticated with an agent's token. */
 export async function connectAgent(apiUrl: string, token: string): Promise<Client> {
   const client = new Client({ name: 'aiworker-test-agent', version: '0.0.0' });
