@@ -25,7 +25,7 @@ import {
   UserEmailTaken,
 } from '../db/users';
 import { recordAudit } from '../db/audit';
-import { auditChange, auditEntry } from './audit';
+import { auditEntry } from './audit';
 import type { ActivityDeps } from './deps';
 
 /** How each change to an account is named in the audit log. */
@@ -75,13 +75,16 @@ export function createUserActivities({ db, redis }: ActivityDeps) {
     /** Records a personal token or its revocation (idempotent; refusals are not retried). */
     async changePersonalTokenRecord(change: PersonalTokenChange): Promise<PersonalTokenRecord> {
       try {
-        const token = await changePersonalToken(db, change);
-        await auditChange(db, {
-          action: change.action === 'create' ? 'token.created' : 'token.revoked',
-          actor: change.actor,
-          detail: { tokenId: change.tokenId, userId: change.userId, name: token.name },
-        });
-        return token;
+        // Audited with the change, in its transaction: a revocation sent again adds no entry.
+        return await changePersonalToken(db, change, (sql, token) =>
+          recordAudit(sql, [
+            auditEntry({
+              action: change.action === 'create' ? 'token.created' : 'token.revoked',
+              actor: change.actor,
+              detail: { tokenId: change.tokenId, userId: change.userId, name: token.name },
+            }),
+          ]),
+        );
       } catch (err) {
         const refusal = (type: string) =>
           ApplicationFailure.nonRetryable((err as Error).message, type);

@@ -299,10 +299,15 @@ export class UnknownToken extends Error {
   }
 }
 
-/** Records a personal token or its revocation. Idempotent, like the other credential changes. */
+/**
+ * Records a personal token or its revocation. Idempotent, like the other credential changes:
+ * `changed` runs in the same transaction only when this call creates or revokes the token (its
+ * audit entry; a revocation sent again is none).
+ */
 export async function changePersonalToken(
   db: Db,
   change: PersonalTokenChange,
+  changed: (sql: SqlRunner, token: PersonalTokenRecord) => Promise<void> = async () => {},
 ): Promise<PersonalTokenRecord> {
   return await db.$transaction(async (tx) => {
     const existing = await tx.personalToken.findUnique({ where: { id: change.tokenId } });
@@ -312,7 +317,7 @@ export async function changePersonalToken(
       if (!user) throw new UnknownUser(change.userId);
       if (user.disabledAt) throw new UserDisabled(user.id);
       if (change.projectIds) await requireProjects(tx, change.projectIds);
-      return presentToken(
+      const created = presentToken(
         await tx.personalToken.create({
           data: {
             id: change.tokenId,
@@ -324,15 +329,19 @@ export async function changePersonalToken(
           },
         }),
       );
+      await changed(prismaRunner(tx), created);
+      return created;
     }
     if (!existing || existing.userId !== change.userId) throw new UnknownToken(change.tokenId);
     if (existing.revokedAt) return presentToken(existing);
-    return presentToken(
+    const revoked = presentToken(
       await tx.personalToken.update({
         where: { id: existing.id },
         data: { revokedAt: new Date() },
       }),
     );
+    await changed(prismaRunner(tx), revoked);
+    return revoked;
   });
 }
 
