@@ -27,7 +27,8 @@ import {
   UnknownWebhook,
   WebhookSecretGone,
 } from '../db/webhooks';
-import { auditChange } from './audit';
+import { auditChange, auditEntry } from './audit';
+import { recordAudit } from '../db/audit';
 import type { ActivityDeps } from './deps';
 
 /** How long one attempt may take before it counts as failed. */
@@ -71,6 +72,28 @@ export function webhookSignature(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+/** A deleted webhook, as its audit entry records it: what the deletion answered. */
+function deletedDetail(webhook: WebhookRecord) {
+  const { id, url, events, createdAt, deliveries } = webhook;
+  return { webhookId: id, url, events, createdAt, deliveries };
+}
+
+/** The webhook a deletion's audit entry records (`deletedDetail`). */
+function webhookDeletedIn(detail: unknown, projectId: string): WebhookRecord | undefined {
+  const d = (typeof detail === 'string' ? JSON.parse(detail) : detail) as ReturnType<
+    typeof deletedDetail
+  > | null;
+  if (!d?.webhookId || !d.createdAt) return undefined;
+  return {
+    id: d.webhookId,
+    projectId,
+    url: d.url,
+    events: d.events,
+    createdAt: d.createdAt,
+    deliveries: d.deliveries,
+  };
+}
+
 export function createWebhookActivities(deps: ActivityDeps) {
   const { db, logger } = deps;
   return {
@@ -80,9 +103,32 @@ export function createWebhookActivities(deps: ActivityDeps) {
      */
     async changeWebhookRecord(change: RecordedWebhookChange): Promise<WebhookRecord> {
       try {
+        if (change.action === 'delete') {
+          // Its audit entry is written with the deletion, and tells a retry (the worker died
+          // after the deletion committed) which webhook it removed.
+          const entry = (webhook?: WebhookRecord) =>
+            auditEntry({
+              action: 'webhook.deleted',
+              actor: change.actor,
+              projectId: change.projectId,
+              ...(webhook ? { detail: deletedDetail(webhook) } : {}),
+            });
+          return await changeWebhook(db, change, {
+            deleted: (sql, webhook) => recordAudit(sql, [entry(webhook)]),
+            deletedBefore: async (sql) => {
+              const [row] = await sql.rows<{ detail: unknown }>(
+                'SELECT detail FROM audit_entries WHERE `key` = ?',
+                [entry().key],
+              );
+              return row ? webhookDeletedIn(row.detail, change.projectId) : undefined;
+            },
+          });
+        }
+        // A creation that committed is found by its retry, which records it then (the entry's
+        // key is the activity's: it is stored once).
         const webhook = await changeWebhook(db, change);
         await auditChange(db, {
-          action: change.action === 'create' ? 'webhook.created' : 'webhook.deleted',
+          action: 'webhook.created',
           actor: change.actor,
           projectId: webhook.projectId,
           detail: { webhookId: webhook.id, url: webhook.url, events: webhook.events },

@@ -7,6 +7,8 @@ import type {
   WebhookRecord,
 } from '../contracts/webhook';
 import type { Db } from './client';
+import { prismaRunner } from './sql';
+import type { SqlRunner } from './sql';
 import type { LoggedEvent } from './tasks';
 
 /** A webhook change names a webhook its project does not have. */
@@ -61,12 +63,25 @@ export async function forgetExpiredWebhookSecrets(db: Db, now = new Date()): Pro
   return count;
 }
 
+/** What a deletion records in its own transaction, and how its retry finds that it happened. */
+export interface WebhookDeletion {
+  /** Runs in the deletion's transaction, after the row is gone. */
+  deleted(sql: SqlRunner, webhook: WebhookRecord): Promise<void>;
+  /** The webhook this same deletion removed before (its retry finds the row gone), or undefined. */
+  deletedBefore(sql: SqlRunner): Promise<WebhookRecord | undefined>;
+}
+
 /**
  * Creates or deletes a webhook, idempotently: creating one that exists answers it; deleting one
- * that is gone is refused (the API answers 404). Deleting ends its pending deliveries. A creation
- * takes its secret from its pending row (or, recorded by an earlier release, from the change).
+ * that is gone is refused (the API answers 404), unless `deletion` says this same deletion
+ * removed it. Deleting ends its pending deliveries. A creation takes its secret from its pending
+ * row (or, recorded by an earlier release, from the change).
  */
-export async function changeWebhook(db: Db, change: RecordedWebhookChange): Promise<WebhookRecord> {
+export async function changeWebhook(
+  db: Db,
+  change: RecordedWebhookChange,
+  deletion?: WebhookDeletion,
+): Promise<WebhookRecord> {
   if (change.action === 'create') {
     const { webhookId: id, projectId, url, events } = change;
     if ('secret' in change) {
@@ -96,10 +111,17 @@ export async function changeWebhook(db: Db, change: RecordedWebhookChange): Prom
     }
     return (await findWebhook(db, projectId, id))!;
   }
-  const existing = await findWebhook(db, change.projectId, change.webhookId);
-  if (!existing) throw new UnknownWebhook(change.webhookId, change.projectId);
-  await db.webhook.delete({ where: { id: change.webhookId } });
-  return existing;
+  return await db.$transaction(async (tx) => {
+    const existing = await findWebhook(tx, change.projectId, change.webhookId);
+    if (!existing) {
+      const earlier = await deletion?.deletedBefore(prismaRunner(tx));
+      if (earlier) return earlier;
+      throw new UnknownWebhook(change.webhookId, change.projectId);
+    }
+    await tx.webhook.delete({ where: { id: change.webhookId } });
+    await deletion?.deleted(prismaRunner(tx), existing);
+    return existing;
+  });
 }
 
 const NO_DELIVERIES: Record<WebhookDeliveryState, number> = {
@@ -109,7 +131,10 @@ const NO_DELIVERIES: Record<WebhookDeliveryState, number> = {
 };
 
 /** A project's webhooks with how their deliveries stand. */
-export async function listWebhooks(db: Db, projectId: string): Promise<WebhookRecord[]> {
+export async function listWebhooks(
+  db: Pick<Db, 'webhook' | 'webhookDelivery'>,
+  projectId: string,
+): Promise<WebhookRecord[]> {
   const rows = await db.webhook.findMany({ where: { projectId }, orderBy: { createdAt: 'asc' } });
   if (rows.length === 0) return [];
   const counts = await db.webhookDelivery.groupBy({
@@ -132,7 +157,7 @@ export async function listWebhooks(db: Db, projectId: string): Promise<WebhookRe
 }
 
 export async function findWebhook(
-  db: Db,
+  db: Pick<Db, 'webhook' | 'webhookDelivery'>,
   projectId: string,
   webhookId: string,
 ): Promise<WebhookRecord | undefined> {
