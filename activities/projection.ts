@@ -17,17 +17,19 @@ export function createProjectionActivities(deps: ActivityDeps) {
     taskId: string;
     events: LoggedEvent[];
   }): Promise<void> {
-    await bumpGenerations(redis, { taskId: input.taskId, projectId: input.projectId });
-    const room = emitter.to(projectRoom(input.projectId));
-    for (const e of input.events) {
-      room.emit(e.type, deliveredEvent(e));
-    }
     const wakeup: TaskWakeup = {
       projectId: input.projectId,
       taskId: input.taskId,
       types: input.events.map((e) => e.type),
     };
-    await redis.publish(TASK_WAKEUP_CHANNEL, JSON.stringify(wakeup));
+    // The cached copies go stale and the calls waiting on the task wake in one round trip.
+    await bumpGenerations(redis, { taskId: input.taskId, projectId: input.projectId }, (tx) =>
+      tx.publish(TASK_WAKEUP_CHANNEL, JSON.stringify(wakeup)),
+    );
+    const room = emitter.to(projectRoom(input.projectId));
+    for (const e of input.events) {
+      room.emit(e.type, deliveredEvent(e));
+    }
   }
 
   return {

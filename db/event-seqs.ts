@@ -14,23 +14,21 @@ export async function nextEventSeqs(
   projectId: string,
   count: number,
 ): Promise<bigint> {
+  // One statement takes the numbers and answers the last of them (LAST_INSERT_ID(expr)).
   const take = () =>
-    sql.run('UPDATE project_event_seqs SET lastSeq = lastSeq + ? WHERE projectId = ?', [
-      count,
-      projectId,
-    ]);
-  if ((await take()) === 0) {
+    sql.runForId(
+      'UPDATE project_event_seqs SET lastSeq = LAST_INSERT_ID(lastSeq + ?) WHERE projectId = ?',
+      [count, projectId],
+    );
+  let taken = await take();
+  if (taken.changed === 0) {
     // The project's first event: its counter starts now.
     await sql.run('INSERT IGNORE INTO project_event_seqs (projectId, lastSeq) VALUES (?, 0)', [
       projectId,
     ]);
-    await take();
+    taken = await take();
   }
-  const [row] = await sql.rows<{ lastSeq: bigint | number }>(
-    'SELECT lastSeq FROM project_event_seqs WHERE projectId = ?',
-    [projectId],
-  );
-  return BigInt(row!.lastSeq) - BigInt(count) + 1n;
+  return taken.id - BigInt(count) + 1n;
 }
 
 /** The last `seq` committed in a project's event log (0 before its first event). */

@@ -23,6 +23,18 @@ function present(row: Row): ProjectRecord {
   };
 }
 
+/**
+ * The repository address a project's agents clone through the git gateway, or null; undefined
+ * for no such project. One column, sent by the driver: every claim asks it (db/sql.ts).
+ */
+export async function findProjectCloneUrl(db: Db, id: string): Promise<string | null | undefined> {
+  const [row] = await db.sql.execute<Array<{ cloneUrl: string | null }>>(
+    'SELECT cloneUrl FROM projects WHERE id = ?',
+    [id],
+  );
+  return row?.cloneUrl;
+}
+
 /** Creates the project row; a second call with the same id returns the existing row (retries are safe). */
 /** Refuses a name that another project has; the unique index stays the final word. */
 export async function requireProjectNameFree(db: Db, project: NewProject): Promise<void> {

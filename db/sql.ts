@@ -11,6 +11,11 @@ export interface SqlRunner {
   rows<T>(sql: string, values: unknown[]): Promise<T[]>;
   /** Runs a statement; answers how many rows it changed. */
   run(sql: string, values: unknown[]): Promise<number>;
+  /**
+   * Runs a statement that sets `LAST_INSERT_ID(expr)`; answers how many rows it changed and
+   * that value (MySQL returns it with the statement's result: no second statement to read it).
+   */
+  runForId(sql: string, values: unknown[]): Promise<{ changed: number; id: bigint }>;
 }
 
 /** A Prisma transaction as a runner. */
@@ -18,6 +23,14 @@ export function prismaRunner(tx: Prisma.TransactionClient | Db): SqlRunner {
   return {
     rows: (sql, values) => tx.$queryRawUnsafe(sql, ...values),
     run: (sql, values) => tx.$executeRawUnsafe(sql, ...values),
+    // Prisma answers a count only: the value is read back on the transaction's connection.
+    runForId: async (sql, values) => {
+      const changed = await tx.$executeRawUnsafe(sql, ...values);
+      const [row] = await tx.$queryRawUnsafe<Array<{ id: bigint | number }>>(
+        'SELECT LAST_INSERT_ID() AS id',
+      );
+      return { changed, id: BigInt(row!.id) };
+    },
   };
 }
 
@@ -26,6 +39,13 @@ function driverRunner(conn: PoolConnection): SqlRunner {
     rows: <T>(sql: string, values: unknown[]) => conn.execute<T[]>(sql, values),
     run: async (sql, values) =>
       Number((await conn.execute<{ affectedRows: number }>(sql, values)).affectedRows),
+    runForId: async (sql, values) => {
+      const ok = await conn.execute<{ affectedRows: number; insertId: bigint | number }>(
+        sql,
+        values,
+      );
+      return { changed: Number(ok.affectedRows), id: BigInt(ok.insertId) };
+    },
   };
 }
 
@@ -60,6 +80,11 @@ export async function inDriverTransaction<T>(
 /** A `DATETIME(3)` value as the read model stores it: UTC, as Prisma writes it. */
 export function sqlDateTime(at: Date | string): string {
   return new Date(at).toISOString().slice(0, 23).replace('T', ' ');
+}
+
+/** A `DATETIME(3)` the driver read as text (`dateStrings`): the UTC time Prisma wrote. */
+export function storedTime(text: string): Date {
+  return new Date(`${text.replace(' ', 'T')}Z`);
 }
 
 /** `(?, ?, …), (?, ?, …)` for `rows` rows of `columns` values each. */

@@ -9,7 +9,7 @@ export type { TaskRecord } from '../contracts/task';
 import type { Db } from './client';
 import { recordAudit, taskAuditEntries } from './audit';
 import { nextEventSeqs } from './event-seqs';
-import { inDriverTransaction, placeholders, prismaRunner, sqlDateTime } from './sql';
+import { inDriverTransaction, placeholders, prismaRunner, sqlDateTime, storedTime } from './sql';
 
 /** An event of the log with its project-wide position. */
 export interface LoggedEvent extends RecordedEvent {
@@ -74,31 +74,45 @@ export async function applyTaskChange(
   // tasks projected at once do not deadlock on their inserts (a projection of the same new task
   // twice at once still meets the unique key, and its activity is retried).
   return await inDriverTransaction(db, async (sql) => {
-    const rows = await sql.rows<{ version: number }>(
-      'SELECT version FROM tasks WHERE id = ? FOR UPDATE',
-      [view.id],
-    );
     const fields = Object.entries({ ...taskRowFields(view), version });
-    const current = rows[0]?.version;
-    if (current === undefined) {
-      // A new task was last changed when it was created.
-      const createdAt = sqlDateTime(view.createdAt);
-      const columns = ['id', 'projectId', 'createdAt', 'updatedAt', ...fields.map(([c]) => c)];
-      await sql.run(
-        `INSERT INTO tasks (${columns.join(', ')}) VALUES ${placeholders(1, columns.length)}`,
-        [view.id, view.projectId, createdAt, createdAt, ...fields.map(([, v]) => v)],
+    const assignments = `${fields.map(([c]) => `${c} = ?`).join(', ')}, updatedAt = ?`;
+    // Most changes move a projected row forward: one statement, which finds and locks the row
+    // in the same step. The others (a new row, the API's first row, a change projected before)
+    // read the row's version first.
+    let moved =
+      (await sql.run(
+        `UPDATE tasks SET ${assignments} WHERE id = ? AND version > 0 AND version < ?`,
+        [...fields.map(([, v]) => v), sqlDateTime(new Date()), view.id, version],
+      )) === 1;
+    if (!moved) {
+      const rows = await sql.rows<{ version: number }>(
+        'SELECT version FROM tasks WHERE id = ? FOR UPDATE',
+        [view.id],
       );
-    } else if (current < version) {
-      // The API's first row (db/task-starts.ts) takes its creation time: its workflow has
-      // started and created it. Any later change is the row's last change until the next.
-      const updatedAt = sqlDateTime(current === 0 ? view.createdAt : new Date());
-      await sql.run(
-        `UPDATE tasks SET ${fields.map(([c]) => `${c} = ?`).join(', ')}, updatedAt = ? WHERE id = ?`,
-        [...fields.map(([, v]) => v), updatedAt, view.id],
-      );
-      if (current === 0) await sql.run('DELETE FROM task_starts WHERE taskId = ?', [view.id]);
+      const current = rows[0]?.version;
+      if (current === undefined) {
+        // A new task was last changed when it was created.
+        const createdAt = sqlDateTime(view.createdAt);
+        const columns = ['id', 'projectId', 'createdAt', 'updatedAt', ...fields.map(([c]) => c)];
+        await sql.run(
+          `INSERT INTO tasks (${columns.join(', ')}) VALUES ${placeholders(1, columns.length)}`,
+          [view.id, view.projectId, createdAt, createdAt, ...fields.map(([, v]) => v)],
+        );
+        moved = true;
+      } else if (current < version) {
+        // The API's first row (db/task-starts.ts) takes its creation time: its workflow has
+        // started and created it. Any later change is the row's last change until the next.
+        const updatedAt = sqlDateTime(current === 0 ? view.createdAt : new Date());
+        await sql.run(`UPDATE tasks SET ${assignments} WHERE id = ?`, [
+          ...fields.map(([, v]) => v),
+          updatedAt,
+          view.id,
+        ]);
+        if (current === 0) await sql.run('DELETE FROM task_starts WHERE taskId = ?', [view.id]);
+        moved = true;
+      }
     }
-    if ((current === undefined || current < version) && view.questions.length > 0) {
+    if (moved && view.questions.length > 0) {
       // Every question in one statement: inserted, or brought to the view's state.
       await sql.run(
         `INSERT INTO task_questions (id, taskId, agentId, question, answer, askedAt, answeredAt) VALUES ${placeholders(view.questions.length, 7)} ` +
@@ -119,13 +133,12 @@ export async function applyTaskChange(
     // A row behind this change's version cannot have them: a change's events are its own, and
     // the transaction that stores them also moves the row to their version, or finds it there
     // or beyond. (A task without a row, or with the API's first row, has no events yet.)
-    const stored =
-      current === undefined || current < version
-        ? []
-        : await sql.rows<{ seq: bigint | number; taskSeq: number }>(
-            `SELECT seq, taskSeq FROM task_events WHERE taskId = ? AND taskSeq IN ${placeholders(1, events.length)}`,
-            [view.id, ...events.map((e) => e.taskSeq)],
-          );
+    const stored = moved
+      ? []
+      : await sql.rows<{ seq: bigint | number; taskSeq: number }>(
+          `SELECT seq, taskSeq FROM task_events WHERE taskId = ? AND taskSeq IN ${placeholders(1, events.length)}`,
+          [view.id, ...events.map((e) => e.taskSeq)],
+        );
     const seqOf = new Map(stored.map((s) => [s.taskSeq, Number(s.seq)]));
     const fresh = events.filter((e) => !seqOf.has(e.taskSeq));
     if (fresh.length > 0) {
@@ -209,13 +222,16 @@ export async function findTask(db: Db, id: string): Promise<TaskRecord | undefin
 /** Whose a task is and how far it has got: what an agent's call on it checks first. */
 export type TaskHolding = Pick<TaskRecord, 'id' | 'projectId' | 'state' | 'assignedAgentId'>;
 
-/** A task's holder and state, without the rest of its row or its questions (one query). */
+/**
+ * A task's holder and state, without the rest of its row or its questions (one query, sent by
+ * the driver: an agent's every call on a task asks it).
+ */
 export async function findTaskHolding(db: Db, id: string): Promise<TaskHolding | undefined> {
-  const row = await db.task.findUnique({
-    where: { id },
-    select: { id: true, projectId: true, state: true, assignedAgentId: true },
-  });
-  return row ?? undefined;
+  const [row] = await db.sql.execute<TaskHolding[]>(
+    'SELECT id, projectId, state, assignedAgentId FROM tasks WHERE id = ?',
+    [id],
+  );
+  return row;
 }
 
 /** What the tasks among `ids` that exist were created with (a creation sent again finds them). */
@@ -294,11 +310,29 @@ export async function heldTasks(
     stuckSince: Date | null;
   }>
 > {
-  return await db.task.findMany({
-    where: { assignedAgentId: agentId, state: { in: states } },
-    select: { id: true, projectId: true, state: true, updatedAt: true, stuckSince: true },
-    orderBy: { createdAt: 'asc' },
-  });
+  if (states.length === 0) return [];
+  // Sent by the driver: every get_next_task asks it (db/sql.ts). Times are read as the text
+  // MySQL stores, UTC as Prisma writes it.
+  const rows = await db.sql.execute<
+    Array<{
+      id: string;
+      projectId: string;
+      state: TaskState;
+      updatedAt: string;
+      stuckSince: string | null;
+    }>
+  >(
+    {
+      sql: `SELECT id, projectId, state, updatedAt, stuckSince FROM tasks WHERE assignedAgentId = ? AND state IN ${placeholders(1, states.length)} ORDER BY createdAt ASC`,
+      dateStrings: true,
+    },
+    [agentId, ...states],
+  );
+  return rows.map((r) => ({
+    ...r,
+    updatedAt: storedTime(r.updatedAt),
+    stuckSince: r.stuckSince === null ? null : storedTime(r.stuckSince),
+  }));
 }
 
 /** The project's events after `afterSeq`, oldest first, at most `limit`. */

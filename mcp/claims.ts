@@ -7,7 +7,7 @@ import type { NextTask } from '../contracts/agent';
 import { claimTaskUpdate, releaseTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { Db } from '../db/client';
-import { findProject } from '../db/projects';
+import { findProjectCloneUrl } from '../db/projects';
 import { claimCandidates, heldTasks } from '../db/tasks';
 import { TaskWorkflowStuck } from '../platform/errors';
 import { projectGitUrl } from '../platform/git-url';
@@ -192,8 +192,8 @@ export class TaskClaims {
 
   /** Where the agent clones a project's repository: the git gateway, or null without one. */
   private async cloneUrlOf(projectId: string): Promise<string | null> {
-    const project = await findProject(this.deps.db, projectId);
-    return project?.cloneUrl ? projectGitUrl(this.deps.publicUrl, project.id) : null;
+    const cloneUrl = await findProjectCloneUrl(this.deps.db, projectId);
+    return cloneUrl ? projectGitUrl(this.deps.publicUrl, projectId) : null;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /** Cache keys and lifetimes (docs/architecture.md, "Events and cache"). */
 export const CACHE = {
@@ -32,12 +32,14 @@ const GENERATION_TTL_SECONDS = 86_400;
 export async function bumpGenerations(
   redis: Redis,
   ids: { taskId?: string; projectId: string },
+  /** Commands to send in the same transaction, after the bumps (one round trip for all). */
+  andThen: (tx: ChainableCommander) => ChainableCommander = (tx) => tx,
 ): Promise<void> {
   const keys = [CACHE.taskList.generation(ids.projectId)];
   if (ids.taskId) keys.push(CACHE.task.generation(ids.taskId));
   const tx = redis.multi();
   for (const key of keys) tx.incr(key).expire(key, GENERATION_TTL_SECONDS);
-  const results = await tx.exec();
+  const results = await andThen(tx).exec();
   const failed = results?.find(([err]) => err);
   if (failed?.[0]) throw failed[0];
 }
