@@ -2,16 +2,17 @@
 // `get_next_task` next to the engine's own update-plus-activity rate (a claim is an update whose
 // handler projects the change), that no task is ever given to two of them, the same claim loop in the seed's
 // design (SELECT then UPDATE without locking) on the same MariaDB for comparison, and how soon
-// an agent waiting in `check_response` gets a person's answer.
+// an agent waiting in `check_response` gets a person's answer. The agents are lean MCP clients
+// (bench/lean-agent.ts); each round also prices a ping from the MCP SDK's own client.
 //
 //   npm run bench:claims               (defaults: 1,000 tasks per round, 1/10/50/100 agents, 200 answers)
 //   BENCH_TASKS=200 BENCH_AGENTS=1,10,50 BENCH_ANSWERS=200 npm run bench:claims
 import { randomUUID } from 'node:crypto';
-import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
-import { callTool, connectAgent } from '../test/support/mcp-agent';
+import { connectAgent } from '../test/support/mcp-agent';
 import { measureEngine, versus } from './engine';
+import { LeanAgent } from './lean-agent';
 import {
   cpuSince,
   machine,
@@ -46,8 +47,8 @@ function countRepeated(ids: string[]): number {
 
 runBench(
   async ({ deps, apiUrl, http, databaseUrl, temporal, worker, config, onClose }) => {
-    const clients: McpClient[] = [];
-    onClose(() => Promise.all(clients.splice(0).map((c) => c.close())));
+    const clients: LeanAgent[] = [];
+    onClose(() => Promise.resolve(clients.splice(0).forEach((c) => c.close())));
 
     const project = async (name: string): Promise<string> =>
       (await http.post('/api/projects', { name: `${name}-${randomUUID()}` })).body.id;
@@ -56,9 +57,9 @@ runBench(
         name: `bench-${randomUUID()}`,
         projectIds: [projectId],
       });
-      const client = await connectAgent(apiUrl, body.token);
+      const client = await LeanAgent.connect(apiUrl, body.token);
       clients.push(client);
-      return { id: body.agentId as string, client };
+      return { id: body.agentId as string, token: body.token as string, client };
     };
     /** Creates a backlog and waits until every task's workflow has projected it (version 1 on). */
     const createTasks = async (projectId: string, count: number): Promise<number> => {
@@ -119,7 +120,7 @@ runBench(
           agents.map(async (a) => {
             for (;;) {
               const t0 = performance.now();
-              const res = await callTool(a.client, 'get_next_task', {});
+              const res = await a.client.callTool('get_next_task', {});
               const ms = performance.now() - t0;
               if (res.isError) throw new Error(`get_next_task failed: ${res.text}`);
               if (!res.data.task) return;
@@ -128,7 +129,7 @@ runBench(
               lastTask.set(a.id, res.data.task.id);
               // An agent's first call on its task tells aiworker it has it (else get_next_task
               // would hand it over again); not counted in the claim's latency.
-              await callTool(a.client, 'heartbeat', { taskId: res.data.task.id });
+              await a.client.callTool('heartbeat', { taskId: res.data.task.id });
             }
           }),
         ),
@@ -165,10 +166,20 @@ runBench(
       };
       const pingMs = await callCpu((a) => a.client.ping());
       const heartbeatMs = await callCpu((a) =>
-        callTool(a.client, 'heartbeat', { taskId: lastTask.get(a.id)! }),
+        a.client.callTool('heartbeat', { taskId: lastTask.get(a.id)! }),
       );
-      await Promise.all(agents.map((a) => a.client.close()));
-      clients.splice(0);
+      // The same ping from the MCP SDK's own client (`Client` over its Streamable HTTP
+      // transport), for what the benchmark's lean agents leave to the rest of the machine.
+      const sdkClients = await Promise.all(agents.map((a) => connectAgent(apiUrl, a.token)));
+      const sdkPingMs = await cpuMsPer(perAgent * agents.length, () =>
+        Promise.all(
+          sdkClients.map(async (c) => {
+            for (let i = 0; i < perAgent; i += 1) await c.ping();
+          }),
+        ),
+      );
+      await Promise.all(sdkClients.map((c) => c.close()));
+      clients.splice(0).forEach((c) => c.close());
       // The engine doing the same number of updates-with-an-activity, as many at once.
       const engine = await measureEngine(
         temporal.address,
@@ -186,7 +197,8 @@ runBench(
       );
       say(
         `  machine busy: ${pct(claimBusy)} of every core during the claims, ${pct(engine.updateActivityMachineBusy)} during the engine's updates + activity; ` +
-          `an MCP call apart from its tool (API and agent's client): ping ${pingMs} ms CPU, heartbeat ${heartbeatMs} ms`,
+          `an MCP call apart from its tool (API and agent's client): ping ${pingMs} ms CPU ` +
+          `(${sdkPingMs['api+agents']!.toFixed(2)} ms with the MCP SDK's client), heartbeat ${heartbeatMs} ms`,
       );
       say(
         versus(
@@ -270,11 +282,11 @@ runBench(
     const asker = await agent(answerProject);
     const wakeups: number[] = [];
     for (let i = 0; i < ANSWERS; i += 1) {
-      const next = await callTool(asker.client, 'get_next_task', {});
+      const next = await asker.client.callTool('get_next_task', {});
       const taskId: string = next.data.task.id;
-      const asked = await callTool(asker.client, 'ask_user_question', { taskId, question: 'q' });
+      const asked = await asker.client.callTool('ask_user_question', { taskId, question: 'q' });
       if (asked.isError) throw new Error(`ask_user_question failed: ${asked.text}`);
-      const waiting = callTool(asker.client, 'check_response', {
+      const waiting = asker.client.callTool('check_response', {
         taskId,
         questionId: asked.data.questionId,
         waitSeconds: 30,
