@@ -57,6 +57,11 @@ export interface UserRecord {
   createdAt: string;
   updatedAt: string;
   disabledAt: string | null;
+  /**
+   * Whether the account is tied to a person at the OpenID provider (set at their first sign-in
+   * there); `DELETE /api/users/:id/oidc` unties it.
+   */
+  singleSignOn: boolean;
 }
 
 /**

@@ -22,6 +22,7 @@ function present(row: Row): UserRecord {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     disabledAt: row.disabledAt?.toISOString() ?? null,
+    singleSignOn: row.oidcSubject !== null,
   };
 }
 

@@ -275,14 +275,35 @@ describe('signing in with OpenID Connect', () => {
     const row = await api.deps.db.user.findUniqueOrThrow({ where: { id: added } });
     expect(row.oidcSubject).toBeNull();
 
-    // An administrator unties the removed account (twice: the second changes nothing), and Pat's
-    // next sign-in ties the new account and lets Pat in.
+    // An administrator unties the removed account on the board's People page, then once more
+    // through the API (which changes nothing), and Pat's next sign-in ties the new account and
+    // lets Pat in.
     const admin = apiClient(api.url, api.adminToken);
-    for (let i = 0; i < 2; i += 1) {
-      const unlinked = await admin.del(`/api/users/${removed}/oidc`);
-      expect(unlinked.status).toBe(200);
-      expect(unlinked.body.user).toMatchObject({ id: removed, disabledAt: expect.any(String) });
-    }
+    const listed = async () => (await admin.get(`/api/users/${removed}`)).body;
+    expect(await listed()).toMatchObject({ singleSignOn: true, disabledAt: expect.any(String) });
+    const operator = await (await browser.newContext()).newPage();
+    operator.setDefaultTimeout(20_000);
+    await operator.goto(api.url);
+    await operator.getByRole('button', { name: 'Use the admin token' }).click();
+    await operator.getByLabel('Admin token').fill(api.adminToken);
+    await operator.getByRole('button', { name: 'Sign in' }).click();
+    await operator.getByRole('link', { name: 'People' }).click();
+    await operator.getByText(/^Removed accounts/).click();
+    const untie = operator.getByRole('button', {
+      name: `Untie the single sign-on of pat-old-${tag}@example.com`,
+    });
+    await untie.click();
+    const question = operator.getByText(/^Untie this account from Pat/);
+    await question.waitFor();
+    await operator.getByRole('button', { name: 'Untie', exact: true }).click();
+    // The question closes once the list shows the account untied, which has no button then.
+    await question.waitFor({ state: 'detached' });
+    expect(await untie.count()).toBe(0);
+    await operator.context().close();
+    expect(await listed()).toMatchObject({ singleSignOn: false, disabledAt: expect.any(String) });
+    const again = await admin.del(`/api/users/${removed}/oidc`);
+    expect(again.status).toBe(200);
+    expect(again.body.user).toMatchObject({ id: removed, singleSignOn: false });
     expect((await admin.del(`/api/users/${randomUUID()}/oidc`)).status).toBe(404);
     await throughProvider(login);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();

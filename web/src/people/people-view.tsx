@@ -1,9 +1,9 @@
 import { useState } from 'react';
 import { usePrincipal, useUsers } from '../api/queries';
 import { ErrorMessage } from '../ui/error-message';
-import { formatTime } from '../ui/time';
 import { AddPersonForm } from './add-person-form';
 import { PEOPLE_COLUMNS, PersonRow } from './person-row';
+import { RemovedPerson } from './removed-person';
 import { ShownOnce } from './shown-once';
 import type { Secret } from './shown-once';
 
@@ -59,9 +59,7 @@ export function PeopleView() {
           <summary>Removed accounts ({removed.length})</summary>
           <ul>
             {removed.map((user) => (
-              <li key={user.id}>
-                {user.name} ({user.email}), removed {formatTime(user.disabledAt!)}
-              </li>
+              <RemovedPerson key={user.id} user={user} />
             ))}
           </ul>
         </details>

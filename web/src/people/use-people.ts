@@ -49,3 +49,7 @@ export const useChangePerson = (id: string) =>
 /** `DELETE /api/users/:id`: the account is disabled and every session of theirs ends. */
 export const useRemovePerson = (id: string) =>
   useAccountChange((api, _: void) => api.delete<{ user: UserRecord }>(userPath(id)));
+
+/** `DELETE /api/users/:id/oidc`: the account no longer holds the person's identity at the provider. */
+export const useUntiePerson = (id: string) =>
+  useAccountChange((api, _: void) => api.delete<{ user: UserRecord }>(`${userPath(id)}/oidc`));
