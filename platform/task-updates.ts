@@ -128,8 +128,27 @@ async function withRestarts<T>(
 }
 
 /**
- * Sends within the deadline; if no answer came after `STUCK_PROBE_AFTER_MS`, asks whether the
- * workflow's task is failing, and if so gives up on the call at once.
+ * How long this process's task updates and queries have lately taken to be answered: an average
+ * that follows the last few dozen answers. When Temporal or the workers are behind, every call
+ * is slow, and probing each for a stuck workflow would add a describe call per call to a server
+ * already behind (one per claim with a hundred agents on two cores): the first probe then waits
+ * for a few times this long. A call that reaches its deadline is still looked at (`whyUnanswered`).
+ */
+const answerTimes = {
+  averageMs: 0,
+  note(ms: number): void {
+    this.averageMs = this.averageMs === 0 ? ms : this.averageMs + (ms - this.averageMs) / 16;
+  },
+  /** When a call still unanswered is first probed. */
+  probeAfterMs(): number {
+    return Math.max(STUCK_PROBE_AFTER_MS, 3 * this.averageMs);
+  },
+};
+
+/**
+ * Sends within the deadline; if no answer came after `STUCK_PROBE_AFTER_MS` (longer while every
+ * answer is slow: `answerTimes`), asks whether the workflow's task is failing, and if so gives
+ * up on the call at once.
  */
 async function watched<T>(
   handle: WorkflowHandle,
@@ -140,9 +159,17 @@ async function watched<T>(
   const controller = new AbortController();
   const { signal } = controller;
   const never = new Promise<never>(() => undefined);
-  const call = connection.withAbortSignal(signal, () => connection.withDeadline(deadline, send));
+  const sent = Date.now();
+  const call = connection
+    .withAbortSignal(signal, () => connection.withDeadline(deadline, send))
+    .then((answer) => {
+      answerTimes.note(Date.now() - sent);
+      return answer;
+    });
   const probe = (async (): Promise<never> => {
-    await sleep(STUCK_PROBE_AFTER_MS, undefined, { signal });
+    const probeAt = sent + answerTimes.probeAfterMs();
+    if (probeAt >= deadline) return never;
+    await sleep(probeAt - Date.now(), undefined, { signal });
     for (;;) {
       // In the call's scope: once the call is settled, a probe still in flight is cancelled.
       if (await connection.withAbortSignal(signal, () => isFailing(handle))) {
