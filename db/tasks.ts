@@ -288,12 +288,7 @@ export async function listTasks(
 
 /** Ids of the tasks an agent holds in one of `states`, oldest first. */
 export async function tasksHeldBy(db: Db, agentId: string, states: TaskState[]): Promise<string[]> {
-  const rows = await db.task.findMany({
-    where: { assignedAgentId: agentId, state: { in: states } },
-    select: { id: true },
-    orderBy: { createdAt: 'asc' },
-  });
-  return rows.map((r) => r.id);
+  return (await heldTasks(db, agentId, states)).map((t) => t.id);
 }
 
 /** An agent's tasks in the given states, oldest first, with their projects. */
