@@ -52,6 +52,13 @@ export class ClaimOutcomeUnknown extends Error {
   }
 }
 
+/**
+ * Reserves the first of the keys no one holds (SET NX with an expiry, in order) and answers its
+ * position from 1, or 0 when every one is held: one round trip however many are taken.
+ */
+const RESERVE_FIRST_FREE =
+  "for i, key in ipairs(KEYS) do if redis.call('set', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i end end return 0";
+
 /** Deletes a reservation only if this agent still holds it. */
 const RELEASE_IF_OURS =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -210,10 +217,17 @@ export class TaskClaims {
         limit,
       });
       let contended = false;
-      for (const candidate of candidates) {
-        const claimed = await this.claim(candidate);
+      for (let next = 0; next < candidates.length;) {
+        // One round trip skips every candidate another agent holds and reserves the first free.
+        const reserved = await this.reserveFirstFree(candidates.slice(next).map((c) => c.id));
+        if (reserved < 0) {
+          contended = true;
+          break;
+        }
+        const claimed = await this.claim(candidates[next + reserved]!);
         if (claimed) return claimed;
         contended = true;
+        next += reserved + 1;
       }
       if (!contended) return null;
     }
@@ -222,12 +236,12 @@ export class TaskClaims {
   }
 
   /**
-   * One claim attempt: null when another agent holds or wins the task, or when its workflow is
+   * One claim attempt on a candidate this agent has reserved: null when another agent wins the
+   * task (the read model still listed it as free), or when its workflow is
    * stuck (a task that cannot progress must not keep agents from the next one). A workflow that
    * does not answer in time (no worker) fails the call with `TaskWorkflowUnresponsive`.
    */
   private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
-    if (!(await this.reserve(candidate.id))) return null;
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id));
     let decided = true;
     try {
@@ -300,15 +314,23 @@ export class TaskClaims {
     }
   }
 
-  /** Keeps other agents off a candidate for a moment; without Redis every agent just tries. */
-  private async reserve(taskId: string): Promise<boolean> {
+  /**
+   * Keeps other agents off a candidate for a moment: reserves the first of these tasks no other
+   * agent holds, and answers its index (-1 when every one is held). Without Redis every agent
+   * just tries the first.
+   */
+  private async reserveFirstFree(taskIds: string[]): Promise<number> {
     try {
-      return (
-        (await this.deps.redis.set(`claim:${taskId}`, this.agentId, 'PX', RESERVATION_MS, 'NX')) ===
-        'OK'
-      );
+      const index = (await this.deps.redis.eval(
+        RESERVE_FIRST_FREE,
+        taskIds.length,
+        ...taskIds.map((id) => `claim:${id}`),
+        this.agentId,
+        RESERVATION_MS,
+      )) as number;
+      return index - 1;
     } catch {
-      return true;
+      return 0;
     }
   }
 }

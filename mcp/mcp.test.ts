@@ -99,6 +99,32 @@ describe('MCP tools over Streamable HTTP', () => {
     await Promise.all(agents.map((a) => a.client.close()));
   });
 
+  it('passes over the tasks other agents are claiming and takes the first free one', async () => {
+    const projectId = await project();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i += 1) ids.push(await task(projectId, `task ${i}`));
+    // Another agent's claims of the two oldest are under way: it holds their reservations.
+    const reserve = (taskId: string) =>
+      api.deps.redis.set(`claim:${taskId}`, randomUUID(), 'PX', 60_000);
+    await reserve(ids[0]!);
+    await reserve(ids[1]!);
+    const a = await agent([projectId]);
+    const first = await callTool(a.client, 'get_next_task', {});
+    expect(first.data.task.id).toBe(ids[2]);
+    await callTool(a.client, 'heartbeat', { taskId: ids[2]! });
+    // Every task still free is being claimed by others: nothing for this agent, and nothing taken.
+    await reserve(ids[3]!);
+    expect((await callTool(a.client, 'get_next_task', {})).data.task).toBeNull();
+    // Those claims ended without taking the tasks: the oldest comes first again.
+    await api.deps.redis.del(`claim:${ids[0]}`, `claim:${ids[1]}`, `claim:${ids[3]}`);
+    const second = await callTool(a.client, 'get_next_task', {});
+    expect(second.data.task.id).toBe(ids[0]);
+    const states = await Promise.all(
+      ids.map(async (id) => (await http.get(`/api/tasks/${id}`)).body.state as string),
+    );
+    expect(states).toEqual(['in_progress', 'backlog', 'in_progress', 'backlog']);
+    await a.client.close();
+  });
   it('lists the tasks an agent holds, with the open question and the state of each', async () => {
     const projectId = await project();
     const a = await agent([projectId]);
