@@ -138,7 +138,7 @@ const envSchema = z.object({
     .number({ error: 'expected a number of workflows' })
     .int('expected a whole number')
     .min(0, 'expected 0 or more')
-    .default(100),
+    .default(200),
   AIWORKER_STUCK_SWEEP_SECONDS: z.coerce
     .number({ error: 'expected a number of seconds' })
     .int('expected a whole number of seconds')
