@@ -54,7 +54,8 @@ export class ClaimOutcomeUnknown extends Error {
 
 /**
  * Reserves the first of the keys no one holds (SET NX with an expiry, in order) and answers its
- * position from 1, or 0 when every one is held: one round trip however many are taken.
+ * position from 1, or 0 when every one is held: one round trip however many are taken. (The keys
+ * of one call must live on one Redis server: aiworker uses one, not a cluster.)
  */
 const RESERVE_FIRST_FREE =
   "for i, key in ipairs(KEYS) do if redis.call('set', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i end end return 0";
@@ -237,9 +238,9 @@ export class TaskClaims {
 
   /**
    * One claim attempt on a candidate this agent has reserved: null when another agent wins the
-   * task (the read model still listed it as free), or when its workflow is
-   * stuck (a task that cannot progress must not keep agents from the next one). A workflow that
-   * does not answer in time (no worker) fails the call with `TaskWorkflowUnresponsive`.
+   * task (the read model still listed it as free), or when its workflow is stuck (a task that
+   * cannot progress must not keep agents from the next one). A workflow that does not answer in
+   * time (no worker) fails the call with `TaskWorkflowUnresponsive`.
    */
   private async claim(candidate: { id: string; projectId: string }): Promise<NextTask | null> {
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(candidate.id));
