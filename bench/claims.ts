@@ -275,29 +275,39 @@ runBench(
     const answerProject = await project('answers');
     await createTasks(answerProject, ANSWERS);
     const asker = await agent(answerProject);
+    // Two clocks from the moment the answer is sent: when the waiting agent has it, and when the
+    // person's own request is answered. The answer reaches check_response as soon as the read
+    // model has it; the respond request is answered a little later, once the task's workflow has
+    // finished its update (docs/performance.md, "Answer latency, measured apart").
     const wakeups: number[] = [];
+    const responds: number[] = [];
     for (let i = 0; i < ANSWERS; i += 1) {
       const next = await asker.client.callTool('get_next_task', {});
       const taskId: string = next.data.task.id;
       const asked = await asker.client.callTool('ask_user_question', { taskId, question: 'q' });
       if (asked.isError) throw new Error(`ask_user_question failed: ${asked.text}`);
-      const waiting = asker.client.callTool('check_response', {
-        taskId,
-        questionId: asked.data.questionId,
-        waitSeconds: 30,
-      });
+      let t0 = 0;
+      const waiting = asker.client
+        .callTool('check_response', {
+          taskId,
+          questionId: asked.data.questionId,
+          waitSeconds: 30,
+        })
+        .then((got) => ({ got, ms: performance.now() - t0 }));
       // Let the call reach its wait, so the answer has to wake it rather than be read at once.
       await new Promise((r) => setTimeout(r, 150));
-      const t0 = performance.now();
+      t0 = performance.now();
       const res = await http.post(`/api/tasks/${taskId}/respond`, { answer: 'a' });
+      responds.push(performance.now() - t0);
       if (res.status >= 300) throw new Error(`respond failed: ${JSON.stringify(res.body)}`);
-      const got = await waiting;
+      const { got, ms } = await waiting;
       if (!got.data?.answered)
         throw new Error(`check_response did not return the answer: ${got.text}`);
-      wakeups.push(performance.now() - t0);
+      wakeups.push(ms);
     }
     say(
-      `answer → check_response (waitSeconds 30) returns answered: ${p50p99(wakeups)} (${wakeups.length} answers one after another)`,
+      `answer → check_response (waitSeconds 30) returns answered: ${p50p99(wakeups)} (${wakeups.length} answers one after another); ` +
+        `the person's POST /respond answered: ${p50p99(responds)}`,
     );
   },
   // A round with one agent takes minutes; a lease running out mid-round would put tasks back in
