@@ -278,7 +278,7 @@ runBench(
     // Two clocks from the moment the answer is sent: when the waiting agent has it, and when the
     // person's own request is answered. The answer reaches check_response as soon as the read
     // model has it; the respond request is answered a little later, once the task's workflow has
-    // finished its update (docs/performance.md, "Answer latency, measured apart").
+    // finished its update (docs/performance.md, "After 0.8.0, fourth pass").
     const wakeups: number[] = [];
     const responds: number[] = [];
     for (let i = 0; i < ANSWERS; i += 1) {

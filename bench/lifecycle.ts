@@ -12,7 +12,7 @@ import { taskWorkflowId } from '../contracts/task';
 import { executeTaskUpdate } from '../platform/task-updates';
 import { registerTestAgent } from '../test/support/agents';
 import { TestBoard } from '../test/support/board';
-import { machine, percentile, pool, runBench, say } from './stack';
+import { machine, p50p99, pool, runBench, say } from './stack';
 
 const ANSWERS = Number(process.env.BENCH_ANSWERS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -65,11 +65,9 @@ runBench(async ({ temporal, deps, apiUrl, token, http, onClose }) => {
     responds.push(performance.now() - t0);
     latencies.push(await seen);
   }
-  latencies.sort((a, b) => a - b);
-  responds.sort((a, b) => a - b);
   say(
-    `answer → task:status_changed on socket.io: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms (${latencies.length} answers); ` +
-      `the person's POST /respond answered: p50 ${percentile(responds, 50).toFixed(1)} ms, p99 ${percentile(responds, 99).toFixed(1)} ms`,
+    `answer → task:status_changed on socket.io: ${p50p99(latencies)} (${latencies.length} answers); ` +
+      `the person's POST /respond answered: ${p50p99(responds)}`,
   );
   board.close();
 });
