@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { agentHeartbeatSignal, claimTaskUpdate, TRANSITION_REFUSED } from '../contracts/messages';
+import {
+  agentHeartbeatSignal,
+  claimTaskUpdate,
+  reportProgressUpdate,
+  TRANSITION_REFUSED,
+} from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import { taskWorkflowStartOptions } from '../platform/task-start';
 import { startStandInWorker } from './support/stand-in-worker';
@@ -16,8 +21,9 @@ const MAX_STEPS = 12;
  * task that only delivers an update the validator refuses: such a task leaves no event, and replay
  * never runs it. A task workflow that started its continue-as-new in such a task wrote commands
  * that replay could not match, and the task was stuck after its next eviction. Here an agent
- * holds a task and heartbeats while other agents' claims are refused, until the run continues
- * as new; every history written on the way must replay.
+ * holds a task, heartbeats and reports progress while other agents' claims are refused, until
+ * the run continues as new (a heartbeat only notes the time; the progress report is the work
+ * that reads the suggestion); every history written on the way must replay.
  *
  * The projection is a stand-in that answers at once (the read model is not what is tested here);
  * the Temporal server and the workflow code are the run's own.
@@ -76,6 +82,10 @@ describe("Temporal's continue-as-new suggestion", () => {
       let continued = false;
       for (let step = 0; step < MAX_STEPS && !continued; step += 1) {
         await latest.signal(agentHeartbeatSignal, { agentId: holder });
+        length = await settled(firstRun, length);
+        await latest.executeUpdate(reportProgressUpdate, {
+          args: [{ agentId: holder, message: `step ${step}` }],
+        });
         length = await settled(firstRun, length);
         // Refused: the task is the holder's. It leaves nothing in the history.
         await expect(

@@ -85,6 +85,15 @@ const SUGGESTION_READ_ON_RECORDED_WORK = 'suggestion-read-on-recorded-work';
  */
 const DELIVERY_OUTAGE_NOT_REFUSAL = 'delivery-outage-not-refusal';
 /**
+ * The patch under which an agent's signs of life change no command: the lease timer runs its
+ * whole period and, when it fires, starts again from the latest sign of life, instead of being
+ * cancelled and started anew at each heartbeat. A heartbeat's workflow task then writes nothing,
+ * so the order in which a heartbeat and an activity's result wake the workflow within one
+ * workflow task cannot change which commands it writes (see "Changing workflow code" in
+ * docs/architecture.md).
+ */
+const LEASE_CHECKED_AT_DEADLINE = 'lease-checked-at-deadline';
+/**
  * Signals a run takes before it continues as new even without Temporal's suggestion: heartbeats
  * to a task waiting for an answer wake nothing that reads the suggestion, yet grow the history
  * (about four events each).
@@ -223,6 +232,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       : projectTaskChange;
   void record(created, input.actor ?? UNKNOWN_ACTOR, creationProjector);
   suggestionReadOnRecordedWork = patched(SUGGESTION_READ_ON_RECORDED_WORK);
+  const leaseCheckedAtDeadline = patched(LEASE_CHECKED_AT_DEADLINE);
 
   // Set, with no await in between, just before this run continues as new or ends. An update that
   // is validated after that point must change nothing here (its effect would be lost with this
@@ -241,6 +251,12 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
 
   // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
   let lastBeat = 0;
+  /** When the latest sign of life arrived (workflow time). */
+  let lastBeatAt = new Date().toISOString();
+  const beat = (): void => {
+    lastBeat += 1;
+    lastBeatAt = new Date().toISOString();
+  };
   /** Signals this run has taken (see SIGNALS_PER_RUN). */
   let signals = 0;
 
@@ -289,7 +305,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     reportProgressUpdate,
     async (input) => {
       noteSuggestion();
-      lastBeat += 1;
+      beat();
       await record(
         machine.progress(input.agentId, input.message, new Date()),
         by(input, input.agentId),
@@ -316,7 +332,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   ): Promise<T> => {
     noteSuggestion();
     delivering = step;
-    lastBeat += 1;
+    beat();
     try {
       return await run();
     } catch (err) {
@@ -336,7 +352,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       );
     } finally {
       delivering = null;
-      lastBeat += 1;
+      beat();
     }
   };
   setHandler(
@@ -444,7 +460,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
   );
   setHandler(agentHeartbeatSignal, ({ agentId }) => {
     signals += 1;
-    if (agentId === machine.current().assignedAgentId) lastBeat += 1;
+    if (agentId === machine.current().assignedAgentId) beat();
   });
   setHandler(taskViewQuery, () => machine.current());
   setHandler(taskHistoryQuery, () => machine.transitions());
@@ -496,13 +512,44 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
       noteSuggestion();
       if (!moved) await record(machine.remind(new Date()), SYSTEM_ACTOR);
       else interrupted = () => (machine.openQuestion?.id === open.id ? wait.clock : null);
-    } else if (machine.state === 'in_progress') {
+    } else if (machine.state === 'in_progress' && leaseCheckedAtDeadline) {
       // An agent that stays silent for a whole lease loses the task; it goes back to the backlog.
-      const beat = lastBeat;
+      // Signs of life only note the time: when the period ends, a sign of life since (or a
+      // delivery step still running) starts the next period from it.
+      const beatBefore = lastBeat;
       const agentId = machine.current().assignedAgentId;
       const wait = startClock({ kind: 'lease', since: new Date().toISOString() });
       const moved = await condition(
-        () => lastBeat !== beat || machine.state !== 'in_progress' || shouldContinueAsNew(),
+        () =>
+          machine.state !== 'in_progress' ||
+          machine.current().assignedAgentId !== agentId ||
+          shouldContinueAsNew(),
+        wait.timeoutMs,
+      );
+      noteSuggestion();
+      const held = () =>
+        machine.state === 'in_progress' && machine.current().assignedAgentId === agentId;
+      if (moved) {
+        const clock: TaskClock =
+          lastBeat === beatBefore ? wait.clock : { kind: 'lease', since: lastBeatAt };
+        interrupted = () => (held() ? clock : null);
+      } else if (held() && (lastBeat !== beatBefore || delivering !== null)) {
+        // The next period, in this run or the next one.
+        const since = delivering !== null ? new Date().toISOString() : lastBeatAt;
+        const clock: TaskClock = { kind: 'lease', since };
+        carried = clock;
+        interrupted = () => (held() ? clock : null);
+      } else if (held()) {
+        await apply(machine.release(`lease of agent ${agentId} expired`, new Date()), SYSTEM_ACTOR);
+      }
+    } else if (machine.state === 'in_progress') {
+      // Runs started before the patch above: every sign of life cancels the lease timer and
+      // starts a new one.
+      const beatBefore = lastBeat;
+      const agentId = machine.current().assignedAgentId;
+      const wait = startClock({ kind: 'lease', since: new Date().toISOString() });
+      const moved = await condition(
+        () => lastBeat !== beatBefore || machine.state !== 'in_progress' || shouldContinueAsNew(),
         wait.timeoutMs,
       );
       noteSuggestion();
@@ -515,7 +562,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
         await apply(machine.release(`lease of agent ${agentId} expired`, new Date()), SYSTEM_ACTOR);
       } else if (moved) {
         interrupted = () =>
-          lastBeat === beat &&
+          lastBeat === beatBefore &&
           machine.state === 'in_progress' &&
           machine.current().assignedAgentId === agentId
             ? wait.clock
