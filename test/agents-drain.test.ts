@@ -6,6 +6,7 @@ import { taskWorkflowId } from '../contracts/task';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { claimRecord } from './support/claim-record';
+import { unreplayable } from './support/history-outline';
 import { apiClient, createProject } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { uniqueTaskQueue } from './support/worker';
@@ -198,6 +199,12 @@ describe('agents draining the backlog', () => {
       (t) => t.state !== 'in_progress' || t.assignedAgentId !== claimer.get(t.id),
     );
     expect(disagreements).toEqual([]);
+
+    // Every history recorded through the kill replays on the same code: one that did not would
+    // strand its task at its next cache eviction. (Its outline is printed to find out why.)
+    const workflowIds = [...created].map(taskWorkflowId);
+    const bundle = process.env.AIWORKER_TEST_WORKFLOW_BUNDLE!;
+    expect(await unreplayable(api.deps.temporal.client, workflowIds, bundle)).toEqual([]);
 
     // Each workflow recorded one assignment that held: any other was given back, on the record
     // (a claim whose caller's connection broke before the answer was written).
