@@ -95,8 +95,8 @@ const DELIVERY_OUTAGE_NOT_REFUSAL = 'delivery-outage-not-refusal';
 const LEASE_CHECKED_AT_DEADLINE = 'lease-checked-at-deadline';
 /**
  * Signals a run takes before it continues as new even without Temporal's suggestion: heartbeats
- * to a task waiting for an answer wake nothing that reads the suggestion, yet grow the history
- * (about four events each).
+ * wake nothing that reads the suggestion (to a task waiting for an answer, and since the patch
+ * above to any task), yet grow the history (about four events each).
  */
 const SIGNALS_PER_RUN = 1_000;
 
