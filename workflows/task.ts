@@ -249,7 +249,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     refuseUnless(check);
   };
 
-  // Lease: every sign of life from the assigned agent restarts the clock (see the main loop).
+  // Lease: every sign of life from the assigned agent moves its end on (see the main loop).
   let lastBeat = 0;
   /** When the latest sign of life arrived (workflow time). */
   let lastBeatAt = new Date().toISOString();
