@@ -124,13 +124,9 @@ const CLOSING = new Set([
 ]);
 
 /** A history of the corpus that the workflow code under test no longer replays. */
-export interface ReplayFailure {
+export interface ReplayFailure extends Omit<HistoryReplayFailure, 'index'> {
   release: string;
   entry: CorpusEntry;
-  /** The SDK's error, e.g. `[TMPRL1100] Nondeterminism error: …`. */
-  error: string;
-  /** The history event replay stopped at (`#12 ActivityTaskScheduled`), when the SDK names one. */
-  event: string | null;
 }
 
 /**
@@ -144,27 +140,58 @@ export async function replayRelease(
   only: (entry: CorpusEntry) => boolean = () => true,
 ): Promise<ReplayFailure[]> {
   const entries = readManifest(release).histories.filter(only);
-  const histories = entries.map((entry) => ({ entry, history: readHistory(release, entry) }));
-  const failures: ReplayFailure[] = [];
+  const histories = entries.map((entry) => ({
+    workflowId: entry.workflowId,
+    history: readHistory(release, entry),
+  }));
+  const failed = await replayEach(bundlePath, `corpus-${release}`, histories);
+  return failed.map(({ index, error, event }) => ({
+    release,
+    entry: entries[index]!,
+    error,
+    event,
+  }));
+}
+
+/** A history the workflow code did not replay: its place in the list, the error, the event. */
+export interface HistoryReplayFailure {
+  index: number;
+  /** The SDK's error, e.g. `[TMPRL1100] Nondeterminism error: …`. */
+  error: string;
+  /** The history event replay stopped at (`#12 ActivityTaskScheduled`), when the SDK names one. */
+  event: string | null;
+}
+
+/**
+ * Replays each history against the workflow bundle at `bundlePath` (a replay worker runs the
+ * workflow code against the recorded history and fails where the code would issue different
+ * commands), and answers the ones that did not replay.
+ */
+export async function replayEach(
+  bundlePath: string,
+  replayName: string,
+  histories: Array<{ workflowId: string; history: History }>,
+): Promise<HistoryReplayFailure[]> {
+  const failures: HistoryReplayFailure[] = [];
   const results = Worker.runReplayHistories(
-    { workflowBundle: { codePath: bundlePath }, replayName: `corpus-${release}` },
-    histories.map(({ entry, history }) => ({ workflowId: entry.workflowId, history })),
+    { workflowBundle: { codePath: bundlePath }, replayName },
+    histories,
   );
   // Results come one per history, in the order given.
-  let i = 0;
+  let index = 0;
   for await (const result of results) {
-    const { entry, history } = histories[i]!;
-    i += 1;
-    if (!result.error) continue;
-    const message = result.error.message;
-    const id = /HistoryEvent\(id: (\d+)/.exec(message)?.[1];
-    const event = id ? history.events?.find((e) => String(e.eventId) === id) : undefined;
-    failures.push({
-      release,
-      entry,
-      error: message,
-      event: event ? `#${id} ${eventTypeName(event)}` : id ? `#${id}` : null,
-    });
+    const { history } = histories[index]!;
+    if (result.error) {
+      const error = result.error.message;
+      const id = /HistoryEvent\(id: (\d+)/.exec(error)?.[1];
+      const event = id ? history.events?.find((e) => String(e.eventId) === id) : undefined;
+      failures.push({
+        index,
+        error,
+        event: event ? `#${id} ${eventTypeName(event)}` : id ? `#${id}` : null,
+      });
+    }
+    index += 1;
   }
   return failures;
 }

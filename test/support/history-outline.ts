@@ -1,14 +1,12 @@
-import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { eventTypeName } from '../replay/corpus';
+import { eventTypeName, replayEach } from '../replay/corpus';
 
 type History = temporal.api.history.v1.IHistory;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /** What matters of an event when reading why a history no longer replays. */
-function detail(event: HistoryEvent): string {
-  const a = event;
+function detail(a: HistoryEvent): string {
   const activity = a.activityTaskScheduledEventAttributes?.activityType?.name;
   if (activity) return activity;
   const scheduled =
@@ -74,17 +72,10 @@ export async function unreplayable(
     );
     batch.forEach((workflowId, j) => histories.push({ workflowId, history: fetched[j]! }));
   }
-  // Outlined before replay, which takes a history's events.
-  const outlines = histories.map(({ history }) => outlineHistory(history));
-  const failures: string[] = [];
-  let i = 0;
-  for await (const result of Worker.runReplayHistories(
-    { workflowBundle: { codePath: bundlePath }, replayName: 'recorded-live' },
-    histories,
-  )) {
-    const { workflowId } = histories[i]!;
-    if (result.error) failures.push(`${workflowId}: ${result.error.message}\n${outlines[i]}`);
-    i += 1;
-  }
-  return failures;
+  const failed = await replayEach(bundlePath, 'recorded-live', histories);
+  return failed.map(
+    ({ index, error, event }) =>
+      `${histories[index]!.workflowId}: ${error}${event ? ` (at ${event})` : ''}\n` +
+      outlineHistory(histories[index]!.history),
+  );
 }
