@@ -9,8 +9,7 @@ import {
   TRANSITION_REFUSED,
 } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
-import { taskWorkflowStartOptions } from '../platform/task-start';
-import { startStandInWorker } from './support/stand-in-worker';
+import { standInTaskStart, startStandInWorker } from './support/stand-in-worker';
 import { uniqueTaskQueue } from './support/worker';
 
 /** Steps after which the run must have continued as new (the run's server suggests it at 40 events). */
@@ -59,14 +58,10 @@ describe("Temporal's continue-as-new suggestion", () => {
     async (others) => {
       const taskId = randomUUID();
       const holder = randomUUID();
-      const started = await client.workflow.start('taskWorkflow', {
-        ...taskWorkflowStartOptions(taskQueue, {
-          task: { id: taskId, projectId: randomUUID(), title: 't', description: 'd', priority: 0 },
-          reminderAfterMs: 3_600_000,
-          leaseMs: 3_600_000,
-          createdAt: new Date().toISOString(),
-        }),
-      });
+      const started = await client.workflow.start(
+        'taskWorkflow',
+        standInTaskStart(taskQueue, taskId),
+      );
       const firstRun = client.workflow.getHandle(
         taskWorkflowId(taskId),
         started.firstExecutionRunId,

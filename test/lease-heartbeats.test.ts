@@ -4,9 +4,8 @@ import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { agentHeartbeatSignal, claimTaskUpdate, taskViewQuery } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
-import { taskWorkflowStartOptions } from '../platform/task-start';
 import { eventTypeName } from './replay/corpus';
-import { startStandInWorker } from './support/stand-in-worker';
+import { standInTaskStart, startStandInWorker } from './support/stand-in-worker';
 import { uniqueTaskQueue } from './support/worker';
 
 /**
@@ -33,14 +32,10 @@ describe('heartbeats on a leased task', () => {
   async function claimedTask(leaseMs: number) {
     const taskId = randomUUID();
     const agentId = randomUUID();
-    const started = await client.workflow.start('taskWorkflow', {
-      ...taskWorkflowStartOptions(taskQueue, {
-        task: { id: taskId, projectId: randomUUID(), title: 't', description: 'd', priority: 0 },
-        reminderAfterMs: 3_600_000,
-        leaseMs,
-        createdAt: new Date().toISOString(),
-      }),
-    });
+    const started = await client.workflow.start(
+      'taskWorkflow',
+      standInTaskStart(taskQueue, taskId, leaseMs),
+    );
     const handle = client.workflow.getHandle(taskWorkflowId(taskId));
     await handle.executeUpdate(claimTaskUpdate, { args: [{ agentId }] });
     // The run's server suggests continue-as-new early (at 40 events): histories are read from the
@@ -78,14 +73,15 @@ describe('heartbeats on a leased task', () => {
   });
 
   it('starts the next lease period from the latest heartbeat, and releases a silent agent', async () => {
-    const leaseMs = 2_000;
+    // Long enough that a busy machine still delivers the heartbeat inside the first period.
+    const leaseMs = 6_000;
     const { handle, firstRun, agentId } = await claimedTask(leaseMs);
     // A heartbeat well inside the first period.
-    await sleep(leaseMs / 2);
+    await sleep(1_000);
     await handle.signal(agentHeartbeatSignal, { agentId });
     // The first period ends: the task stays the agent's, and a shorter timer runs to the end of
     // the period that began with the heartbeat.
-    const second = await eventually(10_000, async () => {
+    const second = await eventually(30_000, async () => {
       const history = await firstRun.fetchHistory();
       const timers = (history.events ?? []).filter((e) => e.timerStartedEventAttributes);
       return timers.length >= 2 ? { history, timers } : undefined;
@@ -95,7 +91,7 @@ describe('heartbeats on a leased task', () => {
     const nextMs = Number(next.seconds ?? 0) * 1000 + Math.round((next.nanos ?? 0) / 1e6);
     expect(nextMs).toBeLessThan(leaseMs);
     // Silent since: the task goes back to the backlog.
-    const released = await eventually(10_000, async () => {
+    const released = await eventually(30_000, async () => {
       const view = await handle.query(taskViewQuery);
       return view.state === 'backlog' ? view : undefined;
     });
@@ -105,7 +101,6 @@ describe('heartbeats on a leased task', () => {
     expect(
       (history.events ?? []).map(eventTypeName).filter((t) => t === 'TimerFired'),
     ).toHaveLength(2);
-    // (Replay takes the history's events: checked last.)
     await expect(
       Worker.runReplayHistory({ workflowBundle: { codePath } }, history),
     ).resolves.toBeUndefined();

@@ -5,8 +5,7 @@ import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { agentHeartbeatSignal, claimTaskUpdate } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
-import { taskWorkflowStartOptions } from '../platform/task-start';
-import { startStandInWorker } from './support/stand-in-worker';
+import { standInTaskStart, startStandInWorker } from './support/stand-in-worker';
 import { uniqueTaskQueue } from './support/worker';
 
 /** The workflow task timeout of these tests: the SDK extends a task that is still busy at 80 %. */
@@ -47,12 +46,7 @@ describe('a first projection slower than its workflow task', () => {
       const agentId = randomUUID();
       // The claim comes with the start, so that it is in the task's first workflow task.
       const start = new WithStartWorkflowOperation('taskWorkflow', {
-        ...taskWorkflowStartOptions(taskQueue, {
-          task: { id: taskId, projectId: randomUUID(), title: 't', description: 'd', priority: 0 },
-          reminderAfterMs: 3_600_000,
-          leaseMs: 3_600_000,
-          createdAt: new Date().toISOString(),
-        }),
+        ...standInTaskStart(taskQueue, taskId),
         workflowIdConflictPolicy: 'FAIL',
         workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
       });

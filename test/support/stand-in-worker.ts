@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { RecordedEvent } from '../../contracts/events';
+import { taskWorkflowStartOptions } from '../../platform/task-start';
 
 /** What a stand-in projection is given of a change. */
 export interface StandInChange {
@@ -46,4 +48,17 @@ export async function startStandInWorker(
       await Runtime.instance().shutdown();
     },
   };
+}
+
+/**
+ * Start options of a task workflow for a stand-in worker: a placeholder task of its own project,
+ * an hour before a question's reminder, and `leaseMs` (an hour unless given).
+ */
+export function standInTaskStart(taskQueue: string, taskId: string, leaseMs = 3_600_000) {
+  return taskWorkflowStartOptions(taskQueue, {
+    task: { id: taskId, projectId: randomUUID(), title: 't', description: 'd', priority: 0 },
+    reminderAfterMs: 3_600_000,
+    leaseMs,
+    createdAt: new Date().toISOString(),
+  });
 }
