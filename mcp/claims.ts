@@ -60,6 +60,16 @@ export class ClaimOutcomeUnknown extends Error {
 const RESERVE_FIRST_FREE =
   "for i, key in ipairs(KEYS) do if redis.call('set', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i end end return 0";
 
+/**
+ * Candidates whose claims this process has under way (reserved, not yet decided). With many
+ * agents on one API process they are the first rows of every agent's listing (the oldest of
+ * the backlog): each listing reads that many rows more, and passes over them here rather than
+ * in Redis. Claims under way in other processes are passed over by their reservations.
+ */
+const claimingHere = new Set<string>();
+/** The most candidates one listing reads. */
+const MAX_CANDIDATES = 1000;
+
 /** Deletes a reservation only if this agent still holds it. */
 const RELEASE_IF_OURS =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -208,16 +218,22 @@ export class TaskClaims {
    * Claims the best candidate this agent can get. Candidates other agents hold or win are
    * skipped; when every candidate looked at was taken that way, it looks again (the others'
    * claims have moved on by then) over a wider window, so an agent is not told "nothing to do"
-   * while backlog remains.
+   * while backlog remains. Only when every candidate there is has a claim under way in this
+   * process is the answer at once "none free": looking again would find the same ones.
    */
   private async tryClaim(projectIds: string[] | null): Promise<NextTask | null> {
     for (let round = 0, limit = 20; round < 8; round += 1, limit = Math.min(limit * 4, 320)) {
-      const candidates = await claimCandidates(this.deps.db, {
+      const asked = Math.min(limit + claimingHere.size, MAX_CANDIDATES);
+      const listed = await claimCandidates(this.deps.db, {
         agentId: this.agentId,
         projectIds,
-        limit,
+        limit: asked,
       });
-      let contended = false;
+      const candidates = listed.filter((c) => !claimingHere.has(c.id));
+      // Every candidate there is (the listing was not cut short) is being claimed here: a new
+      // listing would find the same ones until those claims are decided, so none is free now.
+      if (candidates.length === 0 && listed.length < asked) return null;
+      let contended = candidates.length < listed.length;
       for (let next = 0; next < candidates.length;) {
         // One round trip skips every candidate another agent holds and reserves the first free.
         const reserved = await this.reserveFirstFree(candidates.slice(next).map((c) => c.id));
@@ -225,7 +241,11 @@ export class TaskClaims {
           contended = true;
           break;
         }
-        const claimed = await this.claim(candidates[next + reserved]!);
+        const candidate = candidates[next + reserved]!;
+        claimingHere.add(candidate.id);
+        const claimed = await this.claim(candidate).finally(() =>
+          claimingHere.delete(candidate.id),
+        );
         if (claimed) return claimed;
         contended = true;
         next += reserved + 1;
