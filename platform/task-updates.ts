@@ -139,10 +139,20 @@ const answerTimes = {
   note(ms: number): void {
     this.averageMs = this.averageMs === 0 ? ms : this.averageMs + (ms - this.averageMs) / 16;
   },
+  /**
+   * A probe found the workflow of a call unanswered for `ms` able to run: the call is waiting its
+   * turn, and so are the others sent with it. The average is raised to that wait at once, so a
+   * burst of calls (a hundred agents starting together) is not probed call by call.
+   */
+  waited(ms: number): void {
+    this.averageMs = Math.max(this.averageMs, ms);
+  },
   /** When a call still unanswered is first probed. */
   probeAfterMs(): number {
     return Math.max(STUCK_PROBE_AFTER_MS, 3 * this.averageMs);
   },
+  /** The probe under way in this process: one at a time, and the others look again after it. */
+  probing: undefined as Promise<unknown> | undefined,
 };
 
 /**
@@ -167,15 +177,30 @@ async function watched<T>(
       return answer;
     });
   const probe = (async (): Promise<never> => {
-    const probeAt = sent + answerTimes.probeAfterMs();
-    if (probeAt >= deadline) return never;
-    await sleep(probeAt - Date.now(), undefined, { signal });
+    let due = sent + answerTimes.probeAfterMs();
     for (;;) {
-      // In the call's scope: once the call is settled, a probe still in flight is cancelled.
-      if (await connection.withAbortSignal(signal, () => isFailing(handle))) {
-        throw new TaskWorkflowStuck(taskIdOf(handle));
+      if (due >= deadline) return never;
+      await sleep(due - Date.now(), undefined, { signal });
+      // Another call's probe first: if its workflow was able to run, every call is slow, and
+      // this one's probe moves later with the average.
+      while (answerTimes.probing) await answerTimes.probing;
+      signal.throwIfAborted();
+      const later = sent + answerTimes.probeAfterMs();
+      if (later > Date.now()) {
+        due = Math.max(due, later);
+        continue;
       }
-      await sleep(STUCK_PROBE_EVERY_MS, undefined, { signal });
+      // In the call's scope: once the call is settled, a probe still in flight is cancelled.
+      const looking = connection.withAbortSignal(signal, () => isFailing(handle));
+      const settled = looking.catch(() => undefined);
+      answerTimes.probing = settled;
+      void settled.finally(() => {
+        if (answerTimes.probing === settled) answerTimes.probing = undefined;
+      });
+      if (await looking) throw new TaskWorkflowStuck(taskIdOf(handle));
+      signal.throwIfAborted();
+      answerTimes.waited(Date.now() - sent);
+      due = Date.now() + STUCK_PROBE_EVERY_MS;
     }
   })().catch((err: unknown) => {
     if (err instanceof TaskWorkflowStuck) throw err;
