@@ -37,6 +37,26 @@ describe('unreachableDependency', () => {
     });
   });
 
+  it('names the database for a request still waiting for a connection as the pool closes', async () => {
+    const closing = createDb(process.env.DATABASE_URL!, { connectionLimit: 1 });
+    // The pool's one connection is taken: the next statements wait for it.
+    const held = await closing.sql.getConnection();
+    const waiting = {
+      prisma: failureOf(closing.task.count()),
+      driverQuery: failureOf(
+        claimCandidates(closing, { agentId: 'a', projectIds: null, limit: 1 }),
+      ),
+    };
+    const ended = closing.sql.end();
+    const failures = { prisma: await waiting.prisma, driverQuery: await waiting.driverQuery };
+    await held.release();
+    await ended;
+    await closing.$disconnect();
+    expect(
+      Object.fromEntries(Object.entries(failures).map(([k, e]) => [k, unreachableDependency(e)])),
+    ).toEqual({ prisma: 'the database', driverQuery: 'the database' });
+  });
+
   it('blames nothing for an error of the request itself', () => {
     const zlib = Object.assign(new Error('incorrect header check'), { code: 'Z_DATA_ERROR' });
     expect(unreachableDependency(zlib)).toBeNull();

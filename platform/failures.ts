@@ -36,11 +36,12 @@ export function isTemporalDeadline(err: unknown): boolean {
 
 /**
  * MariaDB errors that mean the connection, not the query, failed: the driver's own (connection
- * closed, socket closed or failed, connect or pool timeout, pool closed) and the server's "too
- * many connections" and "shutting down".
+ * closed, socket closed or failed, connect or pool timeout, pool closed or closing: a request
+ * still waiting for a connection as the process shuts down) and the server's "too many
+ * connections" and "shutting down".
  */
 const DRIVER_CONNECTION_ERRORS = new Set([
-  45001, 45009, 45012, 45013, 45019, 45027, 45028, 1040, 1053,
+  45001, 45009, 45012, 45013, 45019, 45027, 45028, 45037, 1040, 1053,
 ]);
 /** Prisma's own codes for an unreachable server, a closed connection, a pool timeout. */
 const PRISMA_CONNECTION_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
