@@ -206,16 +206,37 @@ describe('delivery over MCP with the local forge and local previews', () => {
     });
   }, 240_000);
 
-  it('refuses delivery steps out of order, and shows the forge and runtime refusals to the agent and the board', async () => {
-    const project = await createProject(http, {
-      name: `refusals-${randomUUID()}`,
-    });
-    const { body: agent } = await http.post('/api/agents', { name: 'r', projectIds: [project.id] });
+  /** A project without preview commands, whose one task a new agent has just taken. */
+  const taskTaken = async (name: string) => {
+    const project = await createProject(http, { name: `${name}-${randomUUID()}` });
+    const { body: agent } = await http.post('/api/agents', { name, projectIds: [project.id] });
     const id = (
       await http.post('/api/tasks', { projectId: project.id, title: 'x', description: 'y' })
     ).body.taskId as string;
     const client = await connectAgent(api.url, agent.token);
     await callTool(client, 'get_next_task', {});
+    return { project, id, client };
+  };
+
+  it('answers a create_branch sent again while the first still runs with the same branch', async () => {
+    // An agent told `unavailable` after the workflow had taken its call retries it: the retry
+    // waits for the running step instead of being refused as busy.
+    const { project, id, client } = await taskTaken('again');
+    const both = await Promise.all([
+      callTool(client, 'create_branch', { taskId: id }),
+      callTool(client, 'create_branch', { taskId: id }),
+    ]);
+    const branch = { branch: `task-${id}-feature`, cloneUrl: project.cloneUrl };
+    expect(both.map((r) => ({ isError: r.isError, text: r.isError ? r.text : '' }))).toEqual([
+      { isError: false, text: '' },
+      { isError: false, text: '' },
+    ]);
+    expect(both.map((r) => r.data)).toEqual([branch, branch]);
+    await client.close();
+  });
+
+  it('refuses delivery steps out of order, and shows the forge and runtime refusals to the agent and the board', async () => {
+    const { project, id, client } = await taskTaken('refusals');
     expect(await callTool(client, 'create_pr', { taskId: id })).toMatchObject({
       isError: true,
       text: expect.stringContaining('call create_branch'),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import { agentActor } from '../contracts/actor';
@@ -26,7 +27,7 @@ import { AgentPresence } from './presence';
 import { PreviewDeploys } from './previews';
 import type { PreviewOutcome } from './previews';
 import type { ProgressCoalescer, ProgressOutcome } from './progress';
-import { AgentRefusal, endedMessage, refusalOf } from './refusals';
+import { AgentRefusal, endedMessage, isRefused, refusalOf } from './refusals';
 import type { TaskWakeups } from './wakeups';
 
 /** The calling agent, as authenticated. */
@@ -181,7 +182,7 @@ export class AgentWork {
    */
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
     const task = await this.holdTask(input.taskId);
-    const result = await this.send(input.taskId, (handle) =>
+    const result = await this.sendStep(input.taskId, 'create_branch', (handle) =>
       executeLongTaskUpdate(handle, createBranchUpdate, {
         agentId: this.agent.agentId,
         actor: this.actor,
@@ -197,7 +198,7 @@ export class AgentWork {
     description?: string;
   }): Promise<{ prNumber: number; prUrl: string }> {
     await this.holdTask(input.taskId);
-    return await this.send(input.taskId, (handle) =>
+    return await this.sendStep(input.taskId, 'create_pr', (handle) =>
       executeLongTaskUpdate(handle, createPullRequestUpdate, {
         agentId: this.agent.agentId,
         actor: this.actor,
@@ -270,6 +271,32 @@ export class AgentWork {
       return await update(handle);
     } catch (err) {
       throw await refusalOf(this.deps.db, taskId, handle, err);
+    }
+  }
+
+  /**
+   * `send` for a delivery step the workflow runs one at a time. When this same step is still
+   * running on the task (typically the agent's earlier call, answered `unavailable` because the
+   * workflow took it only after that call stopped waiting), the call waits for it to end and sends
+   * the step again, rather than refuse the agent's retry: each step is idempotent (the branch is
+   * found, the open pull request updated). Another step running is still refused.
+   */
+  private async sendStep<T>(
+    taskId: string,
+    step: 'create_branch' | 'create_pr',
+    update: (handle: WorkflowHandle) => Promise<T>,
+  ): Promise<T> {
+    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
+    const until = Date.now() + SAME_STEP_WAIT_MS;
+    for (;;) {
+      try {
+        return await update(handle);
+      } catch (err) {
+        if (!runningAlready(err, step) || Date.now() >= until) {
+          throw await refusalOf(this.deps.db, taskId, handle, err);
+        }
+      }
+      await sleep(SAME_STEP_POLL_MS);
     }
   }
 
@@ -450,6 +477,20 @@ export class AgentWork {
     ]);
     return task;
   }
+}
+
+/** How long a delivery step waits for the same step already running on its task. */
+const SAME_STEP_WAIT_MS = 30_000;
+const SAME_STEP_POLL_MS = 250;
+
+/**
+ * The task's workflow refused a delivery step because that same step is running (the
+ * validator's words in workflows/task.ts: "… is busy with <step>; wait for it to finish …").
+ */
+function runningAlready(err: unknown, step: string): boolean {
+  return (
+    isRefused(err) && (err as { cause: Error }).cause.message.includes(`is busy with ${step};`)
+  );
 }
 
 /** The question named, or the latest one. */
