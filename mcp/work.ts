@@ -182,11 +182,14 @@ export class AgentWork {
    */
   async createBranch(input: { taskId: string }): Promise<{ branch: string; cloneUrl: string }> {
     const task = await this.holdTask(input.taskId);
-    const result = await this.sendStep(input.taskId, 'create_branch', (handle) =>
-      executeLongTaskUpdate(handle, createBranchUpdate, {
-        agentId: this.agent.agentId,
-        actor: this.actor,
-      }),
+    const result = await this.send(
+      input.taskId,
+      (handle) =>
+        executeLongTaskUpdate(handle, createBranchUpdate, {
+          agentId: this.agent.agentId,
+          actor: this.actor,
+        }),
+      'create_branch',
     );
     return { branch: result.branch, cloneUrl: projectGitUrl(this.deps.publicUrl, task.projectId) };
   }
@@ -198,13 +201,16 @@ export class AgentWork {
     description?: string;
   }): Promise<{ prNumber: number; prUrl: string }> {
     await this.holdTask(input.taskId);
-    return await this.sendStep(input.taskId, 'create_pr', (handle) =>
-      executeLongTaskUpdate(handle, createPullRequestUpdate, {
-        agentId: this.agent.agentId,
-        actor: this.actor,
-        ...(input.title ? { title: input.title } : {}),
-        ...(input.description ? { description: input.description } : {}),
-      }),
+    return await this.send(
+      input.taskId,
+      (handle) =>
+        executeLongTaskUpdate(handle, createPullRequestUpdate, {
+          agentId: this.agent.agentId,
+          actor: this.actor,
+          ...(input.title ? { title: input.title } : {}),
+          ...(input.description ? { description: input.description } : {}),
+        }),
+      'create_pr',
     );
   }
 
@@ -261,30 +267,18 @@ export class AgentWork {
     return { taskId: view.id, state: view.state };
   }
 
-  /** Sends an update to a task's workflow; a refusal by it becomes an AgentRefusal. */
-  private async send<T>(
-    taskId: string,
-    update: (handle: WorkflowHandle) => Promise<T>,
-  ): Promise<T> {
-    const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
-    try {
-      return await update(handle);
-    } catch (err) {
-      throw await refusalOf(this.deps.db, taskId, handle, err);
-    }
-  }
-
   /**
-   * `send` for a delivery step the workflow runs one at a time. When this same step is still
+   * Sends an update to a task's workflow; a refusal by it becomes an AgentRefusal. For a delivery
+   * step (`sameStep`), which the workflow runs one at a time: when this same step is still
    * running on the task (typically the agent's earlier call, answered `unavailable` because the
    * workflow took it only after that call stopped waiting), the call waits for it to end and sends
    * the step again, rather than refuse the agent's retry: each step is idempotent (the branch is
    * found, the open pull request updated). Another step running is still refused.
    */
-  private async sendStep<T>(
+  private async send<T>(
     taskId: string,
-    step: 'create_branch' | 'create_pr',
     update: (handle: WorkflowHandle) => Promise<T>,
+    sameStep?: 'create_branch' | 'create_pr',
   ): Promise<T> {
     const handle = this.deps.client.workflow.getHandle(taskWorkflowId(taskId));
     const until = Date.now() + SAME_STEP_WAIT_MS;
@@ -292,7 +286,7 @@ export class AgentWork {
       try {
         return await update(handle);
       } catch (err) {
-        if (!runningAlready(err, step) || Date.now() >= until) {
+        if (!sameStep || !runningAlready(err, sameStep) || Date.now() >= until) {
           throw await refusalOf(this.deps.db, taskId, handle, err);
         }
       }
