@@ -231,6 +231,11 @@ export function serveGitHttp(
   });
   req.pipe(child.stdin);
   child.stdin.on('error', () => undefined);
+  // A client that goes away mid-request (a push cut off) leaves http-backend waiting for the rest
+  // of its body: it is stopped, as a real server stops the request's handler.
+  res.once('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let head = Buffer.alloc(0);
   let started = false;
   child.stdout.on('data', (chunk: Buffer) => {
@@ -254,6 +259,7 @@ export function serveGitHttp(
     res.write(head.subarray(end + 4));
   });
   child.on('close', () => {
+    if (res.destroyed) return;
     if (!started) res.writeHead(500, { 'content-type': 'text/plain' }).end('git failed\n');
     else res.end();
   });
