@@ -170,7 +170,8 @@ export async function findActiveAgentByTokenHash(
   if (!row || row.revokedAt !== null) return undefined;
   const time = (text: string | null) => (text === null ? null : storedTime(text));
   const expiresAt = time(row.expiresAt);
-  if (expiresAt && expiresAt.getTime() <= Date.now()) return undefined;
+  // A stored expiry that does not read as a time expires the token rather than keep it alive.
+  if (expiresAt && !(expiresAt.getTime() > Date.now())) return undefined;
   return present({
     id: row.id,
     name: row.name,
