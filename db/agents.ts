@@ -30,7 +30,7 @@ export class AgentRevoked extends Error {
 
 type Row = Awaited<ReturnType<typeof findRows>>[number];
 
-function findRows(db: Db, where: { id?: string; tokenHash?: string }, page?: AgentPage) {
+function findRows(db: Db, where: { id?: string }, page?: AgentPage) {
   return db.agent.findMany({
     where: { ...where, ...(page?.after ? { id: { gt: page.after } } : {}) },
     include: { projects: true },
