@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ByActor } from './actor';
 import type { TaskTransition, TaskView } from './task';
+import type { DeliveryStep } from './events';
 
 /**
  * Messages of the task workflow. Every change is an update, so the caller learns at once
@@ -144,6 +145,15 @@ export const DELIVERY_UNAVAILABLE = 'DeliveryUnavailable';
 
 /** Failure type of a refused update (ApplicationFailure.type). */
 export const TRANSITION_REFUSED = 'TransitionRefused';
+
+/**
+ * The detail of a delivery step refused because a step of the same task is running (the first
+ * of the refusal's `details`, beside its message): callers tell which step it is without reading
+ * the message.
+ */
+export interface BusyWithStep {
+  busyWith: DeliveryStep;
+}
 
 /**
  * Failure type of an update that reached a run in the middle of continuing as new: nothing was

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
 import { agentActor } from '../contracts/actor';
 import type { Actor } from '../contracts/actor';
 import type { ALL_PROJECTS, NextTask } from '../contracts/agent';
+import type { DeliveryStep } from '../contracts/events';
 import {
   askQuestionUpdate,
   createBranchUpdate,
@@ -12,6 +14,7 @@ import {
   releaseTaskUpdate,
   reportProgressUpdate,
 } from '../contracts/messages';
+import type { BusyWithStep } from '../contracts/messages';
 import { taskWorkflowId } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
 import type { Db } from '../db/client';
@@ -478,13 +481,13 @@ const SAME_STEP_WAIT_MS = 30_000;
 const SAME_STEP_POLL_MS = 250;
 
 /**
- * The task's workflow refused a delivery step because that same step is running (the
- * validator's words in workflows/task.ts: "… is busy with <step>; wait for it to finish …").
+ * The task's workflow refused a delivery step because that same step is running: the refusal's
+ * details name the running step (`BusyWithStep`, workflows/task.ts).
  */
-function runningAlready(err: unknown, step: string): boolean {
-  return (
-    isRefused(err) && (err as { cause: Error }).cause.message.includes(`is busy with ${step};`)
-  );
+function runningAlready(err: unknown, step: DeliveryStep): boolean {
+  if (!isRefused(err)) return false;
+  const [detail] = ((err as WorkflowUpdateFailedError).cause as ApplicationFailure).details ?? [];
+  return (detail as Partial<BusyWithStep> | null | undefined)?.busyWith === step;
 }
 
 /** The question named, or the latest one. */

@@ -4,9 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { createLocalRuntime } from '../activities/preview/local';
 import { taskPreviewName } from '../activities/preview/runtime';
+import { createPullRequestUpdate, TRANSITION_REFUSED } from '../contracts/messages';
+import { taskWorkflowId } from '../contracts/task';
 import { REPO_ROOT } from '../platform/config';
+import { executeTaskUpdate } from '../platform/task-updates';
 import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { git, gitAsync, localRepositoryUrl, seedWithFixtureApp } from './support/git';
@@ -97,6 +102,32 @@ describe('a three-minute preview deploy through MCP with default client timeouts
       );
     }
 
+    /**
+     * Another delivery step sent while the deploy runs is refused at once, not waited for: the
+     * refusal names the running step in its details as well as in its message.
+     */
+    const refusedWhileDeploying = async (agentId: string, client: Client, taskId: string) => {
+      const refusal = await executeTaskUpdate(
+        api.deps.temporal.client.workflow.getHandle(taskWorkflowId(taskId)),
+        createPullRequestUpdate,
+        { agentId },
+      ).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (refusal as WorkflowUpdateFailedError).cause as ApplicationFailure;
+      expect(cause).toMatchObject({
+        type: TRANSITION_REFUSED,
+        message: `task ${taskId} is busy with trigger_preview; wait for it to finish before create_pr`,
+        details: [{ busyWith: 'trigger_preview' }],
+      });
+      expect(await callTool(client, 'create_pr', { taskId })).toMatchObject({
+        isError: true,
+        text: expect.stringContaining('is busy with trigger_preview'),
+      });
+    };
+
     const outcomes = await Promise.all(
       clients.map(async ({ agent, client }) => {
         const taskId = (await callTool(client, 'get_next_task', {})).data.task.id as string;
@@ -134,6 +165,7 @@ describe('a three-minute preview deploy through MCP with default client timeouts
           const answer = result.structuredContent as { status: string; previewUrl: string | null };
           answers.push({ ...answer, seconds: (Date.now() - started) / 1000 });
           if (answer.status !== 'deploying') break;
+          if (answers.length === 1) await refusedWhileDeploying(agent.agentId, client, taskId);
         }
         return { taskId, message, answers, progress };
       }),

@@ -43,6 +43,7 @@ import { agentIdKey, taskStateKey } from '../contracts/search-attributes';
 import { agentActor, SYSTEM_ACTOR, UNKNOWN_ACTOR } from '../contracts/actor';
 import type { Actor } from '../contracts/actor';
 import type { DeliveryStep } from '../contracts/events';
+import type { BusyWithStep } from '../contracts/messages';
 import type { TaskClock, TaskView, TaskWorkflowInput } from '../contracts/task';
 import { TaskMachine, TransitionRefused } from './task-machine';
 import type { Change } from './task-machine';
@@ -313,15 +314,22 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<TaskView> 
     },
     { validator: ({ agentId }: AgentInput) => guard(() => machine.checkProgress(agentId)) },
   );
-  // One delivery step at a time: a second call while one runs is refused, not run twice.
+  // One delivery step at a time: a second call while one runs is refused, not run twice. The
+  // refusal names the running step in its details too, so that a caller can wait for that step
+  // (mcp/work.ts) without reading the message. (A validator's refusal is not recorded in the
+  // history: what it carries can change between releases.)
   let delivering: DeliveryStep | null = null;
   const checkDeliver = (agentId: string, step: DeliveryStep) =>
     guard(() => {
       machine.checkDeliver(agentId, step);
       if (delivering) {
-        throw new TransitionRefused(
-          `task ${taskId} is busy with ${delivering}; wait for it to finish before ${step}`,
-        );
+        const busy: BusyWithStep = { busyWith: delivering };
+        throw ApplicationFailure.create({
+          message: `task ${taskId} is busy with ${delivering}; wait for it to finish before ${step}`,
+          type: TRANSITION_REFUSED,
+          nonRetryable: true,
+          details: [busy],
+        });
       }
     });
   /** Runs a delivery step's activities; a failure is shown on the board and fails only the update. */
