@@ -71,7 +71,22 @@ export class LeanAgent {
     return answer.result;
   }
 
-  private post(message: object): Promise<{ status: number; body: string }> {
+  /**
+   * Sends one message. A kept-alive connection that the API closed as idle just as the message
+   * left on it is reset before the API read anything (Node's HTTP server ends idle connections
+   * after 5 s): that message is sent once more on a new connection, as Node's documentation
+   * advises for `reusedSocket`. Any other failure is the caller's.
+   */
+  private async post(message: object): Promise<{ status: number; body: string }> {
+    try {
+      return await this.postOnce(message);
+    } catch (err) {
+      if (!(err instanceof StaleConnection)) throw err;
+      return await this.postOnce(message);
+    }
+  }
+
+  private postOnce(message: object): Promise<{ status: number; body: string }> {
     const payload = JSON.stringify(message);
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -95,8 +110,17 @@ export class LeanAgent {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(req.reusedSocket && err.code === 'ECONNRESET' ? new StaleConnection(err) : err),
+      );
       req.end(payload);
     });
+  }
+}
+
+/** A kept-alive connection reset by the server before it answered (see `LeanAgent.post`). */
+class StaleConnection extends Error {
+  constructor(override readonly cause: Error) {
+    super(`a kept-alive connection was reset: ${cause.message}`);
   }
 }
