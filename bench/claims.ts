@@ -54,13 +54,21 @@ runBench(
     const project = async (name: string): Promise<string> =>
       (await http.post('/api/projects', { name: `${name}-${randomUUID()}` })).body.id;
     const agent = async (projectId: string) => {
-      const { body } = await http.post('/api/agents', {
-        name: `bench-${randomUUID()}`,
-        projectIds: [projectId],
-      });
-      const client = await LeanAgent.connect(apiUrl, body.token);
-      clients.push(client);
-      return { id: body.agentId as string, token: body.token as string, client };
+      // A hundred registrations at once can outlast a request's deadline on two cores: the 503
+      // (retryable) is sent again. (A registration that still went through leaves an agent that
+      // never calls.)
+      for (;;) {
+        const { status, body } = await http.post('/api/agents', {
+          name: `bench-${randomUUID()}`,
+          projectIds: [projectId],
+        });
+        if (status === 503) continue;
+        if (status !== 201)
+          throw new Error(`registration answered ${status}: ${JSON.stringify(body)}`);
+        const client = await LeanAgent.connect(apiUrl, body.token);
+        clients.push(client);
+        return { id: body.agentId as string, token: body.token as string, client };
+      }
     };
     /** Creates a backlog and waits until every task's workflow has projected it (version 1 on). */
     const createTasks = async (projectId: string, count: number): Promise<number> => {
