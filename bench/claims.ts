@@ -122,6 +122,7 @@ runBench(
       const claims: Array<{ agentId: string; taskId: string }> = [];
       const latencies: number[] = [];
       const lastTask = new Map<string, string>();
+      let retried = 0;
       const started = performance.now();
       const busy = machineBusySince();
       const claimCpuMs = await cpuMsPer(TASKS, () =>
@@ -131,6 +132,12 @@ runBench(
               const t0 = performance.now();
               const res = await a.client.callTool('get_next_task', {});
               const ms = performance.now() - t0;
+              // A claim aiworker could not confirm within its deadline (calls queued behind a
+              // hundred agents' on two cores) is called again, as an agent is told to.
+              if (res.isError && res.retryable) {
+                retried += 1;
+                continue;
+              }
               if (res.isError) throw new Error(`get_next_task failed: ${res.text}`);
               if (!res.data.task) return;
               latencies.push(ms);
@@ -158,7 +165,8 @@ runBench(
       say(
         `get_next_task, ${String(n).padStart(3)} agents: ${(claims.length / seconds).toFixed(1)} claims/s, ${p50p99(latencies)}; ` +
           `${claims.length}/${TASKS} claimed, assigned twice ${countRepeated(claims.map((c) => c.taskId))}, ` +
-          `read model disagreeing ${disagreeing} (backlog created at ${(TASKS / createSeconds).toFixed(1)} tasks/s)`,
+          `read model disagreeing ${disagreeing}, calls answered unavailable and sent again ${retried} ` +
+          `(backlog created at ${(TASKS / createSeconds).toFixed(1)} tasks/s)`,
       );
       // What an MCP call costs apart from its tool's work: a ping (the protocol and HTTP round
       // trip alone) and a heartbeat (one read of the read model, a few Redis keys), CPU per call.

@@ -1,11 +1,14 @@
 import http from 'node:http';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { REFUSAL_META_KEY } from '../mcp/tools/result';
 
 /** What a tool call answered: as `callTool` in test/support/mcp-agent.ts reads it. */
 export interface ToolAnswer {
   isError: boolean;
   data: any;
   text: string;
+  /** A failure the agent may call again for (`_meta["aiworker/error"].retryable`). */
+  retryable: boolean;
 }
 
 /**
@@ -49,6 +52,7 @@ export class LeanAgent {
       isError: result.isError === true,
       data: result.structuredContent,
       text: result.content?.[0]?.text ?? '',
+      retryable: result._meta?.[REFUSAL_META_KEY]?.retryable === true,
     };
   }
 
