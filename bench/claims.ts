@@ -8,6 +8,7 @@
 //   npm run bench:claims               (defaults: 1,000 tasks per round, 1/10/50/100 agents, 200 answers)
 //   BENCH_TASKS=200 BENCH_AGENTS=1,10,50 BENCH_ANSWERS=200 npm run bench:claims
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mariadb from 'mariadb';
 import { mariadbOptions } from '../db/url';
 import { connectAgent } from '../test/support/mcp-agent';
@@ -54,21 +55,20 @@ runBench(
     const project = async (name: string): Promise<string> =>
       (await http.post('/api/projects', { name: `${name}-${randomUUID()}` })).body.id;
     const agent = async (projectId: string) => {
-      // A hundred registrations at once can outlast a request's deadline on two cores: the 503
-      // (retryable) is sent again. (A registration that still went through leaves an agent that
-      // never calls.)
-      for (;;) {
-        const { status, body } = await http.post('/api/agents', {
-          name: `bench-${randomUUID()}`,
-          projectIds: [projectId],
-        });
-        if (status === 503) continue;
-        if (status !== 201)
-          throw new Error(`registration answered ${status}: ${JSON.stringify(body)}`);
-        const client = await LeanAgent.connect(apiUrl, body.token);
-        clients.push(client);
-        return { id: body.agentId as string, token: body.token as string, client };
+      // A hundred registrations at once can outlast a request's deadline on two cores: an answer
+      // marked retryable is sent again, a few times. (A registration that still went through
+      // leaves an agent that never calls.)
+      const register = () =>
+        http.post('/api/agents', { name: `bench-${randomUUID()}`, projectIds: [projectId] });
+      let res = await register();
+      for (let retry = 0; res.status !== 201 && res.body?.error?.retryable && retry < 5; retry++) {
+        await sleep(1000 * (res.body.error.retryAfterSeconds ?? 1));
+        res = await register();
       }
+      if (res.status !== 201) throw new Error(`registration failed: ${JSON.stringify(res.body)}`);
+      const client = await LeanAgent.connect(apiUrl, res.body.token);
+      clients.push(client);
+      return { id: res.body.agentId as string, token: res.body.token as string, client };
     };
     /** Creates a backlog and waits until every task's workflow has projected it (version 1 on). */
     const createTasks = async (projectId: string, count: number): Promise<number> => {
@@ -134,7 +134,7 @@ runBench(
               const ms = performance.now() - t0;
               // A claim aiworker could not confirm within its deadline (calls queued behind a
               // hundred agents' on two cores) is called again, as an agent is told to.
-              if (res.isError && res.retryable) {
+              if (res.isError && res.retryable && retried < TASKS) {
                 retried += 1;
                 continue;
               }
