@@ -3,10 +3,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ADMIN_ACTOR } from '../contracts/actor';
 import { UNKNOWN_WEBHOOK } from '../contracts/webhook';
 import type { RecordedWebhookChange } from '../contracts/webhook';
-import { closeDb, createDb } from '../db/client';
+import { closeDb } from '../db/client';
+import { openTestDb } from '../test/support/db';
 import type { Db } from '../db/client';
 import { createLogger } from '../platform/logger';
-import { testConfig } from '../test/support/api';
 import type { ActivityDeps } from './deps';
 import { createWebhookActivities } from './webhooks';
 
@@ -20,7 +20,7 @@ describe('deleting a webhook, retried after it committed', () => {
   let projectId: string;
 
   beforeAll(async () => {
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 4 });
+    db = openTestDb(4);
     projectId = randomUUID();
     await db.project.create({ data: { id: projectId, name: `hook-delete-${projectId}` } });
   });

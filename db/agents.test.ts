@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { testConfig } from '../test/support/api';
 import {
   changeAgentCredentials,
   findActiveAgentByTokenHash,
   findAgent,
   insertAgent,
 } from './agents';
-import { closeDb, createDb } from './client';
+import { closeDb } from './client';
+import { openTestDb } from '../test/support/db';
 import type { Db } from './client';
 import { insertProject } from './projects';
 
@@ -20,7 +20,7 @@ describe('looking an agent up by its token', () => {
   const projectIds: string[] = [];
 
   beforeAll(async () => {
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 4 });
+    db = openTestDb(4);
     for (let i = 0; i < 3; i += 1) {
       const id = randomUUID();
       await insertProject(db, { id, name: `agents-${id}`, repository: { provider: 'local' } });

@@ -16,7 +16,10 @@ export const PREPARED_STATEMENTS_PER_CONNECTION = 32;
  * The read model's Prisma client over the MariaDB driver adapter, on a pool of the driver's that
  * `db/sql.ts` also uses. Only the data-access layer (`db/`) and activities use them.
  */
-export function createDb(databaseUrl: string, opts: { connectionLimit?: number } = {}): Db {
+export function createDb(
+  databaseUrl: string,
+  opts: { connectionLimit?: number; acquireTimeoutMs?: number } = {},
+): Db {
   const pool = createPool({
     ...mariadbOptions(databaseUrl),
     connectionLimit: opts.connectionLimit ?? 10,
@@ -27,9 +30,10 @@ export function createDb(databaseUrl: string, opts: { connectionLimit?: number }
     // (test/db-prepared-statements.test.ts), far under MariaDB's max_prepared_stmt_count.
     prepareCacheLength: PREPARED_STATEMENTS_PER_CONNECTION,
     // Give up on an unreachable server before the readiness probe's two seconds, so no attempt
-    // outlives the request that made it.
+    // outlives the request that made it. Only a test's own pool, which no probe reads, waits
+    // longer (test/support/db.ts).
     connectTimeout: 1000,
-    acquireTimeout: 1500,
+    acquireTimeout: opts.acquireTimeoutMs ?? 1500,
   });
   // The adapter declares the driver's types of its own (nested) copy, a minor release older;
   // it uses only the pool's and connections' documented calls, which both versions share.

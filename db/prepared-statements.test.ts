@@ -1,5 +1,5 @@
-import { testConfig } from '../test/support/api';
-import { closeDb, createDb, PREPARED_STATEMENTS_PER_CONNECTION } from './client';
+import { closeDb, PREPARED_STATEMENTS_PER_CONNECTION } from './client';
+import { openTestDb } from '../test/support/db';
 import type { Db } from './client';
 
 /**
@@ -12,7 +12,7 @@ describe('prepared statements', () => {
 
   beforeAll(() => {
     // One connection: the session's counters are then this client's.
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 1 });
+    db = openTestDb(1);
   });
   afterAll(async () => {
     await closeDb(db);

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { RecordedEvent } from '../contracts/events';
 import { newTaskView } from '../contracts/task';
 import type { TaskQuestion, TaskView } from '../contracts/task';
-import { testConfig } from '../test/support/api';
-import { closeDb, createDb } from './client';
+import { closeDb } from './client';
+import { openTestDb } from '../test/support/db';
 import type { Db } from './client';
 import { applyTaskChange, claimCandidates, findTask, taskEvents } from './tasks';
 
@@ -17,7 +17,7 @@ describe('applyTaskChange', () => {
   let agentId: string;
 
   beforeAll(async () => {
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 2 });
+    db = openTestDb(2);
     projectId = randomUUID();
     await db.project.create({ data: { id: projectId, name: `projection-${projectId}` } });
     agentId = randomUUID();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { testConfig } from '../test/support/api';
-import { closeDb, createDb } from './client';
+import { closeDb } from './client';
+import { openTestDb } from '../test/support/db';
 import type { Db } from './client';
 import { changeUser, findOidcAccount, findOidcSubjectHolder, OidcSubjectTaken } from './users';
 
@@ -14,7 +14,7 @@ describe('tying accounts to an OpenID provider’s subject', () => {
   const issuer = `https://idp-${randomUUID()}.example.com`;
 
   beforeAll(() => {
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 6 });
+    db = openTestDb(6);
   });
   afterAll(async () => {
     await closeDb(db);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ADMIN_ACTOR } from '../contracts/actor';
 import type { RecordedWebhookChange } from '../contracts/webhook';
-import { testConfig } from '../test/support/api';
-import { closeDb, createDb } from './client';
+import { closeDb } from './client';
+import { openTestDb } from '../test/support/db';
 import type { Db } from './client';
 import {
   changeWebhook,
@@ -21,7 +21,7 @@ describe('a new webhook secret on its way to its webhook', () => {
   let projectId: string;
 
   beforeAll(async () => {
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 4 });
+    db = openTestDb(4);
     projectId = randomUUID();
     await db.project.create({ data: { id: projectId, name: `hook-secrets-${projectId}` } });
   });

@@ -4,7 +4,8 @@ import { SYSTEM_ACTOR } from '../contracts/actor';
 import type { RecordedEvent } from '../contracts/events';
 import { newTaskView } from '../contracts/task';
 import type { TaskView } from '../contracts/task';
-import { closeDb, createDb } from '../db/client';
+import { closeDb } from '../db/client';
+import { openTestDb } from './support/db';
 import type { Db } from '../db/client';
 import { applyTaskChange, eventsAfter } from '../db/tasks';
 import { createLogger } from '../platform/logger';
@@ -91,7 +92,7 @@ describe("a project's event log under parallel projections", () => {
   let abandoned = false;
 
   beforeAll(async () => {
-    db = createDb(testConfig().databaseUrl, { connectionLimit: 24 });
+    db = openTestDb(24);
     api = await startTestApi();
   });
   afterAll(async () => {

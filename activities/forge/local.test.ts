@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closeDb, createDb } from '../../db/client';
+import { closeDb } from '../../db/client';
+import { openTestDb } from '../../test/support/db';
 import type { Db } from '../../db/client';
 import { insertProject } from '../../db/projects';
 import { ForgeRefusal, STAGING_BRANCH } from './forge';
@@ -64,7 +65,7 @@ describe('local forge', () => {
   }
 
   beforeAll(() => {
-    db = createDb(process.env.DATABASE_URL!);
+    db = openTestDb();
     forge = createLocalForge({
       reposDir,
       db,
