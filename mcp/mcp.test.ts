@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { startTestApi } from '../test/support/api';
 import type { TestApi } from '../test/support/api';
 import { apiClient } from '../test/support/http';
@@ -53,7 +54,9 @@ describe('MCP tools over Streamable HTTP', () => {
       expect(tool.annotations).toEqual(
         expect.objectContaining({
           readOnlyHint: expect.any(Boolean),
+          destructiveHint: expect.any(Boolean),
           idempotentHint: expect.any(Boolean),
+          openWorldHint: expect.any(Boolean),
         }),
       );
     }
@@ -323,6 +326,42 @@ describe('MCP tools over Streamable HTTP', () => {
       jsonrpc: '2.0',
       error: { code: -32000, data: { code: 'method_not_allowed' } },
     });
+    // Headers the MCP SDK would refuse in its own words are refused in aiworker's.
+    const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
+    const jsonOnly = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { ...headers, accept: 'application/json' },
+      body: ping,
+    });
+    expect(jsonOnly.status).toBe(406);
+    expect(await jsonOnly.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32000,
+        message: expect.stringContaining('Accept: application/json, text/event-stream'),
+        data: { code: 'not_acceptable', retryable: false, requestId: expect.any(String) },
+      },
+    });
+    const oldVersion = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-protocol-version': '1999-01-01' },
+      body: ping,
+    });
+    expect(oldVersion.status).toBe(400);
+    expect(await oldVersion.json()).toMatchObject({
+      error: {
+        code: -32600,
+        message: expect.stringMatching(/^MCP-Protocol-Version "1999-01-01" is not one/),
+        data: { code: 'validation_failed', retryable: false },
+      },
+    });
+    const current = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-protocol-version': LATEST_PROTOCOL_VERSION },
+      body: ping,
+    });
+    expect(current.status).toBe(200);
   });
 
   it('gives a silent agent’s task to another agent when its lease ends, and refuses the first', async () => {

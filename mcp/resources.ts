@@ -1,6 +1,5 @@
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AgentRefusal } from './refusals';
 import { clearFailures, requestFailure } from './tools/result';
@@ -64,10 +63,12 @@ export function registerTaskResources(server: McpServer, work: AgentWork): void 
           ],
         };
       } catch (err) {
+        // Not the agent's (or no such task): not found, as MCP names it.
         if (err instanceof AgentRefusal) {
-          throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri.href}`, {
-            uri: uri.href,
-          });
+          throw requestFailure(
+            new AgentRefusal('unknown_task', `no task of yours at ${uri.href}`),
+            RESOURCE_NOT_FOUND,
+          );
         }
         throw requestFailure(err);
       }

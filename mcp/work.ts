@@ -32,6 +32,7 @@ import type { PreviewOutcome } from './previews';
 import type { ProgressCoalescer, ProgressOutcome } from './progress';
 import { AgentRefusal, endedMessage, isRefused, refusalOf } from './refusals';
 import type { TaskWakeups } from './wakeups';
+import { CALL_DEADLINE_MS } from './tools/result';
 
 /** The calling agent, as authenticated. */
 export interface AgentIdentity {
@@ -476,8 +477,12 @@ export class AgentWork {
   }
 }
 
-/** How long a delivery step waits for the same step already running on its task. */
-const SAME_STEP_WAIT_MS = 30_000;
+/**
+ * How long a delivery step waits for the same step already running on its task: within the
+ * call's own deadline, leaving time to send the step again once that one has ended. Past it the
+ * agent is told the task is busy with that step, and calls again.
+ */
+const SAME_STEP_WAIT_MS = CALL_DEADLINE_MS - 3_000;
 const SAME_STEP_POLL_MS = 250;
 
 /**

@@ -153,7 +153,11 @@ describe('MCP beyond tools: resources, prompts, logging, completions, allowed ho
       `aiworker://tasks/${randomUUID()}`,
       "aiworker://tasks/1' OR '1'='1",
     ]) {
-      await expect(b.client.readResource({ uri })).rejects.toMatchObject({ code: -32002 });
+      await expect(b.client.readResource({ uri })).rejects.toMatchObject({
+        code: -32002,
+        message: expect.stringMatching(/^MCP error -32002: no task of yours at aiworker:/),
+        data: { code: 'unknown_task', retryable: false, requestId: expect.any(String) },
+      });
     }
     // Completion offers the agent's own tasks only.
     const completed = await a.client.complete({
@@ -265,7 +269,11 @@ describe('MCP beyond tools: resources, prompts, logging, completions, allowed ho
     expect(rebound.body).toMatchObject({
       jsonrpc: '2.0',
       id: null,
-      error: { code: -32000, message: expect.stringContaining('evil.example.com') },
+      error: {
+        code: -32000,
+        message: expect.stringContaining('evil.example.com'),
+        data: { code: 'forbidden', retryable: false, requestId: expect.any(String) },
+      },
     });
     // Refused before authentication: no token needed to be told.
     expect((await rawPost(api.url, { host: 'evil.example.com' })).status).toBe(403);

@@ -1,10 +1,12 @@
 import type { RequestHandler } from 'express';
+import { ForbiddenError } from '../errors';
 
 /**
  * Refuses a request to `/mcp` whose `Host`, or `Origin` when there is one, names a host that is
  * not allowed (`AIWORKER_MCP_ALLOWED_HOSTS`): a web page that rebinds its own name to this
  * machine's address cannot reach the MCP endpoint, and no other site's page may call it. The
- * answer is a JSON-RPC error with 403, before authentication.
+ * answer is a JSON-RPC error with 403 (`forbidden`, in `data` like every refusal of `/mcp`),
+ * before authentication.
  */
 export function allowedHostsOnly(allowed: string[]): RequestHandler {
   const exact = new Set(allowed.filter((h) => hasPort(h)));
@@ -13,7 +15,7 @@ export function allowedHostsOnly(allowed: string[]): RequestHandler {
     const h = host.toLowerCase();
     return exact.has(h) || anyPort.has(withoutPort(h));
   };
-  return (req, res, next) => {
+  return (req, _res, next) => {
     const host = req.headers.host;
     const origin = req.headers.origin;
     let refusal: string | null = null;
@@ -29,14 +31,9 @@ export function allowedHostsOnly(allowed: string[]): RequestHandler {
       next();
       return;
     }
-    res.status(403).json({
-      jsonrpc: '2.0',
-      id: null,
-      error: {
-        code: -32000,
-        message: `${refusal}; an operator allows hosts with AIWORKER_MCP_ALLOWED_HOSTS`,
-      },
-    });
+    next(
+      new ForbiddenError(`${refusal}; an operator allows hosts with AIWORKER_MCP_ALLOWED_HOSTS`),
+    );
   };
 }
 

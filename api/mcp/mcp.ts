@@ -1,9 +1,13 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  JSONRPCMessageSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/sdk/types.js';
 import { Router } from 'express';
 import type { Request } from 'express';
 import type { ApiDeps } from '../deps';
-import { ApiError, ForbiddenError } from '../errors';
+import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
+import { answerMcpRefusal } from '../middleware/errors';
 import { createServer } from '../../mcp/server';
 import type { RequestId } from '../../mcp/cancellations';
 import { AgentWork } from '../../mcp/work';
@@ -16,6 +20,7 @@ export function mcpRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.post('/', async (req, res) => {
     const agent = agentOf(req);
+    refuseUnservableHeaders(req);
     const malformed = malformedMessage(req.body);
     if (malformed) {
       const requestId = currentRequest()?.requestId;
@@ -59,15 +64,16 @@ export function mcpRoutes(deps: ApiDeps): Router {
       enableJsonResponse: !asksForProgress(req.body) && logLevel === null,
     });
     // A revoked or rotated token ends the agent's open calls here, wherever they wait.
+    const callRequestId = currentRequest()?.requestId;
     const stopListening = deps.credentialChanges.onChange((agentId) => {
       if (agentId !== agent.agentId) return;
       void transport.close();
       if (!res.headersSent) {
-        res.status(401).json({
-          jsonrpc: '2.0',
-          id: null,
-          error: { code: -32001, message: 'this agent token was revoked or replaced' },
-        });
+        answerMcpRefusal(
+          res,
+          new UnauthorizedError('this agent token was revoked or replaced'),
+          callRequestId,
+        );
       } else {
         res.destroy();
       }
@@ -103,6 +109,30 @@ export function mcpRoutes(deps: ApiDeps): Router {
     );
   });
   return router;
+}
+
+/**
+ * Refuses, in aiworker's words and shape, the headers the MCP SDK would refuse with its own
+ * text: an `Accept` without both answer types the transport may use, and an
+ * `MCP-Protocol-Version` the SDK does not speak.
+ */
+function refuseUnservableHeaders(req: Request): void {
+  const accept = req.headers.accept ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    throw new ApiError(
+      406,
+      'not_acceptable',
+      'send Accept: application/json, text/event-stream (an answer is JSON, or a stream of events when it carries progress)',
+    );
+  }
+  const version = req.headers['mcp-protocol-version'];
+  if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+    throw new ApiError(
+      400,
+      'validation_failed',
+      `MCP-Protocol-Version ${JSON.stringify(version.slice(0, 40))} is not one this server speaks (${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+    );
+  }
 }
 
 /**
@@ -143,6 +173,10 @@ function answerSdkFailures(
       // Our own fault (a result that broke its own schema): logged as one.
       if (failure.ours) request?.logger.error(line, 'MCP call failed: unhandled error');
       else request?.logger.warn(line, 'MCP call refused');
+    } else if (answer.error && hasOurCode(answer.error.data)) {
+      // The SDK prefixes an error's message with its own "MCP error <code>: ": the plain one
+      // made with the code is in `data`.
+      answer.error.message = (answer.error.data as { message?: unknown }).message;
     } else if (answer.error && !hasOurCode(answer.error.data)) {
       // Params that fail the SDK's own schema of a method come as an internal error whose
       // message is zod's list of issues: they are the caller's mistake.

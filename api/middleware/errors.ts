@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { ErrorBody } from '../../contracts/errors';
 import { TaskWorkflowStuck, TaskWorkflowUnresponsive } from '../../platform/errors';
 import { failureDetail, isTemporalDeadline, unreachableDependency } from '../../platform/failures';
@@ -86,24 +86,35 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (known?.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(known.retryAfterSeconds));
     }
-    const body = errorBody(known, requestId);
     if (/^\/mcp(?:[/?]|$)/.test(req.originalUrl)) {
-      // MCP clients read JSON-RPC: every refusal of the transport is a JSON-RPC error.
-      if (status === 401) {
-        // The MCP authorization spec: a 401 names the scheme to authenticate with.
-        res.setHeader('WWW-Authenticate', 'Bearer realm="aiworker", error="invalid_token"');
-      }
-      if (status === 405) res.setHeader('Allow', 'POST');
-      const { message, ...data } = body.error;
-      res.status(status).json({
-        jsonrpc: '2.0',
-        id: null,
-        error: { code: jsonRpcCode(known), message, data },
-      });
+      answerMcpRefusal(res, known, requestId);
       return;
     }
-    res.status(status).json(body);
+    res.status(status).json(errorBody(known, requestId));
   };
+}
+
+/**
+ * Answers a refusal of `/mcp` itself as MCP clients read it: a JSON-RPC error whose `data` has
+ * the same code, retry advice and request id as a REST error's body.
+ */
+export function answerMcpRefusal(
+  res: Response,
+  known: ApiError | undefined,
+  requestId: string | undefined,
+): void {
+  const status = known?.status ?? 500;
+  if (status === 401) {
+    // The MCP authorization spec: a 401 names the scheme to authenticate with.
+    res.setHeader('WWW-Authenticate', 'Bearer realm="aiworker", error="invalid_token"');
+  }
+  if (status === 405) res.setHeader('Allow', 'POST');
+  const { message, ...data } = errorBody(known, requestId || undefined).error;
+  res.status(status).json({
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: jsonRpcCode(known), message, data },
+  });
 }
 
 /** What an error that is not ours says, with the errors beneath it, for the log only. */

@@ -40,7 +40,12 @@ export function registerCheckResponseTool(
     'check_response',
     {
       title: 'Get the answer to your question',
-      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+      annotations: {
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
       description:
         'Returns the answer to a question you asked with ask_user_question. With waitSeconds it returns the moment ' +
         'the person answers, or answered: false when the time is up (call it again to keep waiting). If a person ' +

@@ -38,7 +38,12 @@ export function registerListMyTasksTool(server: McpServer, work: AgentWork): voi
         'request and preview. Use it after a restart to see what you hold. Answers at once; changes nothing.',
       inputSchema: INPUT,
       outputSchema: OUTPUT,
-      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+      annotations: {
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      },
     },
     async () => toolResult('list_my_tasks', async () => ({ tasks: await work.myTasks() })),
   );

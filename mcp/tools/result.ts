@@ -163,13 +163,15 @@ export async function toolResult(
 
 /**
  * The JSON-RPC error for a failed resource read or prompt (they have no error results): the same
- * code, message and retry advice as a tool's, in `data`, logged once like a tool's.
+ * code, message and retry advice as a tool's, in `data`, logged once like a tool's. A refusal
+ * takes `jsonRpcCode` when the protocol names one for it (-32000 otherwise).
  */
-export function requestFailure(err: unknown): McpError {
+export function requestFailure(err: unknown, jsonRpcCode?: number): McpError {
   const { expected, ...failure } = agentFailure(err);
   logFailure(err, failure, expected);
   const requestId = currentRequest()?.requestId;
-  return new McpError(expected ? -32000 : ErrorCode.InternalError, failure.message, {
+  const code = expected ? (jsonRpcCode ?? -32000) : ErrorCode.InternalError;
+  return new McpError(code, failure.message, {
     ...failure,
     ...(requestId ? { requestId } : {}),
   });
