@@ -42,25 +42,38 @@ async function step<T>(on: Dependence, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The pull request description: the task, what was asked and answered, feedback, and the commits. */
+/** Text as a Markdown block quote: whatever it holds (headings, "**A:**" lines) stays inside. */
+function quoted(text: string): string[] {
+  return text.split(/\r?\n/).map((line) => (line ? `> ${line}` : '>'));
+}
+
+/**
+ * The pull request description: the task, what was asked and answered, feedback, the commits,
+ * and last the agent's own notes. What an agent wrote (its questions, its notes) is quoted under
+ * a heading that says so, so that it cannot pass for the parts aiworker writes (a person's
+ * answer, review feedback).
+ */
 export function describePullRequest(
   task: TaskView,
   commits: Array<{ sha: string; subject: string }>,
   note?: string,
 ): string {
   const lines = [`Task ${task.id}: ${task.title}`, '', task.description];
-  if (note) lines.push('', note);
   const answered = task.questions.filter((q) => q.answer !== null);
   if (answered.length) {
     lines.push('', '## Questions and answers');
-    for (const q of answered) lines.push('', `**Q:** ${q.question}`, `**A:** ${q.answer}`);
+    for (const q of answered) {
+      lines.push('', 'The agent asked:', ...quoted(q.question), '', 'A person answered:');
+      lines.push(...quoted(q.answer!));
+    }
   }
   if (task.feedback.length) {
     lines.push('', '## Review feedback addressed');
-    for (const f of task.feedback) lines.push(`- ${f}`);
+    for (const f of task.feedback) lines.push('', ...quoted(f));
   }
   lines.push('', '## Commits');
   for (const c of commits) lines.push(`- ${c.sha.slice(0, 12)} ${c.subject}`);
+  if (note) lines.push('', "## The agent's notes", '', ...quoted(note));
   return lines.join('\n');
 }
 

@@ -18,7 +18,7 @@ import { requireAuth, requirePerson } from './middleware/auth';
 import { authRoutes, firstAdminRoutes, tokenRoutes, userRoutes } from './people/people';
 import { oidcRoutes } from './people/oidc';
 import { jsonBody } from './middleware/json-body';
-import { limitRequests } from './middleware/limits';
+import { clientAddresses, limitRequests } from './middleware/limits';
 import {
   errorHandler,
   notFound,
@@ -93,12 +93,15 @@ export const BODY_LIMIT = '256kb';
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Express's own reading of proxy headers stays off: who a request comes from is worked out
+  // once, by `clientAddresses` (AIWORKER_TRUSTED_PROXIES).
   app.set('trust proxy', false);
   const httpLog = deps.logger.child({ scope: 'api.http' });
   const handleError = errorHandler(httpLog);
   app.use(measureRequests);
   app.use(traceRequests);
   app.use(requestIds(httpLog));
+  app.use(clientAddresses(deps.clientAddress));
   app.use(securityHeaders);
   // Every change answers within the deadline (MCP calls keep theirs per tool: some may wait).
   app.use('/api', writeDeadline(WRITE_DEADLINE_MS, handleError));

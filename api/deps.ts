@@ -21,8 +21,12 @@ import { createAuthenticator } from './middleware/auth';
 import type { PeopleAuth } from './middleware/auth';
 import { createUserResolver, SessionStore } from './people/sessions';
 import { findActivePersonalToken, findUser } from '../db/users';
+import { createClientAddressResolver } from '../platform/client-address';
 
 /** Everything a request handler may use; built once per process by api/main.ts. */
+/** How often an open socket's credential is checked again (see `ApiDeps.socketRecheckMs`). */
+export const SOCKET_RECHECK_MS = 10_000;
+
 export interface ApiDeps {
   /** The root logger; each component takes a child with its own scope. */
   logger: Logger;
@@ -31,6 +35,11 @@ export interface ApiDeps {
   taskQueue: string;
   questionReminderMs: number;
   leaseMs: number;
+  /**
+   * How often each open socket's credential is checked again: one that stopped working (a token
+   * past its expiry, a session signed out or expired) ends its socket by the next check.
+   */
+  socketRecheckMs: number;
   db: Db;
   redis: Redis;
   cache: ReadCache;
@@ -53,6 +62,16 @@ export interface ApiDeps {
   mcpLogLevels: AgentLogLevels;
   /** Hosts `/mcp` answers to (`AIWORKER_MCP_ALLOWED_HOSTS`). */
   mcpAllowedHosts: string[];
+  /**
+   * The host local previews are served at (null with Kubernetes previews): no session is made
+   * for a board reached there (`refuseSessionAtPreviewHost`).
+   */
+  previewHost: string | null;
+  /** Who a request comes from, for the per-address limits (`AIWORKER_TRUSTED_PROXIES`). */
+  clientAddress: (
+    remote: string | undefined,
+    forwardedFor: string | string[] | undefined,
+  ) => string;
   /** The Gitea service account (GITEA_*) the git gateway relays with, or null; agents never get it. */
   gitea: { username: string; token: string } | null;
   /** Where people and agents reach this API (`AIWORKER_PUBLIC_URL`): clone URLs are built on it. */
@@ -80,6 +99,8 @@ export function createApiDeps(
     | 'limits'
     | 'progressIntervalMs'
     | 'mcpAllowedHosts'
+    | 'trustedProxies'
+    | 'previews'
     | 'metricsToken'
   >,
   root: Logger,
@@ -126,6 +147,7 @@ export function createApiDeps(
     taskQueue: config.temporal.taskQueue,
     questionReminderMs: config.questionReminderMs,
     leaseMs: config.leaseMs,
+    socketRecheckMs: SOCKET_RECHECK_MS,
     db,
     redis,
     cache: new ReadCache(redis, root.child({ scope: 'api.cache' })),
@@ -139,6 +161,8 @@ export function createApiDeps(
     cancellations,
     mcpLogLevels: new AgentLogLevels(redis),
     mcpAllowedHosts: config.mcpAllowedHosts,
+    clientAddress: createClientAddressResolver(config.trustedProxies),
+    previewHost: config.previews.runtime === 'local' ? config.previews.localHost : null,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     publicUrl: config.publicUrl,
     // The worker's local forge keeps its repositories here (worker/deps.ts).

@@ -90,7 +90,10 @@ export function createSocketServer(
 
   io.use((socket, next) => {
     const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-    const address = socket.handshake.address;
+    const address = deps.clientAddress(
+      socket.handshake.address,
+      socket.handshake.headers['x-forwarded-for'],
+    );
     (async () => {
       await deps.limits.checkAddress(address);
       const given = typeof token === 'string' && token ? token : undefined;
@@ -154,6 +157,26 @@ export function createSocketServer(
       if (principal.kind === 'user' && principal.userId === userId) socket.disconnect(true);
     }
   });
+
+  // A credential can stop working with nothing announced: a token reaches its expiry, a session
+  // is signed out or expires. Every open socket's is checked again, and one that works no more
+  // is disconnected; reconnecting is refused as `unauthorized` (the board then asks to sign in).
+  const recheck = setInterval(() => {
+    for (const socket of io.of('/').sockets.values()) {
+      socket.data.recheck().then(
+        (now) => {
+          if (now) {
+            socket.data.principal = now;
+            return;
+          }
+          socket.disconnect(true);
+        },
+        // Not known now (Redis or the database away): the socket stays until the next check.
+        () => undefined,
+      );
+    }
+  }, deps.socketRecheckMs);
+  recheck.unref();
 
   io.on('connection', (socket) => {
     socketClients.inc();
@@ -230,6 +253,7 @@ export function createSocketServer(
     io,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(recheck);
         stopListening();
         stopListeningToPeople();
         void io.close(() => {

@@ -63,6 +63,16 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toContain('PORT: expected');
   });
 
+  it('trusts no proxy unless told which, and refuses what is not an address', () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(
+      loadConfig({ AIWORKER_TRUSTED_PROXIES: ' 10.0.0.0/8, Loopback ' }).trustedProxies,
+    ).toEqual(['10.0.0.0/8', 'loopback']);
+    expect(() => loadConfig({ AIWORKER_TRUSTED_PROXIES: 'true' })).toThrow(
+      'AIWORKER_TRUSTED_PROXIES: expected addresses separated by commas: "true" is not an address',
+    );
+  });
+
   it('reads the preview sandbox and ingress settings, refusing what it cannot use', () => {
     const config = loadConfig({
       AIWORKER_PREVIEW_SANDBOX: 'none',

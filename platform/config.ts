@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { TASK_QUEUE } from '../contracts/task-queue';
 import { ConfigError } from './errors';
+import { trustedProxyProblem } from './client-address';
 
 /** Whether this is the compiled build (`npm run build`, under dist/), not TypeScript run by tsx. */
 export const COMPILED = path.extname(__filename) === '.js';
@@ -199,6 +200,24 @@ const envSchema = z.object({
       }
       return hosts;
     }),
+  AIWORKER_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return [];
+      const entries = text.split(',').map((t) => t.trim().toLowerCase());
+      for (const entry of entries) {
+        const problem = trustedProxyProblem(entry);
+        if (problem) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected addresses separated by commas: ${problem}`,
+          });
+          return z.NEVER;
+        }
+      }
+      return entries;
+    }),
   AIWORKER_GIT_BODY_LIMIT_MB: z.coerce
     .number({ error: 'expected a number of megabytes' })
     .positive('expected more than 0 megabytes')
@@ -317,6 +336,11 @@ export interface Config {
    * without a port allows every port. Default: the public URL's host and the loopback names.
    */
   mcpAllowedHosts: string[];
+  /**
+   * Proxies whose `X-Forwarded-For` says who a request comes from (addresses, CIDRs, or
+   * `loopback`, `uniquelocal`, `linklocal`); none by default.
+   */
+  trustedProxies: string[];
   /** Largest request body (after gunzip) the git gateway reads: a push's pack, a fetch's negotiation. */
   gitBodyLimitBytes: number;
   previews: {
@@ -335,6 +359,8 @@ export interface Config {
     ingressNamespaceSelector: Record<string, string> | undefined;
     /** How local previews are isolated. */
     sandbox: SandboxSettings;
+    /** The host name in local previews' URLs (`localPreviewHost`). */
+    localHost: string;
   };
   /** Set when projects may use Gitea (all three variables). */
   gitea: { url: string; token: string; username: string } | null;
@@ -348,6 +374,16 @@ export interface Config {
  * Validates the environment and returns the typed configuration.
  * Throws a ConfigError listing every problem at once (never the value of a secret).
  */
+/**
+ * The host name in local previews' URLs (`http://<host>:<port>`): never the one people reach
+ * the board at. Browsers send a site's cookies to all its ports, so a preview, which runs an
+ * agent's code, at the board's host would receive the board's session cookie. Sign-in is
+ * refused at this host (`refuseSessionAtPreviewHost`).
+ */
+export function localPreviewHost(publicUrl: string): string {
+  return new URL(publicUrl).hostname === 'localhost' ? '127.0.0.1' : 'localhost';
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(
     Object.keys(envSchema.shape)
@@ -365,6 +401,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const publicUrl = (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, '');
   const oidcSet = [e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET].filter(Boolean).length;
   if (oidcSet > 0 && oidcSet < 3) {
     throw new ConfigError([
@@ -431,13 +468,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
-    publicUrl: (e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    publicUrl,
     mcpAllowedHosts: e.AIWORKER_MCP_ALLOWED_HOSTS ?? [
       new URL(e.AIWORKER_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).host,
       'localhost',
       '127.0.0.1',
       '[::1]',
     ],
+    trustedProxies: e.AIWORKER_TRUSTED_PROXIES,
     gitBodyLimitBytes: Math.floor(e.AIWORKER_GIT_BODY_LIMIT_MB * (1 << 20)),
     previews: {
       runtime: e.PREVIEW_RUNTIME,
@@ -451,6 +489,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         uidBase: e.AIWORKER_PREVIEW_UID_BASE,
         uidCount: e.AIWORKER_PREVIEW_UID_COUNT,
       },
+      localHost: localPreviewHost(publicUrl),
     },
     gitea:
       e.GITEA_URL && e.GITEA_TOKEN && e.GITEA_USERNAME

@@ -44,7 +44,8 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
 
   beforeAll(async () => {
     worker = await startTestWorker({ taskQueue });
-    api = await startTestApi({ taskQueue });
+    // Open sockets' credentials are checked again often, so an expired token's socket ends soon.
+    api = await startTestApi({ taskQueue, socketRecheckMs: 200 });
     other = new ApiProcess({
       AIWORKER_ADMIN_TOKEN: api.adminToken,
       TEMPORAL_TASK_QUEUE: taskQueue,
@@ -112,7 +113,13 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
     expect(revoked.body).toMatchObject({ id: agent.agentId, revokedAt: expect.any(String) });
     const revokedAt = Date.now();
 
-    expect(await within('the long poll to end', 5_000, poll)).toMatchObject({ ended: 'failed' });
+    // Answered as every refusal of /mcp is: a JSON-RPC error with aiworker's code in `data`.
+    expect(await within('the long poll to end', 5_000, poll)).toMatchObject({
+      ended: 'failed',
+      message: expect.stringMatching(
+        /"code":-32000,"message":"this agent token was revoked or replaced","data":\{"code":"unauthorized","retryable":false,"requestId"/,
+      ),
+    });
     await within(
       'the socket to be disconnected',
       5_000,
@@ -203,8 +210,16 @@ describe('agent tokens: explicit scope, revocation, rotation, expiry across API 
       expiresAt,
     });
     expect(agent.expiresAt).toBe(expiresAt);
+    // A socket opened before the expiry is disconnected after it, with nothing announced.
+    const board = await TestBoard.connect(api.url, agent.token);
+    expect(await board.subscribe(projectId)).toMatchObject({ ok: true });
+    const ended = new Promise<string>((resolve) => board.socket.once('disconnect', resolve));
     await sleep(Math.max(0, Date.parse(expiresAt) - Date.now() + 50));
     expect(await access(other.url, agent.token)).toEqual(REFUSED);
+    expect(await within('the expired token’s socket to end', 10_000, ended)).toBe(
+      'io server disconnect',
+    );
+    board.close();
   });
 
   it('refuses bad revocations and rotations and changes nothing', async () => {

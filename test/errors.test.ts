@@ -139,6 +139,10 @@ describe('errors clients see', () => {
       requestId: expect.any(String),
     });
     expect((await admin.get(`/api/tasks/${input.task.id}`)).body.state).toBe('backlog');
+    // So is a merge naming it: not "finished".
+    const merge = await admin.post('/api/merge', { taskIds: [input.task.id] });
+    expect(merge.status).toBe(503);
+    expect(merge.body.error).toMatchObject({ code: 'not_ready', retryAfterSeconds: 10 });
 
     // A task whose workflow ran and was ended from outside (an operator's terminate) is no such
     // case: it can no longer change.

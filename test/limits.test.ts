@@ -188,6 +188,49 @@ describe('request limits', () => {
     expect((await mcpPost(api.url, agent.token, ping(3), asking)).status).toBe(200);
   });
 
+  it('counts the client a trusted proxy names, and only a trusted proxy', async () => {
+    // Another API process on the same counts, behind a proxy at 127.0.0.2.
+    const proxied = await startTestApi({
+      redisUrl: redis.url,
+      taskQueue,
+      limits: { authFailuresPerMinute: 10 },
+      trustedProxies: ['127.0.0.2'],
+    });
+    try {
+      const agent = await register('behind-a-proxy');
+      const client = `198.51.100.${1 + Math.floor(Math.random() * 254)}`;
+      const viaProxy = (token: string, forwardedFor: string) =>
+        postFrom(`${proxied.url}/mcp`, ping(1), '127.0.0.2', {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          accept: 'application/json, text/event-stream',
+          'x-forwarded-for': forwardedFor,
+        });
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i += 1) {
+        // What the client wrote itself, left of the proxy's entry, changes nothing.
+        statuses.push((await viaProxy(`aw_guess-${i}`, `10.9.9.${i}, ${client}`)).status);
+      }
+      expect(statuses).toEqual([...Array(10).fill(401), 429]);
+      // The guessing client is refused; another client through the same proxy is not.
+      expect((await viaProxy(agent.token, client)).status).toBe(429);
+      expect((await viaProxy(agent.token, '198.51.100.0')).status).toBe(200);
+      // From anywhere else the header is not believed: the connection's address counts.
+      const direct = ownAddress();
+      const fromElsewhere: number[] = [];
+      for (let i = 0; i < 11; i += 1) {
+        const res = await postFrom(`${proxied.url}/mcp`, ping(i), direct, {
+          authorization: `Bearer aw_guess-${i}`,
+          accept: 'application/json, text/event-stream',
+          'x-forwarded-for': `203.0.113.${i + 1}`,
+        });
+        fromElsewhere.push(res.status);
+      }
+      expect(fromElsewhere).toEqual([...Array(10).fill(401), 429]);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('throttles failed sign-ins per account, from however many addresses', async () => {
     const email = `guessed-${randomUUID().slice(0, 8)}@example.com`;
     const { password } = (await admin.post('/api/users', { email, name: 'g', role: 'viewer' }))

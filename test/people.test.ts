@@ -4,6 +4,7 @@ import { startTestApi } from './support/api';
 import type { TestApi } from './support/api';
 import { apiClient, createProject, wholeAudit } from './support/http';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
+import { within } from './support/within';
 
 /** A person's browser: the session cookie it was given, sent with the board's Origin. */
 function browser(baseUrl: string) {
@@ -50,7 +51,8 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
 
   beforeAll(async () => {
     worker = await startTestWorker({ taskQueue });
-    api = await startTestApi({ taskQueue });
+    // Open sockets' credentials are checked again often, so an ended session's socket ends soon.
+    api = await startTestApi({ taskQueue, socketRecheckMs: 200 });
     admin = apiClient(api.url, api.adminToken);
     projectA = (await createProject(admin, { name: `people-a-${randomUUID()}` })).id;
     projectB = (await createProject(admin, { name: `people-b-${randomUUID()}` })).id;
@@ -142,6 +144,20 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     expect((await b.post('/api/auth/logout')).status).toBe(204);
     const after = await fetch(`${api.url}/api/session`, { headers: { cookie } });
     expect(after.status).toBe(401);
+
+    // Not at the host local previews are served at (the board is at 127.0.0.1 here, previews at
+    // localhost): the cookie would reach every preview, which runs an agent's code.
+    const atPreviews = browser(api.url.replace('127.0.0.1', 'localhost'));
+    const refused = await atPreviews.post('/api/auth/login', {
+      email: people.ana!.email,
+      password: people.ana!.password,
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.setCookie).toBeNull();
+    expect(refused.body.error).toMatchObject({
+      code: 'forbidden',
+      message: `sign in at ${api.url}: localhost serves task previews, which must not receive a session`,
+    });
   });
 
   it('accepts a change made with the session only from the board’s own origin', async () => {
@@ -339,6 +355,31 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
       error: { code: 'unauthorized', message: 'this credential works no more', retryable: false },
     });
     late.close();
+    // A socket that subscribed and then only listens ends too when its session does: it is
+    // disconnected, and connecting again is refused.
+    const third = await signedIn('bob');
+    const listening = connectSocket(api.url, {
+      transports: ['websocket'],
+      extraHeaders: { cookie: third.cookie(), origin: api.url },
+      reconnection: false,
+    });
+    await new Promise<void>((resolve) => listening.once('connect', () => resolve()));
+    expect(
+      await new Promise<any>((resolve) =>
+        listening.emit('subscribe', { projectId: projectB }, resolve),
+      ),
+    ).toMatchObject({ ok: true });
+    const ended = new Promise<string>((resolve) => listening.once('disconnect', resolve));
+    expect((await third.post('/api/auth/logout')).status).toBe(204);
+    expect(await within('the signed-out socket to end', 10_000, ended)).toBe(
+      'io server disconnect',
+    );
+    const again = await new Promise<Error>((resolve) => {
+      listening.once('connect_error', resolve);
+      listening.connect();
+    });
+    expect(again.message).toMatch(/^unauthorized/);
+    listening.close();
     // Another project is refused as one that does not exist.
     const unknown = randomUUID();
     expect(await subscribe(projectA)).toEqual({

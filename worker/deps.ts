@@ -99,5 +99,6 @@ function createPreviewRuntime(config: Pick<Config, 'dataDir' | 'previews'>): Pre
   return createLocalRuntime({
     previewsDir: path.join(config.dataDir, 'previews'),
     sandbox: config.previews.sandbox,
+    host: config.previews.localHost,
   });
 }

@@ -205,7 +205,7 @@ async function serve(
         : principal.kind === 'user'
           ? `user-${principal.userId}`
           : 'admin',
-    remoteAddr: req.socket.remoteAddress ?? '',
+    remoteAddr: clientAddress(req),
     signal,
   };
   if (route.action !== 'info/refs') {

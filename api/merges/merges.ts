@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { withinRequestDeadline } from '../../platform/request-context';
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
 import { enqueueMergeUpdate, mergeQueueWorkflowId } from '../../contracts/merge';
 import type { MergeQueueInput } from '../../contracts/merge';
 import { taskViewQuery } from '../../contracts/messages';
 import { taskWorkflowId } from '../../contracts/task';
 import type { TaskView } from '../../contracts/task';
 import { findMerge, listMerges, tasksInOpenMerges } from '../../db/merges';
+import { hasPendingTaskStart } from '../../db/task-starts';
 import { findTask } from '../../db/tasks';
 import { TaskWorkflowStuck } from '../../platform/errors';
 import { queryTaskWorkflow } from '../../platform/task-updates';
@@ -15,7 +16,7 @@ import type { mergeQueueWorkflow } from '../../workflows/merge';
 import type { ApiDeps } from '../deps';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { requireProjectFor } from '../projects/projects';
-import { updateError } from '../temporal-errors';
+import { notStartedYet, updateError } from '../temporal-errors';
 import { actorOf, maySeeProject, requireProjectAccess } from '../middleware/auth';
 import { validate } from '../validate';
 import { listMergesQuery, mergeBody, mergeIdParams } from './schema';
@@ -35,6 +36,10 @@ export function mergeRoutes(deps: ApiDeps): Router {
         taskViewQuery,
       );
     } catch (err) {
+      // No workflow, and its start still to do: it has not started yet (not ended).
+      if (err instanceof WorkflowNotFoundError && (await hasPendingTaskStart(deps.db, taskId))) {
+        throw notStartedYet();
+      }
       throw updateError(err, () => 'finished') ?? err;
     }
   };

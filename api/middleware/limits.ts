@@ -196,7 +196,27 @@ export function limitRequests(limits: RequestLimits, cost: (req: Request) => num
   };
 }
 
-/** The client's address as this process sees it (the API does not trust proxy headers). */
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Who the request comes from (`clientAddresses`). */
+    clientAddress?: string;
+  }
+}
+
+/**
+ * Works out who each request comes from, once, before anything counts it: the connection's
+ * address, or behind trusted proxies (`AIWORKER_TRUSTED_PROXIES`) the client they forwarded.
+ */
+export function clientAddresses(
+  resolve: (remote: string | undefined, forwardedFor: string | string[] | undefined) => string,
+) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    req.clientAddress = resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    next();
+  };
+}
+
+/** Who the request comes from, as `clientAddresses` found. */
 export function clientAddress(req: Request): string {
-  return req.socket.remoteAddress ?? 'unknown';
+  return req.clientAddress ?? req.socket.remoteAddress ?? 'unknown';
 }

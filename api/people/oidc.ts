@@ -13,7 +13,7 @@ import { ApiError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 import { tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { changeUserAccount } from './people';
-import { cookieHeader, sessionCookie } from './sessions';
+import { cookieHeader, refuseSessionAtPreviewHost, sessionCookie } from './sessions';
 
 /** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
 export interface OidcSettings {
@@ -110,6 +110,7 @@ export function oidcRoutes(deps: ApiDeps): Router {
 
   router.get('/oidc/start', async (req, res) => {
     const current = settings();
+    refuseSessionAtPreviewHost(req, deps);
     await deps.limits.checkAddress(clientAddress(req));
     const config = await configurationOf(current).catch((err: unknown) => {
       deps.logger.warn({ err: (err as Error).message }, 'OpenID provider discovery failed');

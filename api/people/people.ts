@@ -49,7 +49,12 @@ import {
 import { clientAddress } from '../middleware/limits';
 import { recordThroughWorkflow } from '../temporal-errors';
 import { emptyBody, validate } from '../validate';
-import { clearedSessionCookie, sessionCookie, sessionIdOf } from './sessions';
+import {
+  clearedSessionCookie,
+  refuseSessionAtPreviewHost,
+  sessionCookie,
+  sessionIdOf,
+} from './sessions';
 
 /** argon2id with the library's defaults (19 MiB, 2 passes): OWASP's minimum recommendation. */
 export async function hashPassword(password: string): Promise<string> {
@@ -121,6 +126,7 @@ export function changeUserAccount(
 export function authRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.post('/login', async (req, res) => {
+    refuseSessionAtPreviewHost(req, deps);
     const address = clientAddress(req);
     await deps.limits.checkAddress(address);
     const { email, password } = validate(loginBody, req.body, 'body');
@@ -186,6 +192,7 @@ async function noPeopleYet(deps: Pick<ApiDeps, 'db'>): Promise<boolean> {
 export function firstAdminRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.post('/first-admin', async (req, res) => {
+    refuseSessionAtPreviewHost(req, deps);
     const address = clientAddress(req);
     await deps.limits.checkAddress(address);
     const body = validate(firstAdminBody, req.body, 'body');
@@ -246,7 +253,8 @@ export function userRoutes(deps: ApiDeps): Router {
   });
 
   // The one-time link for the first administrator (`npm start` asks for it with the admin token).
-  router.post('/users/first-admin-link', async (_req, res) => {
+  router.post('/users/first-admin-link', async (req, res) => {
+    validate(emptyBody, req.body, 'body');
     if (!(await noPeopleYet(deps))) {
       throw new ConflictError(
         'there are already people with accounts: add more with POST /api/users',

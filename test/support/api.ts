@@ -39,6 +39,10 @@ export interface TestApiOptions {
   mcpAllowedHosts?: string[];
   /** The token that reads /metrics (default: the run's, none: metrics off). */
   metricsToken?: string;
+  /** How often open sockets' credentials are checked again (default: the API's, 10 s). */
+  socketRecheckMs?: number;
+  /** Proxies whose X-Forwarded-For is believed (default: the run's, none). */
+  trustedProxies?: string[];
 }
 
 /** The run's configuration with a test's overrides. */
@@ -55,6 +59,7 @@ export function testConfig(opts: TestApiOptions = {}): Config {
     gitea: opts.gitea ?? env.gitea,
     mcpAllowedHosts: opts.mcpAllowedHosts ?? env.mcpAllowedHosts,
     metricsToken: opts.metricsToken ?? env.metricsToken,
+    trustedProxies: opts.trustedProxies ?? env.trustedProxies,
     temporal: {
       ...env.temporal,
       address: opts.temporalAddress ?? env.temporal.address,
@@ -76,6 +81,7 @@ export async function startTestApi(opts: TestApiOptions = {}): Promise<TestApi> 
   const deps = createApiDeps(config, createLogger({ logLevel: 'debug' }, sink), adminToken, {
     connectionLimit: opts.connectionLimit ?? 3,
   });
+  if (opts.socketRecheckMs !== undefined) deps.socketRecheckMs = opts.socketRecheckMs;
   const server = await startApiServer(deps, '127.0.0.1', 0);
   // Clone URLs (the git gateway's) point at where this server really listens.
   deps.publicUrl = server.url;
