@@ -177,6 +177,34 @@ async function createRepository(client: GiteaClient, t: GiteaTarget): Promise<Gi
 }
 
 /**
+ * Turns the repository's Actions unit off (PATCH /repos/{owner}/{repo}, `EditRepoOption`) unless
+ * it is off already: agents push branches here, and where the Gitea instance runs Actions, a
+ * workflow file on an agent's branch would run on the instance's runners, with the repository's
+ * secrets, outside the previews' sandbox. Editing needs admin rights on the repository, as
+ * protecting staging does.
+ */
+async function turnOffActions(
+  client: GiteaClient,
+  t: GiteaTarget,
+  repo: GiteaRepository,
+): Promise<void> {
+  if (repo.has_actions === false) return;
+  try {
+    await client.request(
+      `turning off Actions of ${t.full}`,
+      () => client.api.repos.repoEdit(pathPart(t.owner), pathPart(t.name), { has_actions: false }),
+      anyBody,
+    );
+  } catch (err) {
+    if (!isStatus(err, 403)) throw err;
+    throw new ForgeRefusal(
+      `Gitea does not let "${client.username}" turn off Actions of ${t.full} (HTTP 403${err.giteaMessage ? `: ${err.giteaMessage}` : ''}): give the account admin rights on the repository, or turn its Actions off there yourself, so that workflow files agents push do not run on your runners`,
+      403,
+    );
+  }
+}
+
+/**
  * The rule that keeps `staging` for aiworker's own account (`CreateBranchProtectionOption`):
  * only it may push (merges, and the force-with-lease push a rollback makes), nobody may force
  * push otherwise, and protected branches cannot be deleted. Agents reach Gitea only through the
@@ -244,8 +272,8 @@ function protectionRefused(err: unknown, client: GiteaClient, t: GiteaTarget): u
 }
 
 /**
- * Makes sure the repository exists, has a first commit and a `staging` branch, and that
- * `staging` is protected.
+ * Makes sure the repository exists, has a first commit and a `staging` branch, that `staging` is
+ * protected, and that the repository's Actions are off.
  */
 export async function ensureRepository(
   client: GiteaClient,
@@ -257,5 +285,6 @@ export async function ensureRepository(
     await createBranch(client, t, STAGING_BRANCH, repo.default_branch);
   }
   await protectStaging(client, t);
+  await turnOffActions(client, t, repo);
   return repo;
 }

@@ -12,6 +12,8 @@ export const repositorySchema = z.object({
   clone_url: z.url(),
   default_branch: z.string().min(1),
   empty: z.boolean().optional(),
+  /** Absent from Gitea releases before Actions (1.19). */
+  has_actions: z.boolean().optional(),
 });
 
 /** `Branch`: its head is `commit.id`. */

@@ -71,6 +71,15 @@ describe('repositories', () => {
     expect(await forge.ensureRepository(repo)).toEqual(first);
     expect(creates()).toHaveLength(1);
     expect(await forge.branchHead(repo, STAGING_BRANCH)).toBe(main);
+    // Its Actions are off (a workflow file an agent pushes must not run on the instance's
+    // runners), turned off once.
+    const edits = () =>
+      server.requests.filter((r) => r.method === 'PATCH' && r.path === '/api/v1/repos/acme/shop');
+    expect(edits()).toHaveLength(1);
+    const settings = await fetch(`${server.url}/api/v1/repos/acme/shop`, {
+      headers: { authorization: `token ${server.token}` },
+    });
+    expect(await settings.json()).toMatchObject({ has_actions: false });
 
     // The forge's clone URL carries no credentials; with the forge's git environment (the
     // token as a header) it works with git as it is, over smart HTTP.

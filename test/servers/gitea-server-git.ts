@@ -53,6 +53,8 @@ export interface RepoState {
   path: string;
   defaultBranch: string;
   isPrivate: boolean;
+  /** Whether the Actions unit is on (Gitea's default where Actions is enabled). */
+  hasActions: boolean;
   pulls: PullState[];
   /** Branch protection rules by rule name (a branch name). */
   protections: Map<string, ProtectionState>;

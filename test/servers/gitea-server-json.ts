@@ -66,6 +66,7 @@ export async function repoJson(ctx: GiteaContext, repo: RepoState) {
     ssh_url: `git@127.0.0.1:${fullName}.git`,
     default_branch: repo.defaultBranch,
     has_pull_requests: true,
+    has_actions: repo.hasActions,
     permissions: { admin: true, push: true, pull: true },
   };
 }

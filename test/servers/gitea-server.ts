@@ -7,7 +7,7 @@
  *
  *   GET  /api/v1/user                          GET  /api/v1/orgs/{org}
  *   POST /api/v1/user/repos                    POST /api/v1/orgs/{org}/repos
- *   GET  /api/v1/repos/{owner}/{repo}          GET  .../compare/{base}...{head}
+ *   GET|PATCH /api/v1/repos/{owner}/{repo}     GET  .../compare/{base}...{head}
  *   GET  .../branches/{branch}                 POST .../branches
  *   GET  .../pulls   POST .../pulls            GET|PATCH .../pulls/{index}
  *   GET  .../pulls/{index}/files               POST .../pulls/{index}/merge
@@ -141,6 +141,7 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
       path: join(root, owner.toLowerCase(), `${name.toLowerCase()}.git`),
       defaultBranch,
       isPrivate: body.private === true,
+      hasActions: true,
       pulls: [],
       protections: new Map(),
     };
@@ -205,6 +206,14 @@ export async function startGiteaTestServer(): Promise<GiteaTestServer> {
   ): Promise<Reply> {
     const [resource, ...rest] = seg;
     if (resource === undefined && method === 'GET') {
+      return { status: 200, body: await repoJson(ctx, repo) };
+    }
+    if (resource === undefined && method === 'PATCH') {
+      // `EditRepoOption`: only the Actions unit is kept; other fields are taken and ignored.
+      if ('has_actions' in body && typeof body.has_actions !== 'boolean') {
+        return apiError(ctx, 422, '[HasActions]: must be a boolean');
+      }
+      if (typeof body.has_actions === 'boolean') repo.hasActions = body.has_actions;
       return { status: 200, body: await repoJson(ctx, repo) };
     }
     if (resource === 'branches' && rest.length === 0 && method === 'POST') {
