@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startGiteaTestServer } from './servers/gitea-server';
 import type { GiteaTestServer } from './servers/gitea-server';
 import { startTestApi } from './support/api';
@@ -15,7 +16,7 @@ const LEAKS = /127\.0\.0\.1|localhost|ECONN|fetch failed|\b5\d\d\b|gitea answere
  * again (`unavailable`), in aiworker's words; the board sees the same words, the worker's log the
  * cause.
  */
-describe('a delivery step during a forge outage', () => {
+describe('a delivery step on Gitea, during an outage or while it runs', () => {
   const taskQueue = uniqueTaskQueue('delivery-outage');
   let gitea: GiteaTestServer;
   let worker: Awaited<ReturnType<typeof startTestWorker>>;
@@ -57,7 +58,11 @@ describe('a delivery step during a forge outage', () => {
     expect((await callTool(client, 'create_branch', { taskId })).isError).toBe(false);
 
     // Every read of a branch fails, as Gitea does when it is down behind its proxy.
-    gitea.failNext({ method: 'GET', path: /\/branches\// }, { times: 1000, status: 502 });
+    // (This repository's only: the faults outlast the test.)
+    gitea.failNext(
+      { method: 'GET', path: new RegExp(`/repos/acme/${name}/branches/`) },
+      { times: 1000, status: 502 },
+    );
     const preview = await callTool(client, 'trigger_preview', { taskId, waitSeconds: 40 });
     expect(preview.isError).toBe(true);
     expect(preview.refusal).toMatchObject({ code: 'unavailable', retryable: true });
@@ -73,6 +78,49 @@ describe('a delivery step during a forge outage', () => {
     expect(failed).toHaveLength(1);
     expect(JSON.stringify(failed[0])).not.toMatch(LEAKS);
     expect((await http.get(`/api/tasks/${taskId}`)).body.state).toBe('in_progress');
+    await client.close();
+  }, 90_000);
+
+  it('sent again while the same step runs, waits for it and answers as the first', async () => {
+    const http = apiClient(api.url, api.adminToken);
+    const name = `again-${randomBytes(4).toString('hex')}`;
+    const project = (
+      await http.post('/api/projects', {
+        name,
+        repository: { provider: 'gitea', owner: 'acme', name },
+      })
+    ).body as { id: string };
+    const { body: agent } = await http.post('/api/agents', {
+      name: 'again',
+      projectIds: [project.id],
+    });
+    const taskId = (
+      await http.post('/api/tasks', { projectId: project.id, title: 'x', description: 'y' })
+    ).body.taskId as string;
+    const client = await connectAgent(api.url, agent.token);
+    expect((await callTool(client, 'get_next_task', { waitSeconds: 20 })).data).toMatchObject({
+      task: { id: taskId },
+    });
+
+    // Gitea holds the branch's creation for 6 s: the step is running while the second call comes.
+    const branch = `task-${taskId}-feature`;
+    const creations = () =>
+      gitea.requests.filter(
+        (r) =>
+          r.method === 'POST' &&
+          r.path === `/api/v1/repos/acme/${name}/branches` &&
+          (r.body as { new_branch_name?: unknown } | undefined)?.new_branch_name === branch,
+      );
+    gitea.delayNext({ method: 'POST', path: new RegExp(`/repos/acme/${name}/branches$`) }, 6_000);
+    const first = callTool(client, 'create_branch', { taskId });
+    while (creations().length === 0) await sleep(20);
+    const second = await callTool(client, 'create_branch', { taskId });
+    expect(second.isError).toBe(false);
+    expect(second.data).toMatchObject({ branch });
+    expect((await first).data).toEqual(second.data);
+    // The second ran the step again once the first had ended: the branch was found, not made twice.
+    expect(creations()).toHaveLength(2);
+    expect(await gitea.branchHead('acme', name, branch)).not.toBeNull();
     await client.close();
   }, 90_000);
 });
