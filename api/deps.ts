@@ -23,10 +23,10 @@ import { createUserResolver, SessionStore } from './people/sessions';
 import { findActivePersonalToken, findUser } from '../db/users';
 import { createClientAddressResolver } from '../platform/client-address';
 
-/** Everything a request handler may use; built once per process by api/main.ts. */
 /** How often an open socket's credential is checked again (see `ApiDeps.socketRecheckMs`). */
 export const SOCKET_RECHECK_MS = 10_000;
 
+/** Everything a request handler may use; built once per process by api/main.ts. */
 export interface ApiDeps {
   /** The root logger; each component takes a child with its own scope. */
   logger: Logger;
@@ -134,6 +134,7 @@ export function createApiDeps(
     // The public URL's origin, and the origin the request itself was addressed to (the board
     // is served by this same process, so its pages' Origin is that one).
     boardOrigins: (host, secure) => [publicOrigin, `${secure ? 'https' : 'http'}://${host ?? ''}`],
+    previewHost: config.previews.runtime === 'local' ? config.previews.localHost : null,
   };
   const progress = new ProgressCoalescer(
     redis,
@@ -162,7 +163,7 @@ export function createApiDeps(
     mcpLogLevels: new AgentLogLevels(redis),
     mcpAllowedHosts: config.mcpAllowedHosts,
     clientAddress: createClientAddressResolver(config.trustedProxies),
-    previewHost: config.previews.runtime === 'local' ? config.previews.localHost : null,
+    previewHost: people.previewHost,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     publicUrl: config.publicUrl,
     // The worker's local forge keeps its repositories here (worker/deps.ts).

@@ -61,6 +61,9 @@ const subscribePayload = z
   })
   .strict();
 
+/** Open sockets whose credentials are checked again at once (see `createSocketServer`). */
+const RECHECKS_AT_ONCE = 8;
+
 /**
  * The socket.io server on the API's port. A client authenticates when it connects
  * (`io(url, { auth: { token } })`) and joins projects with `subscribe`. Events reach it through
@@ -110,8 +113,8 @@ export function createSocketServer(
           ? deps.people.boardOrigins(headers.host, Boolean(secure)).includes(origin)
           : site === undefined || site === 'same-origin';
         if (fromBoard) {
-          principal = await sessionPrincipal(deps.people, headers.cookie);
-          socket.data.recheck = () => sessionPrincipal(deps.people, headers.cookie);
+          principal = await sessionPrincipal(deps.people, headers.cookie, headers.host);
+          socket.data.recheck = () => sessionPrincipal(deps.people, headers.cookie, headers.host);
         }
       } else {
         socket.data.recheck = () => deps.authenticate(given);
@@ -161,20 +164,39 @@ export function createSocketServer(
   // A credential can stop working with nothing announced: a token reaches its expiry, a session
   // is signed out or expires. Every open socket's is checked again, and one that works no more
   // is disconnected; reconnecting is refused as `unauthorized` (the board then asks to sign in).
-  const recheck = setInterval(() => {
-    for (const socket of io.of('/').sockets.values()) {
-      socket.data.recheck().then(
-        (now) => {
-          if (now) {
-            socket.data.principal = now;
-            return;
+  // A few sockets at a time (each check may be a query on the pool requests use), and never two
+  // rounds at once.
+  const recheckSockets = async (): Promise<void> => {
+    const sockets = [...io.of('/').sockets.values()];
+    let unchecked = 0;
+    for (let i = 0; i < sockets.length; i += RECHECKS_AT_ONCE) {
+      await Promise.all(
+        sockets.slice(i, i + RECHECKS_AT_ONCE).map(async (socket) => {
+          try {
+            const now = await socket.data.recheck();
+            if (now) socket.data.principal = now;
+            else socket.disconnect(true);
+          } catch {
+            // Not known now (Redis or the database away): it stays until the next round.
+            unchecked += 1;
           }
-          socket.disconnect(true);
-        },
-        // Not known now (Redis or the database away): the socket stays until the next check.
-        () => undefined,
+        }),
       );
     }
+    if (unchecked > 0) {
+      logger.warn(
+        { sockets: unchecked },
+        "open sockets' credentials could not be checked; they stay connected until the next check",
+      );
+    }
+  };
+  let rechecking = false;
+  const recheck = setInterval(() => {
+    if (rechecking) return;
+    rechecking = true;
+    void recheckSockets().finally(() => {
+      rechecking = false;
+    });
   }, deps.socketRecheckMs);
   recheck.unref();
 

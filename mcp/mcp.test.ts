@@ -356,6 +356,22 @@ describe('MCP tools over Streamable HTTP', () => {
         data: { code: 'validation_failed', retryable: false },
       },
     });
+    // An initialization negotiates in its body, whatever the header says.
+    const initialize = await fetch(`${api.url}/mcp`, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-protocol-version': '1999-01-01' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'initialize',
+        params: {
+          protocolVersion: LATEST_PROTOCOL_VERSION,
+          capabilities: {},
+          clientInfo: { name: 'test', version: '1' },
+        },
+      }),
+    });
+    expect(initialize.status).toBe(200);
     const current = await fetch(`${api.url}/mcp`, {
       method: 'POST',
       headers: { ...headers, 'mcp-protocol-version': LATEST_PROTOCOL_VERSION },

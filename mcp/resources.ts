@@ -68,6 +68,7 @@ export function registerTaskResources(server: McpServer, work: AgentWork): void 
           throw requestFailure(
             new AgentRefusal('unknown_task', `no task of yours at ${uri.href}`),
             RESOURCE_NOT_FOUND,
+            { uri: uri.href },
           );
         }
         throw requestFailure(err);

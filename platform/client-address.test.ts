@@ -30,7 +30,16 @@ describe('who a request comes from', () => {
     for (const ok of ['10.0.0.1', '10.0.0.0/8', 'fd00::/8', '::1', 'loopback', 'linklocal']) {
       expect(trustedProxyProblem(ok)).toBeNull();
     }
-    for (const bad of ['true', '*', '10.0.0.0/33', 'proxy.example.com', '1', '::/129']) {
+    for (const bad of [
+      'true',
+      '*',
+      '10.0.0.0/33',
+      'proxy.example.com',
+      '1',
+      '::/129',
+      'constructor',
+      '__proto__',
+    ]) {
       expect(trustedProxyProblem(bad)).toMatch(/is not an address, a CIDR range/);
     }
     expect(() => createClientAddressResolver(['everyone'])).toThrow(/AIWORKER_TRUSTED_PROXIES/);

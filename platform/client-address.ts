@@ -23,7 +23,7 @@ const NAMED_RANGES: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
  * `linklocal`), or null when it can.
  */
 export function trustedProxyProblem(entry: string): string | null {
-  if (entry in NAMED_RANGES || isIP(entry)) return null;
+  if (Object.hasOwn(NAMED_RANGES, entry) || isIP(entry)) return null;
   const cidr = /^(.+)\/(\d{1,3})$/.exec(entry);
   if (cidr) {
     const family = isIP(cidr[1]!);
@@ -54,7 +54,7 @@ export function createClientAddressResolver(
   for (const entry of trustedProxies) {
     const problem = trustedProxyProblem(entry);
     if (problem) throw new Error(`AIWORKER_TRUSTED_PROXIES: ${problem}`);
-    const ranges = NAMED_RANGES[entry];
+    const ranges = Object.hasOwn(NAMED_RANGES, entry) ? NAMED_RANGES[entry] : undefined;
     if (ranges) {
       for (const [net, bits, type] of ranges) trusted.addSubnet(net, bits, type);
       continue;

@@ -371,10 +371,6 @@ export interface Config {
 }
 
 /**
- * Validates the environment and returns the typed configuration.
- * Throws a ConfigError listing every problem at once (never the value of a secret).
- */
-/**
  * The host name in local previews' URLs (`http://<host>:<port>`): never the one people reach
  * the board at. Browsers send a site's cookies to all its ports, so a preview, which runs an
  * agent's code, at the board's host would receive the board's session cookie. Sign-in is
@@ -384,6 +380,10 @@ export function localPreviewHost(publicUrl: string): string {
   return new URL(publicUrl).hostname === 'localhost' ? '127.0.0.1' : 'localhost';
 }
 
+/**
+ * Validates the environment and returns the typed configuration.
+ * Throws a ConfigError listing every problem at once (never the value of a secret).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(
     Object.keys(envSchema.shape)

@@ -7,6 +7,7 @@ import type { TestApi } from './support/api';
 import { apiClient } from './support/http';
 import { callTool, connectAgent } from './support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from './support/worker';
+import { within } from './support/within';
 
 /** Text an agent, the board or a webhook must never get from an outage: hosts, codes, library words. */
 const LEAKS = /127\.0\.0\.1|localhost|ECONN|fetch failed|\b5\d\d\b|gitea answered|at \w+ \(/i;
@@ -102,7 +103,8 @@ describe('a delivery step on Gitea, during an outage or while it runs', () => {
       task: { id: taskId },
     });
 
-    // Gitea holds the branch's creation for 6 s: the step is running while the second call comes.
+    // Gitea holds the branch's creation for 4 s: the step is running while the second call comes
+    // (which waits up to 7 s for it).
     const branch = `task-${taskId}-feature`;
     const creations = () =>
       gitea.requests.filter(
@@ -111,9 +113,15 @@ describe('a delivery step on Gitea, during an outage or while it runs', () => {
           r.path === `/api/v1/repos/acme/${name}/branches` &&
           (r.body as { new_branch_name?: unknown } | undefined)?.new_branch_name === branch,
       );
-    gitea.delayNext({ method: 'POST', path: new RegExp(`/repos/acme/${name}/branches$`) }, 6_000);
+    gitea.delayNext({ method: 'POST', path: new RegExp(`/repos/acme/${name}/branches$`) }, 4_000);
     const first = callTool(client, 'create_branch', { taskId });
-    while (creations().length === 0) await sleep(20);
+    await within(
+      'the branch creation to reach Gitea',
+      10_000,
+      (async () => {
+        while (creations().length === 0) await sleep(20);
+      })(),
+    );
     const second = await callTool(client, 'create_branch', { taskId });
     expect(second.isError).toBe(false);
     expect(second.data).toMatchObject({ branch });

@@ -156,7 +156,12 @@ describe('MCP beyond tools: resources, prompts, logging, completions, allowed ho
       await expect(b.client.readResource({ uri })).rejects.toMatchObject({
         code: -32002,
         message: expect.stringMatching(/^MCP error -32002: no task of yours at aiworker:/),
-        data: { code: 'unknown_task', retryable: false, requestId: expect.any(String) },
+        data: {
+          code: 'unknown_task',
+          retryable: false,
+          requestId: expect.any(String),
+          uri: expect.stringMatching(/^aiworker:\/\/tasks\//),
+        },
       });
     }
     // Completion offers the agent's own tasks only.

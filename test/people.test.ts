@@ -158,6 +158,12 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
       code: 'forbidden',
       message: `sign in at ${api.url}: localhost serves task previews, which must not receive a session`,
     });
+    // A session's cookie counts for nothing there either (one made there before this refusal).
+    const ana = await signedIn('ana');
+    const previewsUrl = api.url.replace('127.0.0.1', 'localhost');
+    const there = await fetch(`${previewsUrl}/api/session`, { headers: { cookie: ana.cookie() } });
+    expect(there.status).toBe(401);
+    expect((await ana.get('/api/session')).status).toBe(200);
   });
 
   it('accepts a change made with the session only from the board’s own origin', async () => {

@@ -189,17 +189,27 @@ async function turnOffActions(
   repo: GiteaRepository,
 ): Promise<void> {
   if (repo.has_actions === false) return;
+  let edited: GiteaRepository;
   try {
-    await client.request(
+    edited = await client.request(
       `turning off Actions of ${t.full}`,
       () => client.api.repos.repoEdit(pathPart(t.owner), pathPart(t.name), { has_actions: false }),
-      anyBody,
+      repositorySchema,
     );
   } catch (err) {
     if (!isStatus(err, 403)) throw err;
     throw new ForgeRefusal(
       `Gitea does not let "${client.username}" turn off Actions of ${t.full} (HTTP 403${err.giteaMessage ? `: ${err.giteaMessage}` : ''}): give the account admin rights on the repository, or turn its Actions off there yourself, so that workflow files agents push do not run on your runners`,
       403,
+    );
+  }
+  // A Gitea that shows the unit and kept it on did not take the change: say so rather than
+  // leave agents' workflow files running. (One whose API does not show the unit, before 1.20,
+  // cannot be told: docs/operations.md, "Git gateway".)
+  if (edited.has_actions === true) {
+    throw new ForgeRefusal(
+      `Gitea kept Actions on for ${t.full}: turn them off in the repository's settings, so that workflow files agents push do not run on your runners`,
+      409,
     );
   }
 }
@@ -281,10 +291,11 @@ export async function ensureRepository(
 ): Promise<GiteaRepository> {
   const repo = (await findRepository(client, t)) ?? (await createRepository(client, t));
   if (repo.empty) throw emptyRepository(t, repo);
+  // Before anything is pushed to it from here: a workflow could run on staging's creation.
+  await turnOffActions(client, t, repo);
   if (!(await branchHead(client, t, STAGING_BRANCH))) {
     await createBranch(client, t, STAGING_BRANCH, repo.default_branch);
   }
   await protectStaging(client, t);
-  await turnOffActions(client, t, repo);
   return repo;
 }

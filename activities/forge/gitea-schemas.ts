@@ -12,7 +12,7 @@ export const repositorySchema = z.object({
   clone_url: z.url(),
   default_branch: z.string().min(1),
   empty: z.boolean().optional(),
-  /** Absent from Gitea releases before Actions (1.19). */
+  /** Whether the Actions unit is on; absent where Gitea's API does not show it (before 1.20). */
   has_actions: z.boolean().optional(),
 });
 

@@ -125,8 +125,17 @@ function refuseUnservableHeaders(req: Request): void {
       'send Accept: application/json, text/event-stream (an answer is JSON, or a stream of events when it carries progress)',
     );
   }
+  // An initialization negotiates its version in its body; the header counts on the calls after it.
+  const messages: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
+  const initializing = messages.some(
+    (m) => (m as { method?: unknown } | null | undefined)?.method === 'initialize',
+  );
   const version = req.headers['mcp-protocol-version'];
-  if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+  if (
+    !initializing &&
+    typeof version === 'string' &&
+    !SUPPORTED_PROTOCOL_VERSIONS.includes(version)
+  ) {
     throw new ApiError(
       400,
       'validation_failed',
@@ -176,7 +185,11 @@ function answerSdkFailures(
     } else if (answer.error && hasOurCode(answer.error.data)) {
       // The SDK prefixes an error's message with its own "MCP error <code>: ": the plain one
       // made with the code is in `data`.
-      answer.error.message = (answer.error.data as { message?: unknown }).message;
+      const plain = (answer.error.data as { message?: unknown }).message;
+      answer.error.message =
+        typeof plain === 'string'
+          ? plain
+          : String(answer.error.message).replace(/^MCP error -?\d+: /, '');
     } else if (answer.error && !hasOurCode(answer.error.data)) {
       // Params that fail the SDK's own schema of a method come as an internal error whose
       // message is zod's list of issues: they are the caller's mistake.

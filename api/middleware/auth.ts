@@ -188,13 +188,31 @@ export interface PeopleAuth {
    * came over https: a cookie-borne change must come from one of them.
    */
   boardOrigins: (host: string | undefined, secure: boolean) => string[];
+  /**
+   * The host local previews are served at (null with Kubernetes previews): a session cookie
+   * sent there counts for nothing, as signing in there is refused (`refuseSessionAtPreviewHost`).
+   */
+  previewHost: string | null;
+}
+
+/** The host name of a `Host` header (`localhost:3000` → `localhost`), lower case. */
+function hostnameOf(host: string | undefined): string {
+  if (!host) return '';
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return '';
+  }
 }
 
 /** The signed-in person behind a session cookie, or nothing. */
 export async function sessionPrincipal(
   people: PeopleAuth,
   cookieHeader: string | undefined,
+  host: string | undefined,
 ): Promise<Principal | undefined> {
+  // A cookie of a session made there before sign-in was refused at the previews' host.
+  if (people.previewHost !== null && hostnameOf(host) === people.previewHost) return undefined;
   const sid = sessionIdOf(cookieHeader);
   if (!sid) return undefined;
   const userId = await people.sessions.userOf(sid);
@@ -229,7 +247,9 @@ export function requireAuth(
     await limits.checkAddress(address);
     const token = bearerToken(req.headers.authorization);
     let principal = await authenticate(token);
-    if (!principal && !token) principal = await sessionPrincipal(people, req.headers.cookie);
+    if (!principal && !token) {
+      principal = await sessionPrincipal(people, req.headers.cookie, req.headers.host);
+    }
     if (!principal) {
       // Only a token that fails counts: a request without one guesses nothing.
       if (token) await limits.authFailed(address);

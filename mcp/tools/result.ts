@@ -164,14 +164,20 @@ export async function toolResult(
 /**
  * The JSON-RPC error for a failed resource read or prompt (they have no error results): the same
  * code, message and retry advice as a tool's, in `data`, logged once like a tool's. A refusal
- * takes `jsonRpcCode` when the protocol names one for it (-32000 otherwise).
+ * takes `jsonRpcCode` when the protocol names one for it (-32000 otherwise); `extra` adds fields
+ * to `data` (a resource's `uri`).
  */
-export function requestFailure(err: unknown, jsonRpcCode?: number): McpError {
+export function requestFailure(
+  err: unknown,
+  jsonRpcCode?: number,
+  extra: Record<string, unknown> = {},
+): McpError {
   const { expected, ...failure } = agentFailure(err);
   logFailure(err, failure, expected);
   const requestId = currentRequest()?.requestId;
   const code = expected ? (jsonRpcCode ?? -32000) : ErrorCode.InternalError;
   return new McpError(code, failure.message, {
+    ...extra,
     ...failure,
     ...(requestId ? { requestId } : {}),
   });
