@@ -62,11 +62,6 @@ export interface ApiDeps {
   mcpLogLevels: AgentLogLevels;
   /** Hosts `/mcp` answers to (`AIWORKER_MCP_ALLOWED_HOSTS`). */
   mcpAllowedHosts: string[];
-  /**
-   * The host local previews are served at (null with Kubernetes previews): no session is made
-   * for a board reached there (`refuseSessionAtPreviewHost`).
-   */
-  previewHost: string | null;
   /** Who a request comes from, for the per-address limits (`AIWORKER_TRUSTED_PROXIES`). */
   clientAddress: (
     remote: string | undefined,
@@ -163,7 +158,6 @@ export function createApiDeps(
     mcpLogLevels: new AgentLogLevels(redis),
     mcpAllowedHosts: config.mcpAllowedHosts,
     clientAddress: createClientAddressResolver(config.trustedProxies),
-    previewHost: people.previewHost,
     gitea: config.gitea ? { username: config.gitea.username, token: config.gitea.token } : null,
     publicUrl: config.publicUrl,
     // The worker's local forge keeps its repositories here (worker/deps.ts).

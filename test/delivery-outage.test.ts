@@ -36,9 +36,10 @@ describe('a delivery step on Gitea, during an outage or while it runs', () => {
     await gitea?.close();
   });
 
-  it('is unavailable and retryable for the agent, and names no host or cause', async () => {
+  /** A task of a new Gitea project, claimed over MCP by a new agent of that project. */
+  const claimedTask = async (prefix: string) => {
     const http = apiClient(api.url, api.adminToken);
-    const name = `outage-${randomBytes(4).toString('hex')}`;
+    const name = `${prefix}-${randomBytes(4).toString('hex')}`;
     const project = (
       await http.post('/api/projects', {
         name,
@@ -46,7 +47,7 @@ describe('a delivery step on Gitea, during an outage or while it runs', () => {
       })
     ).body as { id: string };
     const { body: agent } = await http.post('/api/agents', {
-      name: 'outage',
+      name: prefix,
       projectIds: [project.id],
     });
     const taskId = (
@@ -56,6 +57,11 @@ describe('a delivery step on Gitea, during an outage or while it runs', () => {
     expect((await callTool(client, 'get_next_task', { waitSeconds: 20 })).data).toMatchObject({
       task: { id: taskId },
     });
+    return { http, name, taskId, client };
+  };
+
+  it('is unavailable and retryable for the agent, and names no host or cause', async () => {
+    const { http, name, taskId, client } = await claimedTask('outage');
     expect((await callTool(client, 'create_branch', { taskId })).isError).toBe(false);
 
     // Every read of a branch fails, as Gitea does when it is down behind its proxy.
@@ -83,25 +89,7 @@ describe('a delivery step on Gitea, during an outage or while it runs', () => {
   }, 90_000);
 
   it('sent again while the same step runs, waits for it and answers as the first', async () => {
-    const http = apiClient(api.url, api.adminToken);
-    const name = `again-${randomBytes(4).toString('hex')}`;
-    const project = (
-      await http.post('/api/projects', {
-        name,
-        repository: { provider: 'gitea', owner: 'acme', name },
-      })
-    ).body as { id: string };
-    const { body: agent } = await http.post('/api/agents', {
-      name: 'again',
-      projectIds: [project.id],
-    });
-    const taskId = (
-      await http.post('/api/tasks', { projectId: project.id, title: 'x', description: 'y' })
-    ).body.taskId as string;
-    const client = await connectAgent(api.url, agent.token);
-    expect((await callTool(client, 'get_next_task', { waitSeconds: 20 })).data).toMatchObject({
-      task: { id: taskId },
-    });
+    const { name, taskId, client } = await claimedTask('again');
 
     // Gitea holds the branch's creation for 4 s: the step is running while the second call comes
     // (which waits up to 7 s for it).

@@ -332,6 +332,16 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
   });
 
   it('subscribes a signed-in person’s socket only to the projects they may read', async () => {
+    /** A socket of the board's own page, signed in with `cookie`, once connected. */
+    const boardSocket = async (cookie: string) => {
+      const socket = connectSocket(api.url, {
+        transports: ['websocket'],
+        extraHeaders: { cookie, origin: api.url },
+        reconnection: false,
+      });
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      return socket;
+    };
     const bob = await signedIn('bob');
     const socket = connectSocket(api.url, {
       transports: ['websocket'],
@@ -347,12 +357,7 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     expect(await subscribe(projectB)).toMatchObject({ ok: true });
     // Every subscribe asks again: a session ended meanwhile subscribes to nothing more.
     const other = await signedIn('bob');
-    const late = connectSocket(api.url, {
-      transports: ['websocket'],
-      extraHeaders: { cookie: other.cookie(), origin: api.url },
-      reconnection: false,
-    });
-    await new Promise<void>((resolve) => late.once('connect', () => resolve()));
+    const late = await boardSocket(other.cookie());
     expect((await other.post('/api/auth/logout')).status).toBe(204);
     const refused = await new Promise<any>((resolve) =>
       late.emit('subscribe', { projectId: projectB }, resolve),
@@ -364,12 +369,7 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
     // A socket that subscribed and then only listens ends too when its session does: it is
     // disconnected, and connecting again is refused.
     const third = await signedIn('bob');
-    const listening = connectSocket(api.url, {
-      transports: ['websocket'],
-      extraHeaders: { cookie: third.cookie(), origin: api.url },
-      reconnection: false,
-    });
-    await new Promise<void>((resolve) => listening.once('connect', () => resolve()));
+    const listening = await boardSocket(third.cookie());
     expect(
       await new Promise<any>((resolve) =>
         listening.emit('subscribe', { projectId: projectB }, resolve),

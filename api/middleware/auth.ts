@@ -195,13 +195,13 @@ export interface PeopleAuth {
   previewHost: string | null;
 }
 
-/** The host name of a `Host` header (`localhost:3000` → `localhost`), lower case. */
-function hostnameOf(host: string | undefined): string {
-  if (!host) return '';
+/** Whether a request addressed to `host` (its `Host` header) reached the previews' host. */
+export function atPreviewHost(people: PeopleAuth, host: string | undefined): boolean {
+  if (people.previewHost === null || !host) return false;
   try {
-    return new URL(`http://${host}`).hostname;
+    return new URL(`http://${host}`).hostname === people.previewHost;
   } catch {
-    return '';
+    return false;
   }
 }
 
@@ -212,7 +212,7 @@ export async function sessionPrincipal(
   host: string | undefined,
 ): Promise<Principal | undefined> {
   // A cookie of a session made there before sign-in was refused at the previews' host.
-  if (people.previewHost !== null && hostnameOf(host) === people.previewHost) return undefined;
+  if (atPreviewHost(people, host)) return undefined;
   const sid = sessionIdOf(cookieHeader);
   if (!sid) return undefined;
   const userId = await people.sessions.userOf(sid);
@@ -344,4 +344,20 @@ export function readableProjects(principal: Principal): string[] | typeof ALL_PR
 export function maySeeProject(principal: Principal, projectId: string): boolean {
   const readable = readableProjects(principal);
   return readable === ALL_PROJECTS || readable.includes(projectId);
+}
+
+/**
+ * Refuses to sign a person in on the host local previews are served at: the session cookie
+ * would go to every preview there (browsers send a host's cookies to all its ports), and a
+ * preview runs an agent's code.
+ */
+export function refuseSessionAtPreviewHost(
+  req: Request,
+  deps: { people: PeopleAuth; publicUrl: string },
+): void {
+  if (atPreviewHost(deps.people, req.headers.host)) {
+    throw new ForbiddenError(
+      `sign in at ${deps.publicUrl}: ${deps.people.previewHost} serves task previews, which must not receive a session`,
+    );
+  }
 }

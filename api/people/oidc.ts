@@ -10,10 +10,10 @@ import { findOidcAccount, findOidcSubjectHolder, findSignInAccount } from '../..
 import type { SignInAccount } from '../../db/users';
 import type { ApiDeps } from '../deps';
 import { ApiError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
-import { tokenHash } from '../middleware/auth';
+import { refuseSessionAtPreviewHost, tokenHash } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { changeUserAccount } from './people';
-import { cookieHeader, refuseSessionAtPreviewHost, sessionCookie } from './sessions';
+import { cookieHeader, sessionCookie } from './sessions';
 
 /** The OpenID provider people sign in with (`OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`). */
 export interface OidcSettings {

@@ -45,16 +45,12 @@ import {
   PERSONAL_TOKEN_PREFIX,
   requireAdministrator,
   tokenHash,
+  refuseSessionAtPreviewHost,
 } from '../middleware/auth';
 import { clientAddress } from '../middleware/limits';
 import { recordThroughWorkflow } from '../temporal-errors';
 import { emptyBody, validate } from '../validate';
-import {
-  clearedSessionCookie,
-  refuseSessionAtPreviewHost,
-  sessionCookie,
-  sessionIdOf,
-} from './sessions';
+import { clearedSessionCookie, sessionCookie, sessionIdOf } from './sessions';
 
 /** argon2id with the library's defaults (19 MiB, 2 passes): OWASP's minimum recommendation. */
 export async function hashPassword(password: string): Promise<string> {

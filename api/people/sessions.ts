@@ -2,8 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parse as parseCookies, serialize } from 'cookie';
 import type { UserRecord } from '../../contracts/user';
-import type { Request } from 'express';
-import { ForbiddenError } from '../errors';
 
 /** The board's session cookie. */
 export const SESSION_COOKIE = 'aiworker_session';
@@ -118,19 +116,3 @@ export function createUserResolver(lookup: (userId: string) => Promise<UserRecor
   });
 }
 export type UserResolver = ReturnType<typeof createUserResolver>;
-
-/**
- * Refuses to sign a person in on the host local previews are served at: the session cookie
- * would go to every preview there (browsers send a host's cookies to all its ports), and a
- * preview runs an agent's code.
- */
-export function refuseSessionAtPreviewHost(
-  req: Request,
-  deps: { previewHost: string | null; publicUrl: string },
-): void {
-  if (deps.previewHost !== null && req.hostname === deps.previewHost) {
-    throw new ForbiddenError(
-      `sign in at ${deps.publicUrl}: ${deps.previewHost} serves task previews, which must not receive a session`,
-    );
-  }
-}
