@@ -13,6 +13,7 @@ import { TaskWorkflowStuck } from '../platform/errors';
 import { projectGitUrl } from '../platform/git-url';
 import {
   executeTaskUpdate,
+  isTaskWorkflowStuck,
   queryTaskView,
   TASK_UPDATE_DEADLINE_MS,
 } from '../platform/task-updates';
@@ -285,11 +286,16 @@ export class TaskClaims {
       } catch (err) {
         if (isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck) throw err;
         // No answer (a slow or absent worker, Temporal away, a timeout): the claim may have
-        // landed all the same. Ask the workflow.
-        const view = await queryTaskView(this.deps.client, candidate.id);
+        // landed all the same. Ask the workflow, and, at the same time, whether it has become
+        // stuck since the call's last look (its workflow task failed late, on a busy worker).
+        const [view, stuck] = await Promise.all([
+          queryTaskView(this.deps.client, candidate.id),
+          isTaskWorkflowStuck(this.deps.client, candidate.id),
+        ]);
         if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
           return presentTask(view, cloneUrl);
         }
+        if (view === null && stuck) throw new TaskWorkflowStuck(candidate.id);
         // Undecided: a claim the workflow accepted may still be finishing (its answer waits for
         // the projection), and one not yet accepted is refused once it expires. The agent's next
         // get_next_task asks again and hands the task over if the claim landed.

@@ -231,6 +231,14 @@ async function isFailing(handle: WorkflowHandle): Promise<boolean> {
   }
 }
 
+/**
+ * Whether the task's workflow is stuck now: its workflow task failed with an error of the code
+ * and is being tried again (within `DESCRIBE_DEADLINE_MS`; false when Temporal does not say).
+ */
+export async function isTaskWorkflowStuck(client: Client, taskId: string): Promise<boolean> {
+  return await isFailing(client.workflow.getHandle(taskWorkflowId(taskId)));
+}
+
 function taskIdOf(handle: WorkflowHandle): string {
   return handle.workflowId.replace(/^task-/, '');
 }
