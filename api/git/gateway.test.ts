@@ -323,6 +323,30 @@ describe.each(PROVIDERS)('a $name project through the gateway', (provider) => {
     expect(await provider.head(project.id, bobBranch())).toBe(bobs);
   });
 
+  it('asks the task workflow when the read model trails it: a task just given back takes no push', async () => {
+    const given = await claimedTask(project.id, alice);
+    const branch = `task-${given}-feature`;
+    const head = await provider.head(project.id, branch);
+    const released = await callTool(alice.mcp, 'release_task', { taskId: given });
+    expect(released.isError).toBe(false);
+    // The row as it is while a projection trails its workflow's change: still Alice's.
+    await api.deps.db.task.update({
+      where: { id: given },
+      data: { state: 'in_progress', assignedAgentId: alice.id },
+    });
+    await commit('late.txt', 'after the release\n');
+    const run = await git(
+      work,
+      ...bearer(alice.token),
+      'push',
+      'origin',
+      `HEAD:refs/heads/${branch}`,
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(`(task ${given} is no longer assigned to you)`);
+    expect(await provider.head(project.id, branch)).toBe(head);
+  });
+
   it('refuses deleting its own branch, tags, other branches and tasks of other projects', async () => {
     const mine = await provider.head(project.id, aliceBranch());
     const deleted = await git(

@@ -32,6 +32,7 @@ import { openGitea } from './backend-gitea';
 import { openLocal } from './backend-local';
 import { asGitHttpError, GitHttpError, repositoryNotFound, unauthorized } from './errors';
 import { failureDetail } from '../../platform/failures';
+import { queryTaskView } from '../../platform/task-updates';
 import { judgePush } from './push-policy';
 import type { Verdict } from './push-policy';
 import { capabilityRefusal } from './push-capabilities';
@@ -42,8 +43,19 @@ import { BodyReader, requestBody } from './request-body';
 /** What the gateway needs beyond the API's usual dependencies. */
 export type GitGatewayDeps = Pick<
   ApiDeps,
-  'authenticate' | 'limits' | 'db' | 'logger' | 'gitea' | 'publicUrl' | 'git' | 'credentialChanges'
+  | 'authenticate'
+  | 'limits'
+  | 'db'
+  | 'temporal'
+  | 'logger'
+  | 'gitea'
+  | 'publicUrl'
+  | 'git'
+  | 'credentialChanges'
 >;
+
+/** How long a push waits for a task's workflow to confirm the task is still the agent's. */
+const PUSH_CONFIRM_MS = 2000;
 
 const ROUTE = /^\/([^/]+)\.git\/(info\/refs|git-upload-pack|git-receive-pack)$/;
 const SERVICES: readonly string[] = ['git-upload-pack', 'git-receive-pack'];
@@ -218,7 +230,9 @@ async function serve(
       const parsed = await reader.readUntil(parseReceiveRequest);
       if (!parsed) throw new GitHttpError(400, 'the push ended before its list of ref updates');
       const { commands, capabilities, capabilityText } = parsed.request;
-      const verdicts = await judgePush(deps.db, {
+      const askWorkflow = (taskId: string) =>
+        queryTaskView(deps.temporal.client, taskId, PUSH_CONFIRM_MS);
+      const verdicts = await judgePush(deps.db, askWorkflow, {
         projectId: project.id,
         agentId,
         updates: commands,

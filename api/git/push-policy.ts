@@ -4,7 +4,13 @@
  * it is working on, created or moved (a force push included) but never deleted. Everything else
  * (staging, other tasks' branches, tags, any other ref) is refused, and one refusal refuses the
  * whole push, so a push is applied entirely or not at all.
+ *
+ * The read model may trail the task's workflow by the moment its projection takes: an agent whose
+ * lease has just ended, or whose task was just cancelled, would still be listed as working on it.
+ * So a push the read model allows is also asked of the workflow, which has the last word; only a
+ * workflow that does not answer in time (no worker) leaves the read model's word standing.
  */
+import type { TaskView } from '../../contracts/task';
 import type { TaskState } from '../../contracts/task-state';
 import type { Db } from '../../db/client';
 import { findTask } from '../../db/tasks';
@@ -24,6 +30,22 @@ const WORKING_STATES: readonly TaskState[] = ['in_progress', 'needs_input'];
 const TASK_BRANCH = /^refs\/heads\/task-(.+)-feature$/;
 // Task ids are lower-case UUIDs, and branch names are case-sensitive: `task-ABC…` is not a task's.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The task workflow's own view of a task, or null when it does not answer in time (then the
+ * read model's row decides).
+ */
+export type AskWorkflow = (taskId: string) => Promise<TaskView | null>;
+
+/** Why the workflow refuses a push the read model allowed, or null when it allows it too. */
+function workflowRefusal(taskId: string, agentId: string, view: TaskView | null): string | null {
+  if (view === null) return null;
+  if (view.assignedAgentId !== agentId) return `task ${taskId} is no longer assigned to you`;
+  if (!WORKING_STATES.includes(view.state)) {
+    return `task ${taskId} is ${view.state}; push while you work on it (in_progress)`;
+  }
+  return null;
+}
 
 /** Says why an update is refused, or null when the agent may make it. */
 function refusalOf(
@@ -53,10 +75,12 @@ function refusalOf(
 
 /**
  * Judges every update of a push by the agent, reading its tasks from the read model as they are
- * now. When any update is refused, the others are refused too ("atomic").
+ * now, then asking the workflow of each task the read model allows. When any update is refused,
+ * the others are refused too ("atomic").
  */
 export async function judgePush(
   db: Db,
+  askWorkflow: AskWorkflow,
   push: { projectId: string; agentId: string; updates: RefUpdate[] },
 ): Promise<Verdict[]> {
   const ids = new Set<string>();
@@ -70,6 +94,18 @@ export async function judgePush(
     update,
     refusal: refusalOf(update, push.projectId, push.agentId, tasks),
   }));
+  if (verdicts.every((v) => v.refusal === null)) {
+    // Allowed by the read model: the workflows, asked at once, have the last word.
+    const asked = [...ids];
+    const views = await Promise.all(asked.map((id) => askWorkflow(id)));
+    const refusals = new Map(
+      asked.map((id, i) => [id, workflowRefusal(id, push.agentId, views[i] ?? null)]),
+    );
+    for (const v of verdicts) {
+      const id = TASK_BRANCH.exec(v.update.ref)?.[1];
+      if (id) v.refusal = refusals.get(id) ?? null;
+    }
+  }
   if (verdicts.every((v) => v.refusal === null)) return verdicts;
   return verdicts.map((v) => ({
     update: v.update,
