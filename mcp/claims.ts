@@ -21,7 +21,23 @@ import type { DeliveryMarks } from './delivery-marks';
 import type { AgentPresence } from './presence';
 import { presentTask } from './present';
 import { AgentRefusal, isClosed, isRefused } from './refusals';
+import { CALL_DEADLINE_MS } from './tools/result';
 import type { TaskWakeups } from './wakeups';
+
+/**
+ * A call that passed over a task it could not claim (its workflow stuck, or another agent's by
+ * then) too late to claim another within the call's deadline. Nothing was claimed for it.
+ */
+export class NoTimeLeftToClaim extends Error {
+  constructor() {
+    super(
+      'no task could be assigned to you within this call: the one it tried first turned out to ' +
+        'be stuck or taken, too late to claim another in time. Nothing was assigned; call ' +
+        'get_next_task again now',
+    );
+    this.name = 'NoTimeLeftToClaim';
+  }
+}
 
 /**
  * Longest an agent's reservation of a candidate keeps other agents off it: past the claim's
@@ -34,6 +50,13 @@ const RESERVATION_MS = TASK_UPDATE_DEADLINE_MS + 1000;
  * so that a claim accepted at the last moment still has time to answer.
  */
 const CLAIM_VALID_MS = TASK_UPDATE_DEADLINE_MS - 3000;
+/**
+ * After a claim's update went unanswered: how long its workflow has to answer a query, then, when
+ * it does not, how long Temporal has to say whether it is stuck. With the update's deadline, both
+ * fit within a call's `CALL_DEADLINE_MS`.
+ */
+const QUERY_AFTER_SILENCE_MS = 1500;
+const STUCK_AFTER_SILENCE_MS = 1000;
 /** How long the workflow of a task the agent may hold without knowing it has to say whose it is. */
 const HELD_QUERY_MS = 4000;
 
@@ -113,6 +136,10 @@ export class TaskClaims {
     }
     const projectIds = input.projectId ? [input.projectId] : scope === ALL_PROJECTS ? null : scope;
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
+    // The last moment another claim may start in this call: one that meets its update's
+    // deadline is answered within the call. (One that does not, after a claim passed over
+    // late, would end the call with the claim undecided.)
+    const claimStartBy = deadline + CALL_DEADLINE_MS - TASK_UPDATE_DEADLINE_MS;
     for (;;) {
       const watch = this.deps.wakeups.watch(
         'get_next_task',
@@ -125,7 +152,7 @@ export class TaskClaims {
         if (signal.aborted) return null;
         const held = await this.heldTask(projectIds, signal);
         if (held) return held;
-        const claimed = await this.tryClaim(projectIds);
+        const claimed = await this.tryClaim(projectIds, claimStartBy);
         if (claimed) {
           await this.presence.setStatus('working', claimed.id);
           return claimed;
@@ -222,7 +249,11 @@ export class TaskClaims {
    * while backlog remains. Only when every candidate there is has a claim under way in this
    * process is the answer at once "none free": looking again would find the same ones.
    */
-  private async tryClaim(projectIds: string[] | null): Promise<NextTask | null> {
+  private async tryClaim(
+    projectIds: string[] | null,
+    claimStartBy: number,
+  ): Promise<NextTask | null> {
+    let attempts = 0;
     for (let round = 0, limit = 20; round < 8; round += 1, limit = Math.min(limit * 4, 320)) {
       const asked = Math.min(limit + claimingHere.size, MAX_CANDIDATES);
       const listed = await claimCandidates(this.deps.db, {
@@ -243,6 +274,15 @@ export class TaskClaims {
           break;
         }
         const candidate = candidates[next + reserved]!;
+        // The first attempt always goes; a later one only if it can be answered within the
+        // call (a claim started past the call's end would be decided after the agent was told).
+        if (attempts > 0 && Date.now() > claimStartBy) {
+          this.deps.redis
+            .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
+            .catch(() => undefined);
+          throw new NoTimeLeftToClaim();
+        }
+        attempts += 1;
         claimingHere.add(candidate.id);
         const claimed = await this.claim(candidate).finally(() =>
           claimingHere.delete(candidate.id),
@@ -286,16 +326,20 @@ export class TaskClaims {
       } catch (err) {
         if (isRefused(err) || isClosed(err) || err instanceof TaskWorkflowStuck) throw err;
         // No answer (a slow or absent worker, Temporal away, a timeout): the claim may have
-        // landed all the same. Ask the workflow, and, at the same time, whether it has become
-        // stuck since the call's last look (its workflow task failed late, on a busy worker).
-        const [view, stuck] = await Promise.all([
-          queryTaskView(this.deps.client, candidate.id),
-          isTaskWorkflowStuck(this.deps.client, candidate.id),
-        ]);
+        // landed all the same. Ask the workflow.
+        const view = await queryTaskView(this.deps.client, candidate.id, QUERY_AFTER_SILENCE_MS);
         if (view?.state === 'in_progress' && view.assignedAgentId === this.agentId) {
           return presentTask(view, cloneUrl);
         }
-        if (view === null && stuck) throw new TaskWorkflowStuck(candidate.id);
+        // A workflow that answers no query may have become stuck since the call's last look
+        // (its workflow task failed late, on a busy worker): then it is passed over like one
+        // found stuck during the call.
+        if (
+          view === null &&
+          (await isTaskWorkflowStuck(this.deps.client, candidate.id, STUCK_AFTER_SILENCE_MS))
+        ) {
+          throw new TaskWorkflowStuck(candidate.id);
+        }
         // Undecided: a claim the workflow accepted may still be finishing (its answer waits for
         // the projection), and one not yet accepted is refused once it expires. The agent's next
         // get_next_task asks again and hands the task over if the claim landed.

@@ -218,11 +218,13 @@ async function watched<T>(
  * failed with nondeterminism or an error of the code (a failure that will recur), not a
  * passing one such as a task that met a new message while continuing as new.
  */
-async function isFailing(handle: WorkflowHandle): Promise<boolean> {
+async function isFailing(
+  handle: WorkflowHandle,
+  withinMs = DESCRIBE_DEADLINE_MS,
+): Promise<boolean> {
   try {
-    const failure = await handle.client.connection.withDeadline(
-      Date.now() + DESCRIBE_DEADLINE_MS,
-      () => workflowTaskFailure(handle.client, handle.workflowId),
+    const failure = await handle.client.connection.withDeadline(Date.now() + withinMs, () =>
+      workflowTaskFailure(handle.client, handle.workflowId),
     );
     return failure?.codeFailure ?? false;
   } catch {
@@ -232,11 +234,25 @@ async function isFailing(handle: WorkflowHandle): Promise<boolean> {
 }
 
 /**
- * Whether the task's workflow is stuck now: its workflow task failed with an error of the code
- * and is being tried again (within `DESCRIBE_DEADLINE_MS`; false when Temporal does not say).
+ * Whether the workflow of a task whose update went unanswered is stuck now: its workflow task
+ * failed with an error of the code and is being tried again. Asked within `withinMs`, and only
+ * when no other probe of this process is under way (false then, as when Temporal does not say):
+ * when Temporal is behind, many calls go unanswered at once, and a describe call for each would
+ * add to its load.
  */
-export async function isTaskWorkflowStuck(client: Client, taskId: string): Promise<boolean> {
-  return await isFailing(client.workflow.getHandle(taskWorkflowId(taskId)));
+export async function isTaskWorkflowStuck(
+  client: Client,
+  taskId: string,
+  withinMs: number,
+): Promise<boolean> {
+  if (answerTimes.probing) return false;
+  const looking = isFailing(client.workflow.getHandle(taskWorkflowId(taskId)), withinMs);
+  answerTimes.probing = looking;
+  try {
+    return await looking;
+  } finally {
+    if (answerTimes.probing === looking) answerTimes.probing = undefined;
+  }
 }
 
 function taskIdOf(handle: WorkflowHandle): string {

@@ -1,4 +1,5 @@
 import { TaskWorkflowUnresponsive } from '../../platform/errors';
+import { ClaimOutcomeUnknown, NoTimeLeftToClaim } from '../claims';
 import { toolCalls } from '../metrics';
 import { AgentRefusal } from '../refusals';
 import { CALL_DEADLINE_MS, REFUSAL_META_KEY, toolResult } from './result';
@@ -32,7 +33,12 @@ describe('tool results of failed calls', () => {
         code: 'P1001',
       },
     );
-    for (const err of [prisma, new TaskWorkflowUnresponsive('t1', 8000)]) {
+    for (const err of [
+      prisma,
+      new TaskWorkflowUnresponsive('t1', 8000),
+      new ClaimOutcomeUnknown('t2'),
+      new NoTimeLeftToClaim(),
+    ]) {
       const failure = failureOf(await toolResult('heartbeat', () => Promise.reject(err)));
       expect(failure.meta).toMatchObject({
         code: 'unavailable',

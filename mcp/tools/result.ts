@@ -7,7 +7,7 @@ import {
   unreachableDependency,
 } from '../../platform/failures';
 import { currentRequest } from '../../platform/request-context';
-import { ClaimOutcomeUnknown } from '../claims';
+import { ClaimOutcomeUnknown, NoTimeLeftToClaim } from '../claims';
 import type { CallLog } from '../logging';
 import { toolCalls } from '../metrics';
 import { AgentRefusal, DeliveryUnavailable } from '../refusals';
@@ -74,6 +74,7 @@ export function agentFailure(err: unknown): AgentFailure & { expected: boolean }
   });
   if (
     err instanceof ClaimOutcomeUnknown ||
+    err instanceof NoTimeLeftToClaim ||
     err instanceof DeliveryUnavailable ||
     err instanceof TaskWorkflowUnresponsive ||
     err instanceof CallDeadlineExceeded
