@@ -18,6 +18,8 @@ import { apiClient } from '../../test/support/http';
 import { callTool, connectAgent } from '../../test/support/mcp-agent';
 import { startTestWorker, uniqueTaskQueue } from '../../test/support/worker';
 import { FLUSH, pktLine } from './pkt-line';
+import { judgePush } from './push-policy';
+import type { AskWorkflow } from './push-policy';
 
 interface GitRun {
   code: number;
@@ -345,6 +347,58 @@ describe.each(PROVIDERS)('a $name project through the gateway', (provider) => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(`(task ${given} is no longer assigned to you)`);
     expect(await provider.head(project.id, branch)).toBe(head);
+    // The row as the projection left it, and the task out of the way of the tests after this one.
+    await api.deps.db.task.update({
+      where: { id: given },
+      data: { state: 'backlog', assignedAgentId: null },
+    });
+    expect((await http.post(`/api/tasks/${given}/cancel`, { reason: 'done with' })).status).toBe(
+      200,
+    );
+  });
+
+  it("lets the workflow's word decide a push the read model allows, and refuses one it cannot confirm", async () => {
+    const update = (taskId: string) => ({
+      oldId: '0'.repeat(40),
+      newId: '1'.repeat(40),
+      ref: `refs/heads/task-${taskId}-feature`,
+    });
+    const push = { projectId: project.id, agentId: alice.id, updates: [update(aliceTask)] };
+    const view = (await http.get(`/api/tasks/${aliceTask}`)).body;
+    expect({ state: view.state, agent: view.assignedAgentId }).toEqual({
+      state: 'in_progress',
+      agent: alice.id,
+    });
+    const refusals = async (askWorkflow: AskWorkflow, of = push) =>
+      (await judgePush(api.deps.db, askWorkflow, of)).map((v) => v.refusal);
+
+    expect(await refusals(() => Promise.resolve(view))).toEqual([null]);
+    expect(await refusals(() => Promise.resolve({ ...view, state: 'ready_to_test' }))).toEqual([
+      `task ${aliceTask} is ready_to_test; push while you work on it (in_progress)`,
+    ]);
+    // No answer in time, or a failed question: not confirmed, so not applied.
+    const unconfirmed = `aiworker could not confirm that task ${aliceTask} is still yours (Temporal or its workers are slow or away); push again shortly`;
+    expect(await refusals(() => Promise.resolve(null))).toEqual([unconfirmed]);
+    expect(await refusals(() => Promise.reject(new Error('Temporal away')))).toEqual([unconfirmed]);
+    // The workflow refusing one task of a push refuses all of it.
+    const second = await claimedTask(project.id, alice);
+    const both = { ...push, updates: [update(aliceTask), update(second)] };
+    const asked: string[] = [];
+    const onlyFirst: AskWorkflow = (taskId) => {
+      asked.push(taskId);
+      return Promise.resolve(
+        taskId === aliceTask ? view : { ...view, id: second, assignedAgentId: bob.id },
+      );
+    };
+    expect(await refusals(onlyFirst, both)).toEqual([
+      'not applied: another update of this push was refused',
+      `task ${second} is no longer assigned to you`,
+    ]);
+    expect(asked.sort()).toEqual([aliceTask, second].sort());
+    // A push the read model refuses is not asked of the workflow at all.
+    asked.length = 0;
+    await refusals(onlyFirst, { ...push, updates: [update(bobTask)] });
+    expect(asked).toEqual([]);
   });
 
   it('refuses deleting its own branch, tags, other branches and tasks of other projects', async () => {

@@ -7,8 +7,9 @@
  *
  * The read model may trail the task's workflow by the moment its projection takes: an agent whose
  * lease has just ended, or whose task was just cancelled, would still be listed as working on it.
- * So a push the read model allows is also asked of the workflow, which has the last word; only a
- * workflow that does not answer in time (no worker) leaves the read model's word standing.
+ * So a push the read model allows is also asked of the workflow, which has the last word, when
+ * the push begins. A workflow that does not answer in time (no worker, Temporal away) cannot
+ * confirm it: the push is refused, and git tells the agent to push again shortly.
  */
 import type { TaskView } from '../../contracts/task';
 import type { TaskState } from '../../contracts/task-state';
@@ -31,15 +32,14 @@ const TASK_BRANCH = /^refs\/heads\/task-(.+)-feature$/;
 // Task ids are lower-case UUIDs, and branch names are case-sensitive: `task-ABC…` is not a task's.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/**
- * The task workflow's own view of a task, or null when it does not answer in time (then the
- * read model's row decides).
- */
+/** The task workflow's own view of a task, or null when it does not answer in time. */
 export type AskWorkflow = (taskId: string) => Promise<TaskView | null>;
 
 /** Why the workflow refuses a push the read model allowed, or null when it allows it too. */
 function workflowRefusal(taskId: string, agentId: string, view: TaskView | null): string | null {
-  if (view === null) return null;
+  if (view === null) {
+    return `aiworker could not confirm that task ${taskId} is still yours (Temporal or its workers are slow or away); push again shortly`;
+  }
   if (view.assignedAgentId !== agentId) return `task ${taskId} is no longer assigned to you`;
   if (!WORKING_STATES.includes(view.state)) {
     return `task ${taskId} is ${view.state}; push while you work on it (in_progress)`;
@@ -97,7 +97,7 @@ export async function judgePush(
   if (verdicts.every((v) => v.refusal === null)) {
     // Allowed by the read model: the workflows, asked at once, have the last word.
     const asked = [...ids];
-    const views = await Promise.all(asked.map((id) => askWorkflow(id)));
+    const views = await Promise.all(asked.map((id) => askWorkflow(id).catch(() => null)));
     const refusals = new Map(
       asked.map((id, i) => [id, workflowRefusal(id, push.agentId, views[i] ?? null)]),
     );
