@@ -277,9 +277,7 @@ export class TaskClaims {
         // The first attempt always goes; a later one only if it can be answered within the
         // call (a claim started past the call's end would be decided after the agent was told).
         if (attempts > 0 && Date.now() > claimStartBy) {
-          this.deps.redis
-            .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
-            .catch(() => undefined);
+          this.releaseReservation(candidate.id);
           throw new NoTimeLeftToClaim();
         }
         attempts += 1;
@@ -377,12 +375,15 @@ export class TaskClaims {
     } finally {
       // The workflow has decided; the reservation has done its job, and is dropped without
       // holding up the answer. (Undecided, it keeps the others off until it expires.)
-      if (decided) {
-        this.deps.redis
-          .eval(RELEASE_IF_OURS, 1, `claim:${candidate.id}`, this.agentId)
-          .catch(() => undefined);
-      }
+      if (decided) this.releaseReservation(candidate.id);
     }
+  }
+
+  /** Drops this agent's reservation of a candidate, without holding up the answer. */
+  private releaseReservation(taskId: string): void {
+    this.deps.redis
+      .eval(RELEASE_IF_OURS, 1, `claim:${taskId}`, this.agentId)
+      .catch(() => undefined);
   }
 
   /**

@@ -153,6 +153,14 @@ const answerTimes = {
   },
   /** The probe under way in this process: one at a time, and the others look again after it. */
   probing: undefined as Promise<unknown> | undefined,
+  /** Marks `looking` as the probe under way until it settles. */
+  track(looking: Promise<unknown>): void {
+    const settled = looking.catch(() => undefined);
+    this.probing = settled;
+    void settled.finally(() => {
+      if (this.probing === settled) this.probing = undefined;
+    });
+  },
 };
 
 /**
@@ -192,11 +200,7 @@ async function watched<T>(
       }
       // In the call's scope: once the call is settled, a probe still in flight is cancelled.
       const looking = connection.withAbortSignal(signal, () => isFailing(handle));
-      const settled = looking.catch(() => undefined);
-      answerTimes.probing = settled;
-      void settled.finally(() => {
-        if (answerTimes.probing === settled) answerTimes.probing = undefined;
-      });
+      answerTimes.track(looking);
       if (await looking) throw new TaskWorkflowStuck(taskIdOf(handle));
       signal.throwIfAborted();
       answerTimes.waited(Date.now() - sent);
@@ -247,12 +251,8 @@ export async function isTaskWorkflowStuck(
 ): Promise<boolean> {
   if (answerTimes.probing) return false;
   const looking = isFailing(client.workflow.getHandle(taskWorkflowId(taskId)), withinMs);
-  answerTimes.probing = looking;
-  try {
-    return await looking;
-  } finally {
-    if (answerTimes.probing === looking) answerTimes.probing = undefined;
-  }
+  answerTimes.track(looking);
+  return await looking;
 }
 
 function taskIdOf(handle: WorkflowHandle): string {

@@ -339,19 +339,14 @@ describe('people: accounts, roles, sign-in and what each may do', () => {
         extraHeaders: { cookie, origin: api.url },
         reconnection: false,
       });
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
       return socket;
     };
     const bob = await signedIn('bob');
-    const socket = connectSocket(api.url, {
-      transports: ['websocket'],
-      extraHeaders: { cookie: bob.cookie(), origin: api.url },
-      reconnection: false,
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
+    const socket = await boardSocket(bob.cookie());
     const subscribe = (projectId: string) =>
       new Promise<any>((resolve) => socket.emit('subscribe', { projectId }, resolve));
     expect(await subscribe(projectB)).toMatchObject({ ok: true });

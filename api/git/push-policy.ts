@@ -35,16 +35,29 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The task workflow's own view of a task, or null when it does not answer in time. */
 export type AskWorkflow = (taskId: string) => Promise<TaskView | null>;
 
+/**
+ * Why the task, as the read model or its workflow has it, takes no push from the agent: not its
+ * own (`notYours`), or not being worked on. Null when it does.
+ */
+function holderRefusal(
+  taskId: string,
+  agentId: string,
+  task: Pick<TaskView, 'assignedAgentId' | 'state'>,
+  notYours: string,
+): string | null {
+  if (task.assignedAgentId !== agentId) return `task ${taskId} ${notYours}`;
+  if (!WORKING_STATES.includes(task.state)) {
+    return `task ${taskId} is ${task.state}; push while you work on it (in_progress)`;
+  }
+  return null;
+}
+
 /** Why the workflow refuses a push the read model allowed, or null when it allows it too. */
 function workflowRefusal(taskId: string, agentId: string, view: TaskView | null): string | null {
   if (view === null) {
     return `aiworker could not confirm that task ${taskId} is still yours (Temporal or its workers are slow or away); push again shortly`;
   }
-  if (view.assignedAgentId !== agentId) return `task ${taskId} is no longer assigned to you`;
-  if (!WORKING_STATES.includes(view.state)) {
-    return `task ${taskId} is ${view.state}; push while you work on it (in_progress)`;
-  }
-  return null;
+  return holderRefusal(taskId, agentId, view, 'is no longer assigned to you');
 }
 
 /** Says why an update is refused, or null when the agent may make it. */
@@ -66,11 +79,7 @@ function refusalOf(
   if (isDelete(update)) return 'deleting branches is not allowed';
   const task = tasks.get(taskId);
   if (!task || task.projectId !== projectId) return `task ${taskId} is not a task of this project`;
-  if (task.assignedAgentId !== agentId) return `task ${taskId} is not assigned to you`;
-  if (!WORKING_STATES.includes(task.state)) {
-    return `task ${taskId} is ${task.state}; push while you work on it (in_progress)`;
-  }
-  return null;
+  return holderRefusal(taskId, agentId, task, 'is not assigned to you');
 }
 
 /**
